@@ -1,0 +1,32 @@
+import { blacklistToken } from './handlers/blacklist.js';
+import type { HandlerContext } from './handlers/context.js';
+import { obtainPair, obtainSliding } from './handlers/obtain.js';
+import { refreshPair } from './handlers/refresh.js';
+import { refreshSliding } from './handlers/sliding-refresh.js';
+import { verifyToken } from './handlers/verify.js';
+
+export type EndpointName = 'obtainPair' | 'refresh' | 'verify' | 'blacklist' | 'obtainSliding' | 'refreshSliding';
+
+/** A token endpoint: where it is mounted (relative to the adapter's prefix) and what answers it. */
+export interface EndpointSpec {
+  readonly name: EndpointName;
+  /** Path below the prefix, with simplejwt's trailing slash. */
+  readonly path: string;
+  /** DRF view name, for OPTIONS metadata. */
+  readonly title: string;
+  /** Request fields (all strings), for schemas and OpenAPI. */
+  readonly fields: readonly string[];
+  /** Response fields on success. */
+  readonly returns: readonly string[];
+  readonly run: (ctx: HandlerContext, data: Readonly<Record<string, unknown>>) => Promise<Record<string, string>>;
+}
+
+/** Every token endpoint, in simplejwt's URL names. Adapters mount them all from this table. */
+export const ENDPOINTS: readonly EndpointSpec[] = Object.freeze([
+  { name: 'obtainPair', path: 'token/', title: 'Token Obtain Pair', fields: ['username', 'password'], returns: ['refresh', 'access'], run: obtainPair },
+  { name: 'refresh', path: 'token/refresh/', title: 'Token Refresh', fields: ['refresh'], returns: ['access', 'refresh'], run: refreshPair },
+  { name: 'verify', path: 'token/verify/', title: 'Token Verify', fields: ['token'], returns: [], run: verifyToken },
+  { name: 'blacklist', path: 'token/blacklist/', title: 'Token Blacklist', fields: ['refresh'], returns: [], run: blacklistToken },
+  { name: 'obtainSliding', path: 'token/sliding/', title: 'Token Obtain Sliding', fields: ['username', 'password'], returns: ['token'], run: obtainSliding },
+  { name: 'refreshSliding', path: 'token/sliding/refresh/', title: 'Token Refresh Sliding', fields: ['token'], returns: ['token'], run: refreshSliding },
+]);

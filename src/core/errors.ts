@@ -1,0 +1,157 @@
+import type { Message } from './i18n/translate.js';
+import type { MessageKey } from './i18n/catalogue.js';
+
+/**
+ * Typed errors with stable codes. Every error that reaches a client is an `ApiError`: it knows its HTTP status,
+ * its wire `code` and its message key; `renderError` (http/render-error.ts) is the one place that turns it into a body.
+ */
+
+/** Raised while validating a token (inside token classes); handlers wrap it into the right `ApiError`. */
+export class TokenError extends Error {
+  readonly code = 'token_not_valid';
+  constructor(readonly msg: Message) {
+    super(msg.key);
+    this.name = 'TokenError';
+  }
+}
+
+/** One entry of the `messages` array of "Given token not valid for any token type". */
+export interface TokenClassFailure {
+  tokenClass: string;
+  tokenType: string | null;
+  message: Message;
+}
+
+/** Base of every error with a wire representation. */
+export abstract class ApiError extends Error {
+  abstract readonly status: number;
+  /** Stable machine-readable code, sent as `code`. */
+  abstract readonly code: string;
+  /** Whether a 401 carries `WWW-Authenticate`. */
+  readonly challenge: boolean = false;
+  extraHeaders?: Record<string, string>;
+  constructor(readonly detail: Message) {
+    super(detail.key);
+    this.name = new.target.name;
+  }
+}
+
+/** 401 `token_not_valid`, optionally with per-token-class `messages`. */
+export class InvalidToken extends ApiError {
+  readonly status = 401;
+  readonly code = 'token_not_valid';
+  override readonly challenge = true;
+  constructor(detail: Message, readonly failures?: readonly TokenClassFailure[]) {
+    super(detail);
+  }
+}
+
+export type AuthenticationFailedCode =
+  | 'no_active_account'
+  | 'user_not_found'
+  | 'user_inactive'
+  | 'password_changed'
+  | 'bad_authorization_header'
+  | 'authentication_failed';
+
+/** 401 with one of simplejwt's authentication codes. */
+export class AuthenticationFailed extends ApiError {
+  readonly status = 401;
+  override readonly challenge = true;
+  constructor(readonly code: AuthenticationFailedCode, detail: Message = { key: code as MessageKey }) {
+    super(detail);
+  }
+}
+
+/** 401 for an anonymous request to a protected route. */
+export class NotAuthenticated extends ApiError {
+  readonly status = 401;
+  readonly code = 'not_authenticated';
+  override readonly challenge = true;
+  constructor() {
+    super({ key: 'not_authenticated' });
+  }
+}
+
+/** 403: authenticated but not allowed (a permission such as `isStaff` said no). */
+export class PermissionDenied extends ApiError {
+  readonly status = 403;
+  readonly code = 'permission_denied';
+  constructor(detail: Message = { key: 'permission_denied' }) {
+    super(detail);
+  }
+}
+
+/**
+ * 400 with Django REST framework's field-error shape: `{"field": ["message", …]}` (and `non_field_errors`).
+ * The body is the field map itself, as simplejwt's clients expect.
+ */
+export class ValidationError extends ApiError {
+  readonly status = 400;
+  readonly code = 'invalid';
+  constructor(readonly fields: Readonly<Record<string, readonly Message[]>>) {
+    super(Object.values(fields)[0]?.[0] ?? { key: 'no_data' });
+  }
+}
+
+/** 400 for a body that is not parseable. */
+export class ParseError extends ApiError {
+  readonly status = 400;
+  readonly code = 'parse_error';
+  constructor(reason: string) {
+    super({ key: 'parse_error', params: { reason } });
+  }
+}
+
+export class UnsupportedMediaType extends ApiError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+  constructor(type: string) {
+    super({ key: 'unsupported_media_type', params: { type } });
+  }
+}
+
+export class MethodNotAllowed extends ApiError {
+  readonly status = 405;
+  readonly code = 'method_not_allowed';
+  constructor(method: string, readonly allow: readonly string[]) {
+    super({ key: 'method_not_allowed', params: { method } });
+    this.extraHeaders = { Allow: allow.join(', ') };
+  }
+}
+
+export class PayloadTooLarge extends ApiError {
+  readonly status = 413;
+  readonly code = 'request_too_large';
+  constructor(limit: number) {
+    super({ key: 'request_too_large', params: { limit } });
+  }
+}
+
+export class NotFound extends ApiError {
+  readonly status = 404;
+  readonly code = 'not_found';
+  constructor() {
+    super({ key: 'not_found' });
+  }
+}
+
+/** 503: a dependency (the store) cannot answer; nothing was issued or changed. */
+export class ServiceUnavailable extends ApiError {
+  readonly status = 503;
+  readonly code: string;
+  constructor(code: 'store_unavailable' | 'signing_disabled', retryAfterSeconds?: number) {
+    super({ key: code });
+    this.code = code;
+    if (retryAfterSeconds !== undefined) this.extraHeaders = { 'Retry-After': String(retryAfterSeconds) };
+  }
+}
+
+/** Raised at start-up for settings or keys that cannot work; the message says what to change. */
+export class ConfigurationError extends Error {
+  readonly code = 'improperly_configured';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}

@@ -1,0 +1,48 @@
+import type { PasswordHasher } from '../passwords/index.js';
+import type { Settings } from '../settings/types.js';
+import type { OutstandingToken, Store, UserRecord } from '../store/types.js';
+import type { Token, TokenService } from '../tokens/token-service.js';
+
+/** A structured log event. Never carries a token, a password or a request body. */
+export interface LogEvent {
+  event: string;
+  level: 'info' | 'warn' | 'error';
+  userId?: string | null;
+  jti?: string;
+  reason?: string;
+  [extra: string]: unknown;
+}
+
+/** Extension points, the equivalents of subclassing simplejwt's serializers. */
+export interface Hooks {
+  /**
+   * Adds custom claims to the tokens issued at login (simplejwt's "custom token claims": override `get_token`).
+   * They go into the refresh token and are copied into every access token derived from it.
+   */
+  customClaims?: (user: UserRecord) => Readonly<Record<string, unknown>> | Promise<Readonly<Record<string, unknown>>>;
+}
+
+/** Everything a handler needs; built once by `createRestJwt`. */
+export interface HandlerContext {
+  readonly settings: Settings;
+  readonly tokens: TokenService;
+  readonly store: Store;
+  readonly hasher: PasswordHasher;
+  readonly hooks: Hooks;
+  readonly log: (event: LogEvent) => void;
+}
+
+/** The store row for a refresh or sliding token. */
+export function outstandingRecord(ctx: HandlerContext, token: Token, userId: string | null, familyId: string | null): OutstandingToken {
+  const s = ctx.settings;
+  const exp = token.payload.exp as number;
+  const iat = typeof token.payload.iat === 'number' ? token.payload.iat : exp;
+  return {
+    jti: token.payload[s.jtiClaim] as string,
+    userId,
+    tokenType: token.kind === 'sliding' ? 'sliding' : 'refresh',
+    familyId,
+    createdAt: new Date(iat * 1000),
+    expiresAt: new Date(exp * 1000),
+  };
+}

@@ -1,0 +1,34 @@
+import { AuthenticationFailed } from '../errors.js';
+import { readStringFields } from '../http/fields.js';
+import type { UserRecord } from '../store/types.js';
+import type { HandlerContext } from './context.js';
+
+/**
+ * Checks credentials like Django's ModelBackend + simplejwt's TokenObtainSerializer. Unknown user, wrong password
+ * and a user the authentication rule refuses all get the same error, and an unknown user still pays for one hash
+ * so that timing does not tell them apart. A Django hash that verifies is upgraded to argon2id.
+ */
+export async function checkCredentials(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<UserRecord> {
+  const field = ctx.settings.usernameField;
+  const creds = readStringFields(data, [
+    { name: field, trim: true, maxLength: 254 },
+    { name: 'password', trim: false, maxLength: 4096 },
+  ]);
+  const username = creds[field];
+  const password = creds.password;
+  const user = await ctx.store.findUser(field, username);
+  if (user === null) {
+    await ctx.hasher.burn(password);
+    ctx.log({ event: 'login_failed', level: 'info', reason: 'unknown_user' });
+    throw new AuthenticationFailed('no_active_account');
+  }
+  const ok = await ctx.hasher.verify(user.passwordHash, password);
+  if (!ok || !ctx.settings.userAuthenticationRule(user)) {
+    ctx.log({ event: 'login_failed', level: 'info', userId: user.id, reason: ok ? 'rule_refused' : 'bad_password' });
+    throw new AuthenticationFailed('no_active_account');
+  }
+  if (ctx.hasher.needsRehash(user.passwordHash)) {
+    await ctx.store.updatePasswordHash(user.id, await ctx.hasher.hash(password));
+  }
+  return user;
+}

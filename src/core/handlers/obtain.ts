@@ -1,0 +1,30 @@
+import { ServiceUnavailable } from '../errors.js';
+import type { UserRecord } from '../store/types.js';
+import type { Token } from '../tokens/token-service.js';
+import { outstandingRecord, type HandlerContext } from './context.js';
+import { checkCredentials } from './login.js';
+
+async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding', user: UserRecord): Promise<Token> {
+  if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
+  const claims = ctx.hooks.customClaims === undefined ? undefined : await ctx.hooks.customClaims(user);
+  const token = ctx.tokens.forUser(kind, user, claims);
+  const jti = token.payload[ctx.settings.jtiClaim] as string;
+  // Recorded before it is returned: a token the store does not know is never handed out.
+  await ctx.store.recordOutstanding(outstandingRecord(ctx, token, user.id, jti));
+  if (ctx.settings.updateLastLogin) await ctx.store.updateLastLogin(user.id, new Date(ctx.tokens.nowSeconds() * 1000));
+  ctx.log({ event: 'login', level: 'info', userId: user.id, jti });
+  return token;
+}
+
+/** POST /api/token/ — TokenObtainPairView: `{"refresh", "access"}`. */
+export async function obtainPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<Record<string, string>> {
+  const user = await checkCredentials(ctx, data);
+  const refresh = await issueFor(ctx, 'refresh', user);
+  return { refresh: ctx.tokens.encode(refresh), access: ctx.tokens.encode(ctx.tokens.accessFrom(refresh)) };
+}
+
+/** POST /api/token/sliding/ — TokenObtainSlidingView: `{"token"}`. */
+export async function obtainSliding(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<Record<string, string>> {
+  const user = await checkCredentials(ctx, data);
+  return { token: ctx.tokens.encode(await issueFor(ctx, 'sliding', user)) };
+}

@@ -1,0 +1,29 @@
+/**
+ * The core's plain-data view of HTTP. An adapter turns its framework's request into a `CoreRequest` and writes the
+ * `CoreResponse` back; that translation is all an adapter does.
+ */
+export interface CoreRequest {
+  /** Upper-case method. */
+  method: string;
+  /** Header names in lower case. Repeated headers joined with ", " (as Node does). */
+  headers: Readonly<Record<string, string | undefined>>;
+  /** The raw body text, or undefined when the request had none. */
+  rawBody?: string | undefined;
+  /** The client address as the adapter saw it (after trusted-proxy handling). */
+  ip?: string | undefined;
+}
+
+/** A JSON response. `body` undefined means no body (e.g. a HEAD). */
+export interface CoreResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** Headers every JSON answer carries, as Django REST framework sends them. */
+export const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Type': 'application/json',
+  Vary: 'Accept',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'same-origin',
+});

@@ -1,0 +1,22 @@
+/**
+ * restjwt's framework-neutral core. Adapters (`restjwt/adapters/*`) and stores (`restjwt/stores/*`) build on it.
+ */
+export { createRestJwt, RestJwt, type RestJwtOptions } from './restjwt.js';
+export { ENDPOINTS, type EndpointName, type EndpointSpec } from './endpoints.js';
+export type { CoreRequest, CoreResponse } from './http/types.js';
+export { BASE_HEADERS } from './http/types.js';
+export { mediaType } from './http/parse-body.js';
+export * from './errors.js';
+export type { Authentication } from './auth/authenticate.js';
+export { isAuthenticated, isStaff, checkPermissions, type Permission } from './auth/permissions.js';
+export type { Hooks, LogEvent } from './handlers/context.js';
+export type { Settings, SettingsInput, Algorithm, Duration, AuthTokenType } from './settings/types.js';
+export { ALGORITHMS } from './settings/types.js';
+export { resolveSettings, DEFAULT_SETTINGS } from './settings/resolve.js';
+export type { Token, Clock } from './tokens/token-service.js';
+export type { TokenKind } from './tokens/kinds.js';
+export type { Keyset, ExtraVerifyKey } from './keys/keyset.js';
+export * from './store/types.js';
+export { UserExistsError, StoreUnavailableError } from './store/errors.js';
+export { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
+export { builtinCatalogues, type MessageKey, type Catalogue } from './i18n/catalogue.js';

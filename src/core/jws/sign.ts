@@ -1,0 +1,39 @@
+import { constants, createHmac, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import type { Algorithm } from '../settings/types.js';
+import { ALGORITHM_SPECS } from './algorithms.js';
+
+/** Signs `signingInput` (the ASCII `header.payload`) with a prepared KeyObject. */
+export function signRaw(alg: Algorithm, key: KeyObject, signingInput: string): Buffer {
+  const spec = ALGORITHM_SPECS[alg];
+  switch (spec.family) {
+    case 'hmac':
+      return createHmac(spec.hash as string, key).update(signingInput).digest();
+    case 'rsa':
+      return cryptoSign(spec.hash, Buffer.from(signingInput), key);
+    case 'pss':
+      return cryptoSign(spec.hash, Buffer.from(signingInput), {
+        key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      });
+    case 'ec':
+      return cryptoSign(spec.hash, Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' });
+    case 'eddsa':
+      return cryptoSign(null, Buffer.from(signingInput), key);
+  }
+}
+
+/**
+ * Encodes a compact JWS: header `{"alg", "typ": "JWT"[, "kid"]}` in that order, compact JSON, base64url without
+ * padding — byte for byte what PyJWT (simplejwt) produces, so both sides' tokens look alike.
+ */
+export function signCompact(
+  alg: Algorithm,
+  key: KeyObject,
+  payload: Readonly<Record<string, unknown>>,
+  kid?: string,
+): string {
+  const header = kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid };
+  const signingInput = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  return `${signingInput}.${signRaw(alg, key, signingInput).toString('base64url')}`;
+}

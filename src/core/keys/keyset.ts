@@ -1,0 +1,76 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { ConfigurationError } from '../errors.js';
+import { ALGORITHM_SPECS } from '../jws/algorithms.js';
+import type { Algorithm, Settings } from '../settings/types.js';
+import { importSigningKey, importVerifyingKey } from './import-key.js';
+
+/** A key that verifies tokens of exactly one algorithm. */
+export interface VerifyKey {
+  readonly alg: Algorithm;
+  readonly key: KeyObject;
+  readonly kid: string | undefined;
+}
+
+/** The key that signs new tokens. */
+export interface SignKey {
+  readonly alg: Algorithm;
+  readonly key: KeyObject;
+  readonly kid: string | undefined;
+}
+
+/**
+ * Every key the service holds, imported once at start-up. Verification never imports or parses key material.
+ */
+export interface Keyset {
+  readonly signing: SignKey | undefined;
+  readonly verifying: readonly VerifyKey[];
+  /** Algorithms any verifying key accepts: the allow-list a token's `alg` must be in. */
+  readonly algorithms: ReadonlySet<Algorithm>;
+}
+
+/** Extra verifying keys (a retired signing key during rotation, another service's key). */
+export interface ExtraVerifyKey {
+  alg: Algorithm;
+  key: string;
+  kid?: string;
+}
+
+/**
+ * Builds the keyset from settings, refusing weak or missing keys with a message that says what to do.
+ * A service with only a verifying key (or a JWKS URL) verifies but cannot issue.
+ */
+export function buildKeyset(settings: Settings, extra: readonly ExtraVerifyKey[] = []): Keyset {
+  const alg = settings.algorithm;
+  const hmac = ALGORITHM_SPECS[alg].family === 'hmac';
+  let signing: SignKey | undefined;
+  const verifying: VerifyKey[] = [];
+  if (settings.signingKey !== undefined) {
+    const key = importSigningKey(settings.signingKey, alg);
+    signing = { alg, key, kid: settings.signingKeyId };
+    if (hmac) {
+      verifying.push({ alg, key, kid: settings.signingKeyId });
+    } else if (settings.verifyingKey === undefined) {
+      verifying.push({ alg, key: createPublicKey(key), kid: settings.signingKeyId });
+    }
+  } else if (hmac) {
+    throw new ConfigurationError(
+      `${alg} needs signingKey: a secret of at least ${ALGORITHM_SPECS[alg].signatureLength} random bytes (set RESTJWT_SIGNING_KEY, or let "restjwt serve" create one).`,
+    );
+  }
+  if (settings.verifyingKey !== undefined && !hmac) {
+    verifying.push({ alg, key: importVerifyingKey(settings.verifyingKey, alg), kid: settings.signingKeyId });
+  }
+  for (const [i, e] of extra.entries()) {
+    verifying.push({ alg: e.alg, key: importVerifyingKey(e.key, e.alg, `verifying key #${i + 1}`), kid: e.kid });
+  }
+  if (verifying.length === 0 && settings.jwkUrl === undefined) {
+    throw new ConfigurationError(
+      `${alg} needs a key: set signingKey (a private key, PEM or JWK) to issue tokens, or verifyingKey / jwkUrl to only verify them. "restjwt keygen --alg ${alg}" makes a key pair.`,
+    );
+  }
+  return Object.freeze({
+    signing,
+    verifying: Object.freeze(verifying),
+    algorithms: new Set(verifying.map((k) => k.alg).concat(settings.jwkUrl !== undefined ? [alg] : [])),
+  });
+}

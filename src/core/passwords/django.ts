@@ -1,0 +1,89 @@
+import { pbkdf2 as pbkdf2Callback, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+
+// The async form runs on libuv's thread pool: 870k iterations would otherwise block the event loop for ~0.5 s.
+const pbkdf2 = promisify(pbkdf2Callback);
+
+/** The algorithm prefix Django writes for its default hasher, `PBKDF2PasswordHasher`. */
+export const DJANGO_PBKDF2_ALGORITHM = 'pbkdf2_sha256';
+
+// Django uses the digest size (dklen=None), so every hash it writes is 32 bytes.
+const DIGEST_BYTES = 32;
+
+// Node's pbkdf2 rejects iteration counts above int32; beyond that a stored value can only be corruption.
+const MAX_ITERATIONS = 2 ** 31 - 1;
+
+/** The parts of a Django `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>` string. */
+export interface DjangoPbkdf2Hash {
+  /** PBKDF2 iteration count. */
+  iterations: number;
+  /** The salt exactly as Django stored it (a text salt, used as its UTF-8 bytes). */
+  salt: string;
+  /** The 32-byte derived key. */
+  hash: Buffer;
+}
+
+/**
+ * Parses a Django pbkdf2_sha256 hash string.
+ *
+ * @returns the parts, or `null` for anything that is not a well-formed pbkdf2_sha256 string (so callers can treat it
+ *   as "does not verify" rather than as an error).
+ */
+export function parseDjangoPbkdf2(encoded: string): DjangoPbkdf2Hash | null {
+  const parts = encoded.split('$');
+  // Django never allows '$' in the salt and base64 has none, so exactly four fields.
+  if (parts.length !== 4) return null;
+  const [algorithm, iterationsText, salt, hashText] = parts as [string, string, string, string];
+  if (algorithm !== DJANGO_PBKDF2_ALGORITHM) return null;
+  if (!/^[1-9][0-9]{0,9}$/.test(iterationsText)) return null;
+  const iterations = Number(iterationsText);
+  if (iterations > MAX_ITERATIONS) return null;
+  if (salt === '') return null;
+  const hash = Buffer.from(hashText, 'base64');
+  // Django compares the base64 text, so a non-canonical encoding could never have matched there either.
+  if (hash.length !== DIGEST_BYTES || hash.toString('base64') !== hashText) return null;
+  return { iterations, salt, hash };
+}
+
+/**
+ * Verifies a password against a Django `pbkdf2_sha256$…` hash, as Django's `PBKDF2PasswordHasher.verify` does.
+ *
+ * @returns `false` for a wrong password and for a malformed hash; never throws for bad input.
+ */
+export async function verifyDjangoPbkdf2(encoded: string, password: string): Promise<boolean> {
+  const parsed = parseDjangoPbkdf2(encoded);
+  if (parsed === null) return false;
+  try {
+    const derived = await pbkdf2(
+      Buffer.from(password, 'utf8'),
+      Buffer.from(parsed.salt, 'utf8'),
+      parsed.iterations,
+      DIGEST_BYTES,
+      'sha256',
+    );
+    // Constant-time so the comparison does not leak how many leading bytes matched.
+    return timingSafeEqual(derived, parsed.hash);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Encodes a password the way Django's `PBKDF2PasswordHasher.encode` does:
+ * `pbkdf2_sha256$<iterations>$<salt>$<base64(pbkdf2_hmac('sha256', password, salt, iterations))>`.
+ *
+ * Used by tests and by importing/exporting Django users; new hashes made by this library are argon2id.
+ *
+ * @throws RangeError if `salt` is empty or contains `$`, or `iterations` is not a positive int32. The message never
+ *   includes the password.
+ */
+export async function encodeDjangoPbkdf2(password: string, salt: string, iterations: number): Promise<string> {
+  if (salt === '' || salt.includes('$')) {
+    throw new RangeError('Django pbkdf2 salt must be non-empty and must not contain "$".');
+  }
+  if (!Number.isInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) {
+    throw new RangeError(`Django pbkdf2 iterations must be a positive integer up to ${MAX_ITERATIONS}.`);
+  }
+  const derived = await pbkdf2(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), iterations, DIGEST_BYTES, 'sha256');
+  return `${DJANGO_PBKDF2_ALGORITHM}$${iterations}$${salt}$${derived.toString('base64')}`;
+}

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { argon2id, hash as argon2Hash, needsRehash as argon2NeedsRehash, verify as argon2Verify } from 'argon2';
+import type { HashOptions } from 'argon2';
+import { DJANGO_PBKDF2_ALGORITHM, verifyDjangoPbkdf2 } from './django.js';
+
+/** Argon2id cost parameters. */
+export interface Argon2Params {
+  /** Memory in KiB. */
+  memoryCost: number;
+  /** Number of passes over memory. */
+  timeCost: number;
+  /** Lanes (threads) per hash. */
+  parallelism: number;
+}
+
+/**
+ * The OWASP Password Storage Cheat Sheet's first argon2id configuration: 19 MiB, 2 passes, 1 lane. One lane keeps a
+ * login to one libuv thread, so concurrent logins do not starve each other.
+ */
+export const DEFAULT_ARGON2_PARAMS: Readonly<Argon2Params> = Object.freeze({
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+});
+
+/** Options for {@link createPasswordHasher}. */
+export interface PasswordHasherOptions {
+  /** Overrides for the argon2id parameters of new hashes; each defaults to {@link DEFAULT_ARGON2_PARAMS}. */
+  argon2?: Partial<Argon2Params>;
+}
+
+/**
+ * Hashes and verifies passwords. New hashes are argon2id PHC strings; verification also accepts argon2i/argon2d and
+ * the formats Django writes, so users imported from a Django project can log in (and be rehashed on login).
+ */
+export interface PasswordHasher {
+  /** Hashes `password` as an argon2id PHC string with the configured parameters. */
+  hash(password: string): Promise<string>;
+  /**
+   * Checks `password` against a stored hash. Returns `false` (never throws) for a wrong password, an empty hash, a
+   * Django unusable password (`!…`) or an unknown/malformed format.
+   */
+  verify(encoded: string, password: string): Promise<boolean>;
+  /** True unless `encoded` is a native argon2id PHC string with exactly the configured parameters. */
+  needsRehash(encoded: string): boolean;
+  /**
+   * Spends about the time of one `verify` against a current argon2id hash, and returns nothing. Call it when the
+   * username is unknown so that "no such user" and "wrong password" cannot be told apart by timing.
+   */
+  burn(password: string): Promise<void>;
+}
+
+const ARGON2_PHC_PREFIXES = ['$argon2id$', '$argon2i$', '$argon2d$'] as const;
+// Django's Argon2PasswordHasher stores 'argon2' + the PHC string ('argon2$argon2id$v=19$…'); slicing it off restores it.
+const DJANGO_ARGON2_PREFIX = 'argon2';
+
+function resolveParams(overrides: Partial<Argon2Params> | undefined): Argon2Params {
+  // Pick the three known keys so stray runtime keys (from JavaScript callers) never reach the argon2 options.
+  const params: Argon2Params = {
+    memoryCost: overrides?.memoryCost ?? DEFAULT_ARGON2_PARAMS.memoryCost,
+    timeCost: overrides?.timeCost ?? DEFAULT_ARGON2_PARAMS.timeCost,
+    parallelism: overrides?.parallelism ?? DEFAULT_ARGON2_PARAMS.parallelism,
+  };
+  for (const [name, value] of Object.entries(params) as [keyof Argon2Params, number][]) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`argon2.${name} must be a positive integer, got ${String(value)}.`);
+    }
+  }
+  // Argon2 needs at least 8 KiB per lane; failing here beats failing on the first login.
+  if (params.memoryCost < 8 * params.parallelism) {
+    throw new RangeError('argon2.memoryCost must be at least 8 KiB per lane (8 * parallelism).');
+  }
+  return params;
+}
+
+// Argon2 version 1.3, the only one new hashes use.
+const ARGON2_VERSION = 0x13;
+const SALT_BYTES = 16;
+const HASH_BYTES = 32;
+
+/**
+ * Hashes with argon2id and writes the PHC string ourselves: node-argon2 0.45 emits the parameters as `m,p,t`, which
+ * the reference C decoder (used by argon2-cffi, hence Django, and by libsodium) rejects; the spec order is `m,t,p`.
+ */
+async function hashArgon2id(password: string, params: Argon2Params): Promise<string> {
+  const salt = randomBytes(SALT_BYTES);
+  const options: HashOptions & { raw: true } = {
+    type: argon2id,
+    version: ARGON2_VERSION,
+    hashLength: HASH_BYTES,
+    salt,
+    raw: true,
+    ...params,
+  };
+  const digest = await argon2Hash(password, options);
+  // PHC uses standard base64 without padding.
+  const b64 = (bytes: Buffer): string => bytes.toString('base64').replace(/=+$/, '');
+  const { memoryCost: m, timeCost: t, parallelism: p } = params;
+  return `$argon2id$v=${ARGON2_VERSION}$m=${m},t=${t},p=${p}$${b64(salt)}$${b64(digest)}`;
+}
+
+async function verifyArgon2(phc: string, password: string): Promise<boolean> {
+  try {
+    return await argon2Verify(phc, password);
+  } catch {
+    // Malformed PHC strings make the library throw; for a login that is simply "does not match".
+    return false;
+  }
+}
+
+/**
+ * Creates a {@link PasswordHasher}.
+ *
+ * @throws RangeError if an argon2 parameter is not a positive integer or memory is below 8 KiB per lane.
+ */
+export function createPasswordHasher(options: PasswordHasherOptions = {}): PasswordHasher {
+  const params = resolveParams(options.argon2);
+
+  // Shared promise so concurrent first calls compute the dummy once; cleared on failure so a later call can retry.
+  let dummyHash: Promise<string> | undefined;
+  const getDummyHash = (): Promise<string> => {
+    if (dummyHash === undefined) {
+      const pending = hashArgon2id(randomBytes(32).toString('hex'), params);
+      pending.catch(() => {
+        if (dummyHash === pending) dummyHash = undefined;
+      });
+      dummyHash = pending;
+    }
+    return dummyHash;
+  };
+
+  return {
+    async hash(password: string): Promise<string> {
+      if (typeof password !== 'string') throw new TypeError('password must be a string.');
+      return hashArgon2id(password, params);
+    },
+
+    async verify(encoded: string, password: string): Promise<boolean> {
+      // Guards for JavaScript callers and null database columns; the types already rule these out in TypeScript.
+      if (typeof encoded !== 'string' || typeof password !== 'string') return false;
+      // Empty and '!'-prefixed (Django's set_unusable_password) can never match any password.
+      if (encoded === '' || encoded.startsWith('!')) return false;
+      if (ARGON2_PHC_PREFIXES.some((prefix) => encoded.startsWith(prefix))) {
+        return verifyArgon2(encoded, password);
+      }
+      if (encoded.startsWith(`${DJANGO_ARGON2_PREFIX}$argon2`)) {
+        return verifyArgon2(encoded.slice(DJANGO_ARGON2_PREFIX.length), password);
+      }
+      if (encoded.startsWith(`${DJANGO_PBKDF2_ALGORITHM}$`)) {
+        return verifyDjangoPbkdf2(encoded, password);
+      }
+      return false;
+    },
+
+    needsRehash(encoded: string): boolean {
+      // Django-prefixed argon2id is rehashed too, so that stored hashes converge on the native PHC form.
+      if (typeof encoded !== 'string' || !encoded.startsWith('$argon2id$')) return true;
+      try {
+        return argon2NeedsRehash(encoded, params);
+      } catch {
+        return true;
+      }
+    },
+
+    async burn(password: string): Promise<void> {
+      try {
+        await argon2Verify(await getDummyHash(), typeof password === 'string' ? password : '');
+      } catch {
+        // Swallowed: an error here must not make the unknown-user path look different from a wrong password.
+      }
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { authenticateRequest, type Authentication } from './auth/authenticate.js';
+import { ENDPOINTS, type EndpointName, type EndpointSpec } from './endpoints.js';
+import { ApiError, MethodNotAllowed, ServiceUnavailable } from './errors.js';
+import type { HandlerContext, Hooks, LogEvent } from './handlers/context.js';
+import { builtinCatalogues, en, type Catalogue } from './i18n/catalogue.js';
+import { negotiateLocale } from './i18n/negotiate.js';
+import { render } from './i18n/translate.js';
+import { parseBody } from './http/parse-body.js';
+import { renderError } from './http/render-error.js';
+import { BASE_HEADERS, type CoreRequest, type CoreResponse } from './http/types.js';
+import { buildKeyset, type ExtraVerifyKey, type Keyset } from './keys/keyset.js';
+import { RemoteKeys } from './keys/remote-jwks.js';
+import { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
+import { resolveSettings } from './settings/resolve.js';
+import type { Settings, SettingsInput } from './settings/types.js';
+import { StoreUnavailableError } from './store/errors.js';
+import type { Store } from './store/types.js';
+import { TokenService, type Clock } from './tokens/token-service.js';
+
+/** Everything `createRestJwt` takes. Only `store` is required. */
+export interface RestJwtOptions {
+  /** Users and tokens (memory, SQLite, …). */
+  store: Store;
+  /** Settings in restjwt's camelCase names or simplejwt's SIMPLE_JWT names. */
+  settings?: SettingsInput | Readonly<Record<string, unknown>>;
+  /** Defaults to argon2id with OWASP parameters. */
+  hasher?: PasswordHasher;
+  hooks?: Hooks;
+  /** Receives structured events (login, logout, refusals); never tokens or passwords. */
+  log?: (event: LogEvent) => void;
+  /** Milliseconds since the epoch; injectable for tests. */
+  clock?: Clock;
+  /** More verifying keys (a retired signing key during rotation). */
+  extraVerifyingKeys?: readonly ExtraVerifyKey[];
+}
+
+const SUCCESS_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  ...BASE_HEADERS,
+  Allow: 'POST, OPTIONS',
+  // Token responses must not be cached (RFC 6749 §5.1).
+  'Cache-Control': 'no-store',
+});
+
+/**
+ * The framework-neutral service: settings, keys, token service and store, built and validated once.
+ * Adapters call `handle` for token endpoints and `authenticate` for protected routes.
+ */
+export class RestJwt {
+  readonly settings: Settings;
+  readonly keys: Keyset;
+  readonly tokens: TokenService;
+  readonly store: Store;
+  readonly endpoints: readonly EndpointSpec[] = ENDPOINTS;
+  /** Settings names that were accepted but have no effect here (reported at start-up). */
+  readonly ignoredSettings: readonly string[];
+  private readonly ctx: HandlerContext;
+  private readonly catalogues: Readonly<Record<string, Catalogue>>;
+  private readonly scheme: string;
+
+  constructor(options: RestJwtOptions) {
+    const { settings, ignored } = resolveSettings(options.settings ?? {});
+    this.settings = settings;
+    this.ignoredSettings = ignored;
+    this.keys = buildKeyset(settings, options.extraVerifyingKeys);
+    const remote = settings.jwkUrl === undefined ? undefined : new RemoteKeys(settings.jwkUrl, settings.algorithm);
+    this.tokens = new TokenService(settings, this.keys, options.clock ?? Date.now, remote);
+    this.store = options.store;
+    this.catalogues = Object.fromEntries(settings.locales.map((l) => [l, builtinCatalogues[l] ?? en]));
+    this.scheme = settings.authHeaderTypes[0] ?? 'Bearer';
+    this.ctx = Object.freeze({
+      settings,
+      tokens: this.tokens,
+      store: options.store,
+      hasher: options.hasher ?? createPasswordHasher(),
+      hooks: options.hooks ?? {},
+      log: options.log ?? (() => {}),
+    });
+  }
+
+  /** The password hasher in use (for user management: CLI, admin). */
+  get hasher(): PasswordHasher {
+    return this.ctx.hasher;
+  }
+
+  /** The message catalogue for a request's Accept-Language. */
+  catalogueFor(headers: Readonly<Record<string, string | undefined>>): Catalogue {
+    const locale = negotiateLocale(headers['accept-language'], this.settings.locales, 'en');
+    return this.catalogues[locale] ?? en;
+  }
+
+  /** Answers one token endpoint: method check, body parsing, the handler, and errors as simplejwt renders them. */
+  async handle(name: EndpointName, req: CoreRequest): Promise<CoreResponse> {
+    const spec = this.endpoints.find((e) => e.name === name);
+    if (spec === undefined) throw new Error(`Unknown endpoint "${name}"`);
+    try {
+      if (req.method === 'OPTIONS') return this.options(spec);
+      if (req.method !== 'POST') throw new MethodNotAllowed(req.method, ['POST', 'OPTIONS']);
+      const data = parseBody(req.headers['content-type'], req.rawBody, this.settings.maxBodyBytes);
+      const body = await spec.run(this.ctx, data);
+      return { status: 200, headers: { ...SUCCESS_HEADERS }, body };
+    } catch (err) {
+      return this.errorResponse(err, req.headers);
+    }
+  }
+
+  /**
+   * Authenticates a request (JWTAuthentication): null when anonymous, the user and token when valid; throws an
+   * `ApiError` (401, or 503 when the store is down) otherwise. Render it with `errorResponse`.
+   */
+  async authenticate(headers: Readonly<Record<string, string | undefined>>): Promise<Authentication | null> {
+    try {
+      return await authenticateRequest(headers, this.tokens, this.store);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw new ServiceUnavailable('store_unavailable', 1);
+      throw err;
+    }
+  }
+
+  /** Any error as a response: ApiErrors as their wire body; store outages as 503; anything else 500, logged. */
+  errorResponse(err: unknown, headers: Readonly<Record<string, string | undefined>>): CoreResponse {
+    const catalogue = this.catalogueFor(headers);
+    if (err instanceof ApiError) return renderError(err, catalogue, this.scheme);
+    if (err instanceof StoreUnavailableError) {
+      this.ctx.log({ event: 'store_unavailable', level: 'error', reason: err.message });
+      return renderError(new ServiceUnavailable('store_unavailable', 1), catalogue, this.scheme);
+    }
+    this.ctx.log({ event: 'server_error', level: 'error', reason: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown' });
+    return { status: 500, headers: { ...BASE_HEADERS }, body: { detail: render(catalogue, { key: 'server_error' }), code: 'server_error' } };
+  }
+
+  /** DRF's OPTIONS metadata, trimmed to what is true here. */
+  private options(spec: EndpointSpec): CoreResponse {
+    const fields = spec.name === 'obtainPair' || spec.name === 'obtainSliding' ? [this.settings.usernameField, 'password'] : spec.fields;
+    return {
+      status: 200,
+      headers: { ...SUCCESS_HEADERS },
+      body: {
+        name: spec.title,
+        renders: ['application/json'],
+        parses: ['application/json', 'application/x-www-form-urlencoded'],
+        actions: { POST: Object.fromEntries(fields.map((f) => [f, { type: 'string', required: true }])) },
+      },
+    };
+  }
+}
+
+/** Builds the service; throws `ConfigurationError` with a clear message for bad settings or keys. */
+export function createRestJwt(options: RestJwtOptions): RestJwt {
+  return new RestJwt(options);
+}

@@ -1,0 +1,102 @@
+import type { UserRecord } from '../store/types.js';
+
+/** Algorithms a token may be signed with (RFC 7518 + RFC 8037). `none` is not one of them. */
+export const ALGORITHMS = [
+  'HS256', 'HS384', 'HS512',
+  'RS256', 'RS384', 'RS512',
+  'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512',
+  'EdDSA',
+] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+/** Token types that may authenticate a request (simplejwt's AUTH_TOKEN_CLASSES). */
+export type AuthTokenType = 'access' | 'sliding';
+
+/** Which simplejwt release's token messages to speak: 5.5 splits "invalid" and "expired", 5.2 joins them. */
+export type MessageVersion = '5.5' | '5.2';
+
+/** A duration: seconds, a string such as `"5m"`, `"1d"`, `"90s"`, `"2h30m"`, or a timedelta-like object. */
+export type Duration = number | string | { days?: number; hours?: number; minutes?: number; seconds?: number };
+
+/**
+ * Settings, validated and frozen. simplejwt's SIMPLE_JWT names are given beside each; the defaults are simplejwt's
+ * so that a Django team migrates without surprises.
+ */
+export interface Settings {
+  /** ACCESS_TOKEN_LIFETIME, seconds. Default 300. */
+  readonly accessTokenLifetime: number;
+  /** REFRESH_TOKEN_LIFETIME, seconds. Default 86400. */
+  readonly refreshTokenLifetime: number;
+  /** SLIDING_TOKEN_LIFETIME, seconds. Default 300. */
+  readonly slidingTokenLifetime: number;
+  /** SLIDING_TOKEN_REFRESH_LIFETIME, seconds. Default 86400. */
+  readonly slidingTokenRefreshLifetime: number;
+  /** ROTATE_REFRESH_TOKENS. Default false. */
+  readonly rotateRefreshTokens: boolean;
+  /** BLACKLIST_AFTER_ROTATION. Default false. */
+  readonly blacklistAfterRotation: boolean;
+  /** UPDATE_LAST_LOGIN. Default false. */
+  readonly updateLastLogin: boolean;
+  /** ALGORITHM. Default HS256. */
+  readonly algorithm: Algorithm;
+  /** SIGNING_KEY: the HMAC secret, or a private key (PEM or JWK JSON) for asymmetric algorithms. */
+  readonly signingKey: string | undefined;
+  /** VERIFYING_KEY: the public key (PEM or JWK JSON); derived from the signing key when omitted. */
+  readonly verifyingKey: string | undefined;
+  /** Key id put in the `kid` header of issued tokens (optional). */
+  readonly signingKeyId: string | undefined;
+  /** AUDIENCE: put in `aud` and required on verification when set. */
+  readonly audience: string | readonly string[] | undefined;
+  /** ISSUER: put in `iss` and required on verification when set. */
+  readonly issuer: string | undefined;
+  /** JWK_URL: verify with keys fetched from this JWKS (by `kid`). */
+  readonly jwkUrl: string | undefined;
+  /** LEEWAY, seconds of clock skew allowed on `exp`/`nbf`. Default 0. */
+  readonly leeway: number;
+  /** AUTH_HEADER_TYPES. Default ["Bearer"]. */
+  readonly authHeaderTypes: readonly string[];
+  /** AUTH_HEADER_NAME as an HTTP header name, lower-case. Default "authorization" (Django's HTTP_AUTHORIZATION). */
+  readonly authHeaderName: string;
+  /** USER_ID_FIELD. Default "id". */
+  readonly userIdField: 'id' | 'username' | 'email';
+  /** USER_ID_CLAIM. Default "user_id". */
+  readonly userIdClaim: string;
+  /** USER_AUTHENTICATION_RULE: may this user log in / refresh? Default: the user is active. */
+  readonly userAuthenticationRule: (user: UserRecord | null) => boolean;
+  /** AUTH_TOKEN_CLASSES. Default ["access"]. */
+  readonly authTokenClasses: readonly AuthTokenType[];
+  /** TOKEN_TYPE_CLAIM. Default "token_type". */
+  readonly tokenTypeClaim: string;
+  /** JTI_CLAIM. Default "jti". */
+  readonly jtiClaim: string;
+  /** SLIDING_TOKEN_REFRESH_EXP_CLAIM. Default "refresh_exp". */
+  readonly slidingTokenRefreshExpClaim: string;
+  /** CHECK_REVOKE_TOKEN: put the user's token version in tokens and refuse tokens whose version is stale. */
+  readonly checkRevokeToken: boolean;
+  /** REVOKE_TOKEN_CLAIM. Default "hash_password". */
+  readonly revokeTokenClaim: string;
+  /** CHECK_USER_IS_ACTIVE. Default true. */
+  readonly checkUserIsActive: boolean;
+  /** The user field login matches the `username` credential against (Django's USERNAME_FIELD). Default "username". */
+  readonly usernameField: 'username' | 'email';
+  /** Locales the error messages can be rendered in, picked by Accept-Language. Default ["en"]. */
+  readonly locales: readonly string[];
+  /** simplejwt release whose token messages are spoken. Default "5.5". */
+  readonly messageVersion: MessageVersion;
+  /** Largest accepted request body on token endpoints, bytes. Default 65536. */
+  readonly maxBodyBytes: number;
+  /** Largest accepted token, characters; longer tokens are refused before any parsing. Default 8192. */
+  readonly maxTokenLength: number;
+}
+
+/** What a user may pass: any subset, with durations in any accepted form. */
+export type SettingsInput = {
+  [K in keyof Settings]?: Settings[K] extends number
+    ? K extends 'leeway' | `${string}Lifetime`
+      ? Duration
+      : number
+    : Settings[K] extends readonly (infer E)[]
+      ? readonly E[] | E[]
+      : Settings[K];
+};

@@ -1,0 +1,20 @@
+/** Raised by `createUser` when the username (or email, where unique) is already taken. */
+export class UserExistsError extends Error {
+  readonly code = 'user_exists';
+  constructor(readonly username: string) {
+    super(`A user named "${username}" already exists. Pick another username, or use "restjwt changepassword ${username}" to change its password.`);
+    this.name = 'UserExistsError';
+  }
+}
+
+/**
+ * Raised by a store when its backend cannot answer (connection lost, database locked too long). The HTTP layer maps
+ * it to 503 so that nothing is issued without being recorded.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}

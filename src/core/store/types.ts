@@ -1,0 +1,106 @@
+/**
+ * The storage contract. The core speaks only to these interfaces; every backend (memory, SQLite, and later
+ * PostgreSQL, MariaDB, Redis) implements them and runs the one shared contract suite in `test/stores/`.
+ *
+ * Rules every implementation keeps:
+ * - Operations that must be atomic are single methods (`rotate`, `blacklist`), so each backend can use its own
+ *   database's guarantee (a conditional write in one transaction), never a read followed by a write in the core.
+ * - Lookups key on `jti`, never on the token string; the token string itself is never stored.
+ * - Identifiers cross the boundary as strings, whatever the column type.
+ */
+
+/** A user as the core sees it. */
+export interface UserRecord {
+  /** Primary key, as a string (an integer column is rendered in decimal). */
+  id: string;
+  username: string;
+  email: string;
+  /** A PHC string (`$argon2id$…`) or a Django hash (`pbkdf2_sha256$…`). Empty string: the user has no usable password. */
+  passwordHash: string;
+  isActive: boolean;
+  isStaff: boolean;
+  lastLogin: Date | null;
+  dateJoined: Date;
+  /**
+   * Changes whenever every existing token of this user must stop working (password change, deactivation,
+   * "log out everywhere"). Put in tokens as the revoke claim when `checkRevokeToken` is on.
+   */
+  tokenVersion: string;
+}
+
+/** What `createUser` needs; the store fills `id`, `dateJoined`, `lastLogin` and `tokenVersion`. */
+export interface NewUser {
+  username: string;
+  email?: string;
+  passwordHash: string;
+  isActive?: boolean;
+  isStaff?: boolean;
+}
+
+/** Fields a user lookup may key on (`userIdField`, the login `usernameField`). */
+export type UserLookupField = 'id' | 'username' | 'email';
+
+export interface UserStore {
+  /** The user whose `field` equals `value` exactly (case-sensitive, like Django's default backend), or null. */
+  findUser(field: UserLookupField, value: string): Promise<UserRecord | null>;
+  /** Creates a user. Throws `UserExistsError` when the username is taken. */
+  createUser(user: NewUser): Promise<UserRecord>;
+  /** Replaces the password hash only (a rehash on login): sessions stay valid. */
+  updatePasswordHash(id: string, passwordHash: string): Promise<void>;
+  /** Sets a new password and a new `tokenVersion`, so every earlier token stops working where revocation is checked. */
+  setPassword(id: string, passwordHash: string): Promise<void>;
+  setActive(id: string, isActive: boolean): Promise<void>;
+  updateLastLogin(id: string, at: Date): Promise<void>;
+  listUsers(options?: { limit?: number; offset?: number }): Promise<UserRecord[]>;
+}
+
+export type TokenKindName = 'refresh' | 'sliding';
+
+/** One issued refresh or sliding token, as simplejwt's OutstandingToken row (without the token text). */
+export interface OutstandingToken {
+  jti: string;
+  /** Null when the token's user is unknown (simplejwt records rotated tokens that way). */
+  userId: string | null;
+  tokenType: TokenKindName;
+  /** The login this token descends from: every rotation keeps it. */
+  familyId: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export type BlacklistResult = 'blacklisted' | 'already_blacklisted';
+export type RotateResult = 'rotated' | 'already_blacklisted';
+
+export interface FlushProgress {
+  deleted: number;
+}
+
+export interface TokenStore {
+  /** Records an issued token. Recording the same `jti` twice is a no-op. */
+  recordOutstanding(token: OutstandingToken): Promise<void>;
+  isBlacklisted(jti: string): Promise<boolean>;
+  /**
+   * Blacklists `token` (recording it as outstanding first when it was not), atomically: of several concurrent
+   * calls for one jti exactly one returns `blacklisted`.
+   */
+  blacklist(token: OutstandingToken): Promise<BlacklistResult>;
+  /**
+   * Rotation in one atomic step: blacklist `presented` and record `successor`, only if `presented` was not
+   * blacklisted yet. Of N concurrent calls with the same presented jti exactly one returns `rotated`; the others
+   * return `already_blacklisted` and record nothing.
+   */
+  rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult>;
+  /** Deletes outstanding (and their blacklist) rows whose `expiresAt` is before `now`, in batches. Returns the count. */
+  flushExpired(now: Date, options?: { batchSize?: number; onProgress?: (p: FlushProgress) => void }): Promise<number>;
+  /** Counts for operators and tests. */
+  countTokens(): Promise<{ outstanding: number; blacklisted: number }>;
+}
+
+/** A complete backend: users and tokens, with a lifecycle. */
+export interface Store extends UserStore, TokenStore {
+  /** Creates or upgrades the schema; safe to run on every start. Returns the migration names it applied. */
+  migrate(): Promise<string[]>;
+  /** Cheap liveness probe for `/healthz`. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

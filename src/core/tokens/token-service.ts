@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import { ConfigurationError, TokenError } from '../errors.js';
+import { signCompact } from '../jws/sign.js';
+import { JwsError, verifyCompact, type VerifiedJws } from '../jws/verify.js';
+import type { Keyset } from '../keys/keyset.js';
+import type { RemoteKeys } from '../keys/remote-jwks.js';
+import type { Settings } from '../settings/types.js';
+import type { UserRecord } from '../store/types.js';
+import { invalidMessage, validateRegisteredClaims } from './claims.js';
+import { lifetimeOf, type TokenKind } from './kinds.js';
+
+/** A token being built or one that passed verification. `payload` keeps claim order, as simplejwt's dict does. */
+export interface Token {
+  readonly kind: TokenKind;
+  readonly payload: Record<string, unknown>;
+}
+
+export interface DecodeOptions {
+  /** Default true. False only for sliding refresh: `refresh_exp` decides there. */
+  checkExp?: boolean;
+}
+
+/** A clock in milliseconds; injectable for tests. */
+export type Clock = () => number;
+
+/** uuid4 hex, as simplejwt's `jti`. */
+export const newJti = (): string => randomUUID().replace(/-/g, '');
+
+/**
+ * simplejwt's token classes over prepared keys: create, copy, encode, and decode with its checks in its order
+ * (signature and registered claims → `exp` present → `jti` present → `token_type`). Blacklist checks need the store
+ * and live in the handlers.
+ */
+export class TokenService {
+  private readonly reserved: ReadonlySet<string>;
+
+  constructor(
+    readonly settings: Settings,
+    private readonly keys: Keyset,
+    private readonly clock: Clock = Date.now,
+    private readonly remote?: RemoteKeys,
+  ) {
+    this.reserved = new Set([settings.tokenTypeClaim, 'exp', settings.jtiClaim, settings.userIdClaim, settings.slidingTokenRefreshExpClaim]);
+  }
+
+  /** Current time in seconds (float), as PyJWT compares. */
+  nowSeconds(): number {
+    return this.clock() / 1000;
+  }
+
+  /** A new token of `kind` with `token_type`, `exp`, `iat`, `jti` (and `refresh_exp` for sliding), in that order. */
+  create(kind: Exclude<TokenKind, 'untyped'>): Token {
+    const s = this.settings;
+    const now = Math.floor(this.nowSeconds());
+    const payload: Record<string, unknown> = {
+      [s.tokenTypeClaim]: kind,
+      exp: now + lifetimeOf(kind, s),
+      iat: now,
+      [s.jtiClaim]: newJti(),
+    };
+    if (kind === 'sliding') payload[s.slidingTokenRefreshExpClaim] = now + s.slidingTokenRefreshLifetime;
+    if (s.audience !== undefined) payload.aud = s.audience;
+    if (s.issuer !== undefined) payload.iss = s.issuer;
+    return { kind, payload };
+  }
+
+  /** simplejwt's `Token.for_user`: a new token carrying the user's id (and token version, with checkRevokeToken). */
+  forUser(kind: Exclude<TokenKind, 'untyped'>, user: UserRecord, customClaims?: Readonly<Record<string, unknown>>): Token {
+    const token = this.create(kind);
+    const s = this.settings;
+    token.payload[s.userIdClaim] = String(user[s.userIdField]);
+    if (s.checkRevokeToken) token.payload[s.revokeTokenClaim] = user.tokenVersion;
+    if (customClaims !== undefined) {
+      for (const [name, value] of Object.entries(customClaims)) {
+        if (this.reserved.has(name)) {
+          throw new ConfigurationError(`The custom claims hook may not set "${name}": restjwt owns that claim. Rename your claim.`);
+        }
+        token.payload[name] = value;
+      }
+    }
+    return token;
+  }
+
+  /**
+   * RefreshToken.access_token: a new access token that copies every claim of the refresh token except its type,
+   * `exp` and `jti` (so `iat`, the user id and custom claims carry over, as in simplejwt).
+   */
+  accessFrom(refresh: Token): Token {
+    const access = this.create('access');
+    const s = this.settings;
+    for (const [name, value] of Object.entries(refresh.payload)) {
+      if (name === s.tokenTypeClaim || name === 'exp' || name === s.jtiClaim || name === 'jti') continue;
+      access.payload[name] = value;
+    }
+    return access;
+  }
+
+  /** Rotation (and sliding refresh): a new `jti` (unless `keepJti`), `exp` and `iat`, every other claim kept in place. */
+  renew(token: Token, options: { keepJti?: boolean } = {}): Token {
+    const s = this.settings;
+    const now = Math.floor(this.nowSeconds());
+    const payload = { ...token.payload };
+    payload.exp = now + lifetimeOf(token.kind, s);
+    payload.iat = now;
+    if (options.keepJti !== true) payload[s.jtiClaim] = newJti();
+    return { kind: token.kind, payload };
+  }
+
+  /** Signs a token. Throws when this service has only verifying keys. */
+  encode(token: Token): string {
+    const signing = this.keys.signing;
+    if (signing === undefined) throw new ConfigurationError('No signing key: this service can verify tokens but not issue them.');
+    return signCompact(signing.alg, signing.key, token.payload, signing.kid);
+  }
+
+  /** Whether a signing key is configured. */
+  get canSign(): boolean {
+    return this.keys.signing !== undefined;
+  }
+
+  /** Verifies signature and structure synchronously (local keys only); throws TokenError. */
+  decodeSync(raw: string, kind: TokenKind, options: DecodeOptions = {}): Token {
+    let verified: VerifiedJws;
+    try {
+      verified = verifyCompact(raw, this.keys.verifying, this.settings.maxTokenLength);
+    } catch (err) {
+      if (err instanceof JwsError) throw new TokenError(invalidMessage(this.settings));
+      throw err;
+    }
+    return this.checkPayload(verified.payload, kind, options);
+  }
+
+  /** Like decodeSync, falling back to the remote JWKS (jwkUrl) when no local key fits. */
+  async decode(raw: string, kind: TokenKind, options: DecodeOptions = {}): Promise<Token> {
+    if (this.remote === undefined) return this.decodeSync(raw, kind, options);
+    try {
+      return this.decodeSync(raw, kind, options);
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      const header = peekHeader(raw);
+      const key = header === null ? null : await this.remote.keyFor(header);
+      if (key === null) throw err;
+      let verified: VerifiedJws;
+      try {
+        verified = verifyCompact(raw, [key], this.settings.maxTokenLength);
+      } catch (e) {
+        if (e instanceof JwsError) throw err;
+        throw e;
+      }
+      return this.checkPayload(verified.payload, kind, options);
+    }
+  }
+
+  private checkPayload(payload: Record<string, unknown>, kind: TokenKind, options: DecodeOptions): Token {
+    const s = this.settings;
+    const checkExp = options.checkExp !== false;
+    validateRegisteredClaims(payload, s, this.nowSeconds(), checkExp);
+    if (payload.exp === undefined) throw new TokenError({ key: 'token_no_claim', params: { claim: 'exp' } });
+    const jti = payload[s.jtiClaim];
+    if (jti === undefined) throw new TokenError({ key: 'token_no_id' });
+    // A jti that is not a short string cannot key the blacklist: refuse instead of guessing.
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 255) throw new TokenError(invalidMessage(s));
+    if (kind !== 'untyped') {
+      const type = payload[s.tokenTypeClaim];
+      if (type === undefined) throw new TokenError({ key: 'token_no_type' });
+      if (type !== kind) throw new TokenError({ key: 'token_wrong_type' });
+    }
+    return { kind, payload };
+  }
+}
+
+function peekHeader(raw: string): { alg: string; kid?: string } | null {
+  const dot = raw.indexOf('.');
+  if (dot <= 0 || dot > 2048) return null;
+  try {
+    const h = JSON.parse(Buffer.from(raw.slice(0, dot), 'base64url').toString('utf8')) as unknown;
+    if (h === null || typeof h !== 'object' || typeof (h as { alg?: unknown }).alg !== 'string') return null;
+    const kid = (h as { kid?: unknown }).kid;
+    return { alg: (h as { alg: string }).alg, ...(typeof kid === 'string' ? { kid } : {}) };
+  } catch {
+    return null;
+  }
+}

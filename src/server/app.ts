@@ -1,0 +1,73 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { errorHandler, guard, methodNotAllowed, restjwtPlugin, sendCore } from '../adapters/fastify/index.js';
+import { NotFound, type RestJwt, type UserRecord } from '../core/index.js';
+
+export interface ServerOptions {
+  restjwt: RestJwt;
+  /** Fastify logger options; false for none. Defaults to JSON logs at info with secrets redacted. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** What `GET /api/me/` shows of a user: never the password hash or token version. */
+export function publicUser(user: UserRecord): Record<string, unknown> {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    is_active: user.isActive,
+    is_staff: user.isStaff,
+    last_login: user.lastLogin?.toISOString() ?? null,
+    date_joined: user.dateJoined.toISOString(),
+  };
+}
+
+/** JSON logs: request line and status only. Headers that carry credentials are redacted should anything log them. */
+export const DEFAULT_LOGGER: FastifyServerOptions['logger'] = {
+  level: 'info',
+  redact: {
+    paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.body', '*.password', '*.refresh', '*.access', '*.token'],
+    censor: '[redacted]',
+  },
+};
+
+/**
+ * The reference server: the token endpoints, the seed's protected view, `/api/me/`, the unauthenticated
+ * `/api/public/` baseline and `/healthz`. Built on the Fastify adapter: no HTTP logic of its own.
+ */
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { restjwt } = options;
+  const app = Fastify({
+    logger: options.logger ?? DEFAULT_LOGGER,
+    bodyLimit: restjwt.settings.maxBodyBytes,
+    trustProxy: false,
+  });
+  // DRF's response headers on every answer, not only the token endpoints'.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('X-Content-Type-Options', 'nosniff').header('Referrer-Policy', 'same-origin');
+    return payload;
+  });
+  await app.register(restjwtPlugin, { restjwt, prefix: '/api/' });
+
+  const protectedRoute = guard(restjwt);
+  const readOnly = ['GET', 'HEAD', 'OPTIONS'];
+  const refuse = methodNotAllowed(restjwt, readOnly);
+  app.get('/api/protected/', { preHandler: protectedRoute }, async () => ({ message: 'Hello, authenticated user!' }));
+  app.get('/api/me/', { preHandler: protectedRoute }, async (req) => publicUser((req.auth as NonNullable<typeof req.auth>).user));
+  app.get('/api/public/', async () => ({ message: 'Hello, anonymous user!' }));
+  for (const url of ['/api/protected/', '/api/me/', '/api/public/']) {
+    app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url, handler: refuse });
+  }
+
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await restjwt.store.ping();
+      return { status: 'ok' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', detail: 'The store does not answer.' });
+    }
+  });
+
+  app.setNotFoundHandler((req, reply) => sendCore(reply, restjwt.errorResponse(new NotFound(), req.headers as Record<string, string>)));
+  app.setErrorHandler(errorHandler(restjwt));
+  return app;
+}

@@ -1,0 +1,263 @@
+/**
+ * An in-process store for tests and single-process demos. Everything is lost when the process exits.
+ *
+ * It keeps the SQL backends' semantics (the shared contract suite checks both). Atomicity comes from JavaScript
+ * being single-threaded: each method does its check and its write with no `await` in between.
+ */
+import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
+import type {
+  BlacklistResult,
+  FlushProgress,
+  NewUser,
+  OutstandingToken,
+  RotateResult,
+  Store,
+  UserLookupField,
+  UserRecord,
+} from '../../core/store/types.js';
+
+/** Default number of rows `flushExpired` deletes per batch, as in the SQL stores. */
+const DEFAULT_FLUSH_BATCH_SIZE = 1000;
+
+interface TokenRow {
+  token: OutstandingToken;
+  /** When the token was blacklisted; absent while it is not. */
+  blacklistedAt?: Date;
+}
+
+/** A {@link Store} held in `Map`s. Records are copied in and out, so callers cannot change stored state by mutation. */
+export class MemoryStore implements Store {
+  /** By id; ids are assigned in increasing order, so insertion order is id order. */
+  private readonly users = new Map<string, UserRecord>();
+  private readonly userIdsByUsername = new Map<string, string>();
+  private nextUserId = 1;
+  /** By jti. */
+  private readonly tokens = new Map<string, TokenRow>();
+  private blacklistedCount = 0;
+  private closed = false;
+
+  // --- lifecycle -------------------------------------------------------------------------------------------------
+
+  /** Nothing to create: always `[]`. */
+  async migrate(): Promise<string[]> {
+    this.assertOpen();
+    return [];
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+  }
+
+  /** Drops nothing but refuses later calls, like a closed connection. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  // --- users -----------------------------------------------------------------------------------------------------
+
+  async findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
+    this.assertOpen();
+    let found: UserRecord | undefined;
+    if (field === 'id') {
+      found = this.users.get(value);
+    } else if (field === 'username') {
+      const id = this.userIdsByUsername.get(value);
+      found = id === undefined ? undefined : this.users.get(id);
+    } else {
+      // Emails are not unique: the oldest user wins, as `ORDER BY id LIMIT 1` in SQL.
+      for (const user of this.users.values()) {
+        if (user.email === value) {
+          found = user;
+          break;
+        }
+      }
+    }
+    return found === undefined ? null : copyUser(found);
+  }
+
+  async createUser(user: NewUser): Promise<UserRecord> {
+    this.assertOpen();
+    if (this.userIdsByUsername.has(user.username)) throw new UserExistsError(user.username);
+    const record: UserRecord = {
+      id: String(this.nextUserId++),
+      username: user.username,
+      email: user.email ?? '',
+      passwordHash: user.passwordHash,
+      isActive: user.isActive ?? true,
+      isStaff: user.isStaff ?? false,
+      lastLogin: null,
+      // Whole milliseconds, as the SQL stores keep.
+      dateJoined: new Date(Date.now()),
+      tokenVersion: newTokenVersion(),
+    };
+    this.users.set(record.id, record);
+    this.userIdsByUsername.set(record.username, record.id);
+    return copyUser(record);
+  }
+
+  async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
+    this.assertOpen();
+    const user = this.users.get(id);
+    if (user) user.passwordHash = passwordHash;
+  }
+
+  async setPassword(id: string, passwordHash: string): Promise<void> {
+    this.assertOpen();
+    const user = this.users.get(id);
+    if (!user) return;
+    user.passwordHash = passwordHash;
+    user.tokenVersion = newTokenVersion();
+  }
+
+  /** Deactivating also renews `tokenVersion`, so the user's outstanding tokens stop working where it is checked. */
+  async setActive(id: string, isActive: boolean): Promise<void> {
+    this.assertOpen();
+    const user = this.users.get(id);
+    if (!user) return;
+    user.isActive = isActive;
+    if (!isActive) user.tokenVersion = newTokenVersion();
+  }
+
+  async updateLastLogin(id: string, at: Date): Promise<void> {
+    this.assertOpen();
+    const ms = toMillis(at, 'at');
+    const user = this.users.get(id);
+    if (user) user.lastLogin = new Date(ms);
+  }
+
+  /** Users in id (creation) order. */
+  async listUsers(options: { limit?: number; offset?: number } = {}): Promise<UserRecord[]> {
+    this.assertOpen();
+    const { limit, offset = 0 } = options;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+      throw new RangeError(`limit must be a non-negative integer, got ${String(limit)}`);
+    }
+    if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${String(offset)}`);
+    const all = [...this.users.values()];
+    return all.slice(offset, limit === undefined ? undefined : offset + limit).map(copyUser);
+  }
+
+  // --- tokens ----------------------------------------------------------------------------------------------------
+
+  async recordOutstanding(token: OutstandingToken): Promise<void> {
+    this.assertOpen();
+    this.insertIfMissing(token);
+  }
+
+  async isBlacklisted(jti: string): Promise<boolean> {
+    this.assertOpen();
+    return this.tokens.get(jti)?.blacklistedAt !== undefined;
+  }
+
+  async blacklist(token: OutstandingToken): Promise<BlacklistResult> {
+    this.assertOpen();
+    return this.blacklistRow(token) ? 'blacklisted' : 'already_blacklisted';
+  }
+
+  async rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult> {
+    this.assertOpen();
+    // Validate both before writing anything, so a bad successor cannot leave the presented token half-rotated.
+    copyToken(successor);
+    if (!this.blacklistRow(presented)) return 'already_blacklisted';
+    this.insertIfMissing(successor);
+    return 'rotated';
+  }
+
+  /** Deletes tokens that expired before `now`, `batchSize` per batch (default 1000), yielding between batches. */
+  async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
+    this.assertOpen();
+    const batchSize = options.batchSize ?? DEFAULT_FLUSH_BATCH_SIZE;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
+    }
+    const before = toMillis(now, 'now');
+    let total = 0;
+    for (;;) {
+      this.assertOpen();
+      // Each batch is found and deleted without awaiting, like one SQL transaction.
+      let deleted = 0;
+      for (const [jti, row] of this.tokens) {
+        if (deleted === batchSize) break;
+        if (row.token.expiresAt.getTime() >= before) continue;
+        this.tokens.delete(jti);
+        if (row.blacklistedAt !== undefined) this.blacklistedCount--;
+        deleted++;
+      }
+      if (deleted === 0) break;
+      total += deleted;
+      options.onProgress?.({ deleted: total });
+      if (deleted < batchSize) break;
+      await nextTurn();
+    }
+    return total;
+  }
+
+  async countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
+    this.assertOpen();
+    return { outstanding: this.tokens.size, blacklisted: this.blacklistedCount };
+  }
+
+  // --- internals -------------------------------------------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreUnavailableError('The memory store is closed. Create a new one with createMemoryStore().');
+  }
+
+  private insertIfMissing(token: OutstandingToken): TokenRow {
+    const stored = copyToken(token);
+    const existing = this.tokens.get(token.jti);
+    if (existing) return existing;
+    // An unknown user is recorded as null, as the SQL stores (and simplejwt) do.
+    if (stored.userId !== null && !this.users.has(stored.userId)) stored.userId = null;
+    const row: TokenRow = { token: stored };
+    this.tokens.set(token.jti, row);
+    return row;
+  }
+
+  /** Records `token` unless present and blacklists it; true when this call did the blacklisting. */
+  private blacklistRow(token: OutstandingToken): boolean {
+    const row = this.insertIfMissing(token);
+    if (row.blacklistedAt !== undefined) return false;
+    row.blacklistedAt = new Date(Date.now());
+    this.blacklistedCount++;
+    return true;
+  }
+}
+
+/** A new, empty {@link MemoryStore}. */
+export function createMemoryStore(): MemoryStore {
+  return new MemoryStore();
+}
+
+function copyUser(user: UserRecord): UserRecord {
+  return {
+    ...user,
+    lastLogin: user.lastLogin === null ? null : new Date(user.lastLogin.getTime()),
+    dateJoined: new Date(user.dateJoined.getTime()),
+  };
+}
+
+/** A detached copy, validating the dates as the SQL stores do. */
+function copyToken(token: OutstandingToken): OutstandingToken {
+  return {
+    jti: token.jti,
+    userId: token.userId,
+    tokenType: token.tokenType,
+    familyId: token.familyId,
+    createdAt: new Date(toMillis(token.createdAt, 'createdAt')),
+    expiresAt: new Date(toMillis(token.expiresAt, 'expiresAt')),
+  };
+}
+
+function toMillis(date: Date, what: string): number {
+  const ms = date instanceof Date ? date.getTime() : Number.NaN;
+  if (Number.isNaN(ms)) throw new RangeError(`${what} must be a valid Date`);
+  return ms;
+}
+
+/** 128 random bits as 32 hex characters. */
+function newTokenVersion(): string {
+  return randomBytes(16).toString('hex');
+}

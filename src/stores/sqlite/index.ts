@@ -1,0 +1,517 @@
+/**
+ * The SQLite backend, on better-sqlite3. Suited to one server process or a few on one machine: writers take turns
+ * on the database lock (WAL mode lets readers proceed meanwhile).
+ *
+ * better-sqlite3 is synchronous: every call runs to completion before the method's promise is returned, and a call
+ * that has to wait for another process's write lock blocks the event loop for up to `busyTimeoutMs`.
+ */
+import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
+import type {
+  BlacklistResult,
+  FlushProgress,
+  NewUser,
+  OutstandingToken,
+  RotateResult,
+  Store,
+  UserLookupField,
+  UserRecord,
+} from '../../core/store/types.js';
+import { migrate as applyMigrations } from './migrations.js';
+
+export { appliedMigrations, migrate, migrations, MIGRATIONS_TABLE, type Migration } from './migrations.js';
+export { isSqliteUrl, sqliteFilenameFromUrl } from './url.js';
+
+/** Options for {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Path of the database file (created if missing), or `:memory:`. See `sqliteFilenameFromUrl` for URLs. */
+  filename: string;
+  /** Apply pending migrations while opening. Default true; pass false when a deploy step runs `migrate` instead. */
+  migrate?: boolean;
+  /** How long a write waits for another connection's lock before failing with `StoreUnavailableError`. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/** Default number of rows `flushExpired` deletes per transaction. */
+export const DEFAULT_FLUSH_BATCH_SIZE = 1000;
+
+interface UserRow {
+  id: number;
+  username: string;
+  email: string;
+  password: string;
+  is_active: number;
+  is_staff: number;
+  last_login: number | null;
+  date_joined: number;
+  token_version: string;
+}
+
+/** jti, user id, token type, family id, created at, expires at. */
+type OutstandingParams = [string, number | null, string, string | null, number, number];
+type Stmt<P extends unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
+
+/** Every statement and transaction the store runs, prepared once (when the schema exists). */
+interface Prepared {
+  userById: Stmt<[number], UserRow>;
+  userByUsername: Stmt<[string], UserRow>;
+  userByEmail: Stmt<[string], UserRow>;
+  insertUser: Stmt<[string, string, string, number, number, number, string], UserRow>;
+  updatePasswordHash: Stmt<[string, number]>;
+  setPassword: Stmt<[string, string, number]>;
+  activate: Stmt<[number]>;
+  deactivate: Stmt<[string, number]>;
+  updateLastLogin: Stmt<[number, number]>;
+  listUsers: Stmt<[number, number], UserRow>;
+  insertOutstanding: Stmt<OutstandingParams>;
+  outstandingId: Stmt<[string], number>;
+  insertBlacklist: Stmt<[number, number]>;
+  isBlacklisted: Stmt<[string], number>;
+  countTokens: Stmt<[], { outstanding: number; blacklisted: number }>;
+  blacklist: BetterSqlite3.Transaction<(token: OutstandingParams, now: number) => BlacklistResult>;
+  rotate: BetterSqlite3.Transaction<(presented: OutstandingParams, successor: OutstandingParams, now: number) => RotateResult>;
+  flushBatch: BetterSqlite3.Transaction<(before: number, limit: number) => number>;
+}
+
+/**
+ * A {@link Store} on one SQLite database file. Create it with {@link openSqliteStore}.
+ *
+ * `rotate` and `blacklist` are atomic across connections and processes: each runs in one IMMEDIATE transaction
+ * whose `INSERT ... ON CONFLICT DO NOTHING` on the unique blacklist row decides the single winner.
+ */
+export class SqliteStore implements Store {
+  /** The file this store opened (`:memory:` for an in-memory database). */
+  readonly filename: string;
+  private readonly db: BetterSqlite3.Database;
+  private readonly busyTimeoutMs: number;
+  private readonly pingStatement: Stmt<[], number>;
+  /** Null until the schema exists (a store opened with `migrate: false` on an empty database). */
+  private prepared: Prepared | null = null;
+
+  private constructor(db: BetterSqlite3.Database, filename: string, busyTimeoutMs: number) {
+    this.db = db;
+    this.filename = filename;
+    this.busyTimeoutMs = busyTimeoutMs;
+    // Reads page 1, so it fails when the file has become unreadable, yet needs no restjwt table.
+    this.pingStatement = db.prepare<[], number>('SELECT count(*) FROM sqlite_master').pluck();
+  }
+
+  /** Synchronous open, for callers that cannot await (prefer {@link openSqliteStore}). */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+      throw new RangeError(`busyTimeoutMs must be a non-negative integer, got ${String(options.busyTimeoutMs)}`);
+    }
+    let db: BetterSqlite3.Database;
+    try {
+      db = new Database(options.filename, { timeout: busyTimeoutMs });
+    } catch (error) {
+      throw translateError(error, options.filename, busyTimeoutMs);
+    }
+    try {
+      // busy_timeout first, so that switching to WAL waits for a lock held by another process.
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+      const store = new SqliteStore(db, options.filename, busyTimeoutMs);
+      if (options.migrate ?? true) applyMigrations(db);
+      store.tryPrepare();
+      return store;
+    } catch (error) {
+      db.close();
+      throw translateError(error, options.filename, busyTimeoutMs);
+    }
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------------------------
+
+  /** Applies pending migrations (see `migrations.ts`); returns their names, `[]` when the schema is current. */
+  migrate(): Promise<string[]> {
+    return this.settle(() => {
+      const applied = applyMigrations(this.db);
+      this.tryPrepare();
+      return applied;
+    });
+  }
+
+  /** Resolves when the database file can be read. */
+  ping(): Promise<void> {
+    return this.settle(() => {
+      this.pingStatement.get();
+    });
+  }
+
+  /** Closes the connection. Idempotent; later calls reject with `StoreUnavailableError`. */
+  close(): Promise<void> {
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+
+  /**
+   * The `EXPLAIN QUERY PLAN` details of the prepared `isBlacklisted` lookup, e.g.
+   * `SEARCH o USING COVERING INDEX restjwt_outstanding_token_jti_uniq (jti=?)`. For diagnostics and tests.
+   */
+  explainIsBlacklisted(): string[] {
+    const source = this.statements().isBlacklisted.source;
+    return this.db
+      .prepare<[string], { detail: string }>(`EXPLAIN QUERY PLAN ${source}`)
+      .all('')
+      .map((row) => row.detail);
+  }
+
+  // --- users -----------------------------------------------------------------------------------------------------
+
+  findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
+    return this.call((q) => {
+      let row: UserRow | undefined;
+      if (field === 'id') {
+        const id = parseId(value);
+        row = id === null ? undefined : q.userById.get(id);
+      } else if (field === 'username') {
+        row = q.userByUsername.get(value);
+      } else {
+        row = q.userByEmail.get(value);
+      }
+      return row === undefined ? null : toUser(row);
+    });
+  }
+
+  createUser(user: NewUser): Promise<UserRecord> {
+    return this.call((q) => {
+      try {
+        const row = q.insertUser.get(
+          user.username,
+          user.email ?? '',
+          user.passwordHash,
+          (user.isActive ?? true) ? 1 : 0,
+          user.isStaff ? 1 : 0,
+          Date.now(),
+          newTokenVersion(),
+        );
+        if (row === undefined) throw new Error('INSERT ... RETURNING returned no row');
+        return toUser(row);
+      } catch (error) {
+        if (
+          error instanceof Database.SqliteError &&
+          error.code === 'SQLITE_CONSTRAINT_UNIQUE' &&
+          error.message.includes('restjwt_user.username')
+        ) {
+          throw new UserExistsError(user.username);
+        }
+        throw error;
+      }
+    });
+  }
+
+  updatePasswordHash(id: string, passwordHash: string): Promise<void> {
+    return this.call((q) => {
+      const key = parseId(id);
+      if (key !== null) q.updatePasswordHash.run(passwordHash, key);
+    });
+  }
+
+  setPassword(id: string, passwordHash: string): Promise<void> {
+    return this.call((q) => {
+      const key = parseId(id);
+      if (key !== null) q.setPassword.run(passwordHash, newTokenVersion(), key);
+    });
+  }
+
+  /** Deactivating also renews `tokenVersion`, so the user's outstanding tokens stop working where it is checked. */
+  setActive(id: string, isActive: boolean): Promise<void> {
+    return this.call((q) => {
+      const key = parseId(id);
+      if (key === null) return;
+      if (isActive) q.activate.run(key);
+      else q.deactivate.run(newTokenVersion(), key);
+    });
+  }
+
+  updateLastLogin(id: string, at: Date): Promise<void> {
+    return this.call((q) => {
+      const ms = toMillis(at, 'at');
+      const key = parseId(id);
+      if (key !== null) q.updateLastLogin.run(ms, key);
+    });
+  }
+
+  /** Users in id (creation) order. */
+  listUsers(options: { limit?: number; offset?: number } = {}): Promise<UserRecord[]> {
+    return this.call((q) => {
+      const { limit, offset } = checkPage(options);
+      // LIMIT -1: no limit.
+      return q.listUsers.all(limit ?? -1, offset).map(toUser);
+    });
+  }
+
+  // --- tokens ----------------------------------------------------------------------------------------------------
+
+  recordOutstanding(token: OutstandingToken): Promise<void> {
+    return this.call((q) => {
+      q.insertOutstanding.run(...tokenParams(token));
+    });
+  }
+
+  isBlacklisted(jti: string): Promise<boolean> {
+    return this.call((q) => q.isBlacklisted.get(jti) !== undefined);
+  }
+
+  blacklist(token: OutstandingToken): Promise<BlacklistResult> {
+    return this.call((q) => q.blacklist.immediate(tokenParams(token), Date.now()));
+  }
+
+  rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult> {
+    return this.call((q) => q.rotate.immediate(tokenParams(presented), tokenParams(successor), Date.now()));
+  }
+
+  /**
+   * Deletes tokens that expired before `now`, `batchSize` rows per transaction (default 1000), so that other writers
+   * get the lock between batches; their blacklist rows go with them (ON DELETE CASCADE).
+   */
+  async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
+    const batchSize = options.batchSize ?? DEFAULT_FLUSH_BATCH_SIZE;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
+    }
+    const before = toMillis(now, 'now');
+    let total = 0;
+    for (;;) {
+      const deleted = await this.call((q) => q.flushBatch.immediate(before, batchSize));
+      if (deleted === 0) break;
+      total += deleted;
+      options.onProgress?.({ deleted: total });
+      if (deleted < batchSize) break;
+      // Let queued requests run between batches: a large flush must not stall the server.
+      await nextTurn();
+    }
+    return total;
+  }
+
+  countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
+    return this.call((q) => {
+      const row = q.countTokens.get();
+      return { outstanding: row?.outstanding ?? 0, blacklisted: row?.blacklisted ?? 0 };
+    });
+  }
+
+  // --- internals -------------------------------------------------------------------------------------------------
+
+  /** Runs `fn` against the prepared statements (see {@link settle}). */
+  private call<T>(fn: (q: Prepared) => T): Promise<T> {
+    return this.settle(() => fn(this.statements()));
+  }
+
+  /** Runs `fn` now (better-sqlite3 is synchronous) and settles a promise with its result or translated error. */
+  private settle<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(translateError(error, this.filename, this.busyTimeoutMs));
+    }
+  }
+
+  private statements(): Prepared {
+    if (this.prepared !== null) return this.prepared;
+    if (!this.db.open) {
+      throw new StoreUnavailableError(`The SQLite store for ${this.filename} is closed. Open a new one with openSqliteStore().`);
+    }
+    // The schema may have been created since open (by `restjwt migrate` in another process).
+    this.tryPrepare();
+    if (this.prepared === null) {
+      throw new Error(
+        `The database ${this.filename} has no restjwt schema. Run "restjwt migrate", or open the store with migrate: true.`,
+      );
+    }
+    return this.prepared;
+  }
+
+  /** Prepares every statement, or leaves `prepared` null when the restjwt tables do not exist yet. */
+  private tryPrepare(): void {
+    if (this.prepared !== null) return;
+    const tables = this.db
+      .prepare<[], number>(
+        `SELECT count(*) FROM sqlite_master WHERE type = 'table'
+           AND name IN ('restjwt_user', 'restjwt_outstanding_token', 'restjwt_blacklisted_token')`,
+      )
+      .pluck()
+      .get();
+    if (tables !== 3) return;
+    this.prepared = prepareAll(this.db);
+  }
+}
+
+/**
+ * Opens (creating if needed) the SQLite database `filename`, sets WAL journaling, a 5 s busy timeout and foreign
+ * keys, and applies pending migrations unless `migrate: false`.
+ *
+ * @throws StoreUnavailableError when the file cannot be opened or is locked for longer than the busy timeout.
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  return SqliteStore.open(options);
+}
+
+function prepareAll(db: BetterSqlite3.Database): Prepared {
+  const user = 'SELECT * FROM restjwt_user';
+  const insertOutstanding = db.prepare<OutstandingParams>(
+    // An unknown user id is stored as NULL (as simplejwt does), instead of failing the foreign key.
+    `INSERT INTO restjwt_outstanding_token (jti, user_id, token_type, family_id, created_at, expires_at)
+     VALUES (?, (SELECT id FROM restjwt_user WHERE id = ?), ?, ?, ?, ?)
+     ON CONFLICT (jti) DO NOTHING`,
+  );
+  const outstandingId = db.prepare<[string], number>('SELECT id FROM restjwt_outstanding_token WHERE jti = ?').pluck();
+  const insertBlacklist = db.prepare<[number, number]>(
+    `INSERT INTO restjwt_blacklisted_token (token_id, blacklisted_at) VALUES (?, ?) ON CONFLICT (token_id) DO NOTHING`,
+  );
+  const flush = db.prepare<[number, number]>(
+    `DELETE FROM restjwt_outstanding_token WHERE id IN (
+       SELECT id FROM restjwt_outstanding_token WHERE expires_at < ? LIMIT ?)`,
+  );
+
+  /** Records `token` unless present and blacklists it; true when this call inserted the blacklist row. */
+  const blacklistRow = (token: OutstandingParams, now: number): boolean => {
+    insertOutstanding.run(...token);
+    const id = outstandingId.get(token[0]);
+    if (id === undefined) throw new Error(`Outstanding token ${token[0]} vanished inside its transaction`);
+    // The unique token_id decides: only the call that inserts the row wins.
+    return insertBlacklist.run(id, now).changes === 1;
+  };
+
+  return {
+    userById: db.prepare<[number], UserRow>(`${user} WHERE id = ?`),
+    userByUsername: db.prepare<[string], UserRow>(`${user} WHERE username = ?`),
+    userByEmail: db.prepare<[string], UserRow>(`${user} WHERE email = ? ORDER BY id LIMIT 1`),
+    insertUser: db.prepare<[string, string, string, number, number, number, string], UserRow>(
+      `INSERT INTO restjwt_user (username, email, password, is_active, is_staff, last_login, date_joined, token_version)
+       VALUES (?, ?, ?, ?, ?, NULL, ?, ?) RETURNING *`,
+    ),
+    updatePasswordHash: db.prepare<[string, number]>('UPDATE restjwt_user SET password = ? WHERE id = ?'),
+    setPassword: db.prepare<[string, string, number]>('UPDATE restjwt_user SET password = ?, token_version = ? WHERE id = ?'),
+    activate: db.prepare<[number]>('UPDATE restjwt_user SET is_active = 1 WHERE id = ?'),
+    deactivate: db.prepare<[string, number]>('UPDATE restjwt_user SET is_active = 0, token_version = ? WHERE id = ?'),
+    updateLastLogin: db.prepare<[number, number]>('UPDATE restjwt_user SET last_login = ? WHERE id = ?'),
+    listUsers: db.prepare<[number, number], UserRow>(`${user} ORDER BY id LIMIT ? OFFSET ?`),
+    insertOutstanding,
+    outstandingId,
+    insertBlacklist,
+    isBlacklisted: db
+      .prepare<[string], number>(
+        // Two index searches: jti → outstanding id (unique index), id → blacklist row (unique index).
+        `SELECT 1 FROM restjwt_outstanding_token o
+         JOIN restjwt_blacklisted_token b ON b.token_id = o.id
+         WHERE o.jti = ? LIMIT 1`,
+      )
+      .pluck(),
+    countTokens: db.prepare<[], { outstanding: number; blacklisted: number }>(
+      `SELECT (SELECT count(*) FROM restjwt_outstanding_token) AS outstanding,
+              (SELECT count(*) FROM restjwt_blacklisted_token) AS blacklisted`,
+    ),
+    blacklist: db.transaction((token: OutstandingParams, now: number): BlacklistResult =>
+      blacklistRow(token, now) ? 'blacklisted' : 'already_blacklisted',
+    ),
+    rotate: db.transaction((presented: OutstandingParams, successor: OutstandingParams, now: number): RotateResult => {
+      if (!blacklistRow(presented, now)) return 'already_blacklisted';
+      insertOutstanding.run(...successor);
+      return 'rotated';
+    }),
+    flushBatch: db.transaction((before: number, limit: number): number => flush.run(before, limit).changes),
+  };
+}
+
+/** Maps lock and I/O failures to `StoreUnavailableError` (HTTP 503) with what to do; other errors pass through. */
+function translateError(error: unknown, filename: string, busyTimeoutMs: number): unknown {
+  if (error instanceof StoreUnavailableError) return error;
+  if (error instanceof Database.SqliteError) {
+    const code = error.code;
+    if (/^SQLITE_(BUSY|LOCKED)/.test(code)) {
+      return new StoreUnavailableError(
+        `The SQLite database ${filename} stayed locked by another connection for more than ${busyTimeoutMs} ms (${code}). ` +
+          'Retry the request; if this keeps happening, look for a long-running writer (a backup, a stuck process) ' +
+          'or move to a server database for many concurrent writers.',
+        { cause: error },
+      );
+    }
+    if (/^SQLITE_(CORRUPT|NOTADB)/.test(code)) {
+      return new StoreUnavailableError(
+        `The SQLite database ${filename} is damaged or not a SQLite database (${code}). Restore it from a backup.`,
+        { cause: error },
+      );
+    }
+    if (/^SQLITE_(IOERR|CANTOPEN|FULL|READONLY|PROTOCOL|NOMEM|PERM)/.test(code)) {
+      return new StoreUnavailableError(
+        `The SQLite database ${filename} cannot be read or written (${code}: ${error.message}). Check that the file ` +
+          'and its directory exist and are writable by this process, and that the disk is not full.',
+        { cause: error },
+      );
+    }
+    return error;
+  }
+  if (error instanceof TypeError) {
+    if (error.message.includes('database connection is not open')) {
+      return new StoreUnavailableError(`The SQLite store for ${filename} is closed. Open a new one with openSqliteStore().`, {
+        cause: error,
+      });
+    }
+    if (error.message.includes('directory does not exist')) {
+      return new StoreUnavailableError(
+        `Cannot open the SQLite database ${filename}: its directory does not exist. Create the directory or fix the database URL.`,
+        { cause: error },
+      );
+    }
+  }
+  return error;
+}
+
+function toUser(row: UserRow): UserRecord {
+  return {
+    id: String(row.id),
+    username: row.username,
+    email: row.email,
+    passwordHash: row.password,
+    isActive: row.is_active === 1,
+    isStaff: row.is_staff === 1,
+    lastLogin: row.last_login === null ? null : new Date(row.last_login),
+    dateJoined: new Date(row.date_joined),
+    tokenVersion: row.token_version,
+  };
+}
+
+function tokenParams(token: OutstandingToken): OutstandingParams {
+  return [
+    token.jti,
+    token.userId === null ? null : parseId(token.userId),
+    token.tokenType,
+    token.familyId,
+    toMillis(token.createdAt, 'createdAt'),
+    toMillis(token.expiresAt, 'expiresAt'),
+  ];
+}
+
+/** User ids are canonical decimal integers; anything else matches no row. */
+function parseId(id: string): number | null {
+  if (!/^(0|[1-9][0-9]*)$/.test(id)) return null;
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+function toMillis(date: Date, what: string): number {
+  const ms = date instanceof Date ? date.getTime() : Number.NaN;
+  if (Number.isNaN(ms)) throw new RangeError(`${what} must be a valid Date`);
+  return ms;
+}
+
+function checkPage(options: { limit?: number; offset?: number }): { limit: number | undefined; offset: number } {
+  const { limit, offset = 0 } = options;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new RangeError(`limit must be a non-negative integer, got ${String(limit)}`);
+  }
+  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${String(offset)}`);
+  return { limit, offset };
+}
+
+/** 128 random bits as 32 hex characters. */
+function newTokenVersion(): string {
+  return randomBytes(16).toString('hex');
+}

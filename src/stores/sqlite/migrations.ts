@@ -1,0 +1,96 @@
+import type BetterSqlite3 from 'better-sqlite3';
+
+/** One schema step. `name` is recorded once applied, so it must never change after release. */
+export interface Migration {
+  name: string;
+  /** Statements run in order, inside the migration transaction. */
+  up: string[];
+}
+
+/** The table recording which migrations have been applied, by name. */
+export const MIGRATIONS_TABLE = 'restjwt_migrations';
+
+/**
+ * The SQLite schema, oldest first. Append new migrations; never edit or reorder released ones.
+ * Times are integer milliseconds since the epoch; booleans are 0/1.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    name: '0001_initial',
+    up: [
+      `CREATE TABLE restjwt_user (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        username TEXT NOT NULL UNIQUE,
+        email TEXT NOT NULL DEFAULT '',
+        password TEXT NOT NULL,
+        is_active INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
+        is_staff INTEGER NOT NULL DEFAULT 0 CHECK (is_staff IN (0, 1)),
+        last_login INTEGER NULL,
+        date_joined INTEGER NOT NULL,
+        token_version TEXT NOT NULL
+      )`,
+      // Login may key on email (usernameField = 'email').
+      `CREATE INDEX restjwt_user_email_idx ON restjwt_user (email)`,
+      // Plain INTEGER PRIMARY KEY (no AUTOINCREMENT): token ids are internal, reuse after a flush is harmless.
+      `CREATE TABLE restjwt_outstanding_token (
+        id INTEGER PRIMARY KEY,
+        jti TEXT NOT NULL,
+        user_id INTEGER NULL REFERENCES restjwt_user (id) ON DELETE CASCADE,
+        token_type TEXT NOT NULL CHECK (token_type IN ('refresh', 'sliding')),
+        family_id TEXT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      )`,
+      // Named (rather than an inline UNIQUE) so query plans and error messages are readable.
+      `CREATE UNIQUE INDEX restjwt_outstanding_token_jti_uniq ON restjwt_outstanding_token (jti)`,
+      `CREATE INDEX restjwt_outstanding_token_user_id_idx ON restjwt_outstanding_token (user_id)`,
+      `CREATE INDEX restjwt_outstanding_token_expires_at_idx ON restjwt_outstanding_token (expires_at)`,
+      `CREATE INDEX restjwt_outstanding_token_family_id_idx ON restjwt_outstanding_token (family_id)`,
+      `CREATE TABLE restjwt_blacklisted_token (
+        id INTEGER PRIMARY KEY,
+        token_id INTEGER NOT NULL REFERENCES restjwt_outstanding_token (id) ON DELETE CASCADE,
+        blacklisted_at INTEGER NOT NULL
+      )`,
+      // The uniqueness that makes blacklist/rotate atomic (INSERT ... ON CONFLICT DO NOTHING), and the index the
+      // cascade from outstanding rows needs.
+      `CREATE UNIQUE INDEX restjwt_blacklisted_token_token_id_uniq ON restjwt_blacklisted_token (token_id)`,
+    ],
+  },
+];
+
+/** Names of the migrations recorded in `db` (empty when the migrations table does not exist yet). */
+export function appliedMigrations(db: BetterSqlite3.Database): string[] {
+  const exists = db
+    .prepare<[string], number>(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`)
+    .pluck()
+    .get(MIGRATIONS_TABLE);
+  if (!exists) return [];
+  return db.prepare<[], string>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`).pluck().all();
+}
+
+/**
+ * Applies the migrations of `list` that `db` has not recorded yet, in order, all in one IMMEDIATE transaction (so two
+ * processes starting together cannot both apply one, and a failure leaves the schema as it was).
+ *
+ * @returns the names applied, `[]` when the schema was already current.
+ */
+export function migrate(db: BetterSqlite3.Database, list: readonly Migration[] = migrations): string[] {
+  const run = db.transaction((): string[] => {
+    db.exec(`CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      name TEXT NOT NULL UNIQUE,
+      applied_at INTEGER NOT NULL
+    )`);
+    const done = new Set(db.prepare<[], string>(`SELECT name FROM ${MIGRATIONS_TABLE}`).pluck().all());
+    const record = db.prepare<[string, number], unknown>(`INSERT INTO ${MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)`);
+    const applied: string[] = [];
+    for (const migration of list) {
+      if (done.has(migration.name)) continue;
+      for (const statement of migration.up) db.exec(statement);
+      record.run(migration.name, Date.now());
+      applied.push(migration.name);
+    }
+    return applied;
+  });
+  return run.immediate();
+}

@@ -1,0 +1,473 @@
+/**
+ * The storage contract suite. Every backend runs it from its own test file:
+ *
+ *     runStoreContract('sqlite', () => openSqliteStore({ filename: freshFile() }));
+ *
+ * `open` must return a fresh, empty, migrated store for each test; the suite closes it afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError, UserExistsError } from '../../src/core/store/errors.js';
+import type { OutstandingToken, Store } from '../../src/core/store/types.js';
+
+/** Knobs for backends whose limits differ; the defaults are what every backend should meet. */
+export interface StoreContractOptions {
+  /** Number of simultaneous `rotate`/`blacklist` calls in the race tests. Default 20. */
+  concurrency?: number;
+  /** Called after each test's store is closed (drop a schema, delete a file). */
+  cleanup?: () => Promise<void> | void;
+}
+
+const HOUR = 3_600_000;
+
+/** A token for tests: unique jti, expiring in an hour unless told otherwise. */
+export function makeToken(overrides: Partial<OutstandingToken> = {}): OutstandingToken {
+  const createdAt = overrides.createdAt ?? new Date();
+  return {
+    jti: randomUUID().replaceAll('-', ''),
+    userId: null,
+    tokenType: 'refresh',
+    familyId: null,
+    createdAt,
+    expiresAt: new Date(createdAt.getTime() + HOUR),
+    ...overrides,
+  };
+}
+
+/** Registers the contract's `describe` blocks for one backend. */
+export function runStoreContract(name: string, open: () => Promise<Store>, options: StoreContractOptions = {}): void {
+  const concurrency = options.concurrency ?? 20;
+
+  describe(`${name} store contract`, () => {
+    let store: Store;
+
+    beforeEach(async () => {
+      store = await open();
+    });
+
+    afterEach(async () => {
+      await store.close();
+      await options.cleanup?.();
+    });
+
+    const newUser = (username = `user-${randomUUID().slice(0, 8)}`, email = '') =>
+      store.createUser({ username, email, passwordHash: 'pbkdf2_sha256$1$salt$hash' });
+
+    describe('users', () => {
+      it('creates a user with defaults filled in', async () => {
+        const before = Date.now();
+        const user = await store.createUser({ username: 'alice', passwordHash: '$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA' });
+        const after = Date.now();
+
+        expect(typeof user.id).toBe('string');
+        expect(user.id).not.toBe('');
+        expect(user).toMatchObject({
+          username: 'alice',
+          email: '',
+          passwordHash: '$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA',
+          isActive: true,
+          isStaff: false,
+          lastLogin: null,
+        });
+        expect(user.dateJoined).toBeInstanceOf(Date);
+        expect(user.dateJoined.getTime()).toBeGreaterThanOrEqual(before - 1000);
+        expect(user.dateJoined.getTime()).toBeLessThanOrEqual(after + 1000);
+        expect(user.tokenVersion).toMatch(/^[0-9a-f]{32}$/);
+        expect(await store.findUser('id', user.id)).toEqual(user);
+      });
+
+      it('keeps the given email, isActive and isStaff', async () => {
+        const user = await store.createUser({
+          username: 'staff',
+          email: 'staff@example.com',
+          passwordHash: '',
+          isActive: false,
+          isStaff: true,
+        });
+        expect(user).toMatchObject({ email: 'staff@example.com', passwordHash: '', isActive: false, isStaff: true });
+        expect(await store.findUser('id', user.id)).toEqual(user);
+      });
+
+      it('gives each user its own id and tokenVersion', async () => {
+        const a = await newUser('a');
+        const b = await newUser('b');
+        expect(a.id).not.toBe(b.id);
+        expect(a.tokenVersion).not.toBe(b.tokenVersion);
+      });
+
+      it('rejects a duplicate username with UserExistsError and stays usable', async () => {
+        await newUser('bob');
+        const error = await store.createUser({ username: 'bob', passwordHash: 'x' }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(UserExistsError);
+        expect(error).toMatchObject({ code: 'user_exists', username: 'bob' });
+        expect(await store.listUsers()).toHaveLength(1);
+        await expect(newUser('bobby')).resolves.toMatchObject({ username: 'bobby' });
+      });
+
+      it('lets exactly one of several concurrent creations of one username succeed', async () => {
+        const results = await Promise.allSettled(
+          Array.from({ length: concurrency }, () => store.createUser({ username: 'racer', passwordHash: 'x' })),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) {
+          if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(UserExistsError);
+        }
+        expect(await store.listUsers()).toHaveLength(1);
+      });
+
+      it('finds users by id, username and email', async () => {
+        const carol = await newUser('carol', 'carol@example.com');
+        await newUser('dave', 'dave@example.com');
+
+        expect(await store.findUser('id', carol.id)).toEqual(carol);
+        expect(await store.findUser('username', 'carol')).toEqual(carol);
+        expect(await store.findUser('email', 'carol@example.com')).toEqual(carol);
+      });
+
+      it('returns null for unknown values', async () => {
+        const erin = await newUser('erin', 'erin@example.com');
+        expect(await store.findUser('id', `${erin.id}0`)).toBeNull();
+        expect(await store.findUser('id', 'not-an-id')).toBeNull();
+        expect(await store.findUser('id', '')).toBeNull();
+        expect(await store.findUser('username', 'nobody')).toBeNull();
+        expect(await store.findUser('email', 'nobody@example.com')).toBeNull();
+        // An empty email is "no email", not a key to the first user without one.
+        expect(await store.findUser('email', 'other@example.com')).toBeNull();
+      });
+
+      it('returns the oldest user when several share an email', async () => {
+        const first = await newUser('first', 'shared@example.com');
+        await newUser('second', 'shared@example.com');
+        expect(await store.findUser('email', 'shared@example.com')).toEqual(first);
+      });
+
+      it('compares usernames case-sensitively', async () => {
+        const upper = await newUser('Frank');
+        expect(await store.findUser('username', 'frank')).toBeNull();
+        expect(await store.findUser('username', 'FRANK')).toBeNull();
+        const lower = await newUser('frank');
+        expect(lower.id).not.toBe(upper.id);
+        expect(await store.findUser('username', 'Frank')).toEqual(upper);
+        expect(await store.findUser('username', 'frank')).toEqual(lower);
+      });
+
+      it('setPassword changes the hash and the tokenVersion', async () => {
+        const user = await newUser('grace');
+        await store.setPassword(user.id, 'new-hash');
+        const after = await store.findUser('id', user.id);
+        expect(after?.passwordHash).toBe('new-hash');
+        expect(after?.tokenVersion).toMatch(/^[0-9a-f]{32}$/);
+        expect(after?.tokenVersion).not.toBe(user.tokenVersion);
+      });
+
+      it('updatePasswordHash changes the hash but keeps the tokenVersion', async () => {
+        const user = await newUser('heidi');
+        await store.updatePasswordHash(user.id, 'rehashed');
+        const after = await store.findUser('id', user.id);
+        expect(after?.passwordHash).toBe('rehashed');
+        expect(after?.tokenVersion).toBe(user.tokenVersion);
+      });
+
+      it('setActive(false) deactivates and renews the tokenVersion; setActive(true) reactivates', async () => {
+        const user = await newUser('ivan');
+        await store.setActive(user.id, false);
+        const inactive = await store.findUser('id', user.id);
+        expect(inactive?.isActive).toBe(false);
+        expect(inactive?.tokenVersion).not.toBe(user.tokenVersion);
+
+        await store.setActive(user.id, true);
+        const active = await store.findUser('id', user.id);
+        expect(active?.isActive).toBe(true);
+        expect(active?.tokenVersion).toBe(inactive?.tokenVersion);
+      });
+
+      it('changes only the user it is given', async () => {
+        const judy = await newUser('judy');
+        const ken = await newUser('ken');
+        await store.setPassword(judy.id, 'changed');
+        await store.setActive(judy.id, false);
+        await store.updateLastLogin(judy.id, new Date());
+        expect(await store.findUser('id', ken.id)).toEqual(ken);
+      });
+
+      it('ignores updates for unknown ids', async () => {
+        const user = await newUser('leo');
+        for (const id of ['999999', 'nope']) {
+          await store.setPassword(id, 'x');
+          await store.updatePasswordHash(id, 'x');
+          await store.setActive(id, false);
+          await store.updateLastLogin(id, new Date());
+        }
+        expect(await store.listUsers()).toEqual([user]);
+      });
+
+      it('records the last login to the millisecond', async () => {
+        const user = await newUser('mallory');
+        const at = new Date('2024-05-06T07:08:09.123Z');
+        await store.updateLastLogin(user.id, at);
+        expect((await store.findUser('id', user.id))?.lastLogin).toEqual(at);
+        const later = new Date('2024-05-07T00:00:00.001Z');
+        await store.updateLastLogin(user.id, later);
+        expect((await store.findUser('username', 'mallory'))?.lastLogin).toEqual(later);
+      });
+
+      it('lists users in creation order, with limit and offset', async () => {
+        const created = [];
+        for (const n of ['u1', 'u2', 'u3', 'u4', 'u5']) created.push(await newUser(n));
+
+        expect(await store.listUsers()).toEqual(created);
+        expect(await store.listUsers({})).toEqual(created);
+        expect(await store.listUsers({ limit: 2 })).toEqual(created.slice(0, 2));
+        expect(await store.listUsers({ limit: 2, offset: 1 })).toEqual(created.slice(1, 3));
+        expect(await store.listUsers({ offset: 3 })).toEqual(created.slice(3));
+        expect(await store.listUsers({ offset: 10 })).toEqual([]);
+        expect(await store.listUsers({ limit: 0 })).toEqual([]);
+      });
+
+      it('returns copies: mutating a result does not change the store', async () => {
+        const user = await newUser('niaj');
+        const copy = structuredClone(user);
+        user.username = 'changed';
+        user.dateJoined.setTime(0);
+        const found = await store.findUser('id', user.id);
+        expect(found).toEqual(copy);
+        if (found) found.isActive = false;
+        expect((await store.findUser('id', user.id))?.isActive).toBe(true);
+      });
+    });
+
+    describe('tokens', () => {
+      it('starts empty', async () => {
+        expect(await store.countTokens()).toEqual({ outstanding: 0, blacklisted: 0 });
+      });
+
+      it('records an outstanding token once; recording it again is a no-op', async () => {
+        const user = await newUser();
+        const token = makeToken({ userId: user.id, familyId: 'family-1' });
+        await store.recordOutstanding(token);
+        await store.recordOutstanding(token);
+        expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+
+        // The second record does not overwrite the first: its past expiry would make the row flushable.
+        await store.recordOutstanding({ ...token, expiresAt: new Date(Date.now() - HOUR) });
+        expect(await store.flushExpired(new Date())).toBe(0);
+        expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+      });
+
+      it('records tokens of both kinds, with and without a user', async () => {
+        const user = await newUser();
+        await store.recordOutstanding(makeToken({ userId: user.id, tokenType: 'refresh' }));
+        await store.recordOutstanding(makeToken({ userId: user.id, tokenType: 'sliding' }));
+        await store.recordOutstanding(makeToken({ userId: null }));
+        expect(await store.countTokens()).toEqual({ outstanding: 3, blacklisted: 0 });
+      });
+
+      it('accepts a token whose user does not exist (recorded without a user, as simplejwt does)', async () => {
+        const ghost = makeToken({ userId: '424242' });
+        await store.recordOutstanding(ghost);
+        expect(await store.blacklist(makeToken({ userId: '424243' }))).toBe('blacklisted');
+        expect(await store.rotate(makeToken({ userId: '424244' }), makeToken({ userId: '424244' }))).toBe('rotated');
+        expect(await store.countTokens()).toEqual({ outstanding: 4, blacklisted: 2 });
+      });
+
+      it('isBlacklisted is false for unknown and for recorded tokens, true once blacklisted', async () => {
+        const token = makeToken();
+        expect(await store.isBlacklisted(token.jti)).toBe(false);
+        await store.recordOutstanding(token);
+        expect(await store.isBlacklisted(token.jti)).toBe(false);
+        expect(await store.blacklist(token)).toBe('blacklisted');
+        expect(await store.isBlacklisted(token.jti)).toBe(true);
+        expect(await store.isBlacklisted(makeToken().jti)).toBe(false);
+      });
+
+      it('blacklisting twice reports already_blacklisted the second time', async () => {
+        const token = makeToken();
+        await store.recordOutstanding(token);
+        expect(await store.blacklist(token)).toBe('blacklisted');
+        expect(await store.blacklist(token)).toBe('already_blacklisted');
+        expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 1 });
+      });
+
+      it('blacklisting an unrecorded token records it', async () => {
+        const user = await newUser();
+        const token = makeToken({ userId: user.id });
+        expect(await store.blacklist(token)).toBe('blacklisted');
+        expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 1 });
+        expect(await store.isBlacklisted(token.jti)).toBe(true);
+      });
+
+      it('rotate blacklists the presented token and records the successor', async () => {
+        const user = await newUser();
+        const presented = makeToken({ userId: user.id, familyId: 'fam' });
+        const successor = makeToken({ userId: user.id, familyId: 'fam' });
+        await store.recordOutstanding(presented);
+
+        expect(await store.rotate(presented, successor)).toBe('rotated');
+        expect(await store.isBlacklisted(presented.jti)).toBe(true);
+        expect(await store.isBlacklisted(successor.jti)).toBe(false);
+        expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+
+        // The successor is a live outstanding token: it can be rotated in turn.
+        const third = makeToken({ userId: user.id, familyId: 'fam' });
+        expect(await store.rotate(successor, third)).toBe('rotated');
+        expect(await store.countTokens()).toEqual({ outstanding: 3, blacklisted: 2 });
+      });
+
+      it('rotate records the presented token when it was not recorded', async () => {
+        const presented = makeToken();
+        const successor = makeToken();
+        expect(await store.rotate(presented, successor)).toBe('rotated');
+        expect(await store.isBlacklisted(presented.jti)).toBe(true);
+        expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+      });
+
+      it('rotate of an already blacklisted token reports already_blacklisted and records no successor', async () => {
+        const presented = makeToken();
+        expect(await store.blacklist(presented)).toBe('blacklisted');
+        const successor = makeToken();
+
+        expect(await store.rotate(presented, successor)).toBe('already_blacklisted');
+        expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 1 });
+        expect(await store.isBlacklisted(successor.jti)).toBe(false);
+        // Reusing the same presented token again still fails (refresh token reuse).
+        expect(await store.rotate(presented, makeToken())).toBe('already_blacklisted');
+        expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 1 });
+      });
+
+      it(`of ${concurrency} concurrent rotations of one token exactly one wins and one successor is recorded`, async () => {
+        const user = await newUser();
+        const presented = makeToken({ userId: user.id, familyId: 'fam' });
+        await store.recordOutstanding(presented);
+        const successors = Array.from({ length: concurrency }, () => makeToken({ userId: user.id, familyId: 'fam' }));
+
+        const results = await Promise.all(successors.map((s) => store.rotate(presented, s)));
+
+        expect(results.filter((r) => r === 'rotated')).toHaveLength(1);
+        expect(results.filter((r) => r === 'already_blacklisted')).toHaveLength(concurrency - 1);
+        expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+        // The recorded successor is the winner's: rotating it works, the losers' were never recorded.
+        const winner = successors[results.indexOf('rotated')];
+        expect(winner).toBeDefined();
+        if (winner) expect(await store.rotate(winner, makeToken())).toBe('rotated');
+      });
+
+      it(`of ${concurrency} concurrent rotations of an unrecorded token exactly one wins`, async () => {
+        const presented = makeToken();
+        const results = await Promise.all(Array.from({ length: concurrency }, () => store.rotate(presented, makeToken())));
+        expect(results.filter((r) => r === 'rotated')).toHaveLength(1);
+        expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+      });
+
+      it(`of ${concurrency} concurrent blacklists of one token exactly one reports blacklisted`, async () => {
+        const token = makeToken();
+        const results = await Promise.all(Array.from({ length: concurrency }, () => store.blacklist(token)));
+        expect(results.filter((r) => r === 'blacklisted')).toHaveLength(1);
+        expect(results.filter((r) => r === 'already_blacklisted')).toHaveLength(concurrency - 1);
+        expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 1 });
+      });
+
+      it('concurrent blacklist and rotate of one token: exactly one succeeds', async () => {
+        const presented = makeToken();
+        const results = await Promise.all([
+          store.blacklist(presented),
+          store.rotate(presented, makeToken()),
+          store.blacklist(presented),
+          store.rotate(presented, makeToken()),
+        ]);
+        expect(results.filter((r) => r === 'blacklisted' || r === 'rotated')).toHaveLength(1);
+        const { blacklisted, outstanding } = await store.countTokens();
+        expect(blacklisted).toBe(1);
+        expect(outstanding).toBe(results.includes('rotated') ? 2 : 1);
+      });
+    });
+
+    describe('flushExpired', () => {
+      it('removes only tokens that expired before now, with their blacklist rows, in batches', async () => {
+        const now = new Date('2030-01-01T00:00:00.000Z');
+        const t = now.getTime();
+        const user = await newUser();
+
+        const expired: OutstandingToken[] = [];
+        for (let i = 0; i < 25; i++) {
+          const token = makeToken({ userId: i % 2 ? user.id : null, createdAt: new Date(t - 2 * HOUR), expiresAt: new Date(t - 1 - i) });
+          expired.push(token);
+          if (i % 3 === 0) await store.blacklist(token);
+          else await store.recordOutstanding(token);
+        }
+        const live = makeToken({ createdAt: new Date(t - HOUR), expiresAt: new Date(t + HOUR) });
+        const liveBlacklisted = makeToken({ createdAt: new Date(t - HOUR), expiresAt: new Date(t + 1) });
+        const boundary = makeToken({ createdAt: new Date(t - HOUR), expiresAt: now }); // not *before* now
+        await store.recordOutstanding(live);
+        await store.blacklist(liveBlacklisted);
+        await store.recordOutstanding(boundary);
+        expect(await store.countTokens()).toEqual({ outstanding: 28, blacklisted: 10 });
+
+        const progress: number[] = [];
+        const deleted = await store.flushExpired(now, { batchSize: 10, onProgress: (p) => progress.push(p.deleted) });
+
+        expect(deleted).toBe(25);
+        expect(await store.countTokens()).toEqual({ outstanding: 3, blacklisted: 1 });
+        expect(progress.length).toBeGreaterThanOrEqual(3);
+        expect(progress.at(-1)).toBe(25);
+        progress.forEach((value, i) => {
+          const step = value - (i === 0 ? 0 : (progress[i - 1] ?? 0));
+          expect(step).toBeGreaterThan(0);
+          expect(step).toBeLessThanOrEqual(10);
+        });
+
+        expect(await store.isBlacklisted(liveBlacklisted.jti)).toBe(true);
+        for (const token of expired) expect(await store.isBlacklisted(token.jti)).toBe(false);
+        // The survivors still behave: the live token rotates, the boundary one was kept.
+        expect(await store.rotate(live, makeToken())).toBe('rotated');
+        expect(await store.rotate(boundary, makeToken())).toBe('rotated');
+      });
+
+      it('returns 0 and deletes nothing when nothing has expired', async () => {
+        await store.recordOutstanding(makeToken());
+        await store.blacklist(makeToken());
+        expect(await store.flushExpired(new Date())).toBe(0);
+        expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+      });
+
+      it('uses a default batch size and handles an exact multiple of the batch size', async () => {
+        const now = new Date();
+        for (let i = 0; i < 20; i++) {
+          await store.recordOutstanding(makeToken({ createdAt: new Date(now.getTime() - HOUR), expiresAt: new Date(now.getTime() - 1) }));
+        }
+        const progress: number[] = [];
+        expect(await store.flushExpired(now, { batchSize: 10, onProgress: (p) => progress.push(p.deleted) })).toBe(20);
+        expect(progress.at(-1)).toBe(20);
+        expect(await store.countTokens()).toEqual({ outstanding: 0, blacklisted: 0 });
+
+        await store.recordOutstanding(makeToken({ createdAt: new Date(now.getTime() - HOUR), expiresAt: new Date(now.getTime() - 1) }));
+        expect(await store.flushExpired(now)).toBe(1);
+      });
+
+      it('rejects a batch size that is not a positive integer', async () => {
+        await expect(store.flushExpired(new Date(), { batchSize: 0 })).rejects.toThrow(RangeError);
+        await expect(store.flushExpired(new Date(), { batchSize: 1.5 })).rejects.toThrow(RangeError);
+      });
+    });
+
+    describe('lifecycle', () => {
+      it('migrate is idempotent: a second run applies nothing', async () => {
+        await store.migrate();
+        expect(await store.migrate()).toEqual([]);
+        // The store still works after migrating again.
+        await store.recordOutstanding(makeToken());
+        expect((await store.countTokens()).outstanding).toBe(1);
+      });
+
+      it('ping resolves while open', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+
+      it('after close, calls reject with StoreUnavailableError; close is idempotent', async () => {
+        await store.close();
+        await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+        await expect(store.isBlacklisted('x')).rejects.toBeInstanceOf(StoreUnavailableError);
+        await expect(store.close()).resolves.toBeUndefined();
+      });
+    });
+  });
+}

@@ -1,0 +1,305 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import ts from 'typescript';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { StoreUnavailableError } from '../../src/core/store/errors.js';
+import { appliedMigrations, migrate, type Migration } from '../../src/stores/sqlite/migrations.js';
+import { openSqliteStore, SqliteStore } from '../../src/stores/sqlite/index.js';
+import { sqliteFilenameFromUrl } from '../../src/stores/sqlite/url.js';
+import { makeToken, runStoreContract } from './contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'restjwt-sqlite-'));
+let counter = 0;
+const freshFile = (): string => join(dir, `db-${++counter}.sqlite3`);
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+runStoreContract('sqlite', () => openSqliteStore({ filename: freshFile() }));
+runStoreContract('sqlite (:memory:)', () => openSqliteStore({ filename: ':memory:' }));
+
+/** Stores opened by a test, closed after it even when it fails. */
+const opened: SqliteStore[] = [];
+const raws: Database.Database[] = [];
+async function open(filename: string, options: { migrate?: boolean; busyTimeoutMs?: number } = {}): Promise<SqliteStore> {
+  const store = await openSqliteStore({ filename, ...options });
+  opened.push(store);
+  return store;
+}
+function raw(filename: string): Database.Database {
+  const db = new Database(filename);
+  raws.push(db);
+  return db;
+}
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+  for (const db of raws.splice(0)) if (db.open) db.close();
+});
+
+describe('sqliteFilenameFromUrl', () => {
+  it.each([
+    ['sqlite:./path.sqlite3', './path.sqlite3'],
+    ['sqlite:db.sqlite3', 'db.sqlite3'],
+    ['sqlite:../data/db.sqlite3', '../data/db.sqlite3'],
+    ['sqlite:///abs/path', '/abs/path'],
+    ['sqlite:///var/lib/my%20app/db.sqlite3', '/var/lib/my app/db.sqlite3'],
+    ['sqlite:///C:/data/db.sqlite3', 'C:/data/db.sqlite3'],
+    ['sqlite::memory:', ':memory:'],
+    ['SQLITE::memory:', ':memory:'],
+    ['  sqlite:./x.db  ', './x.db'],
+  ])('%s → %s', (url, filename) => {
+    expect(sqliteFilenameFromUrl(url)).toBe(filename);
+  });
+
+  it.each(['sqlite:', 'sqlite://', 'sqlite:///', 'sqlite://host/db.sqlite3', 'sqlite:./db?mode=ro', 'sqlite:./bad%zz', './db.sqlite3', 'file:./db'])(
+    'rejects %s, naming the valid forms',
+    (url) => {
+      expect(() => sqliteFilenameFromUrl(url)).toThrow(/sqlite:\.\/db\.sqlite3.*sqlite:\/\/\/.*sqlite::memory:/);
+    },
+  );
+
+  it('does not echo the URL of another backend (it may hold a password)', () => {
+    expect(() => sqliteFilenameFromUrl('postgres://app:s3cret@db/app')).toThrow(/got a postgres: URL/);
+    expect(() => sqliteFilenameFromUrl('postgres://app:s3cret@db/app')).not.toThrow(/s3cret/);
+  });
+});
+
+describe('SQLite migrations', () => {
+  it('open applies the schema; the migrations table records it', async () => {
+    const file = freshFile();
+    const store = await open(file);
+    expect(await store.migrate()).toEqual([]);
+    const db = raw(file);
+    expect(appliedMigrations(db)).toEqual(['0001_initial']);
+    const tables = db.prepare<[], string>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
+    expect(tables).toEqual(
+      expect.arrayContaining(['restjwt_blacklisted_token', 'restjwt_migrations', 'restjwt_outstanding_token', 'restjwt_user']),
+    );
+    const indexes = db.prepare<[], string>(`SELECT name FROM sqlite_master WHERE type = 'index'`).pluck().all();
+    expect(indexes).toEqual(
+      expect.arrayContaining([
+        'restjwt_outstanding_token_jti_uniq',
+        'restjwt_outstanding_token_user_id_idx',
+        'restjwt_outstanding_token_expires_at_idx',
+        'restjwt_outstanding_token_family_id_idx',
+        'restjwt_blacklisted_token_token_id_uniq',
+      ]),
+    );
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+  });
+
+  it('with migrate: false, nothing is created until migrate() runs', async () => {
+    const file = freshFile();
+    const store = await open(file, { migrate: false });
+    await expect(store.ping()).resolves.toBeUndefined();
+    await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
+
+    expect(await store.migrate()).toEqual(['0001_initial']);
+    expect(await store.migrate()).toEqual([]);
+    await store.recordOutstanding(makeToken());
+    expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+  });
+
+  it('a store opened before another process migrated picks the schema up', async () => {
+    const file = freshFile();
+    const early = await open(file, { migrate: false });
+    await open(file); // migrates
+    await early.recordOutstanding(makeToken());
+    expect(await early.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+  });
+
+  it('applies only missing migrations, in order, and rolls back a failing run', () => {
+    const db = raw(freshFile());
+    const m1: Migration = { name: 'm1', up: ['CREATE TABLE a (x INTEGER)'] };
+    const m2: Migration = { name: 'm2', up: ['CREATE TABLE b (x INTEGER)', 'INSERT INTO b VALUES (1)'] };
+    const bad: Migration = { name: 'bad', up: ['CREATE TABLE c (x INTEGER)', 'INSERT INTO no_such_table VALUES (1)'] };
+
+    expect(migrate(db, [m1])).toEqual(['m1']);
+    expect(migrate(db, [m1, m2])).toEqual(['m2']);
+    expect(migrate(db, [m1, m2])).toEqual([]);
+    expect(() => migrate(db, [m1, m2, bad])).toThrow(/no_such_table/);
+    expect(appliedMigrations(db)).toEqual(['m1', 'm2']);
+    expect(db.prepare(`SELECT name FROM sqlite_master WHERE name = 'c'`).get()).toBeUndefined();
+  });
+});
+
+describe('SqliteStore', () => {
+  it('keeps schema and data across a reopen', async () => {
+    const file = freshFile();
+    const first = await open(file);
+    const user = await first.createUser({ username: 'olivia', email: 'o@example.com', passwordHash: 'h' });
+    const token = makeToken({ userId: user.id });
+    await first.recordOutstanding(token);
+    await first.blacklist(token);
+    await first.close();
+
+    const second = await open(file);
+    expect(await second.migrate()).toEqual([]);
+    expect(await second.findUser('username', 'olivia')).toEqual(user);
+    expect(await second.isBlacklisted(token.jti)).toBe(true);
+    expect(await second.countTokens()).toEqual({ outstanding: 1, blacklisted: 1 });
+    await second.close();
+
+    const third = await open(file, { migrate: false });
+    expect(await third.findUser('id', user.id)).toEqual(user);
+    expect(await third.createUser({ username: 'peggy', passwordHash: 'h' })).toMatchObject({ id: String(Number(user.id) + 1) });
+  });
+
+  it('returns user ids as decimal strings', async () => {
+    const store = await open(freshFile());
+    const a = await store.createUser({ username: 'a', passwordHash: 'h' });
+    const b = await store.createUser({ username: 'b', passwordHash: 'h' });
+    expect([a.id, b.id]).toEqual(['1', '2']);
+    expect(await store.findUser('id', '01')).toBeNull();
+    expect(await store.findUser('id', '1.0')).toBeNull();
+    expect(await store.findUser('id', '99999999999999999999')).toBeNull();
+  });
+
+  it('two stores on one file (like two processes): of concurrent rotations exactly one wins', async () => {
+    const file = freshFile();
+    const a = await open(file);
+    const b = await open(file);
+    const presented = makeToken();
+    await a.recordOutstanding(presented);
+
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).rotate(presented, makeToken())),
+    );
+
+    expect(results.filter((r) => r === 'rotated')).toHaveLength(1);
+    expect(await a.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+    expect(await b.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+    expect(await b.isBlacklisted(presented.jti)).toBe(true);
+  });
+
+  it('separate OS processes rotating the same tokens: exactly one rotation per token wins', async () => {
+    const file = freshFile();
+    await (await open(file)).close();
+    const script = buildStandaloneStore();
+    const processes = 4;
+    const tokens = 150;
+    const startAt = Date.now() + 1500; // every process starts rotating at the same moment
+
+    const outputs = await Promise.all(
+      Array.from({ length: processes }, (_, worker) =>
+        promisify(execFile)(process.execPath, [script, file, String(worker), String(tokens), String(startAt)], { timeout: 60_000 }),
+      ),
+    );
+    const rotated = outputs.map((o) => (JSON.parse(o.stdout) as { rotated: number }).rotated);
+
+    expect(rotated.reduce((sum, n) => sum + n, 0)).toBe(tokens);
+    const store = await open(file);
+    expect(await store.countTokens()).toEqual({ outstanding: 2 * tokens, blacklisted: tokens });
+  }, 90_000);
+
+  it('isBlacklisted is an indexed lookup, never a table scan', async () => {
+    const store = await open(freshFile());
+    const plan = store.explainIsBlacklisted();
+    expect(plan.length).toBeGreaterThan(0);
+    // e.g. SEARCH o USING COVERING INDEX restjwt_outstanding_token_jti_uniq (jti=?)
+    //      SEARCH b USING COVERING INDEX restjwt_blacklisted_token_token_id_uniq (token_id=?)
+    expect(plan.some((line) => /USING .*INDEX restjwt_outstanding_token_jti_uniq/.test(line))).toBe(true);
+    expect(plan.filter((line) => /\bSCAN\b/.test(line))).toEqual([]);
+    for (const line of plan) expect(line).toMatch(/USING .*INDEX/);
+  });
+
+  it('prepares its statements once, at open', async () => {
+    const store = await open(freshFile());
+    const prepare = vi.spyOn(Database.prototype, 'prepare');
+    try {
+      const user = await store.createUser({ username: 'q', passwordHash: 'h' });
+      const token = makeToken({ userId: user.id });
+      await store.findUser('username', 'q');
+      await store.recordOutstanding(token);
+      await store.isBlacklisted(token.jti);
+      await store.rotate(token, makeToken());
+      await store.blacklist(makeToken());
+      await store.setPassword(user.id, 'h2');
+      await store.flushExpired(new Date(), { batchSize: 1 });
+      await store.countTokens();
+      await store.ping();
+      expect(prepare).not.toHaveBeenCalled();
+    } finally {
+      prepare.mockRestore();
+    }
+  });
+
+  it('a write lock held too long surfaces as StoreUnavailableError saying what to do', async () => {
+    const file = freshFile();
+    const store = await open(file, { busyTimeoutMs: 50 });
+    const other = raw(file);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const error = await store.blacklist(makeToken()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as StoreUnavailableError).message).toMatch(/locked by another connection for more than 50 ms.*Retry/);
+      // Readers are not blocked by a writer in WAL mode.
+      expect(await store.isBlacklisted('x')).toBe(false);
+    } finally {
+      other.exec('ROLLBACK');
+    }
+    expect(await store.blacklist(makeToken())).toBe('blacklisted');
+  });
+
+  it('opening a file in a missing directory fails with StoreUnavailableError', async () => {
+    await expect(openSqliteStore({ filename: join(dir, 'missing', 'db.sqlite3') })).rejects.toThrow(
+      /directory does not exist/,
+    );
+    await expect(openSqliteStore({ filename: join(dir, 'missing', 'db.sqlite3') })).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('deleting a user deletes their tokens (foreign keys are on)', async () => {
+    const file = freshFile();
+    const store = await open(file);
+    const user = await store.createUser({ username: 'r', passwordHash: 'h' });
+    await store.blacklist(makeToken({ userId: user.id }));
+    await store.recordOutstanding(makeToken({ userId: null }));
+    // Deleting users is an admin operation outside the Store API; foreign_keys is per connection, so turn it on.
+    const db = raw(file);
+    db.pragma('foreign_keys = ON');
+    db.prepare('DELETE FROM restjwt_user WHERE id = ?').run(Number(user.id));
+    expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+  });
+});
+
+/**
+ * Transpiles the SQLite store (and the error classes it imports) to plain JavaScript in a temporary folder, plus a
+ * worker script that opens the store and rotates tokens p-0 … p-(n-1). Returns the worker script's path.
+ */
+function buildStandaloneStore(): string {
+  const out = join(dir, 'standalone');
+  const sources = ['src/core/store/errors.ts', 'src/core/store/types.ts', 'src/stores/sqlite/index.ts', 'src/stores/sqlite/migrations.ts', 'src/stores/sqlite/url.ts'];
+  for (const source of sources) {
+    const { outputText } = ts.transpileModule(readFileSync(resolve(source), 'utf8'), {
+      fileName: source,
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+    });
+    const target = join(out, source.replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, outputText);
+  }
+  writeFileSync(join(out, 'package.json'), '{"type":"module"}');
+  symlinkSync(resolve('node_modules'), join(out, 'node_modules'), 'dir');
+  const worker = join(out, 'worker.js');
+  writeFileSync(
+    worker,
+    `import { openSqliteStore } from './src/stores/sqlite/index.js';
+const [filename, worker, count, startAt] = process.argv.slice(2);
+const store = await openSqliteStore({ filename, migrate: false });
+while (Date.now() < Number(startAt)) await new Promise((r) => setTimeout(r, 2));
+const token = (jti) => ({ jti, userId: null, tokenType: 'refresh', familyId: null, createdAt: new Date(), expiresAt: new Date(Date.now() + 3600000) });
+let rotated = 0;
+for (let i = 0; i < Number(count); i++) {
+  if ((await store.rotate(token('p-' + i), token('s-' + i + '-w' + worker))) === 'rotated') rotated++;
+}
+await store.close();
+process.stdout.write(JSON.stringify({ rotated }));
+`,
+  );
+  return worker;
+}
