@@ -34,6 +34,9 @@ export interface VerifiedJws {
   payload: Record<string, unknown>;
 }
 
+/** The header must be well-formed UTF-8, as in jose (which decodes it with a fatal TextDecoder; a BOM is skipped). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Validated headers, keyed on their exact base64url text: one issuer's tokens share a header. Bounded. */
 const headerCache = new Map<string, JwsHeader>();
 const HEADER_CACHE_MAX = 64;
@@ -46,7 +49,7 @@ function parseHeader(segment: string): JwsHeader {
   if (bytes === null) throw new JwsError('malformed');
   let header: unknown;
   try {
-    header = JSON.parse(bytes.toString('utf8'));
+    header = JSON.parse(strictUtf8.decode(bytes));
   } catch {
     throw new JwsError('bad_header');
   }
@@ -64,7 +67,11 @@ function parseHeader(segment: string): JwsHeader {
   return frozen;
 }
 
-function checkSignature(key: VerifyKey, signingInput: string, signature: Buffer): boolean {
+/**
+ * Checks one signature over `signingInput` (for a compact JWS, the ASCII bytes of `header.payload`) with a prepared
+ * key, exactly as `verifyCompact` does. Exported for the Wycheproof primitive vectors (test/security/wycheproof.test.ts).
+ */
+export function verifySignature(key: VerifyKey, signingInput: Buffer, signature: Buffer): boolean {
   const spec = ALGORITHM_SPECS[key.alg];
   switch (spec.family) {
     case 'hmac': {
@@ -73,20 +80,20 @@ function checkSignature(key: VerifyKey, signingInput: string, signature: Buffer)
       return timingSafeEqual(expected, signature);
     }
     case 'rsa':
-      return cryptoVerify(spec.hash, Buffer.from(signingInput), key.key, signature);
+      return cryptoVerify(spec.hash, signingInput, key.key, signature);
     case 'pss':
       return cryptoVerify(
         spec.hash,
-        Buffer.from(signingInput),
+        signingInput,
         { key: key.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
         signature,
       );
     case 'ec':
       // P1363 signatures have one fixed length per curve; anything else (DER, truncated) is not JOSE.
       if (signature.length !== spec.signatureLength) return false;
-      return cryptoVerify(spec.hash, Buffer.from(signingInput), { key: key.key, dsaEncoding: 'ieee-p1363' }, signature);
+      return cryptoVerify(spec.hash, signingInput, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature);
     case 'eddsa':
-      return cryptoVerify(null, Buffer.from(signingInput), key.key, signature);
+      return cryptoVerify(null, signingInput, key.key, signature);
   }
 }
 
@@ -104,14 +111,14 @@ export function verifyCompact(token: string, keys: readonly VerifyKey[], maxLeng
   const header = parseHeader(token.slice(0, dot1));
   const signature = decodeBase64url(token.slice(dot2 + 1));
   if (signature === null || signature.length === 0) throw new JwsError('malformed');
-  const signingInput = token.slice(0, dot2);
+  const signingInput = Buffer.from(token.slice(0, dot2));
   let matched = false;
   let verified = false;
   for (const key of keys) {
     if (key.alg !== header.alg) continue;
     if (header.kid !== undefined && key.kid !== undefined && key.kid !== header.kid) continue;
     matched = true;
-    if (checkSignature(key, signingInput, signature)) {
+    if (verifySignature(key, signingInput, signature)) {
       verified = true;
       break;
     }

@@ -1,0 +1,254 @@
+/**
+ * Settings for the CLI: read from `--config FILE` or `RESTJWT_SETTINGS`, with the signing key from
+ * `RESTJWT_SIGNING_KEY`, and, for `serve`, a generated signing key kept in the data directory.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigurationError, resolveSettings, type Settings } from '../core/index.js';
+import { ALGORITHM_SPECS } from '../core/jws/algorithms.js';
+import { isSqliteUrl, sqliteFilenameFromUrl } from '../stores/sqlite/url.js';
+
+/** Settings as given by the operator (camelCase or SIMPLE_JWT names), before validation. */
+export type SettingsObject = Record<string, unknown>;
+
+/** Where settings came from, for messages. */
+export interface LoadedSettings {
+  input: SettingsObject;
+  /** `the config file PATH`, `RESTJWT_SETTINGS`, or `defaults`. */
+  origin: string;
+}
+
+/** Name of the generated signing key file in the data directory. */
+export const SIGNING_KEY_FILE = 'signing-key';
+
+/** Data directory when the database is not a SQLite file. */
+export const FALLBACK_DATA_DIR = '.restjwt';
+
+/**
+ * Reads the settings object: `configFile` (JSON) when given, else the JSON in `RESTJWT_SETTINGS`, else `{}`.
+ *
+ * @throws ConfigurationError naming the file (or variable) and the position of a JSON syntax error.
+ */
+export async function loadSettingsInput(configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<LoadedSettings> {
+  if (configFile !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(configFile, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+      throw new ConfigurationError(`Cannot read the config file ${configFile}: ${why}. Check the path given to --config.`);
+    }
+    const origin = `the config file ${configFile}`;
+    return { input: parseSettingsJson(text, origin), origin };
+  }
+  const fromEnv = env.RESTJWT_SETTINGS;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    return { input: parseSettingsJson(fromEnv, 'RESTJWT_SETTINGS'), origin: 'RESTJWT_SETTINGS' };
+  }
+  return { input: {}, origin: 'defaults' };
+}
+
+/** Parses settings JSON; a syntax error names `origin`, the line and the column. */
+export function parseSettingsJson(text: string, origin: string): SettingsObject {
+  let value: unknown;
+  try {
+    // A UTF-8 byte order mark (some editors write one) is not JSON.
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    const raw = error instanceof Error ? error.message : String(error);
+    // Newer Node versions append "(line L column C)" themselves; recompute it the same way on every version.
+    const message = raw.replace(/\s*\(line \d+ column \d+\)\s*$/, '');
+    const position = /at position (\d+)/.exec(message)?.[1];
+    let where = '';
+    if (position !== undefined) {
+      const before = text.slice(0, Number(position));
+      const line = before.split('\n').length;
+      const column = Number(position) - before.lastIndexOf('\n');
+      where = ` (line ${line}, column ${column})`;
+    } else if (/end of (JSON )?input/i.test(message)) {
+      where = ' (at the end: the JSON is cut short)';
+    }
+    throw new ConfigurationError(`${capitalize(origin)} is not valid JSON: ${message}${where}. Fix the JSON and try again.`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigurationError(`${capitalize(origin)} must hold a JSON object such as {"accessTokenLifetime": "5m"}.`);
+  }
+  return value as SettingsObject;
+}
+
+/** True when `input` sets the setting under its camelCase or its SIMPLE_JWT name. */
+export function hasSetting(input: SettingsObject, camel: string, simpleJwt: string): boolean {
+  return input[camel] !== undefined || input[simpleJwt] !== undefined;
+}
+
+/** `RESTJWT_SIGNING_KEY` replaces the config's key (under either name), so secrets can stay out of config files. */
+export function applySigningKeyFromEnv(input: SettingsObject, env: NodeJS.ProcessEnv = process.env): SettingsObject {
+  const key = env.RESTJWT_SIGNING_KEY;
+  if (key === undefined || key === '') return input;
+  const out = { ...input, signingKey: key };
+  delete out.SIGNING_KEY;
+  return out;
+}
+
+/**
+ * Validates `input` as settings, prefixing errors with where the settings came from.
+ *
+ * @throws ConfigurationError for an unknown setting or a bad value.
+ */
+export function validateSettings(
+  loaded: LoadedSettings,
+  input: SettingsObject = loaded.input,
+): { settings: Settings; ignored: string[] } {
+  try {
+    return resolveSettings(input);
+  } catch (error) {
+    if (error instanceof ConfigurationError && loaded.origin !== 'defaults') {
+      throw new ConfigurationError(`In ${loaded.origin}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * The reference server's safer defaults: refresh-token rotation with blacklisting of the used token, unless the
+ * settings choose otherwise. Returns the settings to use and the notice to print (null when nothing was changed).
+ */
+export function applyServerDefaults(input: SettingsObject): { input: SettingsObject; notice: string | null } {
+  const changed: string[] = [];
+  const out = { ...input };
+  if (!hasSetting(input, 'rotateRefreshTokens', 'ROTATE_REFRESH_TOKENS')) {
+    out.rotateRefreshTokens = true;
+    changed.push('rotateRefreshTokens');
+  }
+  if (!hasSetting(input, 'blacklistAfterRotation', 'BLACKLIST_AFTER_ROTATION')) {
+    out.blacklistAfterRotation = true;
+    changed.push('blacklistAfterRotation');
+  }
+  if (changed.length === 0) return { input: out, notice: null };
+  return {
+    input: out,
+    notice:
+      `${changed.join(' and ')} ${changed.length === 1 ? 'is' : 'are'} on: the reference server turns refresh-token ` +
+      `rotation on by default (the library keeps simplejwt's defaults). Set ${changed.map((c) => `"${c}": false`).join(' and ')} ` +
+      'in the config to turn it off.',
+  };
+}
+
+/**
+ * Where `serve` keeps generated files: the directory of the SQLite database file, or `./.restjwt/` when the
+ * database is not a file (`memory:`, `sqlite::memory:`).
+ */
+export function dataDirectoryFor(databaseUrl: string): string {
+  if (isSqliteUrl(databaseUrl)) {
+    const filename = sqliteFilenameFromUrl(databaseUrl);
+    if (filename !== ':memory:') return dirname(resolve(filename));
+  }
+  return resolve(FALLBACK_DATA_DIR);
+}
+
+/** The signing key `serve` uses, and whether it was just created. */
+export interface GeneratedKey {
+  key: string;
+  path: string;
+  created: boolean;
+}
+
+/**
+ * Returns the signing key stored in `dir/signing-key`, creating it (64 random bytes, base64url, mode 0600) when
+ * missing. Refuses a file other users can read: a leaked HMAC key lets anyone mint tokens.
+ *
+ * @throws ConfigurationError when the file is too widely readable, empty, or cannot be written.
+ */
+export async function ensureSigningKeyFile(dir: string): Promise<GeneratedKey> {
+  const path = join(dir, SIGNING_KEY_FILE);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const key = randomBytes(64).toString('base64url');
+  try {
+    // 'wx' fails when the file exists, so two processes starting together never overwrite each other's key.
+    await writeFile(path, `${key}\n`, { mode: 0o600, flag: 'wx' });
+    return { key, path, created: true };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST') {
+      throw new ConfigurationError(
+        `Cannot create the signing key file ${path} (${code ?? (error as Error).message}). Make ${dir} writable by this ` +
+          'process, or set RESTJWT_SIGNING_KEY.',
+      );
+    }
+  }
+  return { key: await readSigningKeyFile(path), path, created: false };
+}
+
+/** Reads an existing key file after checking its type and mode. */
+async function readSigningKeyFile(path: string): Promise<string> {
+  const info = await stat(path);
+  if (!info.isFile()) throw new ConfigurationError(`${path} is not a regular file. Remove it so that a new signing key can be created.`);
+  // POSIX permission bits mean nothing on Windows.
+  if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
+    const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+    throw new ConfigurationError(
+      `The signing key file ${path} is readable by other users (mode ${mode}). Run "chmod 600 ${path}" and start again.`,
+    );
+  }
+  // Another process may have created the file an instant ago and not written it yet: wait briefly for its content.
+  for (let attempt = 0; ; attempt++) {
+    const key = (await readFile(path, 'utf8')).trim();
+    if (key !== '') return key;
+    if (attempt >= 20) {
+      throw new ConfigurationError(`The signing key file ${path} is empty. Delete it so that "restjwt serve" creates a new one.`);
+    }
+    await sleep(50);
+  }
+}
+
+/** True when `settings` sign with an HMAC algorithm, whose key `serve` can generate. */
+export function usesHmac(settings: Settings): boolean {
+  return ALGORITHM_SPECS[settings.algorithm].family === 'hmac';
+}
+
+/** What `serve` runs with. */
+export interface ServeSettings {
+  /** The settings object to hand to `createRestJwt`. */
+  input: SettingsObject;
+  /** Lines to show the operator at start-up (on stderr). */
+  notices: string[];
+}
+
+/**
+ * Everything `serve` needs before opening the store: settings from the config, the signing key from the environment
+ * or the data directory, and the server's rotation defaults.
+ */
+export async function loadServeSettings(options: {
+  config: string | undefined;
+  database: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<ServeSettings> {
+  const env = options.env ?? process.env;
+  const loaded = await loadSettingsInput(options.config, env);
+  const notices: string[] = [];
+  const withDefaults = applyServerDefaults(applySigningKeyFromEnv(loaded.input, env));
+  let input = withDefaults.input;
+  if (withDefaults.notice !== null) notices.push(withDefaults.notice);
+
+  const { settings, ignored } = validateSettings(loaded, input);
+  for (const name of ignored) notices.push(`setting ${name} is ignored.`);
+
+  if (settings.signingKey === undefined && usesHmac(settings)) {
+    const generated = await ensureSigningKeyFile(dataDirectoryFor(options.database));
+    input = { ...input, signingKey: generated.key };
+    notices.push(
+      generated.created
+        ? `created a new signing key in ${generated.path} (mode 0600). Keep it secret and back it up: tokens signed ` +
+            'with it stop verifying if it is lost.'
+        : `using the signing key in ${generated.path}.`,
+    );
+  }
+  return { input, notices };
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

@@ -1,0 +1,27 @@
+import type { Store } from '../core/index.js';
+import { StoreUnavailableError } from '../core/index.js';
+import { openStore, type OpenStoreOptions } from '../stores/open-store.js';
+import { CliError } from './errors.js';
+
+/**
+ * {@link openStore} for commands: a bad URL becomes a {@link CliError} (its message already lists the accepted
+ * forms), so it is reported without a debugging hint.
+ */
+export async function openCliStore(url: string, options?: OpenStoreOptions): Promise<Store> {
+  try {
+    return await openStore(url, options);
+  } catch (error) {
+    if (error instanceof StoreUnavailableError || !(error instanceof Error)) throw error;
+    throw new CliError(error.message, { cause: error });
+  }
+}
+
+/** Runs `fn` with the store of `url` and closes the store afterwards, whatever happens. */
+export async function withStore<T>(url: string, fn: (store: Store) => Promise<T>, options?: OpenStoreOptions): Promise<T> {
+  const store = await openCliStore(url, options);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}

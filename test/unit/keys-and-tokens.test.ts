@@ -1,0 +1,130 @@
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { exportJWK } from 'jose';
+import { jwtVerify } from 'jose';
+import { ConfigurationError, TokenError, type Algorithm } from '../../src/core/index.js';
+import { buildKeyset } from '../../src/core/keys/keyset.js';
+import { resolveSettings } from '../../src/core/settings/resolve.js';
+import { TokenService } from '../../src/core/tokens/token-service.js';
+import type { UserRecord } from '../../src/core/store/types.js';
+
+const user: UserRecord = {
+  id: '7', username: 'alice', email: 'a@example.com', passwordHash: '', isActive: true, isStaff: false,
+  lastLogin: null, dateJoined: new Date(), tokenVersion: 'v1',
+};
+
+function pairFor(alg: Algorithm): { priv: KeyObject; pub: KeyObject } | null {
+  switch (alg.slice(0, 2)) {
+    case 'RS':
+    case 'PS':
+      return (({ privateKey, publicKey }) => ({ priv: privateKey, pub: publicKey }))(generateKeyPairSync('rsa', { modulusLength: 2048 }));
+    case 'ES': {
+      const curve = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' }[alg as 'ES256'];
+      return (({ privateKey, publicKey }) => ({ priv: privateKey, pub: publicKey }))(generateKeyPairSync('ec', { namedCurve: curve }));
+    }
+    case 'Ed':
+      return (({ privateKey, publicKey }) => ({ priv: privateKey, pub: publicKey }))(generateKeyPairSync('ed25519'));
+    default:
+      return null;
+  }
+}
+
+const ALL: Algorithm[] = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+const SECRET = 'k'.repeat(64);
+
+function service(settings: Record<string, unknown>, clock = Date.now): TokenService {
+  const s = resolveSettings(settings).settings;
+  return new TokenService(s, buildKeyset(s), clock);
+}
+
+describe('every algorithm signs and verifies, and jose agrees', () => {
+  it.each(ALL)('%s', async (alg) => {
+    const pair = pairFor(alg);
+    const signingKey = pair ? pair.priv.export({ format: 'pem', type: 'pkcs8' }).toString() : SECRET;
+    const tokens = service({ algorithm: alg, signingKey });
+    const token = tokens.encode(tokens.forUser('refresh', user));
+    const decoded = tokens.decodeSync(token, 'refresh');
+    expect(decoded.payload.user_id).toBe('7');
+    const joseKey = pair ? pair.pub : new TextEncoder().encode(SECRET);
+    const { payload, protectedHeader } = await jwtVerify(token, joseKey, { algorithms: [alg] });
+    expect(payload).toEqual(decoded.payload);
+    expect(protectedHeader).toEqual({ alg, typ: 'JWT' });
+    // a verify-only service (public key only, as PEM and as JWK) accepts it too
+    if (pair) {
+      for (const verifyingKey of [pair.pub.export({ format: 'pem', type: 'spki' }).toString(), JSON.stringify(await exportJWK(pair.pub))]) {
+        const s = resolveSettings({ algorithm: alg, verifyingKey }).settings;
+        const verifier = new TokenService(s, buildKeyset(s));
+        expect(verifier.canSign).toBe(false);
+        expect(verifier.decodeSync(token, 'refresh').payload.jti).toBe(decoded.payload.jti);
+      }
+    }
+  });
+});
+
+describe('key checks at start-up', () => {
+  it.each([
+    ['HS256', 'short-secret', /shorter than the 32-byte hash/],
+    ['HS512', 'x'.repeat(63), /64-byte hash/],
+  ])('refuses a weak %s secret', (alg, key, msg) => {
+    expect(() => service({ algorithm: alg, signingKey: key })).toThrow(msg);
+  });
+
+  it('refuses a missing key', () => {
+    expect(() => service({})).toThrow(/needs signingKey/);
+    expect(() => service({ algorithm: 'ES256' })).toThrow(/needs a key/);
+  });
+
+  it('refuses a key of the wrong kind, curve or size for the algorithm', () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    expect(() => service({ algorithm: 'ES256', signingKey: ec })).toThrow(/not EC on prime256v1/);
+    expect(() => service({ algorithm: 'RS256', signingKey: ec })).toThrow(/not RSA/);
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    expect(() => service({ algorithm: 'RS256', signingKey: small })).toThrow(/2048/);
+    expect(() => service({ algorithm: 'EdDSA', signingKey: 'not a pem' })).toThrow(ConfigurationError);
+  });
+
+  it('a token signed with HS256 using the RSA public key as secret is refused (key confusion)', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }).toString();
+    const rs = service({ algorithm: 'RS256', signingKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() });
+    const forged = service({ algorithm: 'HS256', signingKey: pem });
+    const token = forged.encode(forged.forUser('access', user));
+    expect(() => rs.decodeSync(token, 'access')).toThrow(TokenError);
+    expect(publicKey).toBeDefined();
+  });
+});
+
+describe('token classes', () => {
+  it('access copies claims from refresh except type, exp and jti', () => {
+    const tokens = service({ signingKey: SECRET, checkRevokeToken: true });
+    const refresh = tokens.forUser('refresh', user, { role: 'admin' });
+    const access = tokens.accessFrom(refresh);
+    expect(Object.keys(access.payload)).toEqual(['token_type', 'exp', 'iat', 'jti', 'user_id', 'hash_password', 'role']);
+    expect(access.payload.hash_password).toBe('v1');
+    expect(access.payload.jti).not.toBe(refresh.payload.jti);
+  });
+
+  it('respects renamed claims', () => {
+    const tokens = service({ signingKey: SECRET, userIdClaim: 'sub', tokenTypeClaim: 'typ', jtiClaim: 'id', userIdField: 'username' });
+    const t = tokens.forUser('access', user);
+    expect(t.payload).toMatchObject({ typ: 'access', sub: 'alice' });
+    expect(typeof t.payload.id).toBe('string');
+    expect(tokens.decodeSync(tokens.encode(t), 'access').payload.sub).toBe('alice');
+  });
+
+  it('exp is checked with leeway against the injected clock', () => {
+    let now = 1_800_000_000_000;
+    const tokens = service({ signingKey: SECRET, leeway: 10 }, () => now);
+    const raw = tokens.encode(tokens.forUser('access', user));
+    now += 305_000;
+    expect(tokens.decodeSync(raw, 'access').kind).toBe('access');
+    now += 10_000;
+    expect(() => tokens.decodeSync(raw, 'access')).toThrow(TokenError);
+  });
+
+  it('the signing kid appears in the header', () => {
+    const tokens = service({ signingKey: SECRET, signingKeyId: 'k1' });
+    const raw = tokens.encode(tokens.forUser('access', user));
+    expect(JSON.parse(Buffer.from(raw.split('.')[0]!, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT', kid: 'k1' });
+  });
+});
