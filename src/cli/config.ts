@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigurationError, resolveSettings, type Settings } from '../core/index.js';
 import { ALGORITHM_SPECS } from '../core/jws/algorithms.js';
+import { buildKeyset } from '../core/keys/keyset.js';
 import { isSqliteUrl, sqliteFilenameFromUrl } from '../stores/sqlite/url.js';
 
 /** Settings as given by the operator (camelCase or SIMPLE_JWT names), before validation. */
@@ -88,13 +89,13 @@ export function hasSetting(input: SettingsObject, camel: string, simpleJwt: stri
 export function applySigningKeyFromEnv(input: SettingsObject, env: NodeJS.ProcessEnv = process.env): SettingsObject {
   const key = env.RESTJWT_SIGNING_KEY;
   if (key === undefined || key === '') return input;
-  const out = { ...input, signingKey: key };
+  const out: SettingsObject = { ...input, signingKey: key };
   delete out.SIGNING_KEY;
   return out;
 }
 
 /**
- * Validates `input` as settings, prefixing errors with where the settings came from.
+ * Validates `input` as settings (see `resolveSettings`), prefixing errors with where the settings came from.
  *
  * @throws ConfigurationError for an unknown setting or a bad value.
  */
@@ -246,6 +247,8 @@ export async function loadServeSettings(options: {
         : `using the signing key in ${generated.path}.`,
     );
   }
+  // Import the keys now, so a key mistake is reported before any database file is created.
+  buildKeyset(validateSettings(loaded, input).settings);
   return { input, notices };
 }
 

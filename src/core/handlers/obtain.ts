@@ -5,7 +5,6 @@ import { outstandingRecord, type HandlerContext } from './context.js';
 import { checkCredentials } from './login.js';
 
 async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding', user: UserRecord): Promise<Token> {
-  if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
   const claims = ctx.hooks.customClaims === undefined ? undefined : await ctx.hooks.customClaims(user);
   const token = ctx.tokens.forUser(kind, user, claims);
   const jti = token.payload[ctx.settings.jtiClaim] as string;
@@ -16,15 +15,21 @@ async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding', user: 
   return token;
 }
 
+/** Credentials checked only where tokens can be issued: a verify-only service says so before hashing anything. */
+async function login(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<UserRecord> {
+  if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
+  return checkCredentials(ctx, data);
+}
+
 /** POST /api/token/ — TokenObtainPairView: `{"refresh", "access"}`. */
 export async function obtainPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<Record<string, string>> {
-  const user = await checkCredentials(ctx, data);
+  const user = await login(ctx, data);
   const refresh = await issueFor(ctx, 'refresh', user);
   return { refresh: ctx.tokens.encode(refresh), access: ctx.tokens.encode(ctx.tokens.accessFrom(refresh)) };
 }
 
 /** POST /api/token/sliding/ — TokenObtainSlidingView: `{"token"}`. */
 export async function obtainSliding(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<Record<string, string>> {
-  const user = await checkCredentials(ctx, data);
+  const user = await login(ctx, data);
   return { token: ctx.tokens.encode(await issueFor(ctx, 'sliding', user)) };
 }

@@ -1,0 +1,32 @@
+import { Command } from 'commander';
+import { createPasswordHasher } from '../../core/index.js';
+import { CliError } from '../errors.js';
+import { databaseOption, passwordStdinOption } from '../options.js';
+import { readNewPassword } from '../password.js';
+import { withStore } from '../store.js';
+
+interface ChangePasswordOptions {
+  database: string;
+  passwordStdin?: boolean;
+}
+
+/** `restjwt changepassword USERNAME`: sets a new password and renews the user's token version. */
+export function changePasswordCommand(): Command {
+  return new Command('changepassword')
+    .description("set a user's password; earlier tokens stop working where checkRevokeToken is on")
+    .argument('<username>', 'the user whose password to change')
+    .addOption(passwordStdinOption())
+    .addOption(databaseOption())
+    .action(async (username: string, options: ChangePasswordOptions) => {
+      await withStore(options.database, async (store) => {
+        const user = await store.findUser('username', username);
+        if (user === null) {
+          throw new CliError(`There is no user named "${username}". Check the spelling (usernames are case-sensitive), or create it with "restjwt createuser ${username}".`);
+        }
+        const password = await readNewPassword(username, options.passwordStdin === true);
+        // setPassword (not updatePasswordHash) renews the token version: a password change ends other sessions.
+        await store.setPassword(user.id, await createPasswordHasher().hash(password));
+      });
+      process.stdout.write(`Changed the password of "${username}".\n`);
+    });
+}

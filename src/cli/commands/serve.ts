@@ -1,0 +1,224 @@
+import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import { Command, Option } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import { createRestJwt, type Store } from '../../core/index.js';
+import { buildServer } from '../../server/app.js';
+import { sqliteFilenameFromUrl, isSqliteUrl } from '../../stores/sqlite/url.js';
+import { loadServeSettings } from '../config.js';
+import { CliError, reportError } from '../errors.js';
+import { databaseOption, integerIn } from '../options.js';
+import { openCliStore } from '../store.js';
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  database: string;
+  config?: string;
+  workers: number;
+}
+
+/** How long a shutdown may wait for in-flight requests before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 30_000;
+/** A worker that dies this often within {@link RESTART_WINDOW_MS} is not restarted again: something is wrong. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+/** `restjwt serve`: the reference server, in one process or in a cluster of workers sharing one port. */
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('run the reference server (token endpoints, /api/protected/, /api/me/, /healthz)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .addOption(new Option('--port <port>', 'port to listen on (0: any free port)').default(8000).argParser(integerIn(0, 65535, '--port')))
+    .addOption(databaseOption())
+    .option('--config <file>', 'JSON settings file (camelCase or SIMPLE_JWT names); else the JSON in RESTJWT_SETTINGS')
+    .addOption(
+      new Option('--workers <n>', 'number of processes serving the port (node:cluster)').default(1).argParser(integerIn(1, 256, '--workers')),
+    )
+    .addHelpText(
+      'after',
+      '\nWithout a signing key (RESTJWT_SIGNING_KEY or signingKey in the config) and with an HMAC algorithm, serve\n' +
+        'creates one in the database directory as "signing-key" (mode 0600) and reuses it on later starts.\n' +
+        'Refresh-token rotation and blacklisting after rotation are on unless the config sets them.\n',
+    )
+    .action(async (options: ServeOptions) => {
+      if (cluster.isWorker) return runServer(options, true);
+      if (options.workers > 1) return runPrimary(options);
+      return runServer(options, false);
+    });
+}
+
+/** `http://HOST:PORT`, with brackets around an IPv6 host. */
+function serverUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+function say(line: string): void {
+  process.stderr.write(`restjwt: ${line}\n`);
+}
+
+/** Turns the common listen failures into messages that say what to do. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') {
+    return new CliError(`Port ${port} on ${host} is already in use. Stop the other server or pick another --port.`, { cause: error });
+  }
+  if (code === 'EACCES') {
+    return new CliError(`Not allowed to listen on port ${port}. Use a port above 1023, or run behind a reverse proxy.`, { cause: error });
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new CliError(`Cannot listen on ${host}: it is not an address of this machine. Use --host 127.0.0.1 or --host 0.0.0.0.`, {
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/**
+ * Runs one server process: settings, store (migrated on open), Fastify, listen; stops cleanly on SIGTERM/SIGINT.
+ * A cluster worker stays quiet: its primary prints the start-up lines once for all workers.
+ */
+async function runServer(options: ServeOptions, worker: boolean): Promise<void> {
+  const { input, notices } = await loadServeSettings({ config: options.config, database: options.database });
+  if (!worker) for (const notice of notices) say(notice);
+
+  const store = await openCliStore(options.database);
+  let app: FastifyInstance | undefined;
+  try {
+    const restjwt = createRestJwt({ store, settings: input });
+    app = await buildServer({ restjwt });
+    try {
+      await app.listen({ host: options.host, port: options.port });
+    } catch (error) {
+      throw listenError(error, options.host, options.port);
+    }
+  } catch (error) {
+    await app?.close();
+    await store.close();
+    throw error;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  if (!worker) process.stderr.write(`restjwt listening on ${serverUrl(options.host, port)}\n`);
+
+  const server = app;
+  const stop = onShutdown(async () => {
+    // app.close() stops accepting connections and waits for in-flight requests; only then is the store closed.
+    await server.close();
+    await store.close();
+  }, !worker);
+  // A worker whose primary is gone (killed without a chance to forward a signal) must not linger.
+  if (worker) process.on('disconnect', () => stop('disconnect'));
+}
+
+/**
+ * Calls `close` once on SIGTERM or SIGINT, then exits 0; a stuck close exits 1 after the grace period. In the
+ * foreground (`interactive`), a second signal exits at once. Workers ignore it: Ctrl-C reaches them both directly
+ * and as the SIGTERM their primary forwards. Returns the trigger, for other reasons to stop.
+ */
+function onShutdown(close: () => Promise<void>, interactive: boolean): (reason: string) => void {
+  let closing = false;
+  const handler = (reason: string): void => {
+    if (closing) {
+      if (!interactive) return;
+      say(`${reason} again: exiting without waiting for requests to finish.`);
+      process.exit(1);
+    }
+    closing = true;
+    if (interactive) say(`${reason} received: finishing in-flight requests, then stopping.`);
+    setTimeout(() => {
+      say(`requests still running after ${SHUTDOWN_GRACE_MS / 1000} s; exiting anyway.`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
+    close().then(
+      () => process.exit(0),
+      (error: unknown) => process.exit(reportError(error)),
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return handler;
+}
+
+/** True when `url` names a database that lives inside one process, which workers could not share. */
+function isProcessLocal(url: string): boolean {
+  if (/^memory:/i.test(url.trim())) return true;
+  return isSqliteUrl(url) && sqliteFilenameFromUrl(url) === ':memory:';
+}
+
+/**
+ * The cluster primary: prepares what workers must share (the signing key file, the migrated schema), forks the
+ * workers, restarts one that dies, and on SIGTERM/SIGINT stops them all and exits.
+ */
+async function runPrimary(options: ServeOptions): Promise<void> {
+  if (isProcessLocal(options.database)) {
+    throw new CliError(
+      `--workers ${options.workers} needs a database the processes can share, but ${options.database} lives inside one process. ` +
+        'Use a SQLite file (--database sqlite:./restjwt.sqlite3) or drop --workers.',
+    );
+  }
+  // Create the key file before forking: workers starting together must all read the same key, not race to make one.
+  const { notices } = await loadServeSettings({ config: options.config, database: options.database });
+  for (const notice of notices) say(notice);
+  // Migrate once here, so workers do not all try at the same moment.
+  const store: Store = await openCliStore(options.database);
+  await store.close();
+
+  const listening = new Set<number>();
+  const restarts: number[] = [];
+  let announced = false;
+  let shuttingDown = false;
+  let exitStatus = 0;
+
+  const liveWorkers = () => Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+
+  const shutdown = (status: number): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    exitStatus = status;
+    const workers = liveWorkers();
+    if (workers.length === 0) process.exit(status);
+    for (const w of workers) w.process.kill('SIGTERM');
+    setTimeout(() => {
+      say(`workers still running after ${SHUTDOWN_GRACE_MS / 1000} s; killing them.`);
+      for (const w of liveWorkers()) w.process.kill('SIGKILL');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + 5_000).unref();
+  };
+
+  cluster.on('listening', (worker, address) => {
+    listening.add(worker.id);
+    if (!announced && listening.size >= options.workers) {
+      announced = true;
+      process.stderr.write(`restjwt listening on ${serverUrl(options.host, address.port)} (${options.workers} workers)\n`);
+    }
+  });
+
+  cluster.on('exit', (worker, code, signal) => {
+    const hadStarted = listening.delete(worker.id);
+    if (shuttingDown) {
+      if (liveWorkers().length === 0) process.exit(exitStatus);
+      return;
+    }
+    const how = signal !== null ? `signal ${signal}` : `exit code ${code}`;
+    if (!hadStarted) {
+      // It failed before listening (bad port, bad config…): a new worker would fail the same way, forever.
+      say(`worker ${worker.process.pid ?? '?'} stopped during start-up (${how}); see its message above. Stopping.`);
+      shutdown(1);
+      return;
+    }
+    const now = Date.now();
+    while (restarts.length > 0 && (restarts[0] ?? now) < now - RESTART_WINDOW_MS) restarts.shift();
+    if (restarts.length >= MAX_RESTARTS) {
+      say(`workers died ${MAX_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s; stopping. Check the logs above for the cause.`);
+      shutdown(1);
+      return;
+    }
+    restarts.push(now);
+    say(`worker ${worker.process.pid ?? '?'} died (${how}); starting a new one.`);
+    cluster.fork();
+  });
+
+  process.on('SIGTERM', () => shutdown(0));
+  process.on('SIGINT', () => shutdown(0));
+  for (let i = 0; i < options.workers; i++) cluster.fork();
+}

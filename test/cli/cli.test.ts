@@ -1,0 +1,286 @@
+/**
+ * End-to-end tests of the built `restjwt` CLI: every case spawns `node dist/cli/main.js …` in a fresh directory.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { calculateJwkThumbprint } from 'jose';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = join(ROOT, 'dist/cli/main.js');
+
+const tempDirs: string[] = [];
+const children: ChildProcess[] = [];
+
+/** A fresh working directory for one test. */
+function freshDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'restjwt-cli-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** The environment without any RESTJWT_* variable of the caller's, plus `extra`. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RESTJWT_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one short-lived command to completion. */
+function run(cwd: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): RunResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    input: options.input ?? '',
+    env: cleanEnv(options.env),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `serve` and resolves once it printed its listening line. */
+async function startServer(cwd: string, args: string[] = [], env: Record<string, string> = {}): Promise<Server> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+    cwd,
+    env: cleanEnv(env),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  let stderr = '';
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.once('exit', (code, signal) => res({ code, signal })),
+  );
+  const url = await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`serve did not start within 15 s:\n${stderr}`)), 15_000);
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr += chunk;
+      const m = /restjwt listening on (http:\/\/\S+)/.exec(stderr);
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        res(m[1]);
+      }
+    });
+    void exit.then(({ code }) => {
+      clearTimeout(timer);
+      rej(new Error(`serve exited with ${code} before listening:\n${stderr}`));
+    });
+  });
+  return { url, child, stderr: () => stderr, exit };
+}
+
+/** Logs in and returns the token pair. */
+async function login(url: string, username: string, password: string): Promise<{ access: string; refresh: string }> {
+  const res = await fetch(`${url}/api/token/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { access: string; refresh: string };
+}
+
+async function getProtected(url: string, access: string): Promise<number> {
+  const res = await fetch(`${url}/api/protected/`, { headers: { authorization: `Bearer ${access}` } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+beforeAll(() => {
+  // Build so the CLI under test matches the sources. Other files may be mid-edit: tsc still emits despite type
+  // errors elsewhere, so only a missing entry point fails the suite.
+  spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" and look at its errors`);
+}, 120_000);
+
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('user management', () => {
+  test('createuser, duplicate, changepassword', () => {
+    const cwd = freshDir();
+    const created = run(cwd, ['createuser', 'alice', '--email', 'alice@example.com', '--staff', '--password-stdin'], { input: 'pw-1\n' });
+    expect(created.stderr).toBe('');
+    expect(created.status).toBe(0);
+    expect(created.stdout).toMatch(/Created user "alice"/);
+
+    const dup = run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'other\n' });
+    expect(dup.status).toBe(1);
+    expect(dup.stderr).toMatch(/^restjwt: A user named "alice" already exists\..*changepassword/);
+    expect(dup.stderr).not.toMatch(/\n\s+at /);
+
+    const empty = run(cwd, ['createuser', 'bob', '--password-stdin'], { input: '\n' });
+    expect(empty.status).toBe(1);
+    expect(empty.stderr).toMatch(/password is empty/);
+
+    const noTty = run(cwd, ['createuser', 'bob']);
+    expect(noTty.status).toBe(1);
+    expect(noTty.stderr).toMatch(/--password-stdin/);
+
+    const changed = run(cwd, ['changepassword', 'alice', '--password-stdin'], { input: 'pw-2\n' });
+    expect(changed.status).toBe(0);
+    expect(changed.stdout).toMatch(/Changed the password of "alice"/);
+
+    const unknown = run(cwd, ['changepassword', 'nobody', '--password-stdin'], { input: 'x\n' });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/^restjwt: There is no user named "nobody".*createuser nobody/);
+  });
+
+  test('a server database URL is refused with what to use instead', () => {
+    const r = run(freshDir(), ['migrate', '--database', 'postgres://user:secret@db/app']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^restjwt: postgres:\/\/ databases arrive with the multi-instance stores.*sqlite/);
+    expect(r.stderr).not.toContain('secret');
+  });
+});
+
+describe('database maintenance', () => {
+  test('migrate twice: the second run has nothing to apply', () => {
+    const cwd = freshDir();
+    const first = run(cwd, ['migrate', '--database', 'sqlite:./app.db']);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/^Applied \S+/m);
+    const second = run(cwd, ['migrate'], { env: { RESTJWT_DATABASE: 'sqlite:./app.db' } });
+    expect(second.status).toBe(0);
+    expect(second.stdout).toBe('No migrations to apply.\n');
+  });
+
+  test('flushexpiredtokens deletes expired tokens and prints a summary', async () => {
+    const cwd = freshDir();
+    const store = await openSqliteStore({ filename: join(cwd, 'restjwt.sqlite3') });
+    const past = new Date(Date.now() - 3600_000);
+    const future = new Date(Date.now() + 3600_000);
+    for (const [jti, expiresAt] of [['a', past], ['b', past], ['c', future]] as const) {
+      await store.recordOutstanding({ jti, userId: null, tokenType: 'refresh', familyId: null, createdAt: past, expiresAt });
+    }
+    await store.close();
+
+    const r = run(cwd, ['flushexpiredtokens']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('Deleted 2 expired tokens.\n');
+    expect(r.stderr).toMatch(/deleted 2 expired tokens…/);
+    expect(run(cwd, ['flushexpiredtokens']).stdout).toBe('Deleted 0 expired tokens.\n');
+  });
+});
+
+describe('keygen', () => {
+  test.each(['ES256', 'RS256', 'EdDSA'])('%s prints a PKCS#8 private key and its public JWK', async (alg) => {
+    const r = run(freshDir(), ['keygen', '--alg', alg]);
+    expect(r.status).toBe(0);
+    const end = '-----END PRIVATE KEY-----';
+    const cut = r.stdout.indexOf(end) + end.length;
+    const pem = r.stdout.slice(0, cut);
+    expect(pem.startsWith('-----BEGIN PRIVATE KEY-----')).toBe(true);
+    const jwk = JSON.parse(r.stdout.slice(cut)) as Record<string, string>;
+
+    const fromPem = createPublicKey(createPrivateKey(pem)).export({ format: 'jwk' }) as JsonWebKey;
+    for (const member of ['kty', 'crv', 'x', 'y', 'n', 'e'] as const) expect(jwk[member]).toBe(fromPem[member]);
+    expect(jwk.d).toBeUndefined();
+    expect(jwk).toMatchObject({ alg, use: 'sig' });
+    expect(jwk.kid).toBe(await calculateJwkThumbprint(fromPem as Parameters<typeof calculateJwkThumbprint>[0]));
+  });
+
+  test('--kid overrides the thumbprint; HS256 prints a long random secret', () => {
+    const cwd = freshDir();
+    const withKid = run(cwd, ['keygen', '--alg', 'ES256', '--kid', 'key-2024']);
+    expect(withKid.stdout).toContain('"kid": "key-2024"');
+
+    const hs = run(cwd, ['keygen', '--alg', 'HS256']);
+    expect(hs.status).toBe(0);
+    const secret = hs.stdout.trim();
+    expect(secret).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(Buffer.from(secret, 'base64url').length).toBeGreaterThanOrEqual(32);
+    expect(run(cwd, ['keygen', '--alg', 'HS256']).stdout.trim()).not.toBe(secret);
+
+    const bad = run(cwd, ['keygen', '--alg', 'none']);
+    expect(bad.status).toBe(1);
+  });
+});
+
+describe('serve', () => {
+  test('logs in, keeps its generated key across restarts, stops cleanly on SIGTERM', async () => {
+    const cwd = freshDir();
+    expect(run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'pw\n' }).status).toBe(0);
+
+    const first = await startServer(cwd);
+    expect(first.stderr()).toMatch(/rotateRefreshTokens and blacklistAfterRotation are on/);
+    expect(first.stderr()).toMatch(/created a new signing key in .*signing-key/);
+    const keyFile = join(cwd, 'signing-key');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const { access, refresh } = await login(first.url, 'alice', 'pw');
+    expect(await getProtected(first.url, access)).toBe(200);
+    // Rotation is on: a refresh returns a new refresh token.
+    const refreshed = await fetch(`${first.url}/api/token/refresh/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh }),
+    });
+    expect(((await refreshed.json()) as { refresh?: string }).refresh).toEqual(expect.any(String));
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toEqual({ code: 0, signal: null });
+
+    const second = await startServer(cwd);
+    expect(second.stderr()).toMatch(/using the signing key in .*signing-key/);
+    expect(await getProtected(second.url, access)).toBe(200);
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toEqual({ code: 0, signal: null });
+  });
+
+  test('--workers 2 serves requests and exits cleanly on SIGTERM', async () => {
+    const cwd = freshDir();
+    expect(run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'pw\n' }).status).toBe(0);
+    const server = await startServer(cwd, ['--workers', '2']);
+    expect(server.stderr()).toMatch(/\(2 workers\)/);
+    const { access } = await login(server.url, 'alice', 'pw');
+    const statuses = await Promise.all(Array.from({ length: 8 }, () => getProtected(server.url, access)));
+    expect(statuses).toEqual(Array(8).fill(200));
+    server.child.kill('SIGTERM');
+    expect(await server.exit).toEqual({ code: 0, signal: null });
+  });
+
+  test('refuses a key file other users can read', () => {
+    const cwd = freshDir();
+    writeFileSync(join(cwd, 'signing-key'), 'x'.repeat(86));
+    chmodSync(join(cwd, 'signing-key'), 0o644);
+    const r = run(cwd, ['serve', '--port', '0']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`chmod 600 ${join(cwd, 'signing-key')}`);
+  });
+
+  test('bad --config JSON: exit 1 naming the file and the position', () => {
+    const cwd = freshDir();
+    writeFileSync(join(cwd, 'bad.json'), '{\n  "accessTokenLifetime": "5m",\n  oops\n}\n');
+    const r = run(cwd, ['serve', '--port', '0', '--config', 'bad.json']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^restjwt: The config file bad\.json is not valid JSON: .*\(line 3, column 3\)/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(cwd, 'restjwt.sqlite3'))).toBe(false);
+  });
+
+  test('an unknown setting: exit 1 naming the setting', () => {
+    const cwd = freshDir();
+    const r = run(cwd, ['serve', '--port', '0'], { env: { RESTJWT_SETTINGS: '{"ACCESS_TOKEN_LIFETIM": "5m"}' } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^restjwt: In RESTJWT_SETTINGS: Unknown setting "ACCESS_TOKEN_LIFETIM"/);
+  });
+});

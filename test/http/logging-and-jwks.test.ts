@@ -1,0 +1,79 @@
+import { createServer, type Server } from 'node:http';
+import { generateKeyPairSync } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { exportJWK } from 'jose';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRestJwt } from '../../src/core/index.js';
+import { signCompact } from '../../src/core/jws/sign.js';
+import { buildServer, DEFAULT_LOGGER } from '../../src/server/app.js';
+import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { fastHasher, PASSWORD, SECRET } from '../helpers/server.js';
+
+describe('logs', () => {
+  it('are JSON lines that never contain a token or a password', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const store = createMemoryStore();
+    await store.createUser({ username: 'alice', passwordHash: await fastHasher.hash(PASSWORD) });
+    const restjwt = createRestJwt({ store, hasher: fastHasher, settings: { signingKey: SECRET } });
+    const app = await buildServer({ restjwt, logger: { ...(DEFAULT_LOGGER as object), stream } });
+    const login = await app.inject({ method: 'POST', url: '/api/token/', payload: { username: 'alice', password: PASSWORD } });
+    const { access, refresh } = login.json() as { access: string; refresh: string };
+    await app.inject({ method: 'GET', url: '/api/protected/', headers: { authorization: `Bearer ${access}` } });
+    await app.inject({ method: 'POST', url: '/api/token/refresh/', payload: { refresh } });
+    await app.inject({ method: 'POST', url: '/api/token/', payload: '{"password":"' + PASSWORD + '"' , headers: { 'content-type': 'application/json' } });
+    await app.close();
+    expect(lines.length).toBeGreaterThan(4);
+    for (const line of lines) {
+      expect(() => JSON.parse(line)).not.toThrow();
+      expect(line).not.toContain(PASSWORD);
+      expect(line).not.toContain(access.split('.')[2]);
+      expect(line).not.toContain(refresh.split('.')[2]);
+      expect(line).not.toMatch(/eyJ[\w-]{10,}/);
+    }
+  });
+});
+
+describe('jwkUrl: verification with keys from a remote JWKS', () => {
+  let jwks: Server | undefined;
+  afterAll(() => new Promise<void>((r) => (jwks ? jwks.close(() => r()) : r())));
+
+  it('accepts a token signed by a key published at jwkUrl (by kid) and refuses an unknown kid', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'remote-1', alg: 'ES256', use: 'sig' };
+    let fetches = 0;
+    jwks = createServer((_req, res) => {
+      fetches++;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((r) => jwks!.listen(0, '127.0.0.1', () => r()));
+    const port = (jwks.address() as { port: number }).port;
+    const store = createMemoryStore();
+    const u = await store.createUser({ username: 'alice', passwordHash: '' });
+    const restjwt = createRestJwt({ store, settings: { algorithm: 'ES256', jwkUrl: `http://127.0.0.1:${port}/jwks.json` } });
+    const app = await buildServer({ restjwt, logger: false });
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { token_type: 'access', exp: now + 60, iat: now, jti: 'j'.repeat(32), user_id: u.id };
+    const good = signCompact('ES256', privateKey, claims, 'remote-1');
+    const r1 = await app.inject({ method: 'GET', url: '/api/protected/', headers: { authorization: `Bearer ${good}` } });
+    expect(r1.statusCode).toBe(200);
+    await app.inject({ method: 'GET', url: '/api/protected/', headers: { authorization: `Bearer ${good}` } });
+    expect(fetches).toBe(1);
+    const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    for (const bad of [signCompact('ES256', other, claims, 'remote-1'), signCompact('ES256', other, claims, 'unknown-kid')]) {
+      const r = await app.inject({ method: 'GET', url: '/api/protected/', headers: { authorization: `Bearer ${bad}` } });
+      expect(r.statusCode).toBe(401);
+    }
+    // issuing is refused clearly: this service has no signing key
+    const login = await app.inject({ method: 'POST', url: '/api/token/', payload: { username: 'alice', password: 'x' } });
+    expect(login.statusCode).toBe(503);
+    expect(login.json()).toMatchObject({ code: 'signing_disabled' });
+    await app.close();
+  });
+});
