@@ -83,6 +83,15 @@ describe('key checks at start-up', () => {
     expect(() => service({ algorithm: 'EdDSA', signingKey: 'not a pem' })).toThrow(ConfigurationError);
   });
 
+  it('refuses a JWK marked for encryption, for other key_ops, or for another algorithm', async () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const jwk = await exportJWK(publicKey);
+    for (const bad of [{ ...jwk, use: 'enc' }, { ...jwk, key_ops: ['encrypt'] }, { ...jwk, alg: 'ES384' }]) {
+      expect(() => service({ algorithm: 'ES256', verifyingKey: JSON.stringify(bad) })).toThrow(ConfigurationError);
+    }
+    expect(() => service({ algorithm: 'ES256', verifyingKey: JSON.stringify({ ...jwk, use: 'sig', alg: 'ES256', key_ops: ['verify'] }) })).not.toThrow();
+  });
+
   it('a token signed with HS256 using the RSA public key as secret is refused (key confusion)', () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pem = createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }).toString();

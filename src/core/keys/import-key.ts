@@ -10,6 +10,11 @@ function parseAsymmetric(text: string, kind: 'private' | 'public', what: string)
     if (trimmed.startsWith('{')) {
       const jwk = JSON.parse(trimmed) as Record<string, unknown>;
       if (kind === 'private' && jwk.d === undefined) throw new Error('the JWK has no private part ("d")');
+      // RFC 7517 §4.2-4.3: a key marked for encryption, or for operations other than signing, is not ours to use.
+      if (jwk.use !== undefined && jwk.use !== 'sig') throw new Error(`the JWK is marked "use": ${JSON.stringify(jwk.use)}, not "sig"`);
+      if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes(kind === 'private' ? 'sign' : 'verify'))) {
+        throw new Error('the JWK\'s "key_ops" do not allow signing/verifying');
+      }
       return kind === 'private' ? createPrivateKey({ key: jwk, format: 'jwk' }) : createPublicKey({ key: jwk, format: 'jwk' });
     }
     return kind === 'private' ? createPrivateKey(trimmed) : createPublicKey(trimmed);
@@ -55,8 +60,19 @@ export function assertKeyFitsAlgorithm(key: KeyObject, alg: Algorithm, what: str
 }
 
 /** Imports the signing key for `alg`. HMAC secrets are the UTF-8 bytes of the string, as in simplejwt. */
+/** A JWK that names its algorithm must name this one (one key, one algorithm). */
+function assertJwkAlg(text: string, alg: Algorithm, what: string): void {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{')) return;
+  const named = (JSON.parse(trimmed) as { alg?: unknown }).alg;
+  if (named !== undefined && named !== alg) {
+    throw new ConfigurationError(`${what} is a JWK for ${String(named)}, but the algorithm is ${alg}. Use a key made for ${alg}.`);
+  }
+}
+
 export function importSigningKey(text: string, alg: Algorithm): KeyObject {
   const key = ALGORITHM_SPECS[alg].family === 'hmac' ? createSecretKey(Buffer.from(text, 'utf8')) : parseAsymmetric(text, 'private', 'signingKey');
+  if (ALGORITHM_SPECS[alg].family !== 'hmac') assertJwkAlg(text, alg, 'signingKey');
   assertKeyFitsAlgorithm(key, alg, 'signingKey');
   return key;
 }
@@ -64,6 +80,7 @@ export function importSigningKey(text: string, alg: Algorithm): KeyObject {
 /** Imports a verifying key for `alg` (a public key; for HMAC, the shared secret). */
 export function importVerifyingKey(text: string, alg: Algorithm, what = 'verifyingKey'): KeyObject {
   const key = ALGORITHM_SPECS[alg].family === 'hmac' ? createSecretKey(Buffer.from(text, 'utf8')) : parseAsymmetric(text, 'public', what);
+  if (ALGORITHM_SPECS[alg].family !== 'hmac') assertJwkAlg(text, alg, what);
   assertKeyFitsAlgorithm(key, alg, what);
   return key;
 }
