@@ -1,0 +1,10 @@
+/**
+ * `restjwt/client`: a typed, dependency-free client for restjwt and simplejwt servers (browsers and Node).
+ *
+ * @packageDocumentation
+ */
+export { RestJwtClient, type RestJwtClientOptions, type ClientEventName, type ClientEventMap } from './client.js';
+export { RestJwtClientError } from './errors.js';
+export { memoryStorage, webStorage, type TokenPair, type TokenStorage, type WebStorageLike } from './storage.js';
+export { inProcessLock, defaultLock, type LockFn } from './lock.js';
+export { decodeClaims, expiresAt } from './claims.js';
