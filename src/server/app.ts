@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { errorHandler, guard, methodNotAllowed, restjwtPlugin, sendCore } from '../adapters/fastify/index.js';
 import { NotFound, type RestJwt, type UserRecord } from '../core/index.js';
+import { publicJwks } from '../core/keys/jwks.js';
 
 export interface ServerOptions {
   restjwt: RestJwt;
@@ -57,6 +58,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   for (const url of ['/api/protected/', '/api/me/', '/api/public/']) {
     app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url, handler: refuse });
   }
+
+  // Public keys for other services (asymmetric algorithms only; empty for HMAC). Cached briefly so that a rotated key
+  // is picked up within minutes.
+  const jwks = JSON.stringify(publicJwks(restjwt.keys));
+  app.get('/.well-known/jwks.json', async (_req, reply) =>
+    reply.header('Content-Type', 'application/jwk-set+json').header('Cache-Control', 'public, max-age=300').send(jwks),
+  );
 
   app.get('/healthz', async (_req, reply) => {
     try {

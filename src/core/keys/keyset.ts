@@ -3,6 +3,7 @@ import { ConfigurationError } from '../errors.js';
 import { ALGORITHM_SPECS } from '../jws/algorithms.js';
 import type { Algorithm, Settings } from '../settings/types.js';
 import { importSigningKey, importVerifyingKey } from './import-key.js';
+import { jwkThumbprint } from './jwks.js';
 
 /** A key that verifies tokens of exactly one algorithm. */
 export interface VerifyKey {
@@ -46,11 +47,13 @@ export function buildKeyset(settings: Settings, extra: readonly ExtraVerifyKey[]
   const verifying: VerifyKey[] = [];
   if (settings.signingKey !== undefined) {
     const key = importSigningKey(settings.signingKey, alg);
-    signing = { alg, key, kid: settings.signingKeyId };
+    // Asymmetric keys get their RFC 7638 thumbprint as default kid, so JWKS consumers can pick the right key.
+    const kid = settings.signingKeyId ?? (hmac ? undefined : jwkThumbprint(createPublicKey(key)));
+    signing = { alg, key, kid };
     if (hmac) {
-      verifying.push({ alg, key, kid: settings.signingKeyId });
+      verifying.push({ alg, key, kid });
     } else if (settings.verifyingKey === undefined) {
-      verifying.push({ alg, key: createPublicKey(key), kid: settings.signingKeyId });
+      verifying.push({ alg, key: createPublicKey(key), kid });
     }
   } else if (hmac) {
     throw new ConfigurationError(
@@ -58,9 +61,10 @@ export function buildKeyset(settings: Settings, extra: readonly ExtraVerifyKey[]
     );
   }
   if (settings.verifyingKey !== undefined && !hmac) {
-    verifying.push({ alg, key: importVerifyingKey(settings.verifyingKey, alg), kid: settings.signingKeyId });
+    const key = importVerifyingKey(settings.verifyingKey, alg);
+    verifying.push({ alg, key, kid: settings.signingKeyId ?? signing?.kid ?? jwkThumbprint(key) });
   }
-  for (const [i, e] of extra.entries()) {
+  for (const [i, e] of [...settings.additionalVerifyingKeys, ...extra].entries()) {
     verifying.push({ alg: e.alg, key: importVerifyingKey(e.key, e.alg, `verifying key #${i + 1}`), kid: e.kid });
   }
   if (verifying.length === 0 && settings.jwkUrl === undefined) {

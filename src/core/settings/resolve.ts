@@ -20,6 +20,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   signingKey: undefined,
   verifyingKey: undefined,
   signingKeyId: undefined,
+  additionalVerifyingKeys: Object.freeze([]),
   audience: undefined,
   issuer: undefined,
   jwkUrl: undefined,
@@ -86,6 +87,19 @@ const CHECKS: Record<keyof Settings, Check> = {
   signingKey: optStr,
   verifyingKey: optStr,
   signingKeyId: optStr,
+  additionalVerifyingKeys: (v, n) => {
+    if (!Array.isArray(v)) return fail(n, 'a list of {"alg", "key", "kid"} objects', v);
+    return Object.freeze(
+      v.map((entry: unknown, i) => {
+        const e = (entry ?? {}) as Record<string, unknown>;
+        if (typeof entry !== 'object' || Array.isArray(entry)) fail(`${n}[${i}]`, 'an object {"alg", "key", "kid"}', '(not an object)');
+        const alg = oneOf(ALGORITHMS)(e.alg, `${n}[${i}].alg`) as Algorithm;
+        const key = str(e.key, `${n}[${i}].key`) as string;
+        const kid = optStr(e.kid, `${n}[${i}].kid`) as string | undefined;
+        return Object.freeze(kid === undefined ? { alg, key } : { alg, key, kid });
+      }),
+    );
+  },
   audience: (v, n) => (v === undefined || v === null ? undefined : Array.isArray(v) ? stringList(str)(v, n) : str(v, n)),
   issuer: optStr,
   jwkUrl: (v, n) => {

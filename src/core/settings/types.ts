@@ -10,6 +10,14 @@ export const ALGORITHMS = [
 ] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
+/** One entry of `additionalVerifyingKeys`. */
+export interface VerifyingKeySetting {
+  readonly alg: Algorithm;
+  /** PEM or JWK JSON (public key), or the shared secret for HMAC. */
+  readonly key: string;
+  readonly kid?: string;
+}
+
 /** Token types that may authenticate a request (simplejwt's AUTH_TOKEN_CLASSES). */
 export type AuthTokenType = 'access' | 'sliding';
 
@@ -46,6 +54,11 @@ export interface Settings {
   readonly verifyingKey: string | undefined;
   /** Key id put in the `kid` header of issued tokens (optional). */
   readonly signingKeyId: string | undefined;
+  /**
+   * More keys that verify (but never sign): a retired signing key during rotation, so nobody is logged out, or
+   * another issuer's key. Each has one algorithm and an optional `kid`.
+   */
+  readonly additionalVerifyingKeys: readonly VerifyingKeySetting[];
   /** AUDIENCE: put in `aud` and required on verification when set. */
   readonly audience: string | readonly string[] | undefined;
   /** ISSUER: put in `iss` and required on verification when set. */
