@@ -10,6 +10,7 @@ import { ConfigurationError, resolveSettings, type Settings } from '../core/inde
 import { ALGORITHM_SPECS } from '../core/jws/algorithms.js';
 import { buildKeyset } from '../core/keys/keyset.js';
 import { isSqliteUrl, sqliteFilenameFromUrl } from '../stores/sqlite/url.js';
+import { kidForSecret, liveRetiredKeys, readRetiredKeys, SIGNING_KEY_FILE } from './key-rotation.js';
 
 /** Settings as given by the operator (camelCase or SIMPLE_JWT names), before validation. */
 export type SettingsObject = Record<string, unknown>;
@@ -21,8 +22,7 @@ export interface LoadedSettings {
   origin: string;
 }
 
-/** Name of the generated signing key file in the data directory. */
-export const SIGNING_KEY_FILE = 'signing-key';
+export { SIGNING_KEY_FILE } from './key-rotation.js';
 
 /** Data directory when the database is not a SQLite file. */
 export const FALLBACK_DATA_DIR = '.restjwt';
@@ -238,8 +238,18 @@ export async function loadServeSettings(options: {
   for (const name of ignored) notices.push(`setting ${name} is ignored.`);
 
   if (settings.signingKey === undefined && usesHmac(settings)) {
-    const generated = await ensureSigningKeyFile(dataDirectoryFor(options.database));
-    input = { ...input, signingKey: generated.key };
+    const dir = dataDirectoryFor(options.database);
+    const generated = await ensureSigningKeyFile(dir);
+    // Keys retired by "restjwt rotatekey" keep verifying until the tokens they signed have expired.
+    const keep = Math.max(settings.refreshTokenLifetime, settings.slidingTokenRefreshLifetime, settings.accessTokenLifetime);
+    const retired = liveRetiredKeys(await readRetiredKeys(dir), keep).map(({ alg, key, kid }) => ({ alg, key, kid }));
+    input = {
+      ...input,
+      signingKey: generated.key,
+      signingKeyId: kidForSecret(generated.key),
+      additionalVerifyingKeys: [...settings.additionalVerifyingKeys, ...retired],
+    };
+    if (retired.length > 0) notices.push(`${retired.length} retired signing key(s) still verify.`);
     notices.push(
       generated.created
         ? `created a new signing key in ${generated.path} (mode 0600). Keep it secret and back it up: tokens signed ` +

@@ -10,6 +10,7 @@ import { createUserCommand } from './commands/createuser.js';
 import { flushExpiredTokensCommand } from './commands/flushexpiredtokens.js';
 import { keygenCommand } from './commands/keygen.js';
 import { migrateCommand } from './commands/migrate.js';
+import { rotateKeyCommand } from './commands/rotatekey.js';
 import { serveCommand } from './commands/serve.js';
 import { reportError } from './errors.js';
 
@@ -41,6 +42,7 @@ function buildProgram(): Command {
     flushExpiredTokensCommand(),
     migrateCommand(),
     keygenCommand(),
+    rotateKeyCommand(),
   ]) {
     program.addCommand(command.showHelpAfterError('(add --help for usage)'));
   }

@@ -3,7 +3,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -244,6 +244,42 @@ describe('serve', () => {
     expect(await getProtected(second.url, access)).toBe(200);
     second.child.kill('SIGTERM');
     expect(await second.exit).toEqual({ code: 0, signal: null });
+  });
+
+  test('rotatekey: a new key signs, the old one keeps verifying, nobody is logged out', async () => {
+    const cwd = freshDir();
+    expect(run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'pw\n' }).status).toBe(0);
+    const first = await startServer(cwd);
+    const old = await login(first.url, 'alice', 'pw');
+    first.child.kill('SIGTERM');
+    await first.exit;
+    const oldKey = readFileSync(join(cwd, 'signing-key'), 'utf8');
+
+    const rotated = run(cwd, ['rotatekey']);
+    expect(rotated.status).toBe(0);
+    expect(rotated.stdout).toMatch(/New signing key [\w-]{16} .* now only verifies/);
+    expect(readFileSync(join(cwd, 'signing-key'), 'utf8')).not.toBe(oldKey);
+    expect(statSync(join(cwd, 'retired-keys.json')).mode & 0o777).toBe(0o600);
+
+    const second = await startServer(cwd);
+    expect(second.stderr()).toMatch(/1 retired signing key\(s\) still verify/);
+    expect(await getProtected(second.url, old.access)).toBe(200);
+    const res = await fetch(`${second.url}/api/token/refresh/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh: old.refresh }),
+    });
+    expect(res.status).toBe(200);
+    const fresh = (await res.json()) as { access: string };
+    const kid = (t: string) => (JSON.parse(Buffer.from(t.split('.')[0] ?? '', 'base64url').toString()) as { kid?: string }).kid;
+    expect(kid(fresh.access)).not.toBe(kid(old.access));
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toEqual({ code: 0, signal: null });
+
+    // A configured key is not rotated behind the operator's back.
+    const refused = run(cwd, ['rotatekey'], { env: { RESTJWT_SIGNING_KEY: 'x'.repeat(64) } });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/additionalVerifyingKeys/);
   });
 
   test('--workers 2 serves requests and exits cleanly on SIGTERM', async () => {
