@@ -37,11 +37,13 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   checkRevokeToken: false,
   revokeTokenClaim: 'hash_password',
   checkUserIsActive: true,
+  rehashPasswords: true,
   usernameField: 'username',
   locales: Object.freeze(['en']),
   messageVersion: '5.5',
   maxBodyBytes: 65536,
   maxTokenLength: 8192,
+  verifiedTokenCacheSize: 1000,
 } satisfies Settings);
 
 const KEYS = new Set(Object.keys(DEFAULT_SETTINGS));
@@ -132,11 +134,13 @@ const CHECKS: Record<keyof Settings, Check> = {
   checkRevokeToken: bool,
   revokeTokenClaim: claimName,
   checkUserIsActive: bool,
+  rehashPasswords: bool,
   usernameField: oneOf(['username', 'email']),
   locales: stringList(oneOf(Object.keys(builtinCatalogues))),
   messageVersion: oneOf(['5.5', '5.2']),
   maxBodyBytes: positiveInt,
   maxTokenLength: positiveInt,
+  verifiedTokenCacheSize: (v, n) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : fail(n, 'a whole number (0 turns the cache off)', v)),
 };
 
 function fail(name: string, expected: string, got: unknown): never {

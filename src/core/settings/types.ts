@@ -91,6 +91,12 @@ export interface Settings {
   readonly revokeTokenClaim: string;
   /** CHECK_USER_IS_ACTIVE. Default true. */
   readonly checkUserIsActive: boolean;
+  /**
+   * Rewrite a password hash that is not current argon2id (a Django hash, older parameters) at the next successful
+   * login. Default true. Turn it off when another system reads the same user table (a Django deployment sharing its
+   * database): that system may not verify the new hash. `restjwt serve` turns it off for `django+…` databases.
+   */
+  readonly rehashPasswords: boolean;
   /** The user field login matches the `username` credential against (Django's USERNAME_FIELD). Default "username". */
   readonly usernameField: 'username' | 'email';
   /** Locales the error messages can be rendered in, picked by Accept-Language. Default ["en"]. */
@@ -99,6 +105,11 @@ export interface Settings {
   readonly messageVersion: MessageVersion;
   /** Largest accepted request body on token endpoints, bytes. Default 65536. */
   readonly maxBodyBytes: number;
+  /**
+   * Verified tokens remembered so that a repeated token skips the signature check (0 turns it off). Time claims
+   * and revocation are still checked on every use. Default 1000.
+   */
+  readonly verifiedTokenCacheSize: number;
   /** Largest accepted token, characters; longer tokens are refused before any parsing. Default 8192. */
   readonly maxTokenLength: number;
 }

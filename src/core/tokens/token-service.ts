@@ -33,6 +33,8 @@ export const newJti = (): string => randomUUID().replace(/-/g, '');
  */
 export class TokenService {
   private readonly reserved: ReadonlySet<string>;
+  private readonly cache = new Map<string, Token & { exp: number; nbf: number | undefined }>();
+  private readonly cacheSize: number;
 
   constructor(
     readonly settings: Settings,
@@ -40,6 +42,7 @@ export class TokenService {
     private readonly clock: Clock = Date.now,
     private readonly remote?: RemoteKeys,
   ) {
+    this.cacheSize = settings.verifiedTokenCacheSize;
     this.reserved = new Set([settings.tokenTypeClaim, 'exp', settings.jtiClaim, settings.userIdClaim, settings.slidingTokenRefreshExpClaim]);
   }
 
@@ -118,8 +121,39 @@ export class TokenService {
     return this.keys.signing !== undefined;
   }
 
-  /** Verifies signature and structure synchronously (local keys only); throws TokenError. */
+  /**
+   * Verifies signature and structure synchronously (local keys only); throws TokenError.
+   * Tokens that passed are remembered (bounded LRU keyed on the exact string): a hit re-checks only the time claims,
+   * so an entry is never served past `exp`. Revocation is checked by the callers on every request, hit or not.
+   */
   decodeSync(raw: string, kind: TokenKind, options: DecodeOptions = {}): Token {
+    const checkExp = options.checkExp !== false;
+    if (this.cacheSize > 0 && checkExp) {
+      const hit = this.cache.get(raw);
+      if (hit !== undefined && hit.kind === kind) {
+        const now = this.nowSeconds();
+        const leeway = this.settings.leeway;
+        if (hit.exp > now - leeway && (hit.nbf === undefined || hit.nbf <= now + leeway)) {
+          this.cache.delete(raw);
+          this.cache.set(raw, hit);
+          return hit;
+        }
+        this.cache.delete(raw);
+      }
+    }
+    const token = this.decodeUncached(raw, kind, options);
+    if (this.cacheSize > 0 && checkExp) {
+      if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+      const nbf = token.payload.nbf;
+      Object.freeze(token.payload);
+      const entry = { ...token, exp: token.payload.exp as number, nbf: typeof nbf === 'number' ? nbf : undefined };
+      this.cache.set(raw, entry);
+      return entry;
+    }
+    return token;
+  }
+
+  private decodeUncached(raw: string, kind: TokenKind, options: DecodeOptions): Token {
     let verified: VerifiedJws;
     try {
       verified = verifyCompact(raw, this.keys.verifying, this.settings.maxTokenLength);

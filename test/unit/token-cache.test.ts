@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { TokenError } from '../../src/core/index.js';
+import { buildKeyset } from '../../src/core/keys/keyset.js';
+import { resolveSettings } from '../../src/core/settings/resolve.js';
+import { TokenService } from '../../src/core/tokens/token-service.js';
+import type { UserRecord } from '../../src/core/store/types.js';
+import { startApp } from '../helpers/server.js';
+
+const user: UserRecord = {
+  id: '1', username: 'alice', email: '', passwordHash: '', isActive: true, isStaff: false, lastLogin: null, dateJoined: new Date(), tokenVersion: 'v',
+};
+
+function service(clock: () => number, extra: Record<string, unknown> = {}) {
+  const s = resolveSettings({ signingKey: 'k'.repeat(64), ...extra }).settings;
+  return new TokenService(s, buildKeyset(s), clock);
+}
+
+describe('verified-token cache', () => {
+  it('serves a repeated token from the cache but never past exp', () => {
+    let now = 1_800_000_000_000;
+    const tokens = service(() => now);
+    const raw = tokens.encode(tokens.forUser('access', user));
+    const first = tokens.decodeSync(raw, 'access');
+    expect(tokens.decodeSync(raw, 'access')).toBe(first); // the same object: a hit
+    now += 299_000;
+    expect(tokens.decodeSync(raw, 'access').payload.jti).toBe(first.payload.jti);
+    now += 1_000; // exp reached
+    expect(() => tokens.decodeSync(raw, 'access')).toThrow(TokenError);
+  });
+
+  it('a hit is per token type: a cached refresh token is still the wrong type for authentication', () => {
+    const tokens = service(Date.now);
+    const raw = tokens.encode(tokens.forUser('refresh', user));
+    tokens.decodeSync(raw, 'refresh');
+    expect(() => tokens.decodeSync(raw, 'access')).toThrow(TokenError);
+  });
+
+  it('is bounded, and off with size 0', () => {
+    const tokens = service(Date.now, { verifiedTokenCacheSize: 2 });
+    const raws = [1, 2, 3].map(() => tokens.encode(tokens.forUser('access', user)));
+    const first = tokens.decodeSync(raws[0]!, 'access');
+    tokens.decodeSync(raws[1]!, 'access');
+    tokens.decodeSync(raws[2]!, 'access');
+    expect(tokens.decodeSync(raws[0]!, 'access')).not.toBe(first); // evicted
+    const off = service(Date.now, { verifiedTokenCacheSize: 0 });
+    const raw = off.encode(off.forUser('access', user));
+    expect(off.decodeSync(raw, 'access')).not.toBe(off.decodeSync(raw, 'access'));
+  });
+
+  it('revocation is still checked on every hit (user deactivated, sliding token blacklisted)', async () => {
+    const t = await startApp({ authTokenClasses: ['access', 'sliding'] });
+    try {
+      const u = await t.user('alice');
+      const { access } = await t.login();
+      const sliding = (await t.post('/api/token/sliding/', { username: 'alice', password: 'correct horse battery staple' })).json.token;
+      for (const tok of [access, sliding]) expect((await t.get('/api/protected/', { authorization: `Bearer ${tok}` })).status).toBe(200);
+      // blacklist the sliding token in the store: the cached verification must not let it through
+      const c = JSON.parse(Buffer.from(sliding.split('.')[1], 'base64url').toString()) as { jti: string; exp: number; iat: number };
+      await t.store.blacklist({ jti: c.jti, userId: u.id, tokenType: 'sliding', familyId: null, createdAt: new Date(c.iat * 1000), expiresAt: new Date(c.exp * 1000) });
+      expect((await t.get('/api/protected/', { authorization: `Bearer ${sliding}` })).status).toBe(401);
+      await t.store.setActive(u.id, false);
+      const r = await t.get('/api/protected/', { authorization: `Bearer ${access}` });
+      expect(r.status).toBe(401);
+      expect(r.json.code).toBe('user_inactive');
+    } finally {
+      await t.close();
+    }
+  });
+});
