@@ -23,6 +23,21 @@ export function signRaw(alg: Algorithm, key: KeyObject, signingInput: string): B
   }
 }
 
+/** Encoded headers by algorithm and kid: a service signs with one or two keys, so this stays tiny. */
+const headerSegments = new Map<string, string>();
+
+function headerSegment(alg: Algorithm, kid: string | undefined): string {
+  const cacheKey = kid === undefined ? alg : `${alg} ${kid}`;
+  let segment = headerSegments.get(cacheKey);
+  if (segment === undefined) {
+    const header = kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid };
+    segment = Buffer.from(JSON.stringify(header)).toString('base64url');
+    if (headerSegments.size > 64) headerSegments.clear();
+    headerSegments.set(cacheKey, segment);
+  }
+  return segment;
+}
+
 /**
  * Encodes a compact JWS: header `{"alg", "typ": "JWT"[, "kid"]}` in that order, compact JSON, base64url without
  * padding — byte for byte what PyJWT (simplejwt) produces, so both sides' tokens look alike.
@@ -33,7 +48,6 @@ export function signCompact(
   payload: Readonly<Record<string, unknown>>,
   kid?: string,
 ): string {
-  const header = kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid };
-  const signingInput = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  const signingInput = `${headerSegment(alg, kid)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
   return `${signingInput}.${signRaw(alg, key, signingInput).toString('base64url')}`;
 }
