@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigurationError, resolveSettings, type Settings } from '../core/index.js';
 import { ALGORITHM_SPECS } from '../core/jws/algorithms.js';
 import { buildKeyset } from '../core/keys/keyset.js';
+import { isDjangoUrl } from '../stores/django/url.js';
 import { isSqliteUrl, sqliteFilenameFromUrl } from '../stores/sqlite/url.js';
 import { kidForSecret, liveRetiredKeys, readRetiredKeys, SIGNING_KEY_FILE } from './key-rotation.js';
 
@@ -233,6 +234,11 @@ export async function loadServeSettings(options: {
   const withDefaults = applyServerDefaults(applySigningKeyFromEnv(loaded.input, env));
   let input = withDefaults.input;
   if (withDefaults.notice !== null) notices.push(withDefaults.notice);
+  if (isDjangoUrl(options.database) && input.rehashPasswords === undefined) {
+    // Shared with a Django deployment: Django must keep reading the hashes it wrote.
+    input = { ...input, rehashPasswords: false };
+    notices.push('rehashPasswords is off: the user table is shared with Django, which must keep reading its own password hashes.');
+  }
 
   const { settings, ignored } = validateSettings(loaded, input);
   for (const name of ignored) notices.push(`setting ${name} is ignored.`);

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
  * The `restjwt` command: the reference server and the management commands simplejwt users know from Django
- * (`createuser`, `changepassword`, `flushexpiredtokens`, `migrate`), plus `keygen`.
+ * (`createuser`, `changepassword`, `flushexpiredtokens`, `migrate`), plus `keygen` and `importdjango`.
  */
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { changePasswordCommand } from './commands/changepassword.js';
 import { createUserCommand } from './commands/createuser.js';
 import { flushExpiredTokensCommand } from './commands/flushexpiredtokens.js';
+import { importDjangoCommand } from './commands/importdjango.js';
 import { keygenCommand } from './commands/keygen.js';
 import { migrateCommand } from './commands/migrate.js';
 import { rotateKeyCommand } from './commands/rotatekey.js';
@@ -33,6 +34,7 @@ function buildProgram(): Command {
     .addHelpText(
       'after',
       '\nEnvironment: RESTJWT_DATABASE (database URL), RESTJWT_SETTINGS (settings JSON), RESTJWT_SIGNING_KEY,\n' +
+        'REDIS_URL (revocation cache shared by several instances), RESTJWT_DB_POOL_SIZE (server database pool),\n' +
         'RESTJWT_DEBUG=1 (stack traces on errors).\n',
     );
   for (const command of [
@@ -42,6 +44,7 @@ function buildProgram(): Command {
     flushExpiredTokensCommand(),
     migrateCommand(),
     keygenCommand(),
+    importDjangoCommand(),
     rotateKeyCommand(),
   ]) {
     program.addCommand(command.showHelpAfterError('(add --help for usage)'));

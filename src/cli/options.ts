@@ -8,6 +8,14 @@ export function databaseOption(): Option {
     .default(DEFAULT_DATABASE_URL);
 }
 
+/** `--redis URL`: the shared Redis revocation cache for several instances; falls back to `REDIS_URL`. */
+export function redisOption(): Option {
+  return new Option(
+    '--redis <url>',
+    'Redis URL (redis://host:6379) of the revocation cache shared by several instances; checks fail closed (503) while it is down',
+  ).env('REDIS_URL');
+}
+
 /** `--password-stdin`, shared by the commands that set a password. */
 export function passwordStdinOption(): Option {
   return new Option('--password-stdin', 'read the password from stdin (one trailing newline is removed) instead of prompting');

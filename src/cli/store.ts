@@ -5,11 +5,12 @@ import { CliError } from './errors.js';
 
 /**
  * {@link openStore} for commands: a bad URL becomes a {@link CliError} (its message already lists the accepted
- * forms), so it is reported without a debugging hint.
+ * forms), so it is reported without a debugging hint. Redis is used only when `options.redisUrl` says so (commands
+ * that take `--redis` pass it; the others do not need the revocation cache).
  */
-export async function openCliStore(url: string, options?: OpenStoreOptions): Promise<Store> {
+export async function openCliStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   try {
-    return await openStore(url, options);
+    return await openStore(url, { ...options, redisUrl: options.redisUrl ?? null });
   } catch (error) {
     if (error instanceof StoreUnavailableError || !(error instanceof Error)) throw error;
     throw new CliError(error.message, { cause: error });

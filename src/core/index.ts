@@ -1,14 +1,40 @@
 /**
  * restjwt's framework-neutral core. Adapters (`restjwt/adapters/*`) and stores (`restjwt/stores/*`) build on it.
  */
-export { createRestJwt, RestJwt, type RestJwtOptions } from './restjwt.js';
+export { createRestJwt, RestJwt, type RestJwtOptions, type StreamingRequest, type Authorization } from './restjwt.js';
 export { ENDPOINTS, type EndpointName, type EndpointSpec } from './endpoints.js';
 export type { CoreRequest, CoreResponse } from './http/types.js';
 export { BASE_HEADERS } from './http/types.js';
 export { mediaType } from './http/parse-body.js';
 export * from './errors.js';
-export type { Authentication } from './auth/authenticate.js';
-export { isAuthenticated, isStaff, checkPermissions, type Permission } from './auth/permissions.js';
+export type { Authentication, AuthenticateOptions, AuthUser } from './auth/authenticate.js';
+export { tokenUser, isTokenUser, type TokenUser } from './auth/token-user.js';
+export {
+  isAuthenticated,
+  isStaff,
+  checkPermissions,
+  accessPolicy,
+  authenticationPolicy,
+  type Permission,
+  type GuardOptions,
+  type GuardArgs,
+  type AccessPolicy,
+} from './auth/permissions.js';
+export {
+  headerRecord,
+  readRawBody,
+  tokenRoutes,
+  matchTokenRoute,
+  slashRedirect,
+  splitTarget,
+  responseText,
+  type HeaderMap,
+  type HeaderInput,
+  type BodySource,
+  type TokenRoute,
+  type RouteMatch,
+} from './http/transport.js';
+export { endpointSchema, requestFields, ERROR_SCHEMA, FIELD_ERRORS_SCHEMA, type EndpointSchema, type JsonSchema } from './http/schemas.js';
 export type { Hooks, LogEvent } from './handlers/context.js';
 export type { Settings, SettingsInput, Algorithm, Duration, AuthTokenType } from './settings/types.js';
 export { ALGORITHMS } from './settings/types.js';

@@ -1,4 +1,5 @@
-import { authenticateRequest, type Authentication } from './auth/authenticate.js';
+import { authenticateRequest, type Authentication, type AuthenticateOptions, type AuthUser } from './auth/authenticate.js';
+import { checkPermissions, type AccessPolicy } from './auth/permissions.js';
 import { ENDPOINTS, type EndpointName, type EndpointSpec } from './endpoints.js';
 import { ApiError, MethodNotAllowed, ServiceUnavailable } from './errors.js';
 import type { HandlerContext, Hooks, LogEvent } from './handlers/context.js';
@@ -7,6 +8,8 @@ import { negotiateLocale } from './i18n/negotiate.js';
 import { render } from './i18n/translate.js';
 import { parseBody } from './http/parse-body.js';
 import { renderError } from './http/render-error.js';
+import { requestFields } from './http/schemas.js';
+import { readRawBody, tokenRoutes, type BodySource, type HeaderMap, type TokenRoute } from './http/transport.js';
 import { BASE_HEADERS, type CoreRequest, type CoreResponse } from './http/types.js';
 import { buildKeyset, type ExtraVerifyKey, type Keyset } from './keys/keyset.js';
 import { RemoteKeys } from './keys/remote-jwks.js';
@@ -16,6 +19,14 @@ import type { Settings, SettingsInput } from './settings/types.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { Store } from './store/types.js';
 import { TokenService, type Clock } from './tokens/token-service.js';
+
+/** A request whose body is still a stream (Node's request, a web `Request.body`): `handleStream` reads it. */
+export interface StreamingRequest extends Omit<CoreRequest, 'rawBody'> {
+  body: BodySource | null | undefined;
+}
+
+/** What `authorize` decides: the authentication to attach, or the answer to send instead (401, 403, 503). */
+export type Authorization<U> = { auth: Authentication<U> | null; response?: undefined } | { auth?: undefined; response: CoreResponse };
 
 /** Everything `createRestJwt` takes. Only `store` is required. */
 export interface RestJwtOptions {
@@ -104,14 +115,50 @@ export class RestJwt {
   }
 
   /**
-   * Authenticates a request (JWTAuthentication): null when anonymous, the user and token when valid; throws an
-   * `ApiError` (401, or 503 when the store is down) otherwise. Render it with `errorResponse`.
+   * `handle` for a body that is still a stream: reads it as text within `maxBodyBytes` (413 beyond, without
+   * reading the rest), then answers as `handle` does. Only POST bodies are read; other methods are refused unread.
    */
-  async authenticate(headers: Readonly<Record<string, string | undefined>>): Promise<Authentication | null> {
+  async handleStream(name: EndpointName, req: StreamingRequest): Promise<CoreResponse> {
+    let rawBody: string | undefined;
     try {
-      return await authenticateRequest(headers, this.tokens, this.store);
+      rawBody = req.method === 'POST' ? await readRawBody(req.body, req.headers, this.settings.maxBodyBytes) : undefined;
+    } catch (err) {
+      return this.errorResponse(err, req.headers);
+    }
+    return this.handle(name, { method: req.method, headers: req.headers, rawBody, ip: req.ip });
+  }
+
+  /** The token endpoints under `prefix` (default `/api/`), for adapters to mount. */
+  routes(prefix = '/api/'): TokenRoute[] {
+    return tokenRoutes(this.endpoints, prefix);
+  }
+
+  /**
+   * Authenticates a request (JWTAuthentication, or JWTStatelessUserAuthentication with `{ stateless: true }`): null
+   * when anonymous, the user and token when valid; throws an `ApiError` (401, or 503 when the store is down)
+   * otherwise. Render it with `errorResponse`.
+   */
+  async authenticate<S extends boolean = false>(headers: HeaderMap, options: AuthenticateOptions<S> = {}): Promise<Authentication<AuthUser<S>> | null> {
+    try {
+      return (await authenticateRequest(headers, this.tokens, this.store, options)) as Authentication<AuthUser<S>> | null;
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw new ServiceUnavailable('store_unavailable', 1);
+      throw err;
+    }
+  }
+
+  /**
+   * Authenticates, then applies the policy's permissions: what an adapter's guard does. Refusals (401 with
+   * `WWW-Authenticate`, 403, 503) come back as the response to send, rendered here; anything else (a bug in a
+   * permission, say) is thrown for the framework's own error handling.
+   */
+  async authorize<U>(headers: HeaderMap, policy: AccessPolicy<U>): Promise<Authorization<U>> {
+    try {
+      const auth = (await this.authenticate(headers, { stateless: policy.stateless })) as Authentication<U> | null;
+      checkPermissions(auth, policy.permissions);
+      return { auth };
+    } catch (err) {
+      if (err instanceof ApiError) return { response: this.errorResponse(err, headers) };
       throw err;
     }
   }
@@ -130,7 +177,7 @@ export class RestJwt {
 
   /** DRF's OPTIONS metadata, trimmed to what is true here. */
   private options(spec: EndpointSpec): CoreResponse {
-    const fields = spec.name === 'obtainPair' || spec.name === 'obtainSliding' ? [this.settings.usernameField, 'password'] : spec.fields;
+    const fields = requestFields(spec, this.settings);
     return {
       status: 200,
       headers: { ...SUCCESS_HEADERS },

@@ -146,10 +146,17 @@ describe('user management', () => {
     expect(unknown.stderr).toMatch(/^restjwt: There is no user named "nobody".*createuser nobody/);
   });
 
-  test('a server database URL is refused with what to use instead', () => {
-    const r = run(freshDir(), ['migrate', '--database', 'postgres://user:secret@db/app']);
+  test('an unreachable server database is reported with what to check, without the password', () => {
+    const r = run(freshDir(), ['migrate', '--database', 'postgres://user:secret@127.0.0.1:1/app']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^restjwt: postgres:\/\/ databases arrive with the multi-instance stores.*sqlite/);
+    expect(r.stderr).toMatch(/^restjwt: The PostgreSQL database 127\.0\.0\.1:1\/app is unreachable \(.*ECONNREFUSED.*check that the server is running/);
+    expect(r.stderr).not.toContain('secret');
+  });
+
+  test('an unknown database URL scheme is refused with the accepted forms', () => {
+    const r = run(freshDir(), ['migrate', '--database', 'oracle://user:secret@db/app']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^restjwt: Unsupported database URL \(a oracle: URL\).*sqlite:.*postgres:\/\/.*mysql:\/\//);
     expect(r.stderr).not.toContain('secret');
   });
 });

@@ -37,7 +37,8 @@ export interface Answer {
   json: any;
 }
 
-async function answer(res: Response): Promise<Answer> {
+/** Reads a fetch Response into an {@link Answer}. */
+export async function answer(res: Response): Promise<Answer> {
   const text = await res.text();
   let json: unknown;
   try {

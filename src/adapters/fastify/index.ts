@@ -1,23 +1,49 @@
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type {
+  FastifyError,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchema,
+  HTTPMethods,
+  preHandlerAsyncHookHandler,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import {
-  checkPermissions,
-  isAuthenticated,
+  accessPolicy,
+  authenticationPolicy,
+  endpointSchema,
+  headerRecord,
   MethodNotAllowed,
   ParseError,
   PayloadTooLarge,
   UnsupportedMediaType,
   mediaType,
+  responseText,
+  slashRedirect,
+  splitTarget,
+  type AccessPolicy,
   type Authentication,
   type CoreResponse,
-  type Permission,
+  type GuardArgs,
   type RestJwt,
+  type TokenRoute,
+  type UserRecord,
 } from '../../core/index.js';
+
+/**
+ * Types `request.auth`'s user, as @fastify/jwt's `FastifyJWT` does. The default is the store's `UserRecord`; an app
+ * that authenticates statelessly says so once:
+ * `declare module 'restjwt/adapters/fastify' { interface RestJwtFastifyTypes { user: TokenUser } }`.
+ */
+export interface RestJwtFastifyTypes {}
+
+/** The user type of `request.auth`: `RestJwtFastifyTypes['user']` when declared, else `UserRecord`. */
+export type FastifyAuthUser = RestJwtFastifyTypes extends { user: infer U } ? U : UserRecord;
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by restjwt's authentication hook: the user and token, or null for an anonymous request. */
-    auth: Authentication | null;
+    auth: Authentication<FastifyAuthUser> | null;
   }
   interface FastifyInstance {
     restjwt: RestJwt;
@@ -31,19 +57,15 @@ export interface RestJwtFastifyOptions {
   prefix?: string;
 }
 
-const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+const OTHER_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+const ALL_METHODS: HTTPMethods[] = ['POST', ...OTHER_METHODS];
 
-/** Writes a core response. The body is serialised here so Content-Type stays exactly `application/json`. */
+/** Writes a core response. The body is serialised by the core, so it goes out exactly as the core wrote it. */
 export function sendCore(reply: FastifyReply, res: CoreResponse): FastifyReply {
-  reply.code(res.status).headers(res.headers);
-  return reply.send(res.body === undefined ? '' : JSON.stringify(res.body));
+  return reply.code(res.status).headers(res.headers).send(responseText(res));
 }
 
-function headersOf(req: FastifyRequest): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(req.headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
-}
+const headersOf = (req: FastifyRequest) => headerRecord(req.headers);
 
 /** Fastify's own body errors, told in the core's words. */
 function translateFastifyError(err: FastifyError, rj: RestJwt, req: FastifyRequest): unknown {
@@ -69,65 +91,71 @@ export function errorHandler(restjwt: RestJwt) {
   };
 }
 
+/** The route schema @fastify/swagger documents: the core's request fields and answers. */
+function routeSchema(route: TokenRoute, restjwt: RestJwt): FastifySchema {
+  const { summary, consumes, body, response } = endpointSchema(route.spec, restjwt.settings);
+  const schema: FastifySchema & Record<string, unknown> = { summary, consumes, tags: ['token'], body, response };
+  return schema;
+}
+
 /**
  * Token endpoints: raw bodies go to the core, which parses them exactly as simplejwt's DRF views do (JSON and
- * urlencoded, 415 for the rest). Encapsulated, so its parsers do not change the user's other routes.
+ * urlencoded, 415 for the rest). Encapsulated, so its parsers and compilers do not change the user's other routes.
  */
+// `mount`, not `prefix`: Fastify would take `prefix` as the plugin's own route prefix.
 const tokenRoutes: FastifyPluginAsync<{ restjwt: RestJwt; mount: string }> = async (app, { restjwt, mount }) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: restjwt.settings.maxBodyBytes }, (_req, body, done) => done(null, body));
+  // The schemas document; they never validate or serialise: the core's field rules and bytes are the answer.
+  app.setValidatorCompiler(() => () => true);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler(restjwt));
-  for (const endpoint of restjwt.endpoints) {
-    const url = `${mount}${endpoint.path}`;
+  const hidden: FastifySchema & Record<string, unknown> = { hide: true };
+  for (const route of restjwt.routes(mount)) {
+    const handler = async (req: FastifyRequest, reply: FastifyReply) =>
+      sendCore(
+        reply,
+        await restjwt.handle(route.name, { method: req.method, headers: headersOf(req), rawBody: typeof req.body === 'string' ? req.body : undefined, ip: req.ip }),
+      );
+    app.route({ method: 'POST', url: route.path, schema: routeSchema(route, restjwt), handler });
+    // Fastify refuses a body schema on GET/HEAD: the other methods (405, OPTIONS) are a second, undocumented route.
+    app.route({ method: OTHER_METHODS, url: route.path, schema: hidden, handler });
     app.route({
-      method: [...ALL_METHODS],
-      url,
+      method: ALL_METHODS,
+      url: route.bare,
+      schema: hidden,
       handler: async (req, reply) => {
-        const res = await restjwt.handle(endpoint.name, {
-          method: req.method,
-          headers: headersOf(req),
-          rawBody: typeof req.body === 'string' ? req.body : undefined,
-          ip: req.ip,
-        });
-        return sendCore(reply, res);
+        const { pathname, search } = splitTarget(req.url);
+        return sendCore(reply, slashRedirect(pathname, search));
       },
-    });
-    // Django's APPEND_SLASH answers 301, which turns a POST into a GET; 308 keeps the method and body.
-    app.route({
-      method: [...ALL_METHODS],
-      url: url.slice(0, -1),
-      handler: async (_req, reply) => reply.code(308).header('Location', url).send(''),
     });
   }
 };
 
-/**
- * The authentication hook: reads the Bearer header, attaches `request.auth` (null when anonymous) and answers
- * 401 with the core's body for a bad token. Use it as a `preHandler` (or `onRequest`) hook.
- */
-export function authenticate(restjwt: RestJwt): preHandlerAsyncHookHandler {
-  return async function restjwtAuthenticate(req, reply) {
-    try {
-      req.auth = await restjwt.authenticate(headersOf(req));
-    } catch (err) {
-      return sendCore(reply, restjwt.errorResponse(err, headersOf(req)));
-    }
+/** Runs a policy and attaches `request.auth`, or answers the core's refusal. */
+function hookFor<U>(restjwt: RestJwt, policy: AccessPolicy<U>): preHandlerAsyncHookHandler {
+  return async function restjwtHook(req, reply) {
+    const result = await restjwt.authorize(headersOf(req), policy);
+    if (result.response !== undefined) return sendCore(reply, result.response);
+    req.auth = result.auth as Authentication<FastifyAuthUser> | null;
   };
 }
 
-/** A preHandler that authenticates, then applies the permissions (default: isAuthenticated). */
-export function guard(restjwt: RestJwt, ...permissions: Permission[]): preHandlerAsyncHookHandler {
-  const perms = permissions.length > 0 ? permissions : [isAuthenticated];
-  const auth = authenticate(restjwt);
-  return async function restjwtGuard(this: FastifyInstance, req, reply) {
-    await auth.call(this, req, reply);
-    if (reply.sent) return;
-    try {
-      checkPermissions(req.auth, perms);
-    } catch (err) {
-      return sendCore(reply, restjwt.errorResponse(err, headersOf(req)));
-    }
-  };
+/**
+ * The authentication hook: reads the Bearer header, attaches `request.auth` (null when anonymous) and answers
+ * 401 with the core's body for a bad token. Use it as a `preHandler` (or `onRequest`) hook.
+ * `{ stateless: true }` builds a `TokenUser` from the claims without reading the store.
+ */
+export function authenticate<S extends boolean = false>(restjwt: RestJwt, options: { stateless?: S } = {}): preHandlerAsyncHookHandler {
+  return hookFor(restjwt, authenticationPolicy(options));
+}
+
+/**
+ * A preHandler that authenticates, then applies the permissions (default: isAuthenticated):
+ * `guard(restjwt)`, `guard(restjwt, isStaff)`, `guard(restjwt, { stateless: true, permissions: [isStaff] })`.
+ */
+export function guard<S extends boolean = false>(restjwt: RestJwt, ...args: GuardArgs<S>): preHandlerAsyncHookHandler {
+  return hookFor(restjwt, accessPolicy(args));
 }
 
 /** Answers 405 in the core's words for methods a route does not serve. */
@@ -142,11 +170,9 @@ export function methodNotAllowed(restjwt: RestJwt, allow: readonly string[]) {
  */
 export const restjwtPlugin = fp<RestJwtFastifyOptions>(
   async (app, options) => {
-    const prefix = options.prefix ?? '/api/';
-    if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new Error(`prefix must start and end with "/", got "${prefix}"`);
     app.decorate('restjwt', options.restjwt);
     app.decorateRequest('auth', null);
-    await app.register(tokenRoutes, { restjwt: options.restjwt, mount: prefix });
+    await app.register(tokenRoutes, { restjwt: options.restjwt, mount: options.prefix ?? '/api/' });
   },
   { name: 'restjwt', fastify: '5.x' },
 );

@@ -7,13 +7,14 @@ import { buildServer } from '../../server/app.js';
 import { sqliteFilenameFromUrl, isSqliteUrl } from '../../stores/sqlite/url.js';
 import { loadServeSettings } from '../config.js';
 import { CliError, reportError } from '../errors.js';
-import { databaseOption, integerIn } from '../options.js';
+import { databaseOption, integerIn, redisOption } from '../options.js';
 import { openCliStore } from '../store.js';
 
 interface ServeOptions {
   host: string;
   port: number;
   database: string;
+  redis?: string;
   config?: string;
   workers: number;
 }
@@ -31,6 +32,7 @@ export function serveCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .addOption(new Option('--port <port>', 'port to listen on (0: any free port)').default(8000).argParser(integerIn(0, 65535, '--port')))
     .addOption(databaseOption())
+    .addOption(redisOption())
     .option('--config <file>', 'JSON settings file (camelCase or SIMPLE_JWT names); else the JSON in RESTJWT_SETTINGS')
     .addOption(
       new Option('--workers <n>', 'number of processes serving the port (node:cluster)').default(1).argParser(integerIn(1, 256, '--workers')),
@@ -82,7 +84,12 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
   const { input, notices } = await loadServeSettings({ config: options.config, database: options.database });
   if (!worker) for (const notice of notices) say(notice);
 
-  const store = await openCliStore(options.database);
+  const store = await openCliStore(options.database, {
+    redisUrl: options.redis ?? null,
+    onEvent: (e) => {
+      if (e.level !== 'info') say(`${e.event}: ${e.reason ?? ''}`);
+    },
+  });
   let app: FastifyInstance | undefined;
   try {
     const restjwt = createRestJwt({ store, settings: input });
@@ -153,7 +160,7 @@ async function runPrimary(options: ServeOptions): Promise<void> {
   if (isProcessLocal(options.database)) {
     throw new CliError(
       `--workers ${options.workers} needs a database the processes can share, but ${options.database} lives inside one process. ` +
-        'Use a SQLite file (--database sqlite:./restjwt.sqlite3) or drop --workers.',
+        'Use a SQLite file (--database sqlite:./restjwt.sqlite3), a server database (postgres://…, mysql://…) or drop --workers.',
     );
   }
   // Create the key file before forking: workers starting together must all read the same key, not race to make one.

@@ -3,6 +3,7 @@ import type { Settings } from '../settings/types.js';
 import type { TokenStore, UserRecord, UserStore } from '../store/types.js';
 import { TOKEN_CLASS_NAMES } from '../tokens/kinds.js';
 import type { Token, TokenService } from '../tokens/token-service.js';
+import { tokenUser, type TokenUser } from './token-user.js';
 
 /** What a successful authentication attaches to a request. */
 export interface Authentication<U = UserRecord> {
@@ -10,6 +11,18 @@ export interface Authentication<U = UserRecord> {
   /** The validated token (access, or sliding when allowed). */
   token: Token;
 }
+
+/** How a request is authenticated. */
+export interface AuthenticateOptions<S extends boolean = boolean> {
+  /**
+   * simplejwt's `JWTStatelessUserAuthentication`: the user is a {@link TokenUser} built from the token's claims, and
+   * the user store is not read (no lookup, no `isActive` or revoke-token check). Default false.
+   */
+  stateless?: S;
+}
+
+/** The user type an authentication yields: a `TokenUser` when stateless, the store's `UserRecord` otherwise. */
+export type AuthUser<S extends boolean = false> = S extends true ? TokenUser : UserRecord;
 
 /** The raw token from the configured header, null when the request is anonymous (simplejwt's get_raw_token). */
 export function rawTokenFromHeader(value: string | undefined, settings: Settings): string | null {
@@ -61,17 +74,27 @@ export async function userForToken(token: Token, settings: Settings, users: User
   return user;
 }
 
+/** simplejwt's JWTStatelessUserAuthentication.get_user: a TokenUser from the claims, with no store read. */
+export function tokenUserForToken(token: Token, settings: Settings): TokenUser {
+  const id = userIdFromClaims(token.payload, settings);
+  if (id === null) throw new InvalidToken({ key: 'token_no_user_id' });
+  return tokenUser(id, token.payload);
+}
+
 /**
  * Authenticates a request from its headers: null for an anonymous request (no header, or another scheme), an
- * `Authentication` for a valid token, and an `ApiError` (401) for anything else.
+ * `Authentication` for a valid token, and an `ApiError` (401) for anything else. Stateless authentication reads the
+ * token store only for a sliding token's blacklist entry (simplejwt's BlacklistMixin), never the user store.
  */
 export async function authenticateRequest(
   headers: Readonly<Record<string, string | undefined>>,
   tokens: TokenService,
   store: TokenStore & UserStore,
-): Promise<Authentication | null> {
+  options: AuthenticateOptions = {},
+): Promise<Authentication<UserRecord | TokenUser> | null> {
   const raw = rawTokenFromHeader(headers[tokens.settings.authHeaderName], tokens.settings);
   if (raw === null) return null;
   const token = await validateAuthToken(raw, tokens, store);
-  return { user: await userForToken(token, tokens.settings, store), token };
+  const user = options.stateless === true ? tokenUserForToken(token, tokens.settings) : await userForToken(token, tokens.settings, store);
+  return { user, token };
 }

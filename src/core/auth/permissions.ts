@@ -1,6 +1,6 @@
 import { NotAuthenticated, PermissionDenied } from '../errors.js';
 import type { UserRecord } from '../store/types.js';
-import type { Authentication } from './authenticate.js';
+import type { Authentication, AuthUser } from './authenticate.js';
 
 /**
  * A permission, as DRF's `has_permission`: true to let the request through. Returning false answers 401 for an
@@ -8,15 +8,51 @@ import type { Authentication } from './authenticate.js';
  */
 export type Permission<U = UserRecord> = (auth: Authentication<U> | null) => boolean;
 
-/** DRF's IsAuthenticated. */
-export const isAuthenticated: Permission = (auth) => auth !== null;
+/** DRF's IsAuthenticated. Works for any user type. */
+export const isAuthenticated: Permission<unknown> = (auth) => auth !== null;
 
-/** Django admin's rule: an authenticated staff user. */
-export const isStaff: Permission = (auth) => auth !== null && auth.user.isStaff;
+/** Django admin's rule: an authenticated staff user. Works for store users and stateless `TokenUser`s alike. */
+export const isStaff: Permission<{ readonly isStaff: boolean }> = (auth) => auth !== null && auth.user.isStaff;
 
 /** Runs permissions in order; throws the right ApiError for the first that refuses. */
 export function checkPermissions<U>(auth: Authentication<U> | null, permissions: readonly Permission<U>[]): void {
   for (const permission of permissions) {
     if (!permission(auth)) throw auth === null ? new NotAuthenticated() : new PermissionDenied();
   }
+}
+
+/**
+ * What every adapter's `guard` takes, after the service: permissions (`guard(restjwt, isStaff)`), or one options
+ * object (`guard(restjwt, { stateless: true, permissions: [isStaff] })`). No permissions means `isAuthenticated`;
+ * `permissions: []` authenticates without refusing anonymous requests.
+ */
+export interface GuardOptions<S extends boolean = false> {
+  /** Build the user from the token's claims, without reading the store (simplejwt's TokenUser). Default false. */
+  stateless?: S;
+  /** Default `[isAuthenticated]`. */
+  permissions?: readonly Permission<AuthUser<S>>[];
+}
+
+/** A guard's arguments: permissions, or one options object. */
+export type GuardArgs<S extends boolean = false> = [options: GuardOptions<S>] | Permission<AuthUser<S>>[];
+
+/** What a protected route requires, as `RestJwt.authorize` takes it. */
+export interface AccessPolicy<U = UserRecord> {
+  readonly stateless: boolean;
+  readonly permissions: readonly Permission<U>[];
+}
+
+/** Resolves a guard's arguments into the policy `RestJwt.authorize` applies (the defaults live here, once). */
+export function accessPolicy<S extends boolean = false>(args: GuardArgs<S> | readonly []): AccessPolicy<AuthUser<S>> {
+  const [first] = args;
+  if (first !== undefined && typeof first !== 'function') {
+    return { stateless: first.stateless === true, permissions: first.permissions ?? [isAuthenticated] };
+  }
+  const permissions = args as readonly Permission<AuthUser<S>>[];
+  return { stateless: false, permissions: permissions.length > 0 ? permissions : [isAuthenticated] };
+}
+
+/** The policy of an authentication-only hook: attaches the user, never refuses an anonymous request. */
+export function authenticationPolicy<S extends boolean = false>(options: { stateless?: S } = {}): AccessPolicy<AuthUser<S>> {
+  return { stateless: options.stateless === true, permissions: [] };
 }

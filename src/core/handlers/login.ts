@@ -6,7 +6,8 @@ import type { HandlerContext } from './context.js';
 /**
  * Checks credentials like Django's ModelBackend + simplejwt's TokenObtainSerializer. Unknown user, wrong password
  * and a user the authentication rule refuses all get the same error, and an unknown user still pays for one hash
- * so that timing does not tell them apart. A Django hash that verifies is upgraded to argon2id.
+ * so that timing does not tell them apart. A Django hash that verifies is upgraded to argon2id, unless
+ * `rehashPasswords` is off.
  */
 export async function checkCredentials(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<UserRecord> {
   const field = ctx.settings.usernameField;
@@ -27,7 +28,8 @@ export async function checkCredentials(ctx: HandlerContext, data: Readonly<Recor
     ctx.log({ event: 'login_failed', level: 'info', userId: user.id, reason: ok ? 'rule_refused' : 'bad_password' });
     throw new AuthenticationFailed('no_active_account');
   }
-  if (ctx.hasher.needsRehash(user.passwordHash)) {
+  // Off when the user table is shared with a system (Django) that must keep reading the hash it wrote.
+  if (ctx.settings.rehashPasswords && ctx.hasher.needsRehash(user.passwordHash)) {
     await ctx.store.updatePasswordHash(user.id, await ctx.hasher.hash(password));
   }
   return user;

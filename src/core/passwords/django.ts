@@ -1,5 +1,6 @@
-import { pbkdf2 as pbkdf2Callback, timingSafeEqual } from 'node:crypto';
+import { createHash, pbkdf2 as pbkdf2Callback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import bcrypt from 'bcryptjs';
 
 // The async form runs on libuv's thread pool: 870k iterations would otherwise block the event loop for ~0.5 s.
 const pbkdf2 = promisify(pbkdf2Callback);
@@ -86,4 +87,42 @@ export async function encodeDjangoPbkdf2(password: string, salt: string, iterati
   }
   const derived = await pbkdf2(Buffer.from(password, 'utf8'), Buffer.from(salt, 'utf8'), iterations, DIGEST_BYTES, 'sha256');
   return `${DJANGO_PBKDF2_ALGORITHM}$${iterations}$${salt}$${derived.toString('base64')}`;
+}
+
+/** The prefixes of Django's two bcrypt hashers: `BCryptSHA256PasswordHasher` and `BCryptPasswordHasher`. */
+export const DJANGO_BCRYPT_SHA256_ALGORITHM = 'bcrypt_sha256';
+export const DJANGO_BCRYPT_ALGORITHM = 'bcrypt';
+
+// A modular-crypt bcrypt string: $2a$/$2b$/$2y$, two-digit cost, 22 salt + 31 hash characters of bcrypt's base64.
+const BCRYPT_MCF = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/;
+
+/**
+ * Verifies a password against a Django bcrypt hash:
+ * - `bcrypt_sha256$<bcrypt>` (Django's `BCryptSHA256PasswordHasher`): bcrypt over the hex SHA-256 of the password, so
+ *   that passwords longer than bcrypt's 72 bytes still count in full;
+ * - `bcrypt$<bcrypt>` (`BCryptPasswordHasher`): bcrypt over the password itself.
+ *
+ * Uses bcryptjs (pure JavaScript, asynchronous in small slices so the event loop keeps turning).
+ *
+ * @returns `false` for a wrong password and for a malformed hash; never throws for bad input.
+ */
+export async function verifyDjangoBcrypt(encoded: string, password: string): Promise<boolean> {
+  const dollar = encoded.indexOf('$');
+  if (dollar <= 0) return false;
+  const algorithm = encoded.slice(0, dollar);
+  const mcf = encoded.slice(dollar + 1);
+  if (!BCRYPT_MCF.test(mcf)) return false;
+  let secret: string;
+  if (algorithm === DJANGO_BCRYPT_SHA256_ALGORITHM) {
+    secret = createHash('sha256').update(password, 'utf8').digest('hex');
+  } else if (algorithm === DJANGO_BCRYPT_ALGORITHM) {
+    secret = password;
+  } else {
+    return false;
+  }
+  try {
+    return await bcrypt.compare(secret, mcf);
+  } catch {
+    return false;
+  }
 }

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { argon2id, hash as argon2Hash, needsRehash as argon2NeedsRehash, verify as argon2Verify } from 'argon2';
 import type { HashOptions } from 'argon2';
-import { DJANGO_PBKDF2_ALGORITHM, verifyDjangoPbkdf2 } from './django.js';
+import {
+  DJANGO_BCRYPT_ALGORITHM,
+  DJANGO_BCRYPT_SHA256_ALGORITHM,
+  DJANGO_PBKDF2_ALGORITHM,
+  verifyDjangoBcrypt,
+  verifyDjangoPbkdf2,
+} from './django.js';
 
 /** Argon2id cost parameters. */
 export interface Argon2Params {
@@ -31,7 +37,8 @@ export interface PasswordHasherOptions {
 
 /**
  * Hashes and verifies passwords. New hashes are argon2id PHC strings; verification also accepts argon2i/argon2d and
- * the formats Django writes, so users imported from a Django project can log in (and be rehashed on login).
+ * the formats Django writes (pbkdf2_sha256, argon2, bcrypt_sha256, bcrypt), so users imported from a Django project can
+ * log in (and be rehashed on login, unless `rehashPasswords` is off).
  */
 export interface PasswordHasher {
   /** Hashes `password` as an argon2id PHC string with the configured parameters. */
@@ -148,6 +155,9 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
       }
       if (encoded.startsWith(`${DJANGO_PBKDF2_ALGORITHM}$`)) {
         return verifyDjangoPbkdf2(encoded, password);
+      }
+      if (encoded.startsWith(`${DJANGO_BCRYPT_SHA256_ALGORITHM}$`) || encoded.startsWith(`${DJANGO_BCRYPT_ALGORITHM}$`)) {
+        return verifyDjangoBcrypt(encoded, password);
       }
       return false;
     },

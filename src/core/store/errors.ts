@@ -13,8 +13,14 @@ export class UserExistsError extends Error {
  */
 export class StoreUnavailableError extends Error {
   readonly code = 'store_unavailable';
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * What is known of the write that failed: `not_applied` when the backend certainly did not apply it (it failed
+   * before its transaction could commit), `unknown` otherwise (the commit itself may have been lost in transit).
+   */
+  readonly outcome: 'not_applied' | 'unknown';
+  constructor(message: string, options?: { cause?: unknown; outcome?: 'not_applied' | 'unknown' }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+    this.outcome = options?.outcome ?? 'unknown';
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The storage contract. The core speaks only to these interfaces; every backend (memory, SQLite, and later
- * PostgreSQL, MariaDB, Redis) implements them and runs the one shared contract suite in `test/stores/`.
+ * The storage contract. The core speaks only to these interfaces; every backend (memory, SQLite, PostgreSQL and
+ * MariaDB through the SQL store, and the Redis cache in front of them) implements them and runs the one shared
+ * contract suite in `test/stores/`.
  *
  * Rules every implementation keeps:
  * - Operations that must be atomic are single methods (`rotate`, `blacklist`), so each backend can use its own
@@ -75,6 +76,51 @@ export interface FlushProgress {
   deleted: number;
 }
 
+/** One blacklisted token, as a revocation cache loads it. */
+export interface BlacklistEntry {
+  jti: string;
+  expiresAt: Date;
+}
+
+/** A page of {@link BlacklistSource.listBlacklisted}; `next` is the cursor of the following page, null at the end. */
+export interface BlacklistPage {
+  entries: BlacklistEntry[];
+  next: string | null;
+}
+
+/**
+ * A store that can list its blacklist, so that a cache in front of it (`restjwt/stores/redis`) can load the full set
+ * of revocations. Pages follow an opaque cursor in a stable order; rows added while paging may or may not appear.
+ */
+export interface BlacklistSource {
+  listBlacklisted(options: {
+    /** Only tokens whose `expiresAt` is after this instant. */
+    expiresAfter?: Date;
+    /** Only tokens whose `expiresAt` is before this instant. */
+    expiresBefore?: Date;
+    /** The `next` of the previous page; omit for the first page. */
+    cursor?: string | null;
+    /** Page size (default 1000). */
+    limit?: number;
+  }): Promise<BlacklistPage>;
+}
+
+/**
+ * Counters shared by every instance, for login throttling: a fixed window per key that starts at its first hit.
+ * Memory (one process) and Redis (several instances) implement it.
+ */
+export interface RateCounter {
+  /**
+   * Counts one hit for `key` and returns the number of hits in its current window, this one included. A window
+   * opens at the first hit after the previous one closed and lasts `windowSeconds`.
+   *
+   * @throws StoreUnavailableError when the backend cannot answer (the caller decides whether to fail closed).
+   */
+  hit(key: string, windowSeconds: number): Promise<number>;
+  /** Forgets `key`'s hits (e.g. after a successful login). */
+  reset(key: string): Promise<void>;
+}
+
 export interface TokenStore {
   /** Records an issued token. Recording the same `jti` twice is a no-op. */
   recordOutstanding(token: OutstandingToken): Promise<void>;
@@ -94,6 +140,27 @@ export interface TokenStore {
   flushExpired(now: Date, options?: { batchSize?: number; onProgress?: (p: FlushProgress) => void }): Promise<number>;
   /** Counts for operators and tests. */
   countTokens(): Promise<{ outstanding: number; blacklisted: number }>;
+}
+
+/** What {@link UserImportStore.importUser} did with one user. */
+export type ImportUserResult = 'imported' | 'exists' | 'conflict';
+
+/**
+ * Optional capability of a store: take a user exactly as another system keeps it — same id, dates and token
+ * version — so that tokens that system issued (they name the user by id) keep pointing at the same person.
+ * Used by `restjwt importdjango`.
+ */
+export interface UserImportStore {
+  /**
+   * Inserts `user` as given, unless a user with its id exists (`exists` when that user has the same username,
+   * `conflict` otherwise) or its username belongs to another id (`conflict`). Never changes an existing user.
+   */
+  importUser(user: UserRecord): Promise<ImportUserResult>;
+}
+
+/** True when `store` implements {@link UserImportStore}. */
+export function canImportUsers<S extends object>(store: S): store is S & UserImportStore {
+  return typeof (store as Partial<UserImportStore>).importUser === 'function';
 }
 
 /** A complete backend: users and tokens, with a lifecycle. */

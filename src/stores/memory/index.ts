@@ -8,12 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
 import type {
+  BlacklistPage,
   BlacklistResult,
+  BlacklistSource,
   FlushProgress,
+  ImportUserResult,
   NewUser,
   OutstandingToken,
   RotateResult,
   Store,
+  UserImportStore,
   UserLookupField,
   UserRecord,
 } from '../../core/store/types.js';
@@ -23,12 +27,14 @@ const DEFAULT_FLUSH_BATCH_SIZE = 1000;
 
 interface TokenRow {
   token: OutstandingToken;
+  /** Insertion order, the cursor of `listBlacklisted`. */
+  seq: number;
   /** When the token was blacklisted; absent while it is not. */
   blacklistedAt?: Date;
 }
 
 /** A {@link Store} held in `Map`s. Records are copied in and out, so callers cannot change stored state by mutation. */
-export class MemoryStore implements Store {
+export class MemoryStore implements Store, UserImportStore {
   /** By id; ids are assigned in increasing order, so insertion order is id order. */
   private readonly users = new Map<string, UserRecord>();
   private readonly userIdsByUsername = new Map<string, string>();
@@ -36,6 +42,7 @@ export class MemoryStore implements Store {
   /** By jti. */
   private readonly tokens = new Map<string, TokenRow>();
   private blacklistedCount = 0;
+  private nextSeq = 1;
   private closed = false;
 
   // --- lifecycle -------------------------------------------------------------------------------------------------
@@ -135,8 +142,26 @@ export class MemoryStore implements Store {
       throw new RangeError(`limit must be a non-negative integer, got ${String(limit)}`);
     }
     if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${String(offset)}`);
-    const all = [...this.users.values()];
+    // Imported users may arrive out of id order.
+    const all = [...this.users.values()].sort((a, b) => Number(a.id) - Number(b.id));
     return all.slice(offset, limit === undefined ? undefined : offset + limit).map(copyUser);
+  }
+
+  /** Inserts a user with its own id, dates and token version unless the id or username is taken (see {@link UserImportStore}). */
+  async importUser(user: UserRecord): Promise<ImportUserResult> {
+    this.assertOpen();
+    const record = copyUser(user);
+    toMillis(record.dateJoined, 'dateJoined');
+    if (record.lastLogin !== null) toMillis(record.lastLogin, 'lastLogin');
+    const existing = this.users.get(record.id);
+    if (existing) return existing.username === record.username ? 'exists' : 'conflict';
+    if (this.userIdsByUsername.has(record.username)) return 'conflict';
+    this.users.set(record.id, record);
+    this.userIdsByUsername.set(record.username, record.id);
+    // Later users get ids after the imported ones.
+    const numeric = Number(record.id);
+    if (Number.isSafeInteger(numeric) && numeric >= this.nextUserId) this.nextUserId = numeric + 1;
+    return 'imported';
   }
 
   // --- tokens ----------------------------------------------------------------------------------------------------
@@ -199,6 +224,30 @@ export class MemoryStore implements Store {
     return { outstanding: this.tokens.size, blacklisted: this.blacklistedCount };
   }
 
+  /** Blacklisted tokens in insertion order (see `BlacklistSource`). */
+  async listBlacklisted(
+    options: { expiresAfter?: Date; expiresBefore?: Date; cursor?: string | null; limit?: number } = {},
+  ): Promise<BlacklistPage> {
+    this.assertOpen();
+    const limit = options.limit ?? 1000;
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${String(options.limit)}`);
+    const after = options.cursor === undefined || options.cursor === null ? 0 : Number(options.cursor);
+    if (!Number.isSafeInteger(after) || after < 0) throw new RangeError('cursor must be the `next` of a previous page');
+    const from = options.expiresAfter === undefined ? -Infinity : toMillis(options.expiresAfter, 'expiresAfter');
+    const to = options.expiresBefore === undefined ? Infinity : toMillis(options.expiresBefore, 'expiresBefore');
+    const entries: BlacklistPage['entries'] = [];
+    let last = 0;
+    for (const row of this.tokens.values()) {
+      if (row.seq <= after || row.blacklistedAt === undefined) continue;
+      const expires = row.token.expiresAt.getTime();
+      if (expires <= from || expires >= to) continue;
+      entries.push({ jti: row.token.jti, expiresAt: new Date(expires) });
+      last = row.seq;
+      if (entries.length === limit) break;
+    }
+    return { entries, next: entries.length === limit ? String(last) : null };
+  }
+
   // --- internals -------------------------------------------------------------------------------------------------
 
   private assertOpen(): void {
@@ -211,7 +260,7 @@ export class MemoryStore implements Store {
     if (existing) return existing;
     // An unknown user is recorded as null, as the SQL stores (and simplejwt) do.
     if (stored.userId !== null && !this.users.has(stored.userId)) stored.userId = null;
-    const row: TokenRow = { token: stored };
+    const row: TokenRow = { token: stored, seq: this.nextSeq++ };
     this.tokens.set(token.jti, row);
     return row;
   }
@@ -261,3 +310,5 @@ function toMillis(date: Date, what: string): number {
 function newTokenVersion(): string {
   return randomBytes(16).toString('hex');
 }
+
+export { createMemoryRateCounter, MemoryRateCounter } from './rate-counter.js';

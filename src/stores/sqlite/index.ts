@@ -11,12 +11,16 @@ import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
 import type {
+  BlacklistPage,
   BlacklistResult,
+  BlacklistSource,
   FlushProgress,
+  ImportUserResult,
   NewUser,
   OutstandingToken,
   RotateResult,
   Store,
+  UserImportStore,
   UserLookupField,
   UserRecord,
 } from '../../core/store/types.js';
@@ -71,6 +75,7 @@ interface Prepared {
   insertBlacklist: Stmt<[number, number]>;
   isBlacklisted: Stmt<[string], number>;
   countTokens: Stmt<[], { outstanding: number; blacklisted: number }>;
+  listBlacklisted: Stmt<[number, number, number, number], { id: number; jti: string; expires_at: number }>;
   blacklist: BetterSqlite3.Transaction<(token: OutstandingParams, now: number) => BlacklistResult>;
   rotate: BetterSqlite3.Transaction<(presented: OutstandingParams, successor: OutstandingParams, now: number) => RotateResult>;
   flushBatch: BetterSqlite3.Transaction<(before: number, limit: number) => number>;
@@ -82,7 +87,7 @@ interface Prepared {
  * `rotate` and `blacklist` are atomic across connections and processes: each runs in one IMMEDIATE transaction
  * whose `INSERT ... ON CONFLICT DO NOTHING` on the unique blacklist row decides the single winner.
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, UserImportStore {
   /** The file this store opened (`:memory:` for an in-memory database). */
   readonly filename: string;
   private readonly db: BetterSqlite3.Database;
@@ -247,6 +252,32 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Inserts a user with its own id, dates and token version (for `restjwt importdjango`), unless the id or the
+   * username is taken; never changes an existing row. See {@link UserImportStore}.
+   */
+  importUser(user: UserRecord): Promise<ImportUserResult> {
+    return this.call(() => {
+      const id = parseId(user.id);
+      if (id === null || id < 1) throw new RangeError(`A SQLite user id must be a positive integer, got ${JSON.stringify(user.id)}`);
+      const lastLogin = user.lastLogin === null ? null : toMillis(user.lastLogin, 'lastLogin');
+      const dateJoined = toMillis(user.dateJoined, 'dateJoined');
+      const db = this.db;
+      const run = db.transaction((): ImportUserResult => {
+        const byId = db.prepare<[number], string>('SELECT username FROM restjwt_user WHERE id = ?').pluck().get(id);
+        if (byId !== undefined) return byId === user.username ? 'exists' : 'conflict';
+        const byName = db.prepare<[string], number>('SELECT id FROM restjwt_user WHERE username = ?').pluck().get(user.username);
+        if (byName !== undefined) return 'conflict';
+        db.prepare(
+          `INSERT INTO restjwt_user (id, username, email, password, is_active, is_staff, last_login, date_joined, token_version)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(id, user.username, user.email, user.passwordHash, user.isActive ? 1 : 0, user.isStaff ? 1 : 0, lastLogin, dateJoined, user.tokenVersion);
+        return 'imported';
+      });
+      return run.immediate();
+    });
+  }
+
   // --- tokens ----------------------------------------------------------------------------------------------------
 
   recordOutstanding(token: OutstandingToken): Promise<void> {
@@ -294,6 +325,27 @@ export class SqliteStore implements Store {
     return this.call((q) => {
       const row = q.countTokens.get();
       return { outstanding: row?.outstanding ?? 0, blacklisted: row?.blacklisted ?? 0 };
+    });
+  }
+
+  /** Blacklisted tokens in outstanding-id order, for a revocation cache to load (see `BlacklistSource`). */
+  listBlacklisted(
+    options: { expiresAfter?: Date; expiresBefore?: Date; cursor?: string | null; limit?: number } = {},
+  ): Promise<BlacklistPage> {
+    return this.call((q) => {
+      const limit = options.limit ?? 1000;
+      if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${String(options.limit)}`);
+      const cursor = options.cursor ?? null;
+      const after = cursor === null ? 0 : parseId(cursor);
+      if (after === null) throw new RangeError('cursor must be the `next` of a previous page');
+      const from = options.expiresAfter === undefined ? Number.MIN_SAFE_INTEGER : toMillis(options.expiresAfter, 'expiresAfter');
+      const to = options.expiresBefore === undefined ? Number.MAX_SAFE_INTEGER : toMillis(options.expiresBefore, 'expiresBefore');
+      const rows = q.listBlacklisted.all(after, from, to, limit);
+      const last = rows.at(-1);
+      return {
+        entries: rows.map((row) => ({ jti: row.jti, expiresAt: new Date(row.expires_at) })),
+        next: rows.length === limit && last !== undefined ? String(last.id) : null,
+      };
     });
   }
 
@@ -407,6 +459,12 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
     countTokens: db.prepare<[], { outstanding: number; blacklisted: number }>(
       `SELECT (SELECT count(*) FROM restjwt_outstanding_token) AS outstanding,
               (SELECT count(*) FROM restjwt_blacklisted_token) AS blacklisted`,
+    ),
+    listBlacklisted: db.prepare<[number, number, number, number], { id: number; jti: string; expires_at: number }>(
+      `SELECT o.id, o.jti, o.expires_at FROM restjwt_outstanding_token o
+       JOIN restjwt_blacklisted_token b ON b.token_id = o.id
+       WHERE o.id > ? AND o.expires_at > ? AND o.expires_at < ?
+       ORDER BY o.id LIMIT ?`,
     ),
     blacklist: db.transaction((token: OutstandingParams, now: number): BlacklistResult =>
       blacklistRow(token, now) ? 'blacklisted' : 'already_blacklisted',

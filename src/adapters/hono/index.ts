@@ -1,0 +1,116 @@
+/**
+ * The Hono 4 adapter, on web-standard `Request`/`Response` only: it runs wherever Hono runs (Bun, Deno, Cloudflare
+ * Workers, and Node through @hono/node-server).
+ *
+ * ```ts
+ * const app = new Hono();
+ * app.route('/', restjwtRoutes({ restjwt, prefix: '/api/' }));
+ * app.get('/api/protected/', guard(restjwt), (c) => c.json({ message: 'Hello, authenticated user!' }));
+ * ```
+ *
+ * `c.get('auth')` and `c.get('user')` are typed by the middleware on the route (non-null after `guard`), or by the
+ * app's `Variables`: `new Hono<RestJwtEnv>()`.
+ */
+import { Hono, type Context, type ErrorHandler, type MiddlewareHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import {
+  accessPolicy,
+  authenticationPolicy,
+  headerRecord,
+  responseText,
+  slashRedirect,
+  type AccessPolicy,
+  type Authentication,
+  type AuthUser,
+  type CoreResponse,
+  type GuardArgs,
+  type RestJwt,
+  type UserRecord,
+} from '../../core/index.js';
+
+/** The variables `authenticate` sets: the authentication and its user, null when anonymous. */
+export interface RestJwtEnv<U = UserRecord> {
+  Variables: { auth: Authentication<U> | null; user: U | null };
+}
+
+/** The variables after `guard`: never anonymous. */
+export interface GuardedEnv<U = UserRecord> {
+  Variables: { auth: Authentication<U>; user: U };
+}
+
+export interface RestJwtHonoOptions {
+  /** The service built by `createRestJwt`. */
+  restjwt: RestJwt;
+  /** Where the token endpoints go. Default `/api/` (so `/api/token/`, `/api/token/refresh/`, …). */
+  prefix?: string;
+  /**
+   * The client address for the core's request (the runtime knows it, not the `Request`): with @hono/node-server,
+   * `(c) => getConnInfo(c).remote.address`. Default: none.
+   */
+  ip?: (c: Context) => string | undefined;
+}
+
+/** A core response as a web `Response`, byte for byte. */
+export function toResponse(res: CoreResponse): Response {
+  return new Response(res.body === undefined ? null : responseText(res), { status: res.status, headers: res.headers });
+}
+
+const headersOf = (c: Context) => headerRecord(c.req.raw.headers);
+
+/**
+ * The token endpoints as a Hono sub-app, mounted with `app.route('/', restjwtRoutes({ restjwt }))`. Each route
+ * hands the raw body stream to the core; a missing trailing slash answers 308 to the slashed URL.
+ */
+export function restjwtRoutes(options: RestJwtHonoOptions): Hono {
+  const { restjwt } = options;
+  const app = new Hono({ strict: true });
+  for (const route of restjwt.routes(options.prefix)) {
+    app.all(route.path, async (c) => {
+      const req = c.req.raw;
+      if (req.bodyUsed) throw new Error(`restjwt: the body of ${req.method} ${c.req.path} was already read; do not read token requests' bodies before restjwtRoutes`);
+      return toResponse(await restjwt.handleStream(route.name, { method: req.method, headers: headersOf(c), body: req.body, ip: options.ip?.(c) }));
+    });
+    app.all(route.bare, (c) => {
+      const url = new URL(c.req.url);
+      return toResponse(slashRedirect(url.pathname, url.search));
+    });
+  }
+  return app;
+}
+
+/** Runs a policy: sets `auth` and `user`, or answers the core's refusal. Other errors reach `app.onError`. */
+function middlewareFor<U, E extends RestJwtEnv<U> | GuardedEnv<U>>(restjwt: RestJwt, policy: AccessPolicy<U>): MiddlewareHandler<E> {
+  return async (c, next) => {
+    const result = await restjwt.authorize(headersOf(c), policy);
+    if (result.response !== undefined) return toResponse(result.response);
+    const ctx = c as unknown as Context<RestJwtEnv<U>>;
+    ctx.set('auth', result.auth);
+    ctx.set('user', result.auth?.user ?? null);
+    await next();
+  };
+}
+
+/**
+ * Authentication middleware: reads the Bearer header, sets `auth` and `user` (null when anonymous) and answers
+ * 401 with the core's body for a bad token. `{ stateless: true }` builds a `TokenUser` from the claims without
+ * reading the store.
+ */
+export function authenticate<S extends boolean = false>(restjwt: RestJwt, options: { stateless?: S } = {}): MiddlewareHandler<RestJwtEnv<AuthUser<S>>> {
+  return middlewareFor(restjwt, authenticationPolicy(options));
+}
+
+/**
+ * Authenticates, then applies the permissions (default: isAuthenticated), answering 401 or 403 in the core's
+ * words: `guard(restjwt)`, `guard(restjwt, isStaff)`, `guard(restjwt, { stateless: true, permissions: [isStaff] })`.
+ */
+export function guard<S extends boolean = false>(restjwt: RestJwt, ...args: GuardArgs<S>): MiddlewareHandler<GuardedEnv<AuthUser<S>>> {
+  return middlewareFor(restjwt, accessPolicy(args));
+}
+
+/**
+ * `app.onError(errorHandler(restjwt))`: any error in the core's words (a logged 500 without details); Hono's own
+ * `HTTPException`s keep their answer.
+ */
+export function errorHandler(restjwt: RestJwt): ErrorHandler {
+  return (err, c) => (err instanceof HTTPException ? err.getResponse() : toResponse(restjwt.errorResponse(err, headersOf(c))));
+}

@@ -1,0 +1,551 @@
+/**
+ * The server-database backend: one Kysely implementation of the store for PostgreSQL and MariaDB/MySQL, for several
+ * restjwt instances sharing one database.
+ *
+ * - `rotate` and `blacklist` are one READ COMMITTED transaction each. The single winner of concurrent calls is decided
+ *   by the database: the unique index on `restjwt_blacklisted_token.token_id` and an insert-if-absent
+ *   (`ON CONFLICT DO NOTHING` / `INSERT IGNORE`) whose affected-row count is checked. Nothing is read and then
+ *   written on the strength of that read. Deadlocks and serialization failures are retried.
+ * - Every call is bounded by the connection's timeouts and a deadline; outages surface as `StoreUnavailableError`.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
+import type {
+  BlacklistPage,
+  BlacklistResult,
+  BlacklistSource,
+  FlushProgress,
+  NewUser,
+  OutstandingToken,
+  RotateResult,
+  Store,
+  UserLookupField,
+  UserRecord,
+} from '../../core/store/types.js';
+import { createKysely, dialectLabel, type SqlConnectOptions, type SqlDialect } from './connect.js';
+import { isRetryableConflict, translateSqlError, uniqueViolation } from './errors.js';
+import { migrateToLatest } from './migrations.js';
+import type { RestJwtDatabase } from './schema.js';
+
+export {
+  createKysely,
+  dialectLabel,
+  isSqlUrl,
+  parseSqlUrl,
+  sqlDialectOf,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_POOL_SIZE,
+  DEFAULT_STATEMENT_TIMEOUT_MS,
+  SQL_URL_EXAMPLES,
+  type SqlConnection,
+  type SqlConnectOptions,
+  type SqlDialect,
+} from './connect.js';
+export { createMigrator, migrateToLatest, sqlMigrations, MIGRATION_NAMES, MIGRATIONS_TABLE, MIGRATIONS_LOCK_TABLE } from './migrations.js';
+export type { RestJwtDatabase } from './schema.js';
+
+/** Default number of rows `flushExpired` deletes per transaction. */
+export const DEFAULT_FLUSH_BATCH_SIZE = 1000;
+/** How often a transaction that hit a deadlock or serialization failure is tried in all. */
+const MAX_ATTEMPTS = 5;
+/** Column sizes, checked before writing so that a long value gets a clear message on every database. */
+const MAX_USERNAME = 150;
+const MAX_EMAIL = 254;
+const MAX_PASSWORD_HASH = 255;
+const MAX_JTI = 255;
+
+/** Options for {@link openSqlStore}. */
+export interface SqlStoreOptions extends SqlConnectOptions {
+  /** `postgres://…`, `postgresql://…`, `mysql://…` or `mariadb://…` (see `createKysely` for the query parameters). */
+  url: string;
+  /** Apply pending migrations while opening. Default true; pass false when a deploy step runs `migrate` instead. */
+  migrate?: boolean;
+  /** The PostgreSQL schema (MariaDB/MySQL: database) of the tables; default the URL's `?schema=`, else the default one. */
+  schema?: string;
+}
+
+interface UserRow {
+  id: string;
+  username: string;
+  email: string;
+  password: string;
+  is_active: boolean;
+  is_staff: boolean;
+  last_login: Date | null;
+  date_joined: Date;
+  token_version: string;
+}
+
+type Db = Kysely<RestJwtDatabase>;
+
+/**
+ * A {@link Store} on PostgreSQL or MariaDB/MySQL. Create it with {@link openSqlStore}; share one per process (it
+ * holds a connection pool).
+ */
+export class SqlStore implements Store, BlacklistSource {
+  readonly dialect: SqlDialect;
+  /** `host:port/database` (no credentials), for messages. */
+  readonly target: string;
+  readonly schema: string | undefined;
+  private readonly root: Db;
+  private readonly db: Db;
+  /** Upper bound of one call: however the driver behaves, nothing waits longer than this. */
+  private readonly deadlineMs: number;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(options: SqlStoreOptions) {
+    const connection = createKysely<RestJwtDatabase>(options.url, options);
+    this.dialect = connection.dialect;
+    this.target = connection.target;
+    this.schema = options.schema ?? connection.schema;
+    this.root = connection.db;
+    this.db = this.schema === undefined ? this.root : this.root.withSchema(this.schema);
+    this.deadlineMs = connection.connectTimeoutMs + 2 * (connection.statementTimeoutMs + 1000) + 1000;
+  }
+
+  /** Connects (lazily), and applies pending migrations unless `migrate: false`. */
+  static async open(options: SqlStoreOptions): Promise<SqlStore> {
+    const store = new SqlStore(options);
+    try {
+      if (options.migrate ?? true) await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------------------------
+
+  /** Applies pending migrations under the migrator's lock; returns their names, `[]` when the schema is current. */
+  async migrate(): Promise<string[]> {
+    this.assertOpen();
+    try {
+      return await migrateToLatest(this.root as Kysely<unknown>, this.dialect, this.schema);
+    } catch (error) {
+      throw translateSqlError(error, this.dialect, this.target, 'unknown');
+    }
+  }
+
+  /** Resolves when the database answers a trivial query. */
+  async ping(): Promise<void> {
+    return this.run(async () => {
+      await sql`select 1`.execute(this.db);
+    });
+  }
+
+  /** Closes the pool (waiting for checked-out connections). Idempotent; later calls reject with `StoreUnavailableError`. */
+  close(): Promise<void> {
+    this.closed = true;
+    this.closing ??= this.root.destroy().catch(() => undefined);
+    return this.closing;
+  }
+
+  /**
+   * The plan of the `isBlacklisted` query, one line per plan row, for diagnostics and tests: PostgreSQL's `EXPLAIN`
+   * text, or MariaDB/MySQL's `EXPLAIN` rows as `table=o type=const key=restjwt_outstanding_token_jti_uniq …`.
+   */
+  async explainIsBlacklisted(jti = ''): Promise<string[]> {
+    const rows = await this.run(() => this.isBlacklistedQuery(jti).explain<Record<string, unknown>>());
+    return rows.map((row) => {
+      if (typeof row['QUERY PLAN'] === 'string') return row['QUERY PLAN'];
+      return Object.entries(row)
+        .filter(([, value]) => value !== null && value !== undefined)
+        .map(([key, value]) => `${key}=${String(value)}`)
+        .join(' ');
+    });
+  }
+
+  // --- users -----------------------------------------------------------------------------------------------------
+
+  async findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
+    return this.run(async () => {
+      let query = this.db.selectFrom('restjwt_user').selectAll();
+      if (field === 'id') {
+        const id = parseId(value);
+        if (id === null) return null;
+        query = query.where('id', '=', id);
+      } else if (field === 'username') {
+        query = query.where('username', '=', value);
+      } else {
+        // Emails are not unique: the oldest user wins.
+        query = query.where('email', '=', value).orderBy('id').limit(1);
+      }
+      const row = await query.executeTakeFirst();
+      return row === undefined ? null : toUser(row);
+    });
+  }
+
+  async createUser(user: NewUser): Promise<UserRecord> {
+    checkLength(user.username, MAX_USERNAME, 'username');
+    checkLength(user.email ?? '', MAX_EMAIL, 'email');
+    checkLength(user.passwordHash, MAX_PASSWORD_HASH, 'passwordHash');
+    const values = {
+      username: user.username,
+      email: user.email ?? '',
+      password: user.passwordHash,
+      is_active: user.isActive ?? true,
+      is_staff: user.isStaff ?? false,
+      last_login: null,
+      date_joined: new Date(Date.now()),
+      token_version: newTokenVersion(),
+    };
+    return this.run(async () => {
+      try {
+        let id: string;
+        if (this.dialect === 'postgres') {
+          const row = await this.db.insertInto('restjwt_user').values(values).returning('id').executeTakeFirstOrThrow();
+          id = String(row.id);
+        } else {
+          const result = await this.db.insertInto('restjwt_user').values(values).executeTakeFirstOrThrow();
+          if (result.insertId === undefined) throw new Error('INSERT returned no id');
+          id = String(result.insertId);
+        }
+        const row = await this.db.selectFrom('restjwt_user').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+        return toUser(row);
+      } catch (error) {
+        const violation = uniqueViolation(error);
+        if (violation !== null && (violation.index === '' || violation.index.includes('username'))) {
+          throw new UserExistsError(user.username);
+        }
+        throw error;
+      }
+    });
+  }
+
+  async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
+    checkLength(passwordHash, MAX_PASSWORD_HASH, 'passwordHash');
+    return this.updateUser(id, { password: passwordHash });
+  }
+
+  async setPassword(id: string, passwordHash: string): Promise<void> {
+    checkLength(passwordHash, MAX_PASSWORD_HASH, 'passwordHash');
+    return this.updateUser(id, { password: passwordHash, token_version: newTokenVersion() });
+  }
+
+  /** Deactivating also renews `tokenVersion`, so the user's outstanding tokens stop working where it is checked. */
+  async setActive(id: string, isActive: boolean): Promise<void> {
+    return this.updateUser(id, isActive ? { is_active: true } : { is_active: false, token_version: newTokenVersion() });
+  }
+
+  async updateLastLogin(id: string, at: Date): Promise<void> {
+    const ms = toMillis(at, 'at');
+    return this.updateUser(id, { last_login: new Date(ms) });
+  }
+
+  /** Users in id (creation) order. */
+  async listUsers(options: { limit?: number; offset?: number } = {}): Promise<UserRecord[]> {
+    const { limit, offset } = checkPage(options);
+    return this.run(async () => {
+      if (limit === 0) return [];
+      const rows = await this.db
+        .selectFrom('restjwt_user')
+        .selectAll()
+        .orderBy('id')
+        // MariaDB/MySQL need a LIMIT to take an OFFSET.
+        .limit(limit ?? Number.MAX_SAFE_INTEGER)
+        .offset(offset)
+        .execute();
+      return rows.map(toUser);
+    });
+  }
+
+  // --- tokens ----------------------------------------------------------------------------------------------------
+
+  async recordOutstanding(token: OutstandingToken): Promise<void> {
+    const values = tokenValues(token);
+    return this.write(async (trx) => {
+      await this.insertOutstanding(trx, values);
+    });
+  }
+
+  async isBlacklisted(jti: string): Promise<boolean> {
+    return this.run(async () => (await this.isBlacklistedQuery(jti).executeTakeFirst()) !== undefined);
+  }
+
+  async blacklist(token: OutstandingToken): Promise<BlacklistResult> {
+    const values = tokenValues(token);
+    return this.write(async (trx) => ((await this.blacklistRow(trx, values)) ? 'blacklisted' : 'already_blacklisted'));
+  }
+
+  async rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult> {
+    // Validate both before writing anything.
+    const presentedValues = tokenValues(presented);
+    const successorValues = tokenValues(successor);
+    return this.write(async (trx) => {
+      if (!(await this.blacklistRow(trx, presentedValues))) return 'already_blacklisted';
+      await this.insertOutstanding(trx, successorValues);
+      return 'rotated';
+    });
+  }
+
+  /**
+   * Deletes tokens that expired before `now`, `batchSize` rows per transaction (default 1000): each batch selects
+   * the lowest ids of expired rows and deletes exactly those, so locks stay short and other writers proceed
+   * between batches. Blacklist rows go with their tokens (ON DELETE CASCADE).
+   */
+  async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
+    const batchSize = options.batchSize ?? DEFAULT_FLUSH_BATCH_SIZE;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
+    }
+    const before = new Date(toMillis(now, 'now'));
+    let total = 0;
+    for (;;) {
+      const deleted = await this.write(async (trx) => {
+        const ids = await trx
+          .selectFrom('restjwt_outstanding_token')
+          .select('id')
+          .where('expires_at', '<', before)
+          .orderBy('id')
+          .limit(batchSize)
+          .execute();
+        if (ids.length === 0) return 0;
+        const result = await trx
+          .deleteFrom('restjwt_outstanding_token')
+          .where(
+            'id',
+            'in',
+            ids.map((row) => String(row.id)),
+          )
+          .where('expires_at', '<', before)
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      });
+      if (deleted === 0) break;
+      total += deleted;
+      options.onProgress?.({ deleted: total });
+      if (deleted < batchSize) break;
+    }
+    return total;
+  }
+
+  async countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
+    return this.run(async () => {
+      const outstanding = await this.db.selectFrom('restjwt_outstanding_token').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+      const blacklisted = await this.db.selectFrom('restjwt_blacklisted_token').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+      return { outstanding: Number(outstanding?.n ?? 0), blacklisted: Number(blacklisted?.n ?? 0) };
+    });
+  }
+
+  /** Blacklisted tokens in outstanding-id order, for a revocation cache to load (see `BlacklistSource`). */
+  async listBlacklisted(
+    options: { expiresAfter?: Date; expiresBefore?: Date; cursor?: string | null; limit?: number } = {},
+  ): Promise<BlacklistPage> {
+    const limit = options.limit ?? 1000;
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${String(options.limit)}`);
+    const cursor = options.cursor ?? null;
+    if (cursor !== null && parseId(cursor) === null) throw new RangeError('cursor must be the `next` of a previous page');
+    const after = options.expiresAfter === undefined ? undefined : new Date(toMillis(options.expiresAfter, 'expiresAfter'));
+    const before = options.expiresBefore === undefined ? undefined : new Date(toMillis(options.expiresBefore, 'expiresBefore'));
+    return this.run(async () => {
+      let query = this.db
+        .selectFrom('restjwt_outstanding_token as o')
+        .innerJoin('restjwt_blacklisted_token as b', 'b.token_id', 'o.id')
+        .select(['o.id', 'o.jti', 'o.expires_at'])
+        .orderBy('o.id')
+        .limit(limit);
+      if (cursor !== null) query = query.where('o.id', '>', cursor);
+      if (after !== undefined) query = query.where('o.expires_at', '>', after);
+      if (before !== undefined) query = query.where('o.expires_at', '<', before);
+      const rows = await query.execute();
+      const last = rows.at(-1);
+      return {
+        entries: rows.map((row) => ({ jti: row.jti, expiresAt: new Date(row.expires_at) })),
+        next: rows.length === limit && last !== undefined ? String(last.id) : null,
+      };
+    });
+  }
+
+  // --- internals -------------------------------------------------------------------------------------------------
+
+  private isBlacklistedQuery(jti: string) {
+    // Two index lookups: jti → outstanding id (unique index), id → blacklist row (unique index on token_id).
+    return this.db
+      .selectFrom('restjwt_outstanding_token as o')
+      .innerJoin('restjwt_blacklisted_token as b', 'b.token_id', 'o.id')
+      .select(sql<number>`1`.as('one'))
+      .where('o.jti', '=', jti)
+      .limit(1);
+  }
+
+  private async updateUser(
+    id: string,
+    set: Partial<{ password: string; token_version: string; is_active: boolean; last_login: Date }>,
+  ): Promise<void> {
+    this.assertOpen();
+    const key = parseId(id);
+    if (key === null) return;
+    await this.run(async () => {
+      await this.db.updateTable('restjwt_user').set(set).where('id', '=', key).execute();
+    });
+  }
+
+  /** Inserts the token unless its jti is recorded; an unknown user id is stored as NULL, as simplejwt does. */
+  private async insertOutstanding(trx: Transaction<RestJwtDatabase>, token: TokenValues): Promise<void> {
+    const insert = trx.insertInto('restjwt_outstanding_token').values((eb) => ({
+      jti: token.jti,
+      user_id: token.userId === null ? null : eb.selectFrom('restjwt_user').select('id').where('id', '=', token.userId),
+      token_type: token.tokenType,
+      family_id: token.familyId,
+      created_at: token.createdAt,
+      expires_at: token.expiresAt,
+    }));
+    if (this.dialect === 'postgres') await insert.onConflict((oc) => oc.column('jti').doNothing()).execute();
+    else await insert.ignore().execute();
+  }
+
+  /** Records `token` unless present and blacklists it; true when this call inserted the blacklist row. */
+  private async blacklistRow(trx: Transaction<RestJwtDatabase>, token: TokenValues): Promise<boolean> {
+    await this.insertOutstanding(trx, token);
+    // A plain read: under READ COMMITTED it sees the row whether this transaction or a committed one inserted it
+    // (an uncommitted insert by another transaction made the insert above wait for it).
+    const row = await trx.selectFrom('restjwt_outstanding_token').select('id').where('jti', '=', token.jti).executeTakeFirst();
+    if (row === undefined) throw new Error(`Outstanding token ${token.jti} vanished inside its transaction`);
+    const insert = trx.insertInto('restjwt_blacklisted_token').values({ token_id: String(row.id), blacklisted_at: new Date(Date.now()) });
+    const result =
+      this.dialect === 'postgres'
+        ? await insert.onConflict((oc) => oc.column('token_id').doNothing()).executeTakeFirst()
+        : await insert.ignore().executeTakeFirst();
+    // The unique token_id decides: only the call that inserted the row wins.
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  /** Runs `fn` in one READ COMMITTED transaction, again after a deadlock or serialization failure. */
+  private write<T>(fn: (trx: Transaction<RestJwtDatabase>) => Promise<T>): Promise<T> {
+    return this.run(async () => {
+      for (let attempt = 1; ; attempt++) {
+        let committing = false;
+        try {
+          return await this.db
+            .transaction()
+            .setIsolationLevel('read committed')
+            .execute(async (trx) => {
+              const result = await fn(trx);
+              committing = true;
+              return result;
+            });
+        } catch (error) {
+          if (!committing && attempt < MAX_ATTEMPTS && isRetryableConflict(error)) {
+            // Rolled back by the database: nothing was applied. Back off a little, with jitter, and try again.
+            await sleep(5 * attempt + Math.floor(Math.random() * 10 * attempt));
+            continue;
+          }
+          throw translateSqlError(error, this.dialect, this.target, committing ? 'unknown' : 'not_applied');
+        }
+      }
+    });
+  }
+
+  /** Runs `fn` unless closed, with errors translated and a deadline. */
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new StoreUnavailableError(
+            `The ${dialectLabel(this.dialect)} database ${this.target} did not answer within ${this.deadlineMs} ms. Requests that ` +
+              'need it answer 503 until it is back; check the server and the network to it. restjwt reconnects by itself.',
+          ),
+        );
+      }, this.deadlineMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([fn(), deadline]);
+    } catch (error) {
+      if (this.closed && !(error instanceof StoreUnavailableError)) throw closedError(this);
+      throw translateSqlError(error, this.dialect, this.target);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw closedError(this);
+  }
+}
+
+/**
+ * Opens a {@link SqlStore} and applies pending migrations unless `migrate: false`.
+ *
+ * @throws StoreUnavailableError when the database cannot be reached (with what to check), Error for a bad URL.
+ */
+export function openSqlStore(options: SqlStoreOptions): Promise<SqlStore> {
+  return SqlStore.open(options);
+}
+
+function closedError(store: SqlStore): StoreUnavailableError {
+  return new StoreUnavailableError(`The ${dialectLabel(store.dialect)} store for ${store.target} is closed. Open a new one with openSqlStore().`, {
+    outcome: 'not_applied',
+  });
+}
+
+interface TokenValues {
+  jti: string;
+  userId: string | null;
+  tokenType: 'refresh' | 'sliding';
+  familyId: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+function tokenValues(token: OutstandingToken): TokenValues {
+  checkLength(token.jti, MAX_JTI, 'jti');
+  if (token.familyId !== null) checkLength(token.familyId, MAX_JTI, 'familyId');
+  return {
+    jti: token.jti,
+    userId: token.userId === null ? null : parseId(token.userId),
+    tokenType: token.tokenType,
+    familyId: token.familyId,
+    createdAt: new Date(toMillis(token.createdAt, 'createdAt')),
+    expiresAt: new Date(toMillis(token.expiresAt, 'expiresAt')),
+  };
+}
+
+function toUser(row: UserRow): UserRecord {
+  return {
+    id: String(row.id),
+    username: row.username,
+    email: row.email,
+    passwordHash: row.password,
+    isActive: Boolean(row.is_active),
+    isStaff: Boolean(row.is_staff),
+    lastLogin: row.last_login === null ? null : new Date(row.last_login),
+    dateJoined: new Date(row.date_joined),
+    tokenVersion: row.token_version,
+  };
+}
+
+/** User ids are canonical decimal integers within BIGINT; anything else matches no row. */
+function parseId(id: string): string | null {
+  return /^(0|[1-9][0-9]{0,17})$/.test(id) ? id : null;
+}
+
+function checkLength(value: string, max: number, what: string): void {
+  if (value.length > max) throw new RangeError(`${what} is longer than ${max} characters`);
+}
+
+function toMillis(date: Date, what: string): number {
+  const ms = date instanceof Date ? date.getTime() : Number.NaN;
+  if (Number.isNaN(ms)) throw new RangeError(`${what} must be a valid Date`);
+  return ms;
+}
+
+function checkPage(options: { limit?: number; offset?: number }): { limit: number | undefined; offset: number } {
+  const { limit, offset = 0 } = options;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new RangeError(`limit must be a non-negative integer, got ${String(limit)}`);
+  }
+  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${String(offset)}`);
+  return { limit, offset };
+}
+
+/** 128 random bits as 32 hex characters. */
+function newTokenVersion(): string {
+  return randomBytes(16).toString('hex');
+}

@@ -1,0 +1,160 @@
+/**
+ * The server databases' schema as versioned Kysely migrations, kept in code. One definition serves PostgreSQL and
+ * MariaDB/MySQL; the few differences (identity columns, time type, binary collation) are the helpers below.
+ *
+ * The tables, columns and index names are the SQLite store's (`../sqlite/migrations.ts`), so query plans and error
+ * messages read the same everywhere. Append new migrations; never edit or rename released ones.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Migrator, sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { SqlDialect } from './connect.js';
+
+/** The table recording which migrations ran (Kysely's migrator format), and its lock table. */
+export const MIGRATIONS_TABLE = 'restjwt_migrations';
+export const MIGRATIONS_LOCK_TABLE = 'restjwt_migrations_lock';
+
+/** Names of every migration, oldest first. */
+export const MIGRATION_NAMES = ['0001_initial'] as const;
+
+/** The identity column: `bigserial` on PostgreSQL, `bigint auto_increment` on MariaDB/MySQL. */
+function addId<T extends string, C extends string>(dialect: SqlDialect, table: CreateTableBuilder<T, C>): CreateTableBuilder<T, C | 'id'> {
+  return dialect === 'postgres'
+    ? table.addColumn('id', 'bigserial', (col) => col.primaryKey())
+    : table.addColumn('id', 'bigint', (col) => col.autoIncrement().primaryKey());
+}
+
+/** Instants with millisecond precision: `timestamptz` on PostgreSQL, `datetime(3)` holding UTC on MariaDB/MySQL. */
+function instant(dialect: SqlDialect) {
+  return dialect === 'postgres' ? sql`timestamptz` : sql`datetime(3)`;
+}
+
+/**
+ * The binary collation without trailing-space padding on this server: usernames, emails and jtis must compare
+ * exactly, as on PostgreSQL and SQLite (the default collations ignore case and accents, and `_bin` ones still treat
+ * `'bob'` and `'bob '` as equal).
+ */
+async function exactCollation(db: Kysely<unknown>): Promise<string> {
+  const { rows } = await sql<{ v: string }>`select version() as v`.execute(db);
+  const version = rows[0]?.v ?? '';
+  if (/mariadb/i.test(version)) return 'utf8mb4_nopad_bin';
+  const major = Number(/^(\d+)\./.exec(version)?.[1] ?? '0');
+  return major >= 8 ? 'utf8mb4_0900_bin' : 'utf8mb4_bin';
+}
+
+async function initialUp(db: Kysely<unknown>, dialect: SqlDialect): Promise<void> {
+  // MariaDB/MySQL: InnoDB (transactions, foreign keys) and an exact collation.
+  const collation = dialect === 'mysql' ? await exactCollation(db) : '';
+  const tableOptions = <T extends string, C extends string>(_dialect: SqlDialect, table: CreateTableBuilder<T, C>): CreateTableBuilder<T, C> =>
+    dialect === 'postgres' ? table : table.modifyEnd(sql`engine = InnoDB default charset = utf8mb4 collate = ${sql.raw(collation)}`);
+
+  await tableOptions(
+    dialect,
+    addId(dialect, db.schema.createTable('restjwt_user'))
+      .addColumn('username', 'varchar(150)', (col) => col.notNull())
+      .addColumn('email', 'varchar(254)', (col) => col.notNull().defaultTo(''))
+      .addColumn('password', 'varchar(255)', (col) => col.notNull())
+      .addColumn('is_active', 'boolean', (col) => col.notNull().defaultTo(true))
+      .addColumn('is_staff', 'boolean', (col) => col.notNull().defaultTo(false))
+      .addColumn('last_login', instant(dialect))
+      .addColumn('date_joined', instant(dialect), (col) => col.notNull())
+      .addColumn('token_version', 'varchar(64)', (col) => col.notNull())
+      .addUniqueConstraint('restjwt_user_username_uniq', ['username']),
+  ).execute();
+  // Login may key on email (usernameField = 'email').
+  await db.schema.createIndex('restjwt_user_email_idx').on('restjwt_user').column('email').execute();
+
+  await tableOptions(
+    dialect,
+    addId(dialect, db.schema.createTable('restjwt_outstanding_token'))
+      .addColumn('jti', 'varchar(255)', (col) => col.notNull())
+      .addColumn('user_id', 'bigint')
+      .addColumn('token_type', 'varchar(16)', (col) => col.notNull())
+      .addColumn('family_id', 'varchar(255)')
+      .addColumn('created_at', instant(dialect), (col) => col.notNull())
+      .addColumn('expires_at', instant(dialect), (col) => col.notNull())
+      .addCheckConstraint('restjwt_outstanding_token_type_check', sql`token_type in ('refresh', 'sliding')`),
+  ).execute();
+  // The uniqueness that makes blacklist/rotate idempotent, and the lookup of every blacklist check.
+  await db.schema.createIndex('restjwt_outstanding_token_jti_uniq').unique().on('restjwt_outstanding_token').column('jti').execute();
+  await db.schema.createIndex('restjwt_outstanding_token_user_id_idx').on('restjwt_outstanding_token').column('user_id').execute();
+  await db.schema.createIndex('restjwt_outstanding_token_expires_at_idx').on('restjwt_outstanding_token').column('expires_at').execute();
+  await db.schema.createIndex('restjwt_outstanding_token_family_id_idx').on('restjwt_outstanding_token').column('family_id').execute();
+
+  await tableOptions(
+    dialect,
+    addId(dialect, db.schema.createTable('restjwt_blacklisted_token'))
+      .addColumn('token_id', 'bigint', (col) => col.notNull())
+      .addColumn('blacklisted_at', instant(dialect), (col) => col.notNull()),
+  ).execute();
+  // The uniqueness that decides the single winner of concurrent blacklist/rotate calls (insert-if-absent whose
+  // affected-row count is checked), and the index the cascade from outstanding rows needs.
+  await db.schema.createIndex('restjwt_blacklisted_token_token_id_uniq').unique().on('restjwt_blacklisted_token').column('token_id').execute();
+
+  // Foreign keys last, so that MariaDB/MySQL reuse the indexes above instead of creating their own.
+  await db.schema
+    .alterTable('restjwt_outstanding_token')
+    .addForeignKeyConstraint('restjwt_outstanding_token_user_id_fk', ['user_id'], 'restjwt_user', ['id'], (fk) => fk.onDelete('cascade'))
+    .execute();
+  await db.schema
+    .alterTable('restjwt_blacklisted_token')
+    .addForeignKeyConstraint('restjwt_blacklisted_token_token_id_fk', ['token_id'], 'restjwt_outstanding_token', ['id'], (fk) =>
+      fk.onDelete('cascade'),
+    )
+    .execute();
+}
+
+async function initialDown(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropTable('restjwt_blacklisted_token').ifExists().execute();
+  await db.schema.dropTable('restjwt_outstanding_token').ifExists().execute();
+  await db.schema.dropTable('restjwt_user').ifExists().execute();
+}
+
+/** The migrations for `dialect`, run against `schema` when given (else the connection's default schema/database). */
+export function sqlMigrations(dialect: SqlDialect, schema?: string): Record<(typeof MIGRATION_NAMES)[number], Migration> {
+  const scoped = (db: Kysely<unknown>): Kysely<unknown> => (schema === undefined ? db : db.withSchema(schema));
+  return {
+    '0001_initial': {
+      up: (db: Kysely<unknown>) => initialUp(scoped(db), dialect),
+      down: (db: Kysely<unknown>) => initialDown(scoped(db)),
+    },
+  };
+}
+
+/** A Kysely migrator over restjwt's migrations (its bookkeeping tables go into `schema` too). */
+export function createMigrator(db: Kysely<unknown>, dialect: SqlDialect, schema?: string): Migrator {
+  const provider: MigrationProvider = { getMigrations: async () => sqlMigrations(dialect, schema) };
+  return new Migrator({
+    db,
+    provider,
+    migrationTableName: MIGRATIONS_TABLE,
+    migrationLockTableName: MIGRATIONS_LOCK_TABLE,
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
+  });
+}
+
+/**
+ * Applies pending migrations, in order, under the migrator's lock (so several instances starting together apply
+ * each one once). Returns the names applied, `[]` when the schema was current.
+ *
+ * @throws the first migration error (the driver's error; translate it for messages).
+ */
+export async function migrateToLatest(db: Kysely<unknown>, dialect: SqlDialect, schema?: string): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await createMigrator(db, dialect, schema).migrateToLatest();
+    if (error === undefined) return (results ?? []).filter((r) => r.status === 'Success' && r.direction === 'Up').map((r) => r.migrationName);
+    // Kysely's migrator first introspects every table of the database; a table or schema dropped meanwhile by
+    // someone else makes that query fail. Nothing was migrated then: look again.
+    if (attempt < 5 && isCatalogRace(error)) {
+      await sleep(50 * attempt);
+      continue;
+    }
+    throw error;
+  }
+}
+
+/** PostgreSQL catalog lookups that fail when an object vanishes while being listed. */
+function isCatalogRace(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (e?.code === '3F000' || e?.code === '42P01') return true;
+  return e?.code === 'XX000' && typeof e.message === 'string' && /cache lookup failed/.test(e.message);
+}

@@ -1,0 +1,38 @@
+/** Clients for the shared suite: each framework's own way of sending a request without a network. */
+import type { Server } from 'node:http';
+import request from 'supertest';
+import { toAnswer, type Answer, type Client, type RequestInit } from './suite.js';
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
+
+/** supertest over a Node request listener or server (Express, Nest's `getHttpServer()`). */
+export function supertestClient(app: Server | ((...args: never[]) => unknown), close: () => Promise<void> = async () => {}): Client {
+  const agent = request(app as Server);
+  return {
+    async request(method: string, path: string, init: RequestInit = {}): Promise<Answer> {
+      let test = agent[method.toLowerCase() as Method](path).redirects(0);
+      for (const [k, v] of Object.entries(init.headers ?? {})) test = test.set(k, v);
+      if (init.body !== undefined) test = test.send(init.body);
+      // Keep the body as text, whatever its type: the suite compares bytes and parses JSON itself.
+      const res = await test.buffer(true).parse((r, done) => {
+        let text = '';
+        r.setEncoding('utf8');
+        r.on('data', (chunk: string) => (text += chunk));
+        r.on('end', () => done(null, text));
+      });
+      return toAnswer(res.status, res.headers as Record<string, string>, typeof res.body === 'string' ? res.body : '');
+    },
+    close,
+  };
+}
+
+/** A fetch-style app (Hono's `app.request`). */
+export function fetchClient(send: (path: string, init: { method: string; headers?: Record<string, string>; body?: string }) => Response | Promise<Response>): Client {
+  return {
+    async request(method, path, init = {}) {
+      const res = await send(path, { method, ...init });
+      return toAnswer(res.status, Object.fromEntries(res.headers), await res.text());
+    },
+    close: async () => {},
+  };
+}

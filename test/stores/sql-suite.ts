@@ -1,0 +1,325 @@
+/**
+ * Everything the SQL store is tested for on one server database: the shared contract, the schema and migrations,
+ * the blacklist check's query plan, several stores (instances) on one database, outages through a TCP proxy, and a
+ * flush measurement. `postgres.test.ts` and `mariadb.test.ts` run it.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/core/store/errors.js';
+import { createKysely, openSqlStore, SqlStore, type SqlDialect } from '../../src/stores/sql/index.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { makeToken, runStoreContract } from './contract.js';
+import { withParams } from './services.js';
+
+export interface SqlSuiteOptions {
+  name: string;
+  label: string;
+  available: boolean;
+  /** The server's URL (its database is where a fresh scope gets created). */
+  url: string;
+  dialect: SqlDialect;
+  /** A new, unused schema (PostgreSQL) or database (MariaDB) name. */
+  freshScope(): Promise<string>;
+  dropScope(scope: string): Promise<void>;
+  /** Refreshes the planner's statistics of the token tables. */
+  analyze(scope: string): Promise<void>;
+  indexNames(scope: string): Promise<string[]>;
+  /** Asserts that a plan of the blacklist check uses the unique indexes and scans no table. */
+  expectIndexedPlan(plan: string[]): void;
+}
+
+const HOUR = 3_600_000;
+
+export function sqlSuite(o: SqlSuiteOptions): void {
+  describe.skipIf(!o.available)(`${o.label} (SqlStore over a real connection)`, () => {
+    const scopes = new Set<string>();
+    const stores: SqlStore[] = [];
+    const newScope = async (): Promise<string> => {
+      const scope = await o.freshScope();
+      scopes.add(scope);
+      return scope;
+    };
+    const open = async (scope: string, extra: { migrate?: boolean; url?: string } = {}): Promise<SqlStore> => {
+      const store = await openSqlStore({ url: extra.url ?? o.url, schema: scope, migrate: extra.migrate ?? true });
+      stores.push(store);
+      return store;
+    };
+    const dropAll = async (): Promise<void> => {
+      for (const store of stores.splice(0)) await store.close();
+      for (const scope of [...scopes]) {
+        await o.dropScope(scope);
+        scopes.delete(scope);
+      }
+    };
+
+    afterEach(dropAll);
+    afterAll(dropAll);
+
+    let contractScope = '';
+    runStoreContract(
+      o.name,
+      async () => {
+        contractScope = await newScope();
+        return openSqlStore({ url: o.url, schema: contractScope });
+      },
+      {
+        cleanup: async () => {
+          await o.dropScope(contractScope);
+          scopes.delete(contractScope);
+        },
+      },
+    );
+
+    describe('schema and migrations', () => {
+      it('open creates the tables and the indexes the SQLite store has, and records the migration', async () => {
+        const scope = await newScope();
+        const store = await open(scope);
+        expect(await store.migrate()).toEqual([]);
+        expect(await o.indexNames(scope)).toEqual(
+          expect.arrayContaining([
+            'restjwt_user_email_idx',
+            'restjwt_outstanding_token_jti_uniq',
+            'restjwt_outstanding_token_user_id_idx',
+            'restjwt_outstanding_token_expires_at_idx',
+            'restjwt_outstanding_token_family_id_idx',
+            'restjwt_blacklisted_token_token_id_uniq',
+          ]),
+        );
+        const { db } = createKysely<{ restjwt_migrations: { name: string } }>(o.url);
+        try {
+          const rows = await db.withSchema(scope).selectFrom('restjwt_migrations').select('name').execute();
+          expect(rows.map((r) => r.name)).toEqual(['0001_initial']);
+        } finally {
+          await db.destroy();
+        }
+      });
+
+      it('with migrate: false nothing is created until migrate() runs; the error names restjwt migrate', async () => {
+        const scope = await newScope();
+        const store = await open(scope, { migrate: false });
+        await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
+        expect(await store.migrate()).toEqual(['0001_initial']);
+        expect(await store.migrate()).toEqual([]);
+        await store.recordOutstanding(makeToken());
+        expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+      });
+
+      it('three instances migrating one empty database at once apply the migration exactly once', async () => {
+        const scope = await newScope();
+        const [a, b, c] = await Promise.all([open(scope, { migrate: false }), open(scope, { migrate: false }), open(scope, { migrate: false })]);
+        const applied = await Promise.all([a!.migrate(), b!.migrate(), c!.migrate()]);
+        expect(applied.flat()).toEqual(['0001_initial']);
+        await a!.recordOutstanding(makeToken());
+        expect(await c!.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+      });
+
+      it('returns ids as decimal strings and compares usernames exactly (case and trailing spaces)', async () => {
+        const store = await open(await newScope());
+        const bob = await store.createUser({ username: 'bob', passwordHash: 'h' });
+        expect(bob.id).toMatch(/^[1-9][0-9]*$/);
+        expect(await store.findUser('username', 'bob ')).toBeNull();
+        expect(await store.findUser('username', 'BOB')).toBeNull();
+        const spaced = await store.createUser({ username: 'bob ', passwordHash: 'h' });
+        expect(spaced.id).not.toBe(bob.id);
+        expect(await store.findUser('id', `0${bob.id}`)).toBeNull();
+        expect(await store.findUser('id', '99999999999999999999999')).toBeNull();
+        await expect(store.createUser({ username: 'x'.repeat(151), passwordHash: 'h' })).rejects.toThrow(/longer than 150/);
+      });
+    });
+
+    describe('several instances on one database', () => {
+      it('of 30 concurrent rotations of one token spread over three stores exactly one wins', async () => {
+        const scope = await newScope();
+        const instances = [await open(scope), await open(scope), await open(scope)];
+        const presented = makeToken();
+        await instances[0]!.recordOutstanding(presented);
+        const successors = Array.from({ length: 30 }, () => makeToken());
+        const results = await Promise.all(successors.map((s, i) => instances[i % 3]!.rotate(presented, s)));
+        expect(results.filter((r) => r === 'rotated')).toHaveLength(1);
+        expect(await instances[2]!.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+        for (const store of instances) expect(await store.isBlacklisted(presented.jti)).toBe(true);
+      });
+
+      it('a blacklist written by one instance is seen by the others at once', async () => {
+        const scope = await newScope();
+        const a = await open(scope);
+        const b = await open(scope);
+        const token = makeToken();
+        expect(await b.isBlacklisted(token.jti)).toBe(false);
+        expect(await a.blacklist(token)).toBe('blacklisted');
+        expect(await b.isBlacklisted(token.jti)).toBe(true);
+        expect(await b.blacklist(token)).toBe('already_blacklisted');
+      });
+
+      it('many tokens rotated concurrently by three stores: exactly one rotation per token', async () => {
+        const scope = await newScope();
+        const instances = [await open(scope), await open(scope), await open(scope)];
+        const tokens = Array.from({ length: 40 }, () => makeToken());
+        const calls = tokens.flatMap((t) => [0, 1, 2].map((i) => instances[i]!.rotate(t, makeToken())));
+        const results = await Promise.all(calls);
+        expect(results.filter((r) => r === 'rotated')).toHaveLength(tokens.length);
+        expect(await instances[0]!.countTokens()).toEqual({ outstanding: 2 * tokens.length, blacklisted: tokens.length });
+      });
+    });
+
+    describe('query plans', () => {
+      it('EXPLAIN: the blacklist check is two unique-index lookups, no table scan', async () => {
+        const scope = await newScope();
+        const store = await open(scope);
+        // Enough rows that a planner would rather scan a table if no index fitted.
+        const { db } = createKysely(o.url);
+        const scoped = db.withSchema(scope);
+        const now = Date.now();
+        let probeJti = '';
+        try {
+          for (let chunk = 0; chunk < 4; chunk++) {
+            const rows = Array.from({ length: 1000 }, () => ({
+              jti: randomUUID().replaceAll('-', ''),
+              user_id: null,
+              token_type: 'refresh' as const,
+              family_id: null,
+              created_at: new Date(now),
+              expires_at: new Date(now + HOUR),
+            }));
+            await scoped.insertInto('restjwt_outstanding_token').values(rows).execute();
+            if (chunk === 0) probeJti = rows[500]!.jti;
+          }
+          const ids = await scoped.selectFrom('restjwt_outstanding_token').select('id').orderBy('id').limit(2000).execute();
+          await scoped
+            .insertInto('restjwt_blacklisted_token')
+            .values(ids.map((r) => ({ token_id: String(r.id), blacklisted_at: new Date(now) })))
+            .execute();
+        } finally {
+          await db.destroy();
+        }
+        await o.analyze(scope);
+        expect(await store.isBlacklisted(probeJti)).toBe(true);
+        const plan = await store.explainIsBlacklisted(probeJti);
+        console.info(`[${o.name}] EXPLAIN isBlacklisted:\n  ${plan.join('\n  ')}`);
+        o.expectIndexedPlan(plan);
+      });
+    });
+
+    describe('outages', () => {
+      let proxy: TcpProxy;
+      beforeAll(async () => {
+        const target = new URL(o.url);
+        proxy = await startTcpProxy(target.hostname, Number(target.port || (o.dialect === 'postgres' ? 5432 : 3306)));
+      });
+      afterAll(async () => {
+        await proxy.close();
+      });
+
+      const viaProxy = (params: Record<string, string> = {}): string => {
+        const url = new URL(o.url);
+        url.port = String(proxy.port);
+        return withParams(url.toString(), params);
+      };
+
+      it('an unreachable server fails fast with StoreUnavailableError saying what to check, without the password', async () => {
+        const url = new URL(o.url);
+        url.port = '1';
+        url.username = 'app';
+        url.password = 's3cret-pw';
+        const started = Date.now();
+        const error = await openSqlStore({ url: url.toString(), schema: 'nothing_here' }).catch((e: unknown) => e);
+        expect(Date.now() - started).toBeLessThan(3000);
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect((error as Error).message).toMatch(/unreachable.*ECONNREFUSED.*check that the server is running/);
+        expect((error as Error).message).toContain(`127.0.0.1:1/`);
+        expect((error as Error).message).not.toContain('s3cret-pw');
+      });
+
+      it('a connection cut answers StoreUnavailableError at once, and the pool heals when the server is back', async () => {
+        const scope = await newScope();
+        await open(scope); // migrated directly
+        const store = await open(scope, { url: viaProxy(), migrate: false });
+        const token = makeToken();
+        expect(await store.blacklist(token)).toBe('blacklisted');
+
+        await proxy.cut();
+        const started = Date.now();
+        for (const call of [() => store.isBlacklisted(token.jti), () => store.rotate(makeToken(), makeToken()), () => store.ping()]) {
+          const error = await call().catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(StoreUnavailableError);
+        }
+        expect(Date.now() - started).toBeLessThan(3000);
+
+        await proxy.restore();
+        expect(await store.isBlacklisted(token.jti)).toBe(true);
+        expect(await store.rotate(makeToken(), makeToken())).toBe('rotated');
+      });
+
+      it('a server that stops answering (black hole) fails within the timeouts instead of hanging', async () => {
+        const scope = await newScope();
+        await open(scope);
+        const store = await open(scope, { url: viaProxy({ connect_timeout: '1', statement_timeout: '1000' }), migrate: false });
+        await store.recordOutstanding(makeToken()); // a pooled connection now exists
+
+        proxy.stall();
+        const started = Date.now();
+        const [pooled, rotate] = await Promise.all([
+          store.isBlacklisted('x').catch((e: unknown) => e),
+          store.rotate(makeToken(), makeToken()).catch((e: unknown) => e),
+        ]);
+        const elapsed = Date.now() - started;
+        expect(pooled).toBeInstanceOf(StoreUnavailableError);
+        expect(rotate).toBeInstanceOf(StoreUnavailableError);
+        expect((rotate as StoreUnavailableError).message).toMatch(/did not answer in time|unreachable/);
+        expect(elapsed).toBeLessThan(6000);
+
+        await proxy.restore();
+        expect(await store.rotate(makeToken(), makeToken())).toBe('rotated');
+        expect((await store.countTokens()).blacklisted).toBeGreaterThanOrEqual(1);
+      });
+    });
+
+    describe('flushExpired at volume', () => {
+      it('deletes 20,000 expired tokens in batches, with progress, leaving live ones', async () => {
+        const scope = await newScope();
+        const store = await open(scope);
+        const { db } = createKysely(o.url);
+        const scoped = db.withSchema(scope);
+        const now = Date.now();
+        try {
+          for (let chunk = 0; chunk < 20; chunk++) {
+            await scoped
+              .insertInto('restjwt_outstanding_token')
+              .values(
+                Array.from({ length: 1000 }, () => ({
+                  jti: randomUUID().replaceAll('-', ''),
+                  user_id: null,
+                  token_type: 'refresh' as const,
+                  family_id: null,
+                  created_at: new Date(now - 2 * HOUR),
+                  expires_at: new Date(now - HOUR),
+                })),
+              )
+              .execute();
+          }
+          const ids = await scoped.selectFrom('restjwt_outstanding_token').select('id').orderBy('id').limit(5000).execute();
+          await scoped
+            .insertInto('restjwt_blacklisted_token')
+            .values(ids.map((r) => ({ token_id: String(r.id), blacklisted_at: new Date(now) })))
+            .execute();
+        } finally {
+          await db.destroy();
+        }
+        const live = makeToken();
+        await store.blacklist(live);
+
+        const progress: number[] = [];
+        const started = performance.now();
+        const deleted = await store.flushExpired(new Date(now), { onProgress: (p) => progress.push(p.deleted) });
+        const seconds = (performance.now() - started) / 1000;
+        console.info(`[${o.name}] flushExpired: ${deleted} rows in ${seconds.toFixed(2)} s (${Math.round(deleted / seconds)} rows/s), ${progress.length} batches`);
+
+        expect(deleted).toBe(20_000);
+        expect(progress).toHaveLength(20);
+        expect(progress.at(-1)).toBe(20_000);
+        expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 1 });
+        expect(await store.isBlacklisted(live.jti)).toBe(true);
+      }, 60_000);
+    });
+  });
+}
