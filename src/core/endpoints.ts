@@ -5,6 +5,12 @@ import { refreshPair } from './handlers/refresh.js';
 import { refreshSliding } from './handlers/sliding-refresh.js';
 import { verifyToken } from './handlers/verify.js';
 
+/** What a handler may know of the request besides its body. */
+export interface RequestMeta {
+  /** The client address (after trusted-proxy handling), for throttling. */
+  address: string;
+}
+
 export type EndpointName = 'obtainPair' | 'refresh' | 'verify' | 'blacklist' | 'obtainSliding' | 'refreshSliding';
 
 /** A token endpoint: where it is mounted (relative to the adapter's prefix) and what answers it. */
@@ -18,7 +24,7 @@ export interface EndpointSpec {
   readonly fields: readonly string[];
   /** Response fields on success. */
   readonly returns: readonly string[];
-  readonly run: (ctx: HandlerContext, data: Readonly<Record<string, unknown>>) => Promise<Record<string, string>>;
+  readonly run: (ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta) => Promise<Record<string, string>>;
 }
 
 /** Every token endpoint, in simplejwt's URL names. Adapters mount them all from this table. */

@@ -147,6 +147,25 @@ export class ServiceUnavailable extends ApiError {
   }
 }
 
+/** 403: a cookie-authenticated unsafe request without a valid CSRF token or from an untrusted origin. */
+export class CsrfFailed extends ApiError {
+  readonly status = 403;
+  readonly code = 'csrf_failed';
+  constructor(detail: Message & { key: 'csrf_token_missing' | 'csrf_origin' }) {
+    super(detail);
+  }
+}
+
+/** 429 with Retry-After: too many failed logins. The same answer whether or not the user exists. */
+export class Throttled extends ApiError {
+  readonly status = 429;
+  readonly code = 'throttled';
+  constructor(readonly retryAfterSeconds: number) {
+    super({ key: 'throttled', params: { wait: retryAfterSeconds } });
+    this.extraHeaders = { 'Retry-After': String(retryAfterSeconds) };
+  }
+}
+
 /** Raised at start-up for settings or keys that cannot work; the message says what to change. */
 export class ConfigurationError extends Error {
   readonly code = 'improperly_configured';

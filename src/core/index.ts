@@ -28,6 +28,7 @@ export {
   slashRedirect,
   splitTarget,
   responseText,
+  outgoingHeaders,
   type HeaderMap,
   type HeaderInput,
   type BodySource,

@@ -1,12 +1,15 @@
 import { authenticateRequest, type Authentication, type AuthenticateOptions, type AuthUser } from './auth/authenticate.js';
 import { checkPermissions, type AccessPolicy } from './auth/permissions.js';
 import { ENDPOINTS, type EndpointName, type EndpointSpec } from './endpoints.js';
-import { ApiError, MethodNotAllowed, ServiceUnavailable } from './errors.js';
+import { ApiError, ConfigurationError, MethodNotAllowed, ServiceUnavailable } from './errors.js';
+import { LoginThrottle } from './throttle/login-throttle.js';
 import type { HandlerContext, Hooks, LogEvent } from './handlers/context.js';
 import { builtinCatalogues, en, type Catalogue } from './i18n/catalogue.js';
 import { negotiateLocale } from './i18n/negotiate.js';
 import { render } from './i18n/translate.js';
 import { parseBody } from './http/parse-body.js';
+import { clientAddress } from './http/client-ip.js';
+import { authCookies, checkCsrf, clearingCookies, tokensToCookies } from './http/cookie-mode.js';
 import { renderError } from './http/render-error.js';
 import { requestFields } from './http/schemas.js';
 import { readRawBody, tokenRoutes, type BodySource, type HeaderMap, type TokenRoute } from './http/transport.js';
@@ -17,7 +20,7 @@ import { createPasswordHasher, type PasswordHasher } from './passwords/index.js'
 import { resolveSettings } from './settings/resolve.js';
 import type { Settings, SettingsInput } from './settings/types.js';
 import { StoreUnavailableError } from './store/errors.js';
-import type { Store } from './store/types.js';
+import type { RateCounter, Store } from './store/types.js';
 import { TokenService, type Clock } from './tokens/token-service.js';
 
 /** A request whose body is still a stream (Node's request, a web `Request.body`): `handleStream` reads it. */
@@ -43,6 +46,11 @@ export interface RestJwtOptions {
   clock?: Clock;
   /** More verifying keys (a retired signing key during rotation). */
   extraVerifyingKeys?: readonly ExtraVerifyKey[];
+  /**
+   * Counters for login throttling, required when `loginThrottle` is on: `createMemoryRateCounter()` from
+   * `restjwt/stores/memory` for one process, the Redis counter from `restjwt/stores/redis` for several.
+   */
+  rateCounter?: RateCounter;
 }
 
 const SUCCESS_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -67,6 +75,8 @@ export class RestJwt {
   private readonly ctx: HandlerContext;
   private readonly catalogues: Readonly<Record<string, Catalogue>>;
   private readonly scheme: string;
+  /** Where the token endpoints are mounted (set by `routes`): the refresh cookie's path is below it. */
+  private prefix = '/api/';
 
   constructor(options: RestJwtOptions) {
     const { settings, ignored } = resolveSettings(options.settings ?? {});
@@ -85,6 +95,7 @@ export class RestJwt {
       hasher: options.hasher ?? createPasswordHasher(),
       hooks: options.hooks ?? {},
       log: options.log ?? (() => {}),
+      ...(settings.loginThrottle === false ? {} : { throttle: new LoginThrottle(requireCounter(options.rateCounter), settings.loginThrottle) }),
     });
   }
 
@@ -107,10 +118,25 @@ export class RestJwt {
       if (req.method === 'OPTIONS') return this.options(spec);
       if (req.method !== 'POST') throw new MethodNotAllowed(req.method, ['POST', 'OPTIONS']);
       const data = parseBody(req.headers['content-type'], req.rawBody, this.settings.maxBodyBytes);
-      const body = await spec.run(this.ctx, data);
-      return { status: 200, headers: { ...SUCCESS_HEADERS }, body };
+      const cookies = this.settings.cookieMode !== 'off';
+      if (cookies && (name === 'refresh' || name === 'blacklist') && !Object.hasOwn(data, 'refresh')) {
+        const refresh = authCookies(req.headers, this.settings).refresh;
+        if (refresh !== undefined && refresh !== '') {
+          // The browser attaches this cookie to forged requests too: the CSRF check makes it the page's own request.
+          checkCsrf(req.headers, this.settings);
+          data.refresh = refresh;
+        }
+      }
+      const address = clientAddress(req.ip, req.headers['x-forwarded-for'], this.settings.trustedProxies);
+      const body = await spec.run(this.ctx, data, { address });
+      if (!cookies) return { status: 200, headers: { ...SUCCESS_HEADERS }, body };
+      if (name === 'blacklist') return { status: 200, headers: { ...SUCCESS_HEADERS }, body, cookies: clearingCookies(this.settings, this.prefix) };
+      const moved = name === 'obtainPair' || name === 'refresh' ? tokensToCookies(this.settings, this.prefix, body) : { body, cookies: [] };
+      return { status: 200, headers: { ...SUCCESS_HEADERS }, body: moved.body, cookies: moved.cookies };
     } catch (err) {
-      return this.errorResponse(err, req.headers);
+      const res = this.errorResponse(err, req.headers);
+      // A logout whose token is already gone still clears the browser's cookies.
+      return this.settings.cookieMode !== 'off' && name === 'blacklist' && res.status === 401 ? { ...res, cookies: clearingCookies(this.settings, this.prefix) } : res;
     }
   }
 
@@ -130,6 +156,8 @@ export class RestJwt {
 
   /** The token endpoints under `prefix` (default `/api/`), for adapters to mount. */
   routes(prefix = '/api/'): TokenRoute[] {
+    // Cookie paths follow the mount point, so the refresh cookie reaches only the token endpoints.
+    this.prefix = prefix;
     return tokenRoutes(this.endpoints, prefix);
   }
 
@@ -152,9 +180,9 @@ export class RestJwt {
    * `WWW-Authenticate`, 403, 503) come back as the response to send, rendered here; anything else (a bug in a
    * permission, say) is thrown for the framework's own error handling.
    */
-  async authorize<U>(headers: HeaderMap, policy: AccessPolicy<U>): Promise<Authorization<U>> {
+  async authorize<U>(headers: HeaderMap, policy: AccessPolicy<U>, method?: string): Promise<Authorization<U>> {
     try {
-      const auth = (await this.authenticate(headers, { stateless: policy.stateless })) as Authentication<U> | null;
+      const auth = (await this.authenticate(headers, { stateless: policy.stateless, method })) as Authentication<U> | null;
       checkPermissions(auth, policy.permissions);
       return { auth };
     } catch (err) {
@@ -189,6 +217,15 @@ export class RestJwt {
       },
     };
   }
+}
+
+function requireCounter(counter: RateCounter | undefined): RateCounter {
+  if (counter === undefined) {
+    throw new ConfigurationError(
+      'loginThrottle is on but no rateCounter was given: pass createMemoryRateCounter() from "restjwt/stores/memory" (one process) or the Redis counter from "restjwt/stores/redis" (several).',
+    );
+  }
+  return counter;
 }
 
 /** Builds the service; throws `ConfigurationError` with a clear message for bad settings or keys. */

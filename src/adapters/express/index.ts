@@ -72,7 +72,7 @@ export function restjwtRouter(options: RestJwtExpressOptions): Router {
 /** Runs a policy: attaches the authentication, or answers the core's refusal. Other errors go to `next(err)`. */
 function middlewareFor<U, L extends Record<string, unknown>>(restjwt: RestJwt, policy: AccessPolicy<U>): RestJwtMiddleware<L> {
   return async (req, res, next) => {
-    const result = await restjwt.authorize(nodeHeaders(req), policy);
+    const result = await restjwt.authorize(nodeHeaders(req), policy, req.method);
     if (result.response !== undefined) return sendNode(res, result.response);
     (req as RestJwtRequest<U>).auth = result.auth;
     Object.assign(res.locals, { auth: result.auth, user: result.auth?.user ?? null });

@@ -19,6 +19,7 @@ import {
   UnsupportedMediaType,
   mediaType,
   responseText,
+  outgoingHeaders,
   slashRedirect,
   splitTarget,
   type AccessPolicy,
@@ -62,7 +63,7 @@ const ALL_METHODS: HTTPMethods[] = ['POST', ...OTHER_METHODS];
 
 /** Writes a core response. The body is serialised by the core, so it goes out exactly as the core wrote it. */
 export function sendCore(reply: FastifyReply, res: CoreResponse): FastifyReply {
-  return reply.code(res.status).headers(res.headers).send(responseText(res));
+  return reply.code(res.status).headers(outgoingHeaders(res)).send(responseText(res));
 }
 
 const headersOf = (req: FastifyRequest) => headerRecord(req.headers);
@@ -135,7 +136,7 @@ const tokenRoutes: FastifyPluginAsync<{ restjwt: RestJwt; mount: string }> = asy
 /** Runs a policy and attaches `request.auth`, or answers the core's refusal. */
 function hookFor<U>(restjwt: RestJwt, policy: AccessPolicy<U>): preHandlerAsyncHookHandler {
   return async function restjwtHook(req, reply) {
-    const result = await restjwt.authorize(headersOf(req), policy);
+    const result = await restjwt.authorize(headersOf(req), policy, req.method);
     if (result.response !== undefined) return sendCore(reply, result.response);
     req.auth = result.auth as Authentication<FastifyAuthUser> | null;
   };

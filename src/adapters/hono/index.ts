@@ -52,7 +52,9 @@ export interface RestJwtHonoOptions {
 
 /** A core response as a web `Response`, byte for byte. */
 export function toResponse(res: CoreResponse): Response {
-  return new Response(res.body === undefined ? null : responseText(res), { status: res.status, headers: res.headers });
+  const headers = new Headers(res.headers);
+  for (const cookie of res.cookies ?? []) headers.append('Set-Cookie', cookie);
+  return new Response(res.body === undefined ? null : responseText(res), { status: res.status, headers });
 }
 
 const headersOf = (c: Context) => headerRecord(c.req.raw.headers);
@@ -81,7 +83,7 @@ export function restjwtRoutes(options: RestJwtHonoOptions): Hono {
 /** Runs a policy: sets `auth` and `user`, or answers the core's refusal. Other errors reach `app.onError`. */
 function middlewareFor<U, E extends RestJwtEnv<U> | GuardedEnv<U>>(restjwt: RestJwt, policy: AccessPolicy<U>): MiddlewareHandler<E> {
   return async (c, next) => {
-    const result = await restjwt.authorize(headersOf(c), policy);
+    const result = await restjwt.authorize(headersOf(c), policy, c.req.method);
     if (result.response !== undefined) return toResponse(result.response);
     const ctx = c as unknown as Context<RestJwtEnv<U>>;
     ctx.set('auth', result.auth);

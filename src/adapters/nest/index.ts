@@ -40,6 +40,7 @@ import {
   accessPolicy,
   headerRecord,
   responseText,
+  outgoingHeaders,
   type Authentication,
   type CoreResponse,
   type GuardArgs,
@@ -72,6 +73,7 @@ export interface RestJwtModuleAsyncOptions extends Pick<ModuleMetadata, 'imports
 /** The request as the guard leaves it: `req.auth` is the authentication (null when anonymous). */
 export interface RestJwtRequest<U = UserRecord> {
   headers: HeaderInput;
+  method?: string;
   auth?: Authentication<U> | null;
 }
 
@@ -90,7 +92,7 @@ export class RestJwtExceptionFilter implements ExceptionFilter<RestJwtException>
   catch(exception: RestJwtException, context: ArgumentsHost): void {
     const res: unknown = context.switchToHttp().getResponse();
     const adapter = this.host.httpAdapter;
-    for (const [name, value] of Object.entries(exception.answer.headers)) adapter.setHeader(res, name, value);
+    for (const [name, value] of Object.entries(outgoingHeaders(exception.answer))) adapter.setHeader(res, name, value as string);
     adapter.reply(res, responseText(exception.answer), exception.answer.status);
   }
 }
@@ -157,7 +159,7 @@ export function createAuthGuard<S extends boolean = false>(...args: GuardArgs<S>
     async canActivate(context: ExecutionContext): Promise<boolean> {
       const permissions = this.reflector.getAllAndOverride<typeof defaults.permissions | undefined>(PERMISSIONS, [context.getHandler(), context.getClass()]);
       const req = context.switchToHttp().getRequest<RestJwtRequest<unknown>>();
-      const result = await this.restjwt.authorize(headerRecord(req.headers), permissions === undefined ? defaults : { ...defaults, permissions });
+      const result = await this.restjwt.authorize(headerRecord(req.headers), permissions === undefined ? defaults : { ...defaults, permissions }, req.method);
       if (result.response !== undefined) throw new RestJwtException(result.response);
       req.auth = result.auth;
       return true;

@@ -10,6 +10,7 @@ import {
   slashRedirect,
   splitTarget,
   responseText,
+  outgoingHeaders,
   type CoreResponse,
   type EndpointName,
   type HeaderMap,
@@ -20,7 +21,7 @@ export const nodeHeaders = (req: IncomingMessage): HeaderMap => headerRecord(req
 
 /** Writes a core response as it is: no framework serialiser, ETag or charset in between. */
 export function sendNode(res: ServerResponse, out: CoreResponse): void {
-  res.writeHead(out.status, out.headers).end(responseText(out));
+  res.writeHead(out.status, outgoingHeaders(out)).end(responseText(out));
 }
 
 /** Answers the 308 to the slashed URL, for a request target such as `req.originalUrl`. */

@@ -1,3 +1,4 @@
+import { authCookies, checkCsrf, isUnsafeMethod } from '../http/cookie-mode.js';
 import { AuthenticationFailed, InvalidToken, TokenError, type TokenClassFailure } from '../errors.js';
 import type { Settings } from '../settings/types.js';
 import type { TokenStore, UserRecord, UserStore } from '../store/types.js';
@@ -19,6 +20,11 @@ export interface AuthenticateOptions<S extends boolean = boolean> {
    * the user store is not read (no lookup, no `isActive` or revoke-token check). Default false.
    */
   stateless?: S;
+  /**
+   * The request method. With cookieMode `both`, a request authenticated by the access cookie with an unsafe
+   * method must pass the CSRF check; unknown methods count as unsafe.
+   */
+  method?: string;
 }
 
 /** The user type an authentication yields: a `TokenUser` when stateless, the store's `UserRecord` otherwise. */
@@ -92,7 +98,15 @@ export async function authenticateRequest(
   store: TokenStore & UserStore,
   options: AuthenticateOptions = {},
 ): Promise<Authentication<UserRecord | TokenUser> | null> {
-  const raw = rawTokenFromHeader(headers[tokens.settings.authHeaderName], tokens.settings);
+  let raw = rawTokenFromHeader(headers[tokens.settings.authHeaderName], tokens.settings);
+  if (raw === null && tokens.settings.cookieMode === 'both') {
+    // The header wins; the cookie is the browser's way in, and a cookie rides along with forged requests too.
+    const cookie = authCookies(headers, tokens.settings).access;
+    if (cookie !== undefined && cookie !== '') {
+      if (isUnsafeMethod(options.method ?? 'POST')) checkCsrf(headers, tokens.settings);
+      raw = cookie;
+    }
+  }
   if (raw === null) return null;
   const token = await validateAuthToken(raw, tokens, store);
   const user = options.stateless === true ? tokenUserForToken(token, tokens.settings) : await userForToken(token, tokens.settings, store);

@@ -1,4 +1,5 @@
 import type { PasswordHasher } from '../passwords/index.js';
+import type { LoginThrottle } from '../throttle/login-throttle.js';
 import type { Settings } from '../settings/types.js';
 import type { OutstandingToken, Store, UserRecord } from '../store/types.js';
 import type { Token, TokenService } from '../tokens/token-service.js';
@@ -30,6 +31,8 @@ export interface HandlerContext {
   readonly hasher: PasswordHasher;
   readonly hooks: Hooks;
   readonly log: (event: LogEvent) => void;
+  /** Present when loginThrottle is on. */
+  readonly throttle?: LoginThrottle;
 }
 
 /** The store row for a refresh or sliding token. */

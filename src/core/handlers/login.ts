@@ -1,4 +1,5 @@
-import { AuthenticationFailed } from '../errors.js';
+import type { RequestMeta } from '../endpoints.js';
+import { AuthenticationFailed, Throttled } from '../errors.js';
 import { readStringFields } from '../http/fields.js';
 import type { UserRecord } from '../store/types.js';
 import type { HandlerContext } from './context.js';
@@ -9,7 +10,7 @@ import type { HandlerContext } from './context.js';
  * so that timing does not tell them apart. A Django hash that verifies is upgraded to argon2id, unless
  * `rehashPasswords` is off.
  */
-export async function checkCredentials(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<UserRecord> {
+export async function checkCredentials(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<UserRecord> {
   const field = ctx.settings.usernameField;
   const creds = readStringFields(data, [
     { name: field, trim: true, maxLength: 254 },
@@ -17,17 +18,26 @@ export async function checkCredentials(ctx: HandlerContext, data: Readonly<Recor
   ]);
   const username = creds[field];
   const password = creds.password;
+  const throttle = ctx.throttle;
+  // Checked before the password: a locked-out attacker learns nothing, not even from a right guess.
+  const wait = throttle === undefined ? null : await throttle.check(username, meta.address);
+  if (wait !== null) {
+    ctx.log({ event: 'login_throttled', level: 'warn', reason: 'too_many_failures' });
+    throw new Throttled(wait);
+  }
+  const fail = async (reason: string, userId: string | null): Promise<never> => {
+    await throttle?.failed(username, meta.address);
+    ctx.log({ event: 'login_failed', level: 'info', userId, reason });
+    throw new AuthenticationFailed('no_active_account');
+  };
   const user = await ctx.store.findUser(field, username);
   if (user === null) {
     await ctx.hasher.burn(password);
-    ctx.log({ event: 'login_failed', level: 'info', reason: 'unknown_user' });
-    throw new AuthenticationFailed('no_active_account');
+    return fail('unknown_user', null);
   }
   const ok = await ctx.hasher.verify(user.passwordHash, password);
-  if (!ok || !ctx.settings.userAuthenticationRule(user)) {
-    ctx.log({ event: 'login_failed', level: 'info', userId: user.id, reason: ok ? 'rule_refused' : 'bad_password' });
-    throw new AuthenticationFailed('no_active_account');
-  }
+  if (!ok || !ctx.settings.userAuthenticationRule(user)) return fail(ok ? 'rule_refused' : 'bad_password', user.id);
+  await throttle?.succeeded(username, meta.address);
   // Off when the user table is shared with a system (Django) that must keep reading the hash it wrote.
   if (ctx.settings.rehashPasswords && ctx.hasher.needsRehash(user.passwordHash)) {
     await ctx.store.updatePasswordHash(user.id, await ctx.hasher.hash(password));

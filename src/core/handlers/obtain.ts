@@ -1,3 +1,4 @@
+import type { RequestMeta } from '../endpoints.js';
 import { ServiceUnavailable } from '../errors.js';
 import type { UserRecord } from '../store/types.js';
 import type { Token } from '../tokens/token-service.js';
@@ -16,20 +17,20 @@ async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding', user: 
 }
 
 /** Credentials checked only where tokens can be issued: a verify-only service says so before hashing anything. */
-async function login(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<UserRecord> {
+async function login(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<UserRecord> {
   if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
-  return checkCredentials(ctx, data);
+  return checkCredentials(ctx, data, meta);
 }
 
 /** POST /api/token/ — TokenObtainPairView: `{"refresh", "access"}`. */
-export async function obtainPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<Record<string, string>> {
-  const user = await login(ctx, data);
+export async function obtainPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, string>> {
+  const user = await login(ctx, data, meta);
   const refresh = await issueFor(ctx, 'refresh', user);
   return { refresh: ctx.tokens.encode(refresh), access: ctx.tokens.encode(ctx.tokens.accessFrom(refresh)) };
 }
 
 /** POST /api/token/sliding/ — TokenObtainSlidingView: `{"token"}`. */
-export async function obtainSliding(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<Record<string, string>> {
-  const user = await login(ctx, data);
+export async function obtainSliding(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, string>> {
+  const user = await login(ctx, data, meta);
   return { token: ctx.tokens.encode(await issueFor(ctx, 'sliding', user)) };
 }

@@ -122,3 +122,8 @@ export function splitTarget(target: string): { pathname: string; search: string 
 export function responseText(res: CoreResponse): string {
   return res.body === undefined ? '' : JSON.stringify(res.body);
 }
+
+/** The headers to write, with Set-Cookie as a list when the response sets cookies (one header per cookie). */
+export function outgoingHeaders(res: CoreResponse): Record<string, string | string[]> {
+  return res.cookies === undefined || res.cookies.length === 0 ? res.headers : { ...res.headers, 'Set-Cookie': [...res.cookies] };
+}

@@ -18,6 +18,8 @@ export interface CoreResponse {
   status: number;
   headers: Record<string, string>;
   body: unknown;
+  /** Set-Cookie values (cookie mode), written as separate headers. */
+  cookies?: readonly string[];
 }
 
 /** Headers every JSON answer carries, as Django REST framework sends them. */

@@ -37,6 +37,9 @@ export const en = {
   signing_disabled: 'This service has no signing key, so it cannot issue tokens. Set signingKey to issue tokens here.',
   store_unavailable: 'The token store is unavailable. Nothing was issued or changed; try again shortly.',
   server_error: 'A server error occurred.',
+  csrf_token_missing: 'CSRF Failed: CSRF token missing or incorrect.',
+  csrf_origin: 'CSRF Failed: Origin checking failed - {origin} does not match any trusted origins.',
+  throttled: 'Request was throttled. Expected available in {wait} seconds.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -78,6 +81,9 @@ export const fr: Catalogue = {
   signing_disabled: "Ce service n'a pas de clé de signature et ne peut pas émettre de jetons. Définissez signingKey pour en émettre ici.",
   store_unavailable: "Le stockage des jetons est indisponible. Rien n'a été émis ni modifié ; réessayez dans un instant.",
   server_error: 'Une erreur du serveur est survenue.',
+  csrf_token_missing: 'Échec CSRF : jeton CSRF manquant ou incorrect.',
+  csrf_origin: "Échec CSRF : la vérification de l'origine a échoué - {origin} ne correspond à aucune origine de confiance.",
+  throttled: 'Requête ralentie. Nouvel essai possible dans {wait} secondes.',
 };
 
 /** The locales shipped with the library; settings may add more. */

@@ -44,7 +44,20 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   maxBodyBytes: 65536,
   maxTokenLength: 8192,
   verifiedTokenCacheSize: 1000,
+  cookieMode: 'off',
+  cookieSecure: true,
+  cookieSameSite: 'Strict',
+  csrfTrustedOrigins: Object.freeze([]),
+  trustedProxies: Object.freeze([]),
+  loginThrottle: false,
 } satisfies Settings);
+
+/** Login throttling when turned on with `true`: tight per username+address, looser per username and per address. */
+export const DEFAULT_LOGIN_THROTTLE = Object.freeze({
+  perUsernameAndAddress: Object.freeze({ limit: 5, windowSeconds: 300 }),
+  perUsername: Object.freeze({ limit: 50, windowSeconds: 300 }),
+  perAddress: Object.freeze({ limit: 100, windowSeconds: 300 }),
+});
 
 const KEYS = new Set(Object.keys(DEFAULT_SETTINGS));
 
@@ -140,6 +153,36 @@ const CHECKS: Record<keyof Settings, Check> = {
   messageVersion: oneOf(['5.5', '5.2']),
   maxBodyBytes: positiveInt,
   maxTokenLength: positiveInt,
+  cookieMode: oneOf(['off', 'refresh', 'both']),
+  cookieSecure: bool,
+  cookieSameSite: oneOf(['Strict', 'Lax']),
+  csrfTrustedOrigins: (v, n) =>
+    Array.isArray(v) && v.length === 0
+      ? Object.freeze([])
+      : stringList((x, m) => {
+          try {
+            const u = new URL(String(x));
+            if (u.origin === x) return x;
+          } catch {
+            /* reported below */
+          }
+          return fail(m, 'an origin such as "https://app.example.com" (no path, no trailing slash)', x);
+        })(v, n),
+  trustedProxies: (v, n) =>
+    Array.isArray(v) && v.length === 0
+      ? Object.freeze([])
+      : stringList((x, m) => (typeof x === 'string' && /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(x) ? x : fail(m, 'an address or CIDR range such as "10.0.0.0/8"', x)))(v, n),
+  loginThrottle: (v, n) => {
+    if (v === false) return false;
+    if (v === true) return DEFAULT_LOGIN_THROTTLE;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return fail(n, 'true, false, or {"perUsernameAndAddress": {"limit", "windowSeconds"}, …}', v);
+    const out: Record<string, unknown> = {};
+    for (const rule of ['perUsernameAndAddress', 'perUsername', 'perAddress'] as const) {
+      const r = ((v as Record<string, unknown>)[rule] ?? DEFAULT_LOGIN_THROTTLE[rule]) as Record<string, unknown>;
+      out[rule] = Object.freeze({ limit: positiveInt(r.limit, `${n}.${rule}.limit`), windowSeconds: positiveDuration(r.windowSeconds, `${n}.${rule}.windowSeconds`) });
+    }
+    return Object.freeze(out);
+  },
   verifiedTokenCacheSize: (v, n) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : fail(n, 'a whole number (0 turns the cache off)', v)),
 };
 

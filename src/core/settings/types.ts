@@ -10,6 +10,19 @@ export const ALGORITHMS = [
 ] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
+/** One throttling limit. */
+export interface ThrottleRuleSetting {
+  readonly limit: number;
+  readonly windowSeconds: number;
+}
+
+/** The three login-throttling limits. */
+export interface LoginThrottleSettings {
+  readonly perUsernameAndAddress: ThrottleRuleSetting;
+  readonly perUsername: ThrottleRuleSetting;
+  readonly perAddress: ThrottleRuleSetting;
+}
+
 /** One entry of `additionalVerifyingKeys`. */
 export interface VerifyingKeySetting {
   readonly alg: Algorithm;
@@ -110,6 +123,25 @@ export interface Settings {
    * and revocation are still checked on every use. Default 1000.
    */
   readonly verifiedTokenCacheSize: number;
+  /**
+   * Cookie mode (the seed's "JWT and cookie-based auth combo"): `refresh` puts the refresh token in an HttpOnly
+   * cookie (never in the body); `both` puts the access token in one too. Default `off`.
+   */
+  readonly cookieMode: 'off' | 'refresh' | 'both';
+  /** Secure cookies with `__Host-`/`__Secure-` names. Default true; turn off only for plain-http development. */
+  readonly cookieSecure: boolean;
+  /** SameSite of the auth cookies. Default `Strict`. */
+  readonly cookieSameSite: 'Strict' | 'Lax';
+  /** Origins (scheme://host[:port]) allowed to make cookie-authenticated unsafe requests besides the API's own. */
+  readonly csrfTrustedOrigins: readonly string[];
+  /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed. Default none. */
+  readonly trustedProxies: readonly string[];
+  /**
+   * Login throttling: failed logins counted per username+address, per username and per address; over a limit,
+   * 429 with Retry-After (even for the right password). `false` turns it off (simplejwt has none). Default off
+   * in the library, on in `restjwt serve`.
+   */
+  readonly loginThrottle: LoginThrottleSettings | false;
   /** Largest accepted token, characters; longer tokens are refused before any parsing. Default 8192. */
   readonly maxTokenLength: number;
 }

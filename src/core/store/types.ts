@@ -117,6 +117,8 @@ export interface RateCounter {
    * @throws StoreUnavailableError when the backend cannot answer (the caller decides whether to fail closed).
    */
   hit(key: string, windowSeconds: number): Promise<number>;
+  /** The hits in `key`'s current window without counting one (0 when no window is open). */
+  peek(key: string): Promise<number>;
   /** Forgets `key`'s hits (e.g. after a successful login). */
   reset(key: string): Promise<void>;
 }

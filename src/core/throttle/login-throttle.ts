@@ -1,30 +1,11 @@
-import type { RateCounter } from './rate-counter.js';
-
-/** One limit: at most `limit` failed logins per `windowSeconds`. */
-export interface ThrottleRule {
-  limit: number;
-  windowSeconds: number;
-}
-
-/** Login throttling settings. */
-export interface LoginThrottleSettings {
-  /** Failures for one username from one address (the tight limit). */
-  perUsernameAndAddress: ThrottleRule;
-  /** Failures for one username from anywhere (looser: an attacker alone cannot lock a user out). */
-  perUsername: ThrottleRule;
-  /** Failures from one address for any username (password spraying). */
-  perAddress: ThrottleRule;
-}
-
-/** A throttled answer: how long the client should wait. */
-export interface Throttled {
-  retryAfterSeconds: number;
-}
+import type { LoginThrottleSettings, ThrottleRuleSetting } from '../settings/types.js';
+import type { RateCounter } from '../store/types.js';
 
 /**
- * Decides whether a login attempt may proceed and records failures. Only failures count, windows are fixed and
- * expire on their own (a lockout never lasts longer than one window after the last failure), a locked-out correct
- * password is refused too, and the answer is the same whether or not the user exists.
+ * Decides whether a login attempt may proceed and records failures. Only failures count; windows are fixed and
+ * expire on their own, so a lockout never outlasts one window after the last failure; a locked-out correct password
+ * is refused too; and the answer is the same whether or not the user exists. The per username+address limit is the
+ * tight one, so an attacker at one address cannot lock the user out of every other address.
  */
 export class LoginThrottle {
   constructor(
@@ -32,7 +13,7 @@ export class LoginThrottle {
     private readonly rules: LoginThrottleSettings,
   ) {}
 
-  private keys(username: string, address: string): Array<[string, ThrottleRule]> {
+  private keys(username: string, address: string): Array<[string, ThrottleRuleSetting]> {
     const u = username.toLowerCase();
     return [
       [`login:ua:${u}|${address}`, this.rules.perUsernameAndAddress],
@@ -41,14 +22,13 @@ export class LoginThrottle {
     ];
   }
 
-  /** Null when the attempt may proceed, else how long to wait. */
-  async check(username: string, address: string): Promise<Throttled | null> {
+  /** Null when the attempt may proceed, else the seconds to wait (a whole window: the client cannot do better). */
+  async check(username: string, address: string): Promise<number | null> {
     let wait = 0;
     for (const [key, rule] of this.keys(username, address)) {
-      const { count, resetInSeconds } = await this.counter.peek(key);
-      if (count >= rule.limit) wait = Math.max(wait, resetInSeconds);
+      if ((await this.counter.peek(key)) >= rule.limit) wait = Math.max(wait, rule.windowSeconds);
     }
-    return wait > 0 ? { retryAfterSeconds: wait } : null;
+    return wait > 0 ? wait : null;
   }
 
   /** Records a failed attempt. */

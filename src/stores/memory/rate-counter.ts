@@ -36,6 +36,11 @@ export class MemoryRateCounter implements RateCounter {
     return current.count;
   }
 
+  async peek(key: string): Promise<number> {
+    const current = this.windows.get(key);
+    return current === undefined || current.endsAt <= this.clock() ? 0 : current.count;
+  }
+
   async reset(key: string): Promise<void> {
     this.windows.delete(key);
   }

@@ -39,6 +39,15 @@ export class RedisRateCounter implements RateCounter {
     }
   }
 
+  async peek(key: string): Promise<number> {
+    if (typeof key !== 'string' || key === '') throw new RangeError('key must be a non-empty string');
+    try {
+      return Number((await this.client.get(this.prefix + key)) ?? 0);
+    } catch (error) {
+      throw redisUnavailable(error, this.target);
+    }
+  }
+
   async reset(key: string): Promise<void> {
     if (typeof key !== 'string' || key === '') throw new RangeError('key must be a non-empty string');
     try {
