@@ -41,7 +41,7 @@ describe.skipIf(!pg.ok || !canRunRedis)('faults: Redis and PostgreSQL going away
     server = await startServe(
       cli.cli,
       ['--port', String(await freePort()), '--database', proxied.toString(), '--redis', redis.url],
-      { RESTJWT_SIGNING_KEY: SHARED_SIGNING_KEY, RESTJWT_SETTINGS: JSON.stringify({ authTokenClasses: ['access', 'sliding'] }) },
+      { RESTJWT_SIGNING_KEY: SHARED_SIGNING_KEY, RESTJWT_SETTINGS: JSON.stringify({ authTokenClasses: ['access', 'sliding'], loginThrottle: true }) },
     );
     const created = runCli(cli.cli, ['createuser', 'alice', '--database', directUrl, '--password-stdin'], { input: `${PASSWORD}\n` });
     expect(created.status).toBe(0);
@@ -66,7 +66,7 @@ describe.skipIf(!pg.ok || !canRunRedis)('faults: Redis and PostgreSQL going away
     expect(r.ms).toBeLessThan(withinMs);
   };
 
-  it('Redis killed: refresh, verify, logout and sliding-token requests answer 503; restarted: service resumes and earlier revocations hold', async () => {
+  it('Redis killed: refresh, verify, logout, sliding-token and throttled login requests answer 503; restarted: service resumes and earlier revocations hold', async () => {
     const loggedOut = (await login()).json as { refresh: string };
     expect((await call(server.url, 'POST', '/api/token/blacklist/', { refresh: loggedOut.refresh })).status).toBe(200);
     const live = (await login()).json as { access: string; refresh: string };
@@ -82,6 +82,8 @@ describe.skipIf(!pg.ok || !canRunRedis)('faults: Redis and PostgreSQL going away
     expectUnavailable(await call(server.url, 'POST', '/api/token/blacklist/', { refresh: live.refresh }), 3000);
     expectUnavailable(await call(server.url, 'GET', '/api/protected/', undefined, slidingAuth), 3000);
     expect((await call(server.url, 'GET', '/healthz')).status).toBe(503);
+    // The login throttle's counters live in Redis too: no login without them.
+    expectUnavailable(await login(), 3000);
     // The failed logout changed nothing.
     expect(await store!.isBlacklisted(claims(live.refresh).jti as string)).toBe(false);
 
@@ -92,6 +94,7 @@ describe.skipIf(!pg.ok || !canRunRedis)('faults: Redis and PostgreSQL going away
     expect(reused.json).toMatchObject({ detail: 'Token is blacklisted', code: 'token_not_valid' });
     expect((await refresh(live.refresh)).status).toBe(200);
     expect((await call(server.url, 'GET', '/api/protected/', undefined, slidingAuth)).status).toBe(200);
+    expect((await login()).status).toBe(200);
 
     // The cache was reloaded from SQL: the new Redis holds the earlier revocation and the marker.
     const client = new Redis(redis!.url);

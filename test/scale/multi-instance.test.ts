@@ -26,7 +26,12 @@ describe.skipIf(!pg.ok || !redis.ok)('three restjwt serve instances sharing Post
   beforeAll(async () => {
     cli = prepareCli();
     await postgresAdmin(`CREATE DATABASE "${database}"`);
-    const env = { RESTJWT_SIGNING_KEY: SHARED_SIGNING_KEY, REDIS_URL, RESTJWT_REDIS_PREFIX: prefix };
+    const env = {
+      RESTJWT_SIGNING_KEY: SHARED_SIGNING_KEY,
+      REDIS_URL,
+      RESTJWT_REDIS_PREFIX: prefix,
+      RESTJWT_SETTINGS: JSON.stringify({ loginThrottle: { perUsernameAndAddress: { limit: 3, windowSeconds: 60 } } }),
+    };
     // All three start (and migrate) at the same moment: the migration lock lets one apply it.
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     servers = await Promise.all(ports.map((port) => startServe(cli!.cli, ['--port', String(port), '--database', databaseUrl], env)));
@@ -124,6 +129,30 @@ describe.skipIf(!pg.ok || !redis.ok)('three restjwt serve instances sharing Post
     // The winner's refresh token is the one live descendant.
     const winner = answers.find((r) => r.status === 200)!.json as { refresh: string };
     expect((await refresh(servers[2]!, winner.refresh)).status).toBe(200);
+  });
+
+  it('login throttling counts failures from every instance together (Redis counters)', async () => {
+    const [a, b, c] = servers as [ServerProcess, ServerProcess, ServerProcess];
+    const attempt = (server: ServerProcess) => call(server.url, 'POST', '/api/token/', { username: 'mallory', password: 'wrong' });
+    // One failure per instance: each instance alone would be far from the limit of 3.
+    for (const server of [a, b, c]) expect((await attempt(server)).status).toBe(401);
+    for (const server of [a, b, c]) {
+      const refused = await attempt(server);
+      expect(refused.status).toBe(429);
+    }
+    expect(Number(await redisClient!.get(`${prefix}rate:login:ua:mallory|127.0.0.1`))).toBe(3);
+  });
+
+  it('restjwt migrate and flushexpiredtokens --redis work on the shared database while the instances run', () => {
+    const migrated = runCli(cli!.cli, ['migrate', '--database', databaseUrl]);
+    expect(migrated.status).toBe(0);
+    expect(migrated.stdout).toBe('No migrations to apply.\n');
+    const flushed = runCli(cli!.cli, ['flushexpiredtokens', '--database', databaseUrl, '--redis', REDIS_URL], {
+      env: { RESTJWT_REDIS_PREFIX: prefix },
+    });
+    expect(flushed.stderr).toBe('');
+    expect(flushed.status).toBe(0);
+    expect(flushed.stdout).toBe('Deleted 0 expired tokens.\n');
   });
 });
 

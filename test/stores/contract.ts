@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError, UserExistsError } from '../../src/core/store/errors.js';
-import type { OutstandingToken, Store } from '../../src/core/store/types.js';
+import type { BlacklistPage, BlacklistSource, OutstandingToken, Store } from '../../src/core/store/types.js';
 
 /** Knobs for backends whose limits differ; the defaults are what every backend should meet. */
 export interface StoreContractOptions {
@@ -32,6 +32,10 @@ export function makeToken(overrides: Partial<OutstandingToken> = {}): Outstandin
     expiresAt: new Date(createdAt.getTime() + HOUR),
     ...overrides,
   };
+}
+
+function isBlacklistSource(store: Store): store is Store & BlacklistSource {
+  return typeof (store as Partial<BlacklistSource>).listBlacklisted === 'function';
 }
 
 /** Registers the contract's `describe` blocks for one backend. */
@@ -446,6 +450,40 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
       it('rejects a batch size that is not a positive integer', async () => {
         await expect(store.flushExpired(new Date(), { batchSize: 0 })).rejects.toThrow(RangeError);
         await expect(store.flushExpired(new Date(), { batchSize: 1.5 })).rejects.toThrow(RangeError);
+      });
+    });
+
+    describe('listBlacklisted (optional: stores a revocation cache can load)', () => {
+      it('pages through the blacklisted tokens only, filtered by expiry', async () => {
+        if (!isBlacklistSource(store)) return;
+        const t = Date.now();
+        const revoked = [1, 2, 3, 4, 5].map((h) => makeToken({ expiresAt: new Date(t + h * HOUR) }));
+        for (const token of revoked) await store.blacklist(token);
+        await store.recordOutstanding(makeToken());
+        await store.rotate(makeToken({ expiresAt: new Date(t - HOUR) }), makeToken());
+
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const page: BlacklistPage = await store.listBlacklisted({ cursor, limit: 2, expiresAfter: new Date(t) });
+          expect(page.entries.length).toBeLessThanOrEqual(2);
+          for (const entry of page.entries) {
+            seen.push(entry.jti);
+            expect(entry.expiresAt).toEqual(revoked.find((r) => r.jti === entry.jti)?.expiresAt);
+          }
+          cursor = page.next;
+          pages++;
+        } while (cursor !== null && pages < 10);
+        expect(seen).toEqual(revoked.map((r) => r.jti));
+
+        const all = await store.listBlacklisted({ limit: 100 });
+        expect(all.entries).toHaveLength(6);
+        expect(all.next).toBeNull();
+        const expired = await store.listBlacklisted({ expiresBefore: new Date(t) });
+        expect(expired.entries).toHaveLength(1);
+        const window = await store.listBlacklisted({ expiresAfter: new Date(t + 1.5 * HOUR), expiresBefore: new Date(t + 3.5 * HOUR) });
+        expect(window.entries.map((e) => e.jti)).toEqual([revoked[1]?.jti, revoked[2]?.jti]);
       });
     });
 

@@ -27,11 +27,23 @@ function counterContract(name: string, make: () => Promise<{ counter: RateCounte
       expect(await counter.hit('login:bob', 60)).toBe(2);
     });
 
+    it('peek reads a count without adding to it', async () => {
+      const { counter } = await make();
+      expect(await counter.peek('p')).toBe(0);
+      await counter.hit('p', 60);
+      await counter.hit('p', 60);
+      expect(await counter.peek('p')).toBe(2);
+      expect(await counter.peek('p')).toBe(2);
+      await counter.reset('p');
+      expect(await counter.peek('p')).toBe(0);
+    });
+
     it('starts a new window once the previous one closed', async () => {
       const { counter, wait } = await make();
       expect(await counter.hit('k', 0.3)).toBe(1);
       expect(await counter.hit('k', 0.3)).toBe(2);
       await wait(400);
+      expect(await counter.peek('k')).toBe(0);
       expect(await counter.hit('k', 0.3)).toBe(1);
     });
 

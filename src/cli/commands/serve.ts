@@ -4,6 +4,8 @@ import { Command, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { createRestJwt, type Store } from '../../core/index.js';
 import { buildServer } from '../../server/app.js';
+import { createMemoryRateCounter } from '../../stores/memory/rate-counter.js';
+import { RedisCachedStore } from '../../stores/redis/cache.js';
 import { sqliteFilenameFromUrl, isSqliteUrl } from '../../stores/sqlite/url.js';
 import { loadServeSettings } from '../config.js';
 import { CliError, reportError } from '../errors.js';
@@ -92,7 +94,10 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
   });
   let app: FastifyInstance | undefined;
   try {
-    const restjwt = createRestJwt({ store, settings: input });
+    // Login-throttling counters (used when loginThrottle is on): shared through Redis when there is one, so that
+    // every instance counts every attempt; else this process's own.
+    const rateCounter = store instanceof RedisCachedStore ? store.rateCounter : createMemoryRateCounter();
+    const restjwt = createRestJwt({ store, settings: input, rateCounter });
     app = await buildServer({ restjwt });
     try {
       await app.listen({ host: options.host, port: options.port });

@@ -38,7 +38,9 @@ export interface HandlerContext {
 /** The store row for a refresh or sliding token. */
 export function outstandingRecord(ctx: HandlerContext, token: Token, userId: string | null, familyId: string | null): OutstandingToken {
   const s = ctx.settings;
-  const exp = token.payload.exp as number;
+  // A sliding token stays refreshable until refresh_exp: its row (and blacklist entry) must live that long.
+  const refreshExp = token.kind === 'sliding' ? token.payload[s.slidingTokenRefreshExpClaim] : undefined;
+  const exp = typeof refreshExp === 'number' ? refreshExp : (token.payload.exp as number);
   const iat = typeof token.payload.iat === 'number' ? token.payload.iat : exp;
   return {
     jti: token.payload[s.jtiClaim] as string,
