@@ -25,6 +25,15 @@ export function publicUser(user: UserRecord): Record<string, unknown> {
 /** JSON logs: request line and status only. Headers that carry credentials are redacted should anything log them. */
 export const DEFAULT_LOGGER: FastifyServerOptions['logger'] = {
   level: 'info',
+  serializers: {
+    // The query string is dropped: clients sometimes put tokens or passwords there (?access_token=…).
+    req: (req: { method?: string; url?: string; hostname?: string; ip?: string }) => ({
+      method: req.method,
+      url: (req.url ?? '').split('?')[0],
+      host: req.hostname,
+      remoteAddress: req.ip,
+    }),
+  },
   redact: {
     paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.body', '*.password', '*.refresh', '*.access', '*.token'],
     censor: '[redacted]',

@@ -136,6 +136,14 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
     return dummyHash;
   };
 
+  const burn = async (password: string): Promise<void> => {
+    try {
+      await argon2Verify(await getDummyHash(), typeof password === 'string' ? password : '');
+    } catch {
+      // Swallowed: an error here must not make the unknown-user path look different from a wrong password.
+    }
+  };
+
   return {
     async hash(password: string): Promise<string> {
       if (typeof password !== 'string') throw new TypeError('password must be a string.');
@@ -145,8 +153,9 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
     async verify(encoded: string, password: string): Promise<boolean> {
       // Guards for JavaScript callers and null database columns; the types already rule these out in TypeScript.
       if (typeof encoded !== 'string' || typeof password !== 'string') return false;
-      // Empty and '!'-prefixed (Django's set_unusable_password) can never match any password.
-      if (encoded === '' || encoded.startsWith('!')) return false;
+      // Empty and '!'-prefixed (Django's set_unusable_password) can never match any password; they still cost one
+      // hash, or the time of the answer would tell which accounts have no usable password (CVE-2024-39329).
+      if (encoded === '' || encoded.startsWith('!')) return burn(password).then(() => false);
       if (ARGON2_PHC_PREFIXES.some((prefix) => encoded.startsWith(prefix))) {
         return verifyArgon2(encoded, password);
       }
@@ -159,6 +168,8 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
       if (encoded.startsWith(`${DJANGO_BCRYPT_SHA256_ALGORITHM}$`) || encoded.startsWith(`${DJANGO_BCRYPT_ALGORITHM}$`)) {
         return verifyDjangoBcrypt(encoded, password);
       }
+      // An unknown format costs one hash too, for the same reason.
+      await burn(password);
       return false;
     },
 
@@ -172,12 +183,6 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
       }
     },
 
-    async burn(password: string): Promise<void> {
-      try {
-        await argon2Verify(await getDummyHash(), typeof password === 'string' ? password : '');
-      } catch {
-        // Swallowed: an error here must not make the unknown-user path look different from a wrong password.
-      }
-    },
+    burn,
   };
 }
