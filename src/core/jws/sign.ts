@@ -49,5 +49,9 @@ export function signCompact(
   kid?: string,
 ): string {
   const signingInput = `${headerSegment(alg, kid)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  return `${signingInput}.${signRaw(alg, key, signingInput).toString('base64url')}`;
+  // HMAC straight to base64url: one buffer and one conversion fewer on the signing path.
+  const spec = ALGORITHM_SPECS[alg];
+  const signature =
+    spec.family === 'hmac' ? createHmac(spec.hash as string, key).update(signingInput).digest('base64url') : signRaw(alg, key, signingInput).toString('base64url');
+  return `${signingInput}.${signature}`;
 }
