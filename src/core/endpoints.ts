@@ -3,15 +3,18 @@ import type { HandlerContext } from './handlers/context.js';
 import { obtainPair, obtainSliding } from './handlers/obtain.js';
 import { refreshPair } from './handlers/refresh.js';
 import { refreshSliding } from './handlers/sliding-refresh.js';
+import { logoutAll } from './handlers/logout-all.js';
 import { verifyToken } from './handlers/verify.js';
 
 /** What a handler may know of the request besides its body. */
 export interface RequestMeta {
   /** The client address (after trusted-proxy handling), for throttling. */
   address: string;
+  /** The request's headers (lower-case names), for endpoints that authenticate the caller (logout-all). */
+  headers?: Readonly<Record<string, string | undefined>>;
 }
 
-export type EndpointName = 'obtainPair' | 'refresh' | 'verify' | 'blacklist' | 'obtainSliding' | 'refreshSliding';
+export type EndpointName = 'obtainPair' | 'refresh' | 'verify' | 'blacklist' | 'obtainSliding' | 'refreshSliding' | 'logoutAll';
 
 /** A token endpoint: where it is mounted (relative to the adapter's prefix) and what answers it. */
 export interface EndpointSpec {
@@ -22,6 +25,8 @@ export interface EndpointSpec {
   readonly title: string;
   /** Request fields (all strings), for schemas and OpenAPI. */
   readonly fields: readonly string[];
+  /** Fields that may be sent but are not required (blacklist's `access`, with revokeAccessTokens). */
+  readonly optionalFields?: readonly string[];
   /** Response fields on success. */
   readonly returns: readonly string[];
   readonly run: (ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta) => Promise<Record<string, string>>;
@@ -32,7 +37,9 @@ export const ENDPOINTS: readonly EndpointSpec[] = Object.freeze([
   { name: 'obtainPair', path: 'token/', title: 'Token Obtain Pair', fields: ['username', 'password'], returns: ['refresh', 'access'], run: obtainPair },
   { name: 'refresh', path: 'token/refresh/', title: 'Token Refresh', fields: ['refresh'], returns: ['access', 'refresh'], run: refreshPair },
   { name: 'verify', path: 'token/verify/', title: 'Token Verify', fields: ['token'], returns: [], run: verifyToken },
-  { name: 'blacklist', path: 'token/blacklist/', title: 'Token Blacklist', fields: ['refresh'], returns: [], run: blacklistToken },
+  { name: 'blacklist', path: 'token/blacklist/', title: 'Token Blacklist', fields: ['refresh'], optionalFields: ['access'], returns: [], run: blacklistToken },
   { name: 'obtainSliding', path: 'token/sliding/', title: 'Token Obtain Sliding', fields: ['username', 'password'], returns: ['token'], run: obtainSliding },
   { name: 'refreshSliding', path: 'token/sliding/refresh/', title: 'Token Refresh Sliding', fields: ['token'], returns: ['token'], run: refreshSliding },
+  // Authenticated by the access token (Authorization header or access cookie), not by a body field.
+  { name: 'logoutAll', path: 'token/logout-all/', title: 'Token Logout All', fields: [], returns: [], run: logoutAll },
 ]);

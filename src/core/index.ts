@@ -46,4 +46,5 @@ export type { Keyset, ExtraVerifyKey } from './keys/keyset.js';
 export * from './store/types.js';
 export { UserExistsError, StoreUnavailableError } from './store/errors.js';
 export { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
+export { changePassword, deactivateUser, type UserAdmin } from './users/change-password.js';
 export { builtinCatalogues, type MessageKey, type Catalogue } from './i18n/catalogue.js';

@@ -11,7 +11,7 @@ import { parseBody } from './http/parse-body.js';
 import { clientAddress } from './http/client-ip.js';
 import { authCookies, checkCsrf, clearingCookies, tokensToCookies } from './http/cookie-mode.js';
 import { renderError } from './http/render-error.js';
-import { requestFields } from './http/schemas.js';
+import { optionalRequestFields, requestFields } from './http/schemas.js';
 import { readRawBody, tokenRoutes, type BodySource, type HeaderMap, type TokenRoute } from './http/transport.js';
 import { BASE_HEADERS, type CoreRequest, type CoreResponse } from './http/types.js';
 import { buildKeyset, type ExtraVerifyKey, type Keyset } from './keys/keyset.js';
@@ -128,9 +128,9 @@ export class RestJwt {
         }
       }
       const address = clientAddress(req.ip, req.headers['x-forwarded-for'], this.settings.trustedProxies);
-      const body = await spec.run(this.ctx, data, { address });
+      const body = await spec.run(this.ctx, data, { address, headers: req.headers });
       if (!cookies) return { status: 200, headers: { ...SUCCESS_HEADERS }, body };
-      if (name === 'blacklist') return { status: 200, headers: { ...SUCCESS_HEADERS }, body, cookies: clearingCookies(this.settings, this.prefix) };
+      if (name === 'blacklist' || name === 'logoutAll') return { status: 200, headers: { ...SUCCESS_HEADERS }, body, cookies: clearingCookies(this.settings, this.prefix) };
       const moved = name === 'obtainPair' || name === 'refresh' ? tokensToCookies(this.settings, this.prefix, body) : { body, cookies: [] };
       return { status: 200, headers: { ...SUCCESS_HEADERS }, body: moved.body, cookies: moved.cookies };
     } catch (err) {
@@ -213,7 +213,12 @@ export class RestJwt {
         name: spec.title,
         renders: ['application/json'],
         parses: ['application/json', 'application/x-www-form-urlencoded'],
-        actions: { POST: Object.fromEntries(fields.map((f) => [f, { type: 'string', required: true }])) },
+        actions: {
+          POST: Object.fromEntries([
+            ...fields.map((f) => [f, { type: 'string', required: true }]),
+            ...optionalRequestFields(spec, this.settings).map((f) => [f, { type: 'string', required: false }]),
+          ]),
+        },
       },
     };
   }

@@ -54,6 +54,7 @@ describe('Fastify adapter: schemas for @fastify/swagger', () => {
       ['POST', '/api/token/blacklist/'],
       ['POST', '/api/token/sliding/'],
       ['POST', '/api/token/sliding/refresh/'],
+      ['POST', '/api/token/logout-all/'],
     ]);
     expect(documented[0]?.schema).toMatchObject({
       summary: 'Token Obtain Pair',

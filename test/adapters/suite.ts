@@ -173,7 +173,20 @@ export function adapterSuite(name: string, harness: AdapterHarness): void {
         const reuse = await post('/api/token/refresh/', { refresh });
         expect(reuse.status).toBe(401);
         expect(reuse.json).toEqual(BLACKLISTED);
-        expect((await post('/api/token/refresh/', { refresh: r.json.refresh })).status).toBe(200);
+        // Reuse of a rotated-out token revokes its family: the successor stops working too.
+        expect((await post('/api/token/refresh/', { refresh: r.json.refresh })).status).toBe(401);
+      });
+
+      it('logout-all: 401 without a Bearer access token; with one, {} and every refresh token of the user refused', async () => {
+        const a = await login();
+        const b = await login();
+        const anon = await post('/api/token/logout-all/', {});
+        expect(anon.status).toBe(401);
+        expect(anon.json).toEqual({ detail: 'Authentication credentials were not provided.', code: 'not_authenticated' });
+        const r = await post('/api/token/logout-all/', {}, { authorization: `Bearer ${a.access}` });
+        expect(r.status).toBe(200);
+        expect(r.json).toEqual({});
+        for (const refresh of [a.refresh, b.refresh]) expect((await post('/api/token/refresh/', { refresh })).json).toEqual(BLACKLISTED);
       });
 
       it('verify answers {} for a valid token and 401 for an invalid one', async () => {

@@ -146,6 +146,37 @@ describe('user management', () => {
     expect(unknown.stderr).toMatch(/^restjwt: There is no user named "nobody".*createuser nobody/);
   });
 
+  test('changepassword ends every session: the user\'s refresh tokens are blacklisted, other users\' are not', async () => {
+    const cwd = freshDir();
+    expect(run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'pw-1\n' }).status).toBe(0);
+    expect(run(cwd, ['createuser', 'bob', '--password-stdin'], { input: 'pw-1\n' }).status).toBe(0);
+    const filename = join(cwd, 'restjwt.sqlite3');
+    let store = await openSqliteStore({ filename });
+    const alice = (await store.findUser('username', 'alice'))!;
+    const bob = (await store.findUser('username', 'bob'))!;
+    const token = (jti: string, userId: string) => ({
+      jti,
+      userId,
+      tokenType: 'refresh' as const,
+      familyId: jti,
+      createdAt: new Date(),
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+    for (const t of [token('a1', alice.id), token('a2', alice.id), token('b1', bob.id)]) await store.recordOutstanding(t);
+    await store.close();
+
+    expect(run(cwd, ['changepassword', 'alice', '--password-stdin'], { input: 'pw-2\n' }).status).toBe(0);
+    store = await openSqliteStore({ filename });
+    try {
+      expect(await store.isBlacklisted('a1')).toBe(true);
+      expect(await store.isBlacklisted('a2')).toBe(true);
+      expect(await store.isBlacklisted('b1')).toBe(false);
+      expect((await store.findUser('id', alice.id))?.tokenVersion).not.toBe(alice.tokenVersion);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('an unreachable server database is reported with what to check, without the password', () => {
     const r = run(freshDir(), ['migrate', '--database', 'postgres://user:secret@127.0.0.1:1/app']);
     expect(r.status).toBe(1);

@@ -113,6 +113,17 @@ export const ALLOWED_DIFFERENCES: readonly AllowedDifference[] = [
       return [same(rj), same(rj)];
     },
   },
+  {
+    id: 'refresh-reuse-revokes-family',
+    reason:
+      'Presenting a rotated-out refresh token is reuse: restjwt revokes its family, so the successor is refused too (401 ' +
+      '"Token is blacklisted"); simplejwt 5.2.2 keeps the successor valid (200).',
+    apply(dj, rj) {
+      if (dj.status !== 200 || !isObject(dj.body) || !('refresh' in dj.body)) return null;
+      if (rj.status !== 401 || detailOf(rj) !== 'Token is blacklisted') return null;
+      return [same(rj), same(rj)];
+    },
+  },
 ];
 
 const JWT_SHAPE = /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/;

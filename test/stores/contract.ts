@@ -385,6 +385,136 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
       });
     });
 
+    describe('families and bulk revocation', () => {
+      const fam = () => `fam-${randomUUID().slice(0, 8)}`;
+
+      it('findOutstanding returns null for unknown jtis and the row with its state otherwise', async () => {
+        expect(await store.findOutstanding('nope')).toBeNull();
+        const user = await newUser();
+        const family = fam();
+        const token = makeToken({ userId: user.id, familyId: family, createdAt: new Date(Date.UTC(2030, 0, 1, 0, 0, 0, 123)) });
+        await store.recordOutstanding(token);
+        const found = await store.findOutstanding(token.jti);
+        expect(found).toEqual({ ...token, blacklistedAt: null, replacedBy: null });
+        await store.blacklist(token);
+        const after = await store.findOutstanding(token.jti);
+        expect(after?.blacklistedAt).toBeInstanceOf(Date);
+        expect(after?.replacedBy).toBeNull();
+      });
+
+      it('rotate records replacedBy on the presented row; a losing rotate leaves it unchanged', async () => {
+        const family = fam();
+        const presented = makeToken({ familyId: family });
+        const successor = makeToken({ familyId: family });
+        await store.recordOutstanding(presented);
+        expect(await store.rotate(presented, successor)).toBe('rotated');
+        expect((await store.findOutstanding(presented.jti))?.replacedBy).toBe(successor.jti);
+        expect((await store.findOutstanding(successor.jti))).toMatchObject({ familyId: family, blacklistedAt: null, replacedBy: null });
+        expect(await store.rotate(presented, makeToken({ familyId: family }))).toBe('already_blacklisted');
+        expect((await store.findOutstanding(presented.jti))?.replacedBy).toBe(successor.jti);
+      });
+
+      it('revokeFamily blacklists every live token of the family (the current successor too) and nothing else', async () => {
+        const family = fam();
+        const other = makeToken({ familyId: fam() });
+        await store.recordOutstanding(other);
+        const first = makeToken({ familyId: family });
+        const second = makeToken({ familyId: family });
+        const third = makeToken({ familyId: family });
+        await store.recordOutstanding(first);
+        expect(await store.rotate(first, second)).toBe('rotated');
+        expect(await store.rotate(second, third)).toBe('rotated');
+
+        expect(await store.revokeFamily(family)).toBe(1);
+        expect(await store.isBlacklisted(third.jti)).toBe(true);
+        expect(await store.isBlacklisted(other.jti)).toBe(false);
+        expect(await store.revokeFamily(family)).toBe(0);
+        expect(await store.revokeFamily('no-such-family')).toBe(0);
+        expect(await store.countTokens()).toEqual({ outstanding: 4, blacklisted: 3 });
+      });
+
+      it('rotate after revokeFamily reports already_blacklisted and records no successor', async () => {
+        const family = fam();
+        const token = makeToken({ familyId: family });
+        await store.recordOutstanding(token);
+        expect(await store.revokeFamily(family)).toBe(1);
+        const successor = makeToken({ familyId: family });
+        expect(await store.rotate(token, successor)).toBe('already_blacklisted');
+        expect(await store.findOutstanding(successor.jti)).toBeNull();
+        expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 1 });
+      });
+
+      it(`revokeFamily racing ${concurrency} rotations of the current token leaves no live token in the family`, async () => {
+        const family = fam();
+        const token = makeToken({ familyId: family });
+        await store.recordOutstanding(token);
+        const successors = Array.from({ length: concurrency }, () => makeToken({ familyId: family }));
+        const [revoked, ...results] = await Promise.all([store.revokeFamily(family), ...successors.map((s) => store.rotate(token, s))]);
+        const won = results.filter((r) => r === 'rotated').length;
+        expect(won).toBeLessThanOrEqual(1);
+        for (const s of successors) {
+          const row = await store.findOutstanding(s.jti);
+          if (row !== null) expect(row.blacklistedAt).not.toBeNull();
+        }
+        expect(await store.isBlacklisted(token.jti)).toBe(true);
+        expect(typeof revoked).toBe('number');
+        expect(await store.countTokens()).toEqual({ outstanding: 1 + won, blacklisted: 1 + won });
+      });
+
+      it('revokeUser blacklists every live token of the user, across families, and no other user\'s', async () => {
+        const alice = await newUser();
+        const bob = await newUser();
+        const a1 = makeToken({ userId: alice.id, familyId: fam() });
+        const a2 = makeToken({ userId: alice.id, familyId: fam(), tokenType: 'sliding' });
+        const a3 = makeToken({ userId: alice.id, familyId: fam() });
+        const b1 = makeToken({ userId: bob.id, familyId: fam() });
+        for (const t of [a1, a2, a3, b1]) await store.recordOutstanding(t);
+        await store.blacklist(a3);
+
+        expect(await store.revokeUser(alice.id)).toBe(2);
+        expect(await store.isBlacklisted(a1.jti)).toBe(true);
+        expect(await store.isBlacklisted(a2.jti)).toBe(true);
+        expect(await store.isBlacklisted(b1.jti)).toBe(false);
+        expect(await store.revokeUser(alice.id)).toBe(0);
+        expect(await store.revokeUser('999999')).toBe(0);
+        expect(await store.revokeUser('not-an-id')).toBe(0);
+        expect(await store.countTokens()).toEqual({ outstanding: 4, blacklisted: 3 });
+      });
+
+      it('renewTokenVersion changes only the tokenVersion', async () => {
+        const user = await newUser();
+        await store.renewTokenVersion(user.id);
+        const after = await store.findUser('id', user.id);
+        expect(after?.tokenVersion).not.toBe(user.tokenVersion);
+        expect(after?.passwordHash).toBe(user.passwordHash);
+        expect(after?.isActive).toBe(true);
+        await store.renewTokenVersion('999999');
+      });
+    });
+
+    describe('revoked access tokens', () => {
+      it('revokeAccess is idempotent; isAccessRevoked answers per jti; countTokens does not count them', async () => {
+        expect(await store.isAccessRevoked('a1')).toBe(false);
+        const exp = new Date(Date.now() + HOUR);
+        await store.revokeAccess('a1', exp);
+        await store.revokeAccess('a1', exp);
+        expect(await store.isAccessRevoked('a1')).toBe(true);
+        expect(await store.isAccessRevoked('a2')).toBe(false);
+        // Not a refresh-token blacklist entry.
+        expect(await store.isBlacklisted('a1')).toBe(false);
+        expect(await store.countTokens()).toEqual({ outstanding: 0, blacklisted: 0 });
+      });
+
+      it('flushExpired removes expired revocations only', async () => {
+        const now = new Date('2030-01-01T00:00:00.000Z');
+        await store.revokeAccess('old', new Date(now.getTime() - 1000));
+        await store.revokeAccess('live', new Date(now.getTime() + 1000));
+        await store.flushExpired(now);
+        expect(await store.isAccessRevoked('old')).toBe(false);
+        expect(await store.isAccessRevoked('live')).toBe(true);
+      });
+    });
+
     describe('flushExpired', () => {
       it('removes only tokens that expired before now, with their blacklist rows, in batches', async () => {
         const now = new Date('2030-01-01T00:00:00.000Z');

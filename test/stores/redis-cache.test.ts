@@ -143,6 +143,30 @@ describe.skipIf(!pg.ok || !redis.ok)('Redis-cached stores over real connections'
       expect(await b.rotate(token, liveToken())).toBe('already_blacklisted');
     });
 
+    it('two instances: a family revoked on one is refused by the other at once; the set reloads with the new entries', async () => {
+      const schema = uniqueName('rjt');
+      const prefix = `${uniqueName('rjt')}:`;
+      cleanups.push(() => postgresAdmin(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+      const a = await cached(await openSqlStore({ url: POSTGRES_URL, schema }), { prefix });
+      const b = await cached(await openSqlStore({ url: POSTGRES_URL, schema }), { prefix });
+      const first = makeToken({ familyId: 'fam' });
+      const current = makeToken({ familyId: 'fam' });
+      await a.recordOutstanding(first);
+      expect(await a.rotate(first, current)).toBe('rotated');
+      await a.ensureLoaded();
+      await b.ensureLoaded();
+      expect(await b.isBlacklisted(current.jti)).toBe(false);
+      expect(await a.revokeFamily('fam')).toBe(1);
+      // b never saw current's jti, yet it must not answer "not revoked" from its (now stale) set.
+      expect(await b.isBlacklisted(current.jti)).toBe(true);
+      expect(await b.rotate(current, makeToken({ familyId: 'fam' }))).toBe('already_blacklisted');
+      await vi.waitFor(async () => expect(await b.ensureLoaded()).toBe(true), { timeout: 10_000, interval: 50 });
+      const before = b.stats().storeAnswers;
+      expect(await b.isBlacklisted(current.jti)).toBe(true);
+      expect(await b.isBlacklisted(makeToken().jti)).toBe(false);
+      expect(b.stats().storeAnswers).toBe(before);
+    });
+
     it('a write that certainly did not reach SQL leaves no entry; one whose fate is unknown leaves the token refused', async () => {
       const inner = createMemoryStore();
       const prefix = `${uniqueName('rjt')}:`;

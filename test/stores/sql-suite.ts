@@ -88,7 +88,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const { db } = createKysely<{ restjwt_migrations: { name: string } }>(o.url);
         try {
           const rows = await db.withSchema(scope).selectFrom('restjwt_migrations').select('name').execute();
-          expect(rows.map((r) => r.name)).toEqual(['0001_initial']);
+          expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
         } finally {
           await db.destroy();
         }
@@ -98,7 +98,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const scope = await newScope();
         const store = await open(scope, { migrate: false });
         await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
-        expect(await store.migrate()).toEqual(['0001_initial']);
+        expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
         expect(await store.migrate()).toEqual([]);
         await store.recordOutstanding(makeToken());
         expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
@@ -108,7 +108,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const scope = await newScope();
         const [a, b, c] = await Promise.all([open(scope, { migrate: false }), open(scope, { migrate: false }), open(scope, { migrate: false })]);
         const applied = await Promise.all([a!.migrate(), b!.migrate(), c!.migrate()]);
-        expect(applied.flat()).toEqual(['0001_initial']);
+        expect(applied.flat()).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
         await a!.recordOutstanding(makeToken());
         expect(await c!.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
       });

@@ -75,7 +75,7 @@ describe('SQLite migrations', () => {
     const store = await open(file);
     expect(await store.migrate()).toEqual([]);
     const db = raw(file);
-    expect(appliedMigrations(db)).toEqual(['0001_initial']);
+    expect(appliedMigrations(db)).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
     const tables = db.prepare<[], string>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
     expect(tables).toEqual(
       expect.arrayContaining(['restjwt_blacklisted_token', 'restjwt_migrations', 'restjwt_outstanding_token', 'restjwt_user']),
@@ -99,7 +99,7 @@ describe('SQLite migrations', () => {
     await expect(store.ping()).resolves.toBeUndefined();
     await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
 
-    expect(await store.migrate()).toEqual(['0001_initial']);
+    expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
     expect(await store.migrate()).toEqual([]);
     await store.recordOutstanding(makeToken());
     expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });

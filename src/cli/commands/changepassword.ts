@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { createPasswordHasher } from '../../core/index.js';
+import { changePassword, createPasswordHasher } from '../../core/index.js';
 import { CliError } from '../errors.js';
 import { databaseOption, passwordStdinOption } from '../options.js';
 import { readNewPassword } from '../password.js';
@@ -13,7 +13,7 @@ interface ChangePasswordOptions {
 /** `restjwt changepassword USERNAME`: sets a new password and renews the user's token version. */
 export function changePasswordCommand(): Command {
   return new Command('changepassword')
-    .description("set a user's password; earlier tokens stop working where checkRevokeToken is on")
+    .description("set a user's password; ends every session (refresh tokens blacklisted; access tokens too where checkRevokeToken is on)")
     .argument('<username>', 'the user whose password to change')
     .addOption(passwordStdinOption())
     .addOption(databaseOption())
@@ -24,8 +24,8 @@ export function changePasswordCommand(): Command {
           throw new CliError(`There is no user named "${username}". Check the spelling (usernames are case-sensitive), or create it with "restjwt createuser ${username}".`);
         }
         const password = await readNewPassword(username, options.passwordStdin === true);
-        // setPassword (not updatePasswordHash) renews the token version: a password change ends other sessions.
-        await store.setPassword(user.id, await createPasswordHasher().hash(password));
+        // A new token version and every refresh token blacklisted: a password change ends every session.
+        await changePassword({ store, hasher: createPasswordHasher() }, user.id, password);
       });
       process.stdout.write(`Changed the password of "${username}".\n`);
     });

@@ -50,6 +50,10 @@ export async function validateAuthToken(raw: string, tokens: TokenService, store
       if (kind === 'sliding' && (await store.isBlacklisted(token.payload[tokens.settings.jtiClaim] as string))) {
         throw new TokenError({ key: 'token_blacklisted' });
       }
+      // With revokeAccessTokens, a logged-out access token is refused at once (one indexed lookup).
+      if (kind === 'access' && tokens.settings.revokeAccessTokens && (await store.isAccessRevoked(token.payload[tokens.settings.jtiClaim] as string))) {
+        throw new TokenError({ key: 'token_blacklisted' });
+      }
       return token;
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;

@@ -8,6 +8,8 @@ import { checkCredentials } from './login.js';
 async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding', user: UserRecord): Promise<Token> {
   const claims = ctx.hooks.customClaims === undefined ? undefined : await ctx.hooks.customClaims(user);
   const token = ctx.tokens.forUser(kind, user, claims);
+  // The login time, for refreshFamilyMaxAge: every rotation copies it.
+  if (kind === 'refresh' && ctx.settings.refreshFamilyMaxAge > 0) token.payload.auth_time = token.payload.iat;
   const jti = token.payload[ctx.settings.jtiClaim] as string;
   // Recorded before it is returned: a token the store does not know is never handed out.
   await ctx.store.recordOutstanding(outstandingRecord(ctx, token, user.id, jti));

@@ -1,31 +1,94 @@
-import { InvalidToken, ServiceUnavailable } from '../errors.js';
+import { userIdFromClaims } from '../auth/authenticate.js';
+import { InvalidToken, ServiceUnavailable, TokenError } from '../errors.js';
 import { readStringFields } from '../http/fields.js';
+import type { Token } from '../tokens/token-service.js';
 import { outstandingRecord, type HandlerContext } from './context.js';
-import { activeUserForToken, decodeStoredToken } from './stored-token.js';
+import { activeUserForToken } from './stored-token.js';
+
+/** The claim carrying the login time (seconds) when `refreshFamilyMaxAge` is on; rotation copies it. */
+export const AUTH_TIME_CLAIM = 'auth_time';
 
 /**
  * POST /api/token/refresh/ — TokenRefreshView: `{"access"}`, plus a new `"refresh"` when rotation is on.
  * With blacklistAfterRotation, retiring the presented token and recording its successor is one atomic store
- * operation: of concurrent refreshes of one token exactly one succeeds, the others get "Token is blacklisted".
+ * operation: of concurrent refreshes of one token exactly one succeeds.
+ *
+ * Families: the successor inherits the presented token's family (the login's first jti). Presenting a blacklisted
+ * refresh token is reuse — a stolen copy or a replay — and revokes the whole family, so the current refresh token
+ * stops working too; concurrent losers of a race are reuse as well, unless they come within `refreshReuseInterval`
+ * seconds of the rotation, when they get the same successor back. `refreshFamilyMaxAge` bounds a family's life.
  */
 export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<Record<string, string>> {
   const s = ctx.settings;
   const { refresh: raw } = readStringFields(data, [{ name: 'refresh', trim: true, maxLength: s.maxBodyBytes }]);
   if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
-  const refresh = await decodeStoredToken(ctx, raw, 'refresh');
+  let refresh: Token;
+  try {
+    refresh = await ctx.tokens.decode(raw, 'refresh');
+  } catch (err) {
+    if (err instanceof TokenError) throw new InvalidToken(err.msg);
+    throw err;
+  }
+  const jti = refresh.payload[s.jtiClaim] as string;
+  if (await ctx.store.isBlacklisted(jti)) return reused(ctx, refresh, jti);
+  const now = Math.floor(ctx.tokens.nowSeconds());
+  let authTime = refresh.payload[AUTH_TIME_CLAIM];
+  if (s.refreshFamilyMaxAge > 0 && typeof authTime === 'number' && now - authTime > s.refreshFamilyMaxAge) {
+    ctx.log({ event: 'refresh_family_expired', level: 'info', userId: userIdFromClaims(refresh.payload, s), jti });
+    throw new InvalidToken({ key: 'token_expired' });
+  }
   const user = await activeUserForToken(ctx, refresh);
   const access = ctx.tokens.encode(ctx.tokens.accessFrom(refresh));
   if (!s.rotateRefreshTokens) return { access };
+  const familyId = (await ctx.store.findOutstanding(jti))?.familyId ?? jti;
   const successor = ctx.tokens.renew(refresh);
-  const successorRow = outstandingRecord(ctx, successor, user.id, null);
+  if (s.refreshFamilyMaxAge > 0) {
+    // A token from before the setting was turned on starts its family's clock now.
+    if (typeof authTime !== 'number') authTime = successor.payload[AUTH_TIME_CLAIM] = now;
+    successor.payload.exp = Math.min(successor.payload.exp as number, (authTime as number) + s.refreshFamilyMaxAge);
+  }
+  const successorRow = outstandingRecord(ctx, successor, user.id, familyId);
   if (s.blacklistAfterRotation) {
-    const result = await ctx.store.rotate(outstandingRecord(ctx, refresh, user.id, null), successorRow);
-    if (result === 'already_blacklisted') {
-      ctx.log({ event: 'refresh_race_lost', level: 'warn', userId: user.id, jti: refresh.payload[s.jtiClaim] as string });
-      throw new InvalidToken({ key: 'token_blacklisted' });
-    }
+    const result = await ctx.store.rotate(outstandingRecord(ctx, refresh, user.id, familyId), successorRow);
+    // Lost a race for this token: the winner rotated it first. Answered as any later presentation would be.
+    if (result === 'already_blacklisted') return reused(ctx, refresh, jti);
   } else {
     await ctx.store.recordOutstanding(successorRow);
   }
   return { access, refresh: ctx.tokens.encode(successor) };
+}
+
+/**
+ * A blacklisted refresh token was presented. Within `refreshReuseInterval` of its rotation, the same successor (and a
+ * new access token); otherwise its family is revoked and the answer is the usual "Token is blacklisted".
+ */
+async function reused(ctx: HandlerContext, presented: Token, jti: string): Promise<Record<string, string>> {
+  const s = ctx.settings;
+  const state = await ctx.store.findOutstanding(jti);
+  if (s.rotateRefreshTokens && s.refreshReuseInterval > 0 && state !== null && state.replacedBy !== null) {
+    const next = await ctx.store.findOutstanding(state.replacedBy);
+    const age = ctx.tokens.nowSeconds() - (next?.createdAt.getTime() ?? 0) / 1000;
+    if (next !== null && next.blacklistedAt === null && age < s.refreshReuseInterval) {
+      const user = await activeUserForToken(ctx, presented);
+      // The successor exactly as `renew` built it: same claims in the same order, so the same signature.
+      const payload = { ...presented.payload };
+      payload.exp = Math.floor(next.expiresAt.getTime() / 1000);
+      payload.iat = Math.floor(next.createdAt.getTime() / 1000);
+      payload[s.jtiClaim] = next.jti;
+      const successor: Token = { kind: 'refresh', payload };
+      ctx.log({ event: 'refresh_reuse_within_interval', level: 'info', userId: user.id, jti, familyId: next.familyId });
+      return { access: ctx.tokens.encode(ctx.tokens.accessFrom(successor)), refresh: ctx.tokens.encode(successor) };
+    }
+  }
+  const familyId = state?.familyId ?? null;
+  const revoked = familyId === null ? 0 : await ctx.store.revokeFamily(familyId);
+  ctx.log({
+    event: 'refresh_token_reuse',
+    level: 'warn',
+    userId: state?.userId ?? userIdFromClaims(presented.payload, s),
+    jti,
+    familyId,
+    revoked,
+  });
+  throw new InvalidToken({ key: 'token_blacklisted' });
 }

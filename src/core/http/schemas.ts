@@ -12,6 +12,11 @@ export function requestFields(spec: EndpointSpec, settings: Settings): readonly 
   return spec.name === 'obtainPair' || spec.name === 'obtainSliding' ? [settings.usernameField, 'password'] : spec.fields;
 }
 
+/** Fields an endpoint accepts but does not require under these settings (blacklist's `access`, with revokeAccessTokens). */
+export function optionalRequestFields(spec: EndpointSpec, settings: Settings): readonly string[] {
+  return spec.name === 'blacklist' && settings.revokeAccessTokens ? (spec.optionalFields ?? []) : [];
+}
+
 const strings = (names: readonly string[]): Record<string, JsonSchema> =>
   Object.fromEntries(names.map((n) => [n, { type: 'string' }]));
 
@@ -50,7 +55,7 @@ export function endpointSchema(spec: EndpointSpec, settings: Settings): Endpoint
   return {
     summary: spec.title,
     consumes: ['application/json', 'application/x-www-form-urlencoded'],
-    body: { type: 'object', properties: strings(fields), required: [...fields] },
+    body: { type: 'object', properties: strings([...fields, ...optionalRequestFields(spec, settings)]), required: [...fields] },
     response: {
       200: { type: 'object', properties: strings(returns), required: returns.slice(0, 1) },
       400: { oneOf: [FIELD_ERRORS_SCHEMA, ERROR_SCHEMA] },

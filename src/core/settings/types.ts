@@ -57,6 +57,18 @@ export interface Settings {
   readonly rotateRefreshTokens: boolean;
   /** BLACKLIST_AFTER_ROTATION. Default false. */
   readonly blacklistAfterRotation: boolean;
+  /**
+   * Seconds during which a refresh token that was just rotated may be presented again and get the same successor
+   * (a client that lost the response, or parallel tabs) instead of counting as reuse. Default 0 (no grace).
+   */
+  readonly refreshReuseInterval: number;
+  /**
+   * Absolute lifetime of a refresh-token family, seconds from the login (`auth_time` claim). Rotation never extends a
+   * session past it. Default 0 (off).
+   */
+  readonly refreshFamilyMaxAge: number;
+  /** Accept an `access` field at logout and refuse that access token's jti until its exp, checked on every request. Default false. */
+  readonly revokeAccessTokens: boolean;
   /** UPDATE_LAST_LOGIN. Default false. */
   readonly updateLastLogin: boolean;
   /** ALGORITHM. Default HS256. */
@@ -149,7 +161,7 @@ export interface Settings {
 /** What a user may pass: any subset, with durations in any accepted form. */
 export type SettingsInput = {
   [K in keyof Settings]?: Settings[K] extends number
-    ? K extends 'leeway' | `${string}Lifetime`
+    ? K extends 'leeway' | 'refreshReuseInterval' | 'refreshFamilyMaxAge' | `${string}Lifetime`
       ? Duration
       : number
     : Settings[K] extends readonly (infer E)[]

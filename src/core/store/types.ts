@@ -51,6 +51,8 @@ export interface UserStore {
   /** Sets a new password and a new `tokenVersion`, so every earlier token stops working where revocation is checked. */
   setPassword(id: string, passwordHash: string): Promise<void>;
   setActive(id: string, isActive: boolean): Promise<void>;
+  /** A new `tokenVersion` only (password and activity unchanged): every token carrying the old one stops working. */
+  renewTokenVersion(id: string): Promise<void>;
   updateLastLogin(id: string, at: Date): Promise<void>;
   listUsers(options?: { limit?: number; offset?: number }): Promise<UserRecord[]>;
 }
@@ -67,6 +69,14 @@ export interface OutstandingToken {
   familyId: string | null;
   createdAt: Date;
   expiresAt: Date;
+}
+
+/** An outstanding token as the store holds it now: whether (and when) it was blacklisted, and its successor. */
+export interface OutstandingState extends OutstandingToken {
+  /** When the token was blacklisted; null while it is live. */
+  blacklistedAt: Date | null;
+  /** The jti of the token `rotate` recorded as its successor; null when it was never rotated. */
+  replacedBy: string | null;
 }
 
 export type BlacklistResult = 'blacklisted' | 'already_blacklisted';
@@ -138,7 +148,30 @@ export interface TokenStore {
    * return `already_blacklisted` and record nothing.
    */
   rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult>;
-  /** Deletes outstanding (and their blacklist) rows whose `expiresAt` is before `now`, in batches. Returns the count. */
+  /**
+   * The recorded token `jti` with its blacklist state and successor (`replacedBy`, set by `rotate` in the same
+   * transaction that blacklists it), or null when unknown.
+   */
+  findOutstanding(jti: string): Promise<OutstandingState | null>;
+  /**
+   * Blacklists every not-yet-blacklisted token of the family `familyId` in one transaction, and returns how many.
+   * A `rotate` racing with it either committed first (its successor is then blacklisted here) or finds its presented
+   * token blacklisted and records nothing: no live successor survives.
+   */
+  revokeFamily(familyId: string): Promise<number>;
+  /** Blacklists every not-yet-blacklisted token of user `userId` in one transaction ("log out everywhere"). */
+  revokeUser(userId: string): Promise<number>;
+  /**
+   * Refuses the access token `jti` until `expiresAt` (setting `revokeAccessTokens`). Idempotent. Access tokens are
+   * not outstanding tokens: these entries live in their own table and never count in `countTokens`.
+   */
+  revokeAccess(jti: string, expiresAt: Date): Promise<void>;
+  /** Whether the access token `jti` was revoked (one indexed lookup; checked on every authenticated request). */
+  isAccessRevoked(jti: string): Promise<boolean>;
+  /**
+   * Deletes outstanding (and their blacklist) rows whose `expiresAt` is before `now`, in batches, and the access
+   * revocations that expired before `now`. Returns the count of outstanding rows deleted.
+   */
   flushExpired(now: Date, options?: { batchSize?: number; onProgress?: (p: FlushProgress) => void }): Promise<number>;
   /** Counts for operators and tests. */
   countTokens(): Promise<{ outstanding: number; blacklisted: number }>;

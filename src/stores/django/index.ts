@@ -23,6 +23,7 @@ import type {
   BlacklistSource,
   FlushProgress,
   NewUser,
+  OutstandingState,
   OutstandingToken,
   RotateResult,
   Store,
@@ -211,6 +212,12 @@ export class DjangoStore implements Store, BlacklistSource {
     if (key !== null) await this.driver.run('UPDATE auth_user SET is_active = ? WHERE id = ?', [this.driver.boolParam(isActive), key]);
   }
 
+  /**
+   * A no-op: Django's revoke claim is the md5 of the password hash, so only a password change renews it. Log out
+   * everywhere still works through `revokeUser` (refresh tokens); access tokens live until their `exp`.
+   */
+  async renewTokenVersion(_id: string): Promise<void> {}
+
   async updateLastLogin(id: string, at: Date): Promise<void> {
     checkDate(at, 'at');
     const key = djangoId(id);
@@ -261,6 +268,68 @@ export class DjangoStore implements Store, BlacklistSource {
       if (!(await this.blacklistRow(tx, presented))) return 'already_blacklisted';
       await this.insertOutstanding(tx, successor);
       return 'rotated';
+    });
+  }
+
+  /** Django's table has no family or successor columns: both come back null. */
+  async findOutstanding(jti: string): Promise<OutstandingState | null> {
+    const rows = await this.driver.all<{ jti: string; user_id: number | string | null; created_at: unknown; expires_at: unknown; blacklisted_at: unknown }>(
+      `SELECT o.jti, o.user_id, o.created_at, o.expires_at, b.blacklisted_at
+       FROM ${OUTSTANDING} o LEFT JOIN ${BLACKLISTED} b ON b.token_id = o.id WHERE o.jti = ?`,
+      [jti],
+    );
+    const row = rows[0];
+    if (row === undefined) return null;
+    return {
+      jti: row.jti,
+      userId: row.user_id === null ? null : String(row.user_id),
+      tokenType: 'refresh',
+      familyId: null,
+      createdAt: this.driver.readDate(row.created_at) ?? new Date(0),
+      expiresAt: this.driver.readDate(row.expires_at) ?? new Date(0),
+      blacklistedAt: this.driver.readDate(row.blacklisted_at),
+      replacedBy: null,
+    };
+  }
+
+  /**
+   * Django's schema has no table for revoked access tokens and this store never creates tables: refused, so that
+   * `revokeAccessTokens` cannot silently do nothing (see docs/migrating-from-django.md).
+   */
+  async revokeAccess(_jti: string, _expiresAt: Date): Promise<void> {
+    throw new Error('The Django store cannot revoke access tokens (Django has no table for them): turn revokeAccessTokens off.');
+  }
+
+  /** Nothing is ever revoked here (see `revokeAccess`). */
+  async isAccessRevoked(_jti: string): Promise<boolean> {
+    return false;
+  }
+
+  /** Django's table has no family column: nothing to revoke here (see docs/migrating-from-django.md). */
+  async revokeFamily(_familyId: string): Promise<number> {
+    return 0;
+  }
+
+  /** Blacklists every live token of the user, in one transaction, until a fresh look finds none left. */
+  async revokeUser(userId: string): Promise<number> {
+    const key = djangoId(userId);
+    if (key === null) return 0;
+    return this.driver.transaction(async (tx) => {
+      let total = 0;
+      for (let pass = 0; pass < 20; pass++) {
+        const live = await tx.all<{ id: number | string }>(
+          `SELECT o.id FROM ${OUTSTANDING} o WHERE o.user_id = ? AND NOT EXISTS (SELECT 1 FROM ${BLACKLISTED} b WHERE b.token_id = o.id)`,
+          [key],
+        );
+        if (live.length === 0) break;
+        for (const { id } of live) {
+          total += await tx.run(`INSERT INTO ${BLACKLISTED} (token_id, blacklisted_at) VALUES (?, ?) ON CONFLICT (token_id) DO NOTHING`, [
+            id,
+            this.driver.dateParam(new Date()),
+          ]);
+        }
+      }
+      return total;
     });
   }
 

@@ -14,6 +14,7 @@ import type {
   FlushProgress,
   ImportUserResult,
   NewUser,
+  OutstandingState,
   OutstandingToken,
   RotateResult,
   Store,
@@ -31,6 +32,8 @@ interface TokenRow {
   seq: number;
   /** When the token was blacklisted; absent while it is not. */
   blacklistedAt?: Date;
+  /** The successor `rotate` recorded. */
+  replacedBy?: string;
 }
 
 /** A {@link Store} held in `Map`s. Records are copied in and out, so callers cannot change stored state by mutation. */
@@ -42,6 +45,8 @@ export class MemoryStore implements Store, UserImportStore {
   /** By jti. */
   private readonly tokens = new Map<string, TokenRow>();
   private blacklistedCount = 0;
+  /** Revoked access tokens: jti → expiry (ms). */
+  private readonly revokedAccess = new Map<string, number>();
   private nextSeq = 1;
   private closed = false;
 
@@ -127,6 +132,12 @@ export class MemoryStore implements Store, UserImportStore {
     if (!isActive) user.tokenVersion = newTokenVersion();
   }
 
+  async renewTokenVersion(id: string): Promise<void> {
+    this.assertOpen();
+    const user = this.users.get(id);
+    if (user) user.tokenVersion = newTokenVersion();
+  }
+
   async updateLastLogin(id: string, at: Date): Promise<void> {
     this.assertOpen();
     const ms = toMillis(at, 'at');
@@ -187,7 +198,41 @@ export class MemoryStore implements Store, UserImportStore {
     copyToken(successor);
     if (!this.blacklistRow(presented)) return 'already_blacklisted';
     this.insertIfMissing(successor);
+    const row = this.tokens.get(presented.jti);
+    if (row) row.replacedBy = successor.jti;
     return 'rotated';
+  }
+
+  async revokeAccess(jti: string, expiresAt: Date): Promise<void> {
+    this.assertOpen();
+    const ms = toMillis(expiresAt, 'expiresAt');
+    if (!this.revokedAccess.has(jti)) this.revokedAccess.set(jti, ms);
+  }
+
+  async isAccessRevoked(jti: string): Promise<boolean> {
+    this.assertOpen();
+    return this.revokedAccess.has(jti);
+  }
+
+  async findOutstanding(jti: string): Promise<OutstandingState | null> {
+    this.assertOpen();
+    const row = this.tokens.get(jti);
+    if (row === undefined) return null;
+    return {
+      ...copyToken(row.token),
+      blacklistedAt: row.blacklistedAt === undefined ? null : new Date(row.blacklistedAt.getTime()),
+      replacedBy: row.replacedBy ?? null,
+    };
+  }
+
+  async revokeFamily(familyId: string): Promise<number> {
+    this.assertOpen();
+    return this.revokeWhere((t) => t.familyId === familyId);
+  }
+
+  async revokeUser(userId: string): Promise<number> {
+    this.assertOpen();
+    return this.revokeWhere((t) => t.userId === userId);
   }
 
   /** Deletes tokens that expired before `now`, `batchSize` per batch (default 1000), yielding between batches. */
@@ -198,6 +243,7 @@ export class MemoryStore implements Store, UserImportStore {
       throw new RangeError(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
     }
     const before = toMillis(now, 'now');
+    for (const [jti, expires] of this.revokedAccess) if (expires < before) this.revokedAccess.delete(jti);
     let total = 0;
     for (;;) {
       this.assertOpen();
@@ -263,6 +309,19 @@ export class MemoryStore implements Store, UserImportStore {
     const row: TokenRow = { token: stored, seq: this.nextSeq++ };
     this.tokens.set(token.jti, row);
     return row;
+  }
+
+  /** Blacklists every live token matching `match`, without awaiting (one "transaction"). */
+  private revokeWhere(match: (token: OutstandingToken) => boolean): number {
+    const now = new Date(Date.now());
+    let count = 0;
+    for (const row of this.tokens.values()) {
+      if (row.blacklistedAt !== undefined || !match(row.token)) continue;
+      row.blacklistedAt = now;
+      this.blacklistedCount++;
+      count++;
+    }
+    return count;
   }
 
   /** Records `token` unless present and blacklists it; true when this call did the blacklisting. */

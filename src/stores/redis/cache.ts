@@ -29,6 +29,7 @@ import type {
   BlacklistSource,
   FlushProgress,
   NewUser,
+  OutstandingState,
   OutstandingToken,
   RotateResult,
   Store,
@@ -99,6 +100,15 @@ return 0`;
 
 const COMMITTED = 'c';
 const LOAD_LOCK_MS = 60_000;
+/**
+ * Sets the loaded marker only when no bulk revocation ran since the load started (KEYS[2], the generation, is
+ * unchanged) and none is running (KEYS[3], the count of bulk revocations in progress, is zero).
+ */
+const MARK_LOADED_SCRIPT = `
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[2] then return 0 end
+if tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`;
 const MAX_DEFERRED = 100_000;
 
 /** The {@link Store} returned by {@link withRedisCache}: users and tokens from the inner store, revocations cached. */
@@ -108,6 +118,8 @@ export class RedisCachedStore implements Store, BlacklistSource {
   readonly target: string;
   private readonly markerKey: string;
   private readonly lockKey: string;
+  private readonly generationKey: string;
+  private readonly revokingKey: string;
   private readonly entryPrefix: string;
   private readonly graceMs: number;
   private readonly pageSize: number;
@@ -132,6 +144,8 @@ export class RedisCachedStore implements Store, BlacklistSource {
     this.entryPrefix = `${prefix}revoked:`;
     this.markerKey = `${prefix}revoked-set-loaded`;
     this.lockKey = `${prefix}revoked-set-loading`;
+    this.generationKey = `${prefix}revoked-set-generation`;
+    this.revokingKey = `${prefix}revoked-set-bulk-revocations`;
     const grace = options.ttlGraceSeconds ?? 86_400;
     if (!Number.isFinite(grace) || grace < 0) throw new RangeError(`ttlGraceSeconds must be a non-negative number, got ${String(grace)}`);
     this.graceMs = grace * 1000;
@@ -229,6 +243,10 @@ export class RedisCachedStore implements Store, BlacklistSource {
     this.assertOpen();
     return this.inner.setActive(id, isActive);
   }
+  renewTokenVersion(id: string): Promise<void> {
+    this.assertOpen();
+    return this.inner.renewTokenVersion(id);
+  }
   updateLastLogin(id: string, at: Date): Promise<void> {
     this.assertOpen();
     return this.inner.updateLastLogin(id, at);
@@ -289,6 +307,30 @@ export class RedisCachedStore implements Store, BlacklistSource {
     return this.writeThrough(presented, () => this.inner.rotate(presented, successor));
   }
 
+  /** Access revocations stay in the store (one indexed lookup per request); Redis is not involved. */
+  revokeAccess(jti: string, expiresAt: Date): Promise<void> {
+    this.assertOpen();
+    return this.inner.revokeAccess(jti, expiresAt);
+  }
+
+  isAccessRevoked(jti: string): Promise<boolean> {
+    this.assertOpen();
+    return this.inner.isAccessRevoked(jti);
+  }
+
+  findOutstanding(jti: string): Promise<OutstandingState | null> {
+    this.assertOpen();
+    return this.inner.findOutstanding(jti);
+  }
+
+  revokeFamily(familyId: string): Promise<number> {
+    return this.bulkRevoke(() => this.inner.revokeFamily(familyId));
+  }
+
+  revokeUser(userId: string): Promise<number> {
+    return this.bulkRevoke(() => this.inner.revokeUser(userId));
+  }
+
   /**
    * Drops the cache entries of the blacklisted tokens about to be flushed (best effort: they expire anyway), then
    * flushes the inner store.
@@ -342,6 +384,39 @@ export class RedisCachedStore implements Store, BlacklistSource {
     }
     if (ttl !== null) await this.commit(key, expiresAt);
     return result;
+  }
+
+  /**
+   * A revocation of many tokens whose jtis are known only to the store. Before it, the loaded marker is dropped and a
+   * bulk revocation is counted as running (Redis down → refused before anything changed), so every instance answers
+   * from the store; after it, the generation is bumped and the marker dropped again, so that a load that read the set
+   * before the commit cannot mark it loaded. Then the set is reloaded in the background.
+   */
+  private async bulkRevoke(write: () => Promise<number>): Promise<number> {
+    this.assertOpen();
+    try {
+      const results = await this.client
+        .multi()
+        .incr(this.generationKey)
+        .incr(this.revokingKey)
+        .pexpire(this.revokingKey, LOAD_LOCK_MS)
+        .del(this.markerKey)
+        .exec();
+      for (const [error] of results ?? []) if (error) throw error;
+    } catch (error) {
+      throw redisUnavailable(error, this.target);
+    }
+    try {
+      return await write();
+    } finally {
+      try {
+        await this.client.multi().incr(this.generationKey).decr(this.revokingKey).del(this.markerKey).exec();
+      } catch (error) {
+        // The running count stays up until it expires: loads wait, answers keep coming from the store. Safe.
+        this.onEvent({ event: 'redis_cache_warning', level: 'warn', reason: `after a bulk revocation: ${describe(error)}` });
+      }
+      this.scheduleLoad();
+    }
   }
 
   /** Writes a committed entry; when Redis fails, remembers it for when Redis is back. */
@@ -413,6 +488,7 @@ export class RedisCachedStore implements Store, BlacklistSource {
     const runId = this.runId;
     if (runId === null) return;
     if ((await this.client.get(this.markerKey)) === runId) return;
+    const generation = (await this.client.get(this.generationKey)) ?? '0';
     const nonce = randomBytes(12).toString('hex');
     if ((await this.client.set(this.lockKey, nonce, 'PX', LOAD_LOCK_MS, 'NX')) !== 'OK') return; // another instance loads
     try {
@@ -431,7 +507,9 @@ export class RedisCachedStore implements Store, BlacklistSource {
         count += page.entries.length;
         cursor = page.next;
       } while (cursor !== null);
-      await this.client.set(this.markerKey, runId);
+      const marked = Number(await this.client.eval(MARK_LOADED_SCRIPT, 3, this.markerKey, this.generationKey, this.revokingKey, runId, generation));
+      // A bulk revocation ran meanwhile: this set may miss its tokens. The next miss schedules another load.
+      if (marked !== 1) return;
       this.counters.loads++;
       this.onEvent({ event: 'redis_cache_loaded', level: 'info', count });
     } finally {

@@ -18,6 +18,7 @@ import type {
   BlacklistSource,
   FlushProgress,
   NewUser,
+  OutstandingState,
   OutstandingToken,
   RotateResult,
   Store,
@@ -231,6 +232,10 @@ export class SqlStore implements Store, BlacklistSource {
     return this.updateUser(id, isActive ? { is_active: true } : { is_active: false, token_version: newTokenVersion() });
   }
 
+  async renewTokenVersion(id: string): Promise<void> {
+    return this.updateUser(id, { token_version: newTokenVersion() });
+  }
+
   async updateLastLogin(id: string, at: Date): Promise<void> {
     const ms = toMillis(at, 'at');
     return this.updateUser(id, { last_login: new Date(ms) });
@@ -278,8 +283,60 @@ export class SqlStore implements Store, BlacklistSource {
     return this.write(async (trx) => {
       if (!(await this.blacklistRow(trx, presentedValues))) return 'already_blacklisted';
       await this.insertOutstanding(trx, successorValues);
+      await trx.updateTable('restjwt_outstanding_token').set({ replaced_by: successorValues.jti }).where('jti', '=', presentedValues.jti).execute();
       return 'rotated';
     });
+  }
+
+  async revokeAccess(jti: string, expiresAt: Date): Promise<void> {
+    checkLength(jti, MAX_JTI, 'jti');
+    const expires = new Date(toMillis(expiresAt, 'expiresAt'));
+    return this.write(async (trx) => {
+      const insert = trx.insertInto('restjwt_revoked_access').values({ jti, expires_at: expires });
+      if (this.dialect === 'postgres') await insert.onConflict((oc) => oc.column('jti').doNothing()).execute();
+      else await insert.ignore().execute();
+    });
+  }
+
+  async isAccessRevoked(jti: string): Promise<boolean> {
+    return this.run(
+      async () =>
+        (await this.db.selectFrom('restjwt_revoked_access').select(sql<number>`1`.as('one')).where('jti', '=', jti).limit(1).executeTakeFirst()) !==
+        undefined,
+    );
+  }
+
+  async findOutstanding(jti: string): Promise<OutstandingState | null> {
+    return this.run(async () => {
+      const row = await this.db
+        .selectFrom('restjwt_outstanding_token as o')
+        .leftJoin('restjwt_blacklisted_token as b', 'b.token_id', 'o.id')
+        .select(['o.jti', 'o.user_id', 'o.token_type', 'o.family_id', 'o.created_at', 'o.expires_at', 'o.replaced_by', 'b.blacklisted_at'])
+        .where('o.jti', '=', jti)
+        .executeTakeFirst();
+      if (row === undefined) return null;
+      return {
+        jti: row.jti,
+        userId: row.user_id === null ? null : String(row.user_id),
+        tokenType: row.token_type,
+        familyId: row.family_id,
+        createdAt: new Date(row.created_at),
+        expiresAt: new Date(row.expires_at),
+        blacklistedAt: row.blacklisted_at === null ? null : new Date(row.blacklisted_at),
+        replacedBy: row.replaced_by,
+      };
+    });
+  }
+
+  async revokeFamily(familyId: string): Promise<number> {
+    checkLength(familyId, MAX_JTI, 'familyId');
+    return this.revokeWhere('family_id', familyId);
+  }
+
+  async revokeUser(userId: string): Promise<number> {
+    const key = parseId(userId);
+    if (key === null) return 0;
+    return this.revokeWhere('user_id', key);
   }
 
   /**
@@ -293,6 +350,9 @@ export class SqlStore implements Store, BlacklistSource {
       throw new RangeError(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
     }
     const before = new Date(toMillis(now, 'now'));
+    await this.write(async (trx) => {
+      await trx.deleteFrom('restjwt_revoked_access').where('expires_at', '<', before).execute();
+    });
     let total = 0;
     for (;;) {
       const deleted = await this.write(async (trx) => {
@@ -381,6 +441,46 @@ export class SqlStore implements Store, BlacklistSource {
     if (key === null) return;
     await this.run(async () => {
       await this.db.updateTable('restjwt_user').set(set).where('id', '=', key).execute();
+    });
+  }
+
+  /**
+   * Blacklists every live token whose `column` is `value`, in one READ COMMITTED transaction. Each statement sees
+   * the rows committed when it starts, so the insert is repeated until a fresh look finds no live token: a `rotate`
+   * that won a presented token before us has committed by then (our insert waited for its blacklist row) and its
+   * successor is caught by the next pass; one that comes after finds its token blacklisted and records nothing.
+   */
+  private async revokeWhere(column: 'family_id' | 'user_id', value: string): Promise<number> {
+    return this.write(async (trx) => {
+      let total = 0;
+      for (let pass = 0; pass < 20; pass++) {
+        const now = new Date(Date.now());
+        const stamp = this.dialect === 'postgres' ? sql<Date>`cast(${now} as timestamptz)` : sql<Date>`${now}`;
+        const insert = trx
+          .insertInto('restjwt_blacklisted_token')
+          .columns(['token_id', 'blacklisted_at'])
+          .expression((eb) =>
+            eb
+              .selectFrom('restjwt_outstanding_token as o')
+              .select(['o.id', stamp.as('blacklisted_at')])
+              .where(`o.${column}`, '=', value)
+              .where((w) => w.not(w.exists(w.selectFrom('restjwt_blacklisted_token as b').select('b.id').whereRef('b.token_id', '=', 'o.id')))),
+          );
+        const result =
+          this.dialect === 'postgres'
+            ? await insert.onConflict((oc) => oc.column('token_id').doNothing()).executeTakeFirst()
+            : await insert.ignore().executeTakeFirst();
+        total += Number(result.numInsertedOrUpdatedRows ?? 0n);
+        const live = await trx
+          .selectFrom('restjwt_outstanding_token as o')
+          .select('o.id')
+          .where(`o.${column}`, '=', value)
+          .where((w) => w.not(w.exists(w.selectFrom('restjwt_blacklisted_token as b').select('b.id').whereRef('b.token_id', '=', 'o.id'))))
+          .limit(1)
+          .executeTakeFirst();
+        if (live === undefined) break;
+      }
+      return total;
     });
   }
 

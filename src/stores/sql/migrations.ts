@@ -14,7 +14,7 @@ export const MIGRATIONS_TABLE = 'restjwt_migrations';
 export const MIGRATIONS_LOCK_TABLE = 'restjwt_migrations_lock';
 
 /** Names of every migration, oldest first. */
-export const MIGRATION_NAMES = ['0001_initial'] as const;
+export const MIGRATION_NAMES = ['0001_initial', '0002_families', '0003_revoked_access'] as const;
 
 /** The identity column: `bigserial` on PostgreSQL, `bigint auto_increment` on MariaDB/MySQL. */
 function addId<T extends string, C extends string>(dialect: SqlDialect, table: CreateTableBuilder<T, C>): CreateTableBuilder<T, C | 'id'> {
@@ -116,6 +116,31 @@ export function sqlMigrations(dialect: SqlDialect, schema?: string): Record<(typ
     '0001_initial': {
       up: (db: Kysely<unknown>) => initialUp(scoped(db), dialect),
       down: (db: Kysely<unknown>) => initialDown(scoped(db)),
+    },
+    // Refresh-token families: the successor `rotate` recorded, for reuse detection and the reuse interval.
+    '0002_families': {
+      up: async (db: Kysely<unknown>) => {
+        await scoped(db).schema.alterTable('restjwt_outstanding_token').addColumn('replaced_by', 'varchar(255)').execute();
+      },
+      down: async (db: Kysely<unknown>) => {
+        await scoped(db).schema.alterTable('restjwt_outstanding_token').dropColumn('replaced_by').execute();
+      },
+    },
+    // Revoked access tokens (setting revokeAccessTokens): refused by jti until they expire.
+    '0003_revoked_access': {
+      up: async (db: Kysely<unknown>) => {
+        const d = scoped(db);
+        const collation = dialect === 'mysql' ? await exactCollation(db) : '';
+        const table = addId(dialect, d.schema.createTable('restjwt_revoked_access'))
+          .addColumn('jti', 'varchar(255)', (col) => col.notNull())
+          .addColumn('expires_at', instant(dialect), (col) => col.notNull());
+        await (dialect === 'postgres' ? table : table.modifyEnd(sql`engine = InnoDB default charset = utf8mb4 collate = ${sql.raw(collation)}`)).execute();
+        await d.schema.createIndex('restjwt_revoked_access_jti_uniq').unique().on('restjwt_revoked_access').column('jti').execute();
+        await d.schema.createIndex('restjwt_revoked_access_expires_at_idx').on('restjwt_revoked_access').column('expires_at').execute();
+      },
+      down: async (db: Kysely<unknown>) => {
+        await scoped(db).schema.dropTable('restjwt_revoked_access').ifExists().execute();
+      },
     },
   };
 }

@@ -26,6 +26,8 @@ export interface OutstandingTokenTable {
   family_id: ColumnType<string | null, string | null, never>;
   created_at: ColumnType<Date, Date, never>;
   expires_at: ColumnType<Date, Date, never>;
+  /** The successor `rotate` recorded (migration 0002_families). */
+  replaced_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface BlacklistedTokenTable {
@@ -34,9 +36,17 @@ export interface BlacklistedTokenTable {
   blacklisted_at: ColumnType<Date, Date, never>;
 }
 
+/** Revoked access tokens (migration 0003_revoked_access). */
+export interface RevokedAccessTable {
+  id: Generated<string>;
+  jti: ColumnType<string, string, never>;
+  expires_at: ColumnType<Date, Date, never>;
+}
+
 /** The database restjwt's SQL store reads and writes. */
 export interface RestJwtDatabase {
   restjwt_user: UserTable;
   restjwt_outstanding_token: OutstandingTokenTable;
   restjwt_blacklisted_token: BlacklistedTokenTable;
+  restjwt_revoked_access: RevokedAccessTable;
 }

@@ -17,6 +17,7 @@ import type {
   FlushProgress,
   ImportUserResult,
   NewUser,
+  OutstandingState,
   OutstandingToken,
   RotateResult,
   Store,
@@ -54,6 +55,17 @@ interface UserRow {
   token_version: string;
 }
 
+interface OutstandingStateRow {
+  jti: string;
+  user_id: number | null;
+  token_type: 'refresh' | 'sliding';
+  family_id: string | null;
+  created_at: number;
+  expires_at: number;
+  replaced_by: string | null;
+  blacklisted_at: number | null;
+}
+
 /** jti, user id, token type, family id, created at, expires at. */
 type OutstandingParams = [string, number | null, string, string | null, number, number];
 type Stmt<P extends unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
@@ -68,6 +80,13 @@ interface Prepared {
   setPassword: Stmt<[string, string, number]>;
   activate: Stmt<[number]>;
   deactivate: Stmt<[string, number]>;
+  renewTokenVersion: Stmt<[string, number]>;
+  revokeAccess: Stmt<[string, number]>;
+  isAccessRevoked: Stmt<[string], number>;
+  flushRevokedAccess: Stmt<[number]>;
+  findOutstanding: Stmt<[string], OutstandingStateRow>;
+  revokeFamily: BetterSqlite3.Transaction<(familyId: string, now: number) => number>;
+  revokeUser: BetterSqlite3.Transaction<(userId: number, now: number) => number>;
   updateLastLogin: Stmt<[number, number]>;
   listUsers: Stmt<[number, number], UserRow>;
   insertOutstanding: Stmt<OutstandingParams>;
@@ -235,6 +254,13 @@ export class SqliteStore implements Store, UserImportStore {
     });
   }
 
+  renewTokenVersion(id: string): Promise<void> {
+    return this.call((q) => {
+      const key = parseId(id);
+      if (key !== null) q.renewTokenVersion.run(newTokenVersion(), key);
+    });
+  }
+
   updateLastLogin(id: string, at: Date): Promise<void> {
     return this.call((q) => {
       const ms = toMillis(at, 'at');
@@ -298,6 +324,45 @@ export class SqliteStore implements Store, UserImportStore {
     return this.call((q) => q.rotate.immediate(tokenParams(presented), tokenParams(successor), Date.now()));
   }
 
+  revokeAccess(jti: string, expiresAt: Date): Promise<void> {
+    return this.call((q) => {
+      q.revokeAccess.run(jti, toMillis(expiresAt, 'expiresAt'));
+    });
+  }
+
+  isAccessRevoked(jti: string): Promise<boolean> {
+    return this.call((q) => q.isAccessRevoked.get(jti) !== undefined);
+  }
+
+  findOutstanding(jti: string): Promise<OutstandingState | null> {
+    return this.call((q) => {
+      const row = q.findOutstanding.get(jti);
+      if (row === undefined) return null;
+      return {
+        jti: row.jti,
+        userId: row.user_id === null ? null : String(row.user_id),
+        tokenType: row.token_type,
+        familyId: row.family_id,
+        createdAt: new Date(row.created_at),
+        expiresAt: new Date(row.expires_at),
+        blacklistedAt: row.blacklisted_at === null ? null : new Date(row.blacklisted_at),
+        replacedBy: row.replaced_by,
+      };
+    });
+  }
+
+  /** One IMMEDIATE transaction: a concurrent `rotate` either committed before (its successor is revoked here) or after (it finds its token blacklisted). */
+  revokeFamily(familyId: string): Promise<number> {
+    return this.call((q) => q.revokeFamily.immediate(familyId, Date.now()));
+  }
+
+  revokeUser(userId: string): Promise<number> {
+    return this.call((q) => {
+      const key = parseId(userId);
+      return key === null ? 0 : q.revokeUser.immediate(key, Date.now());
+    });
+  }
+
   /**
    * Deletes tokens that expired before `now`, `batchSize` rows per transaction (default 1000), so that other writers
    * get the lock between batches; their blacklist rows go with them (ON DELETE CASCADE).
@@ -308,6 +373,7 @@ export class SqliteStore implements Store, UserImportStore {
       throw new RangeError(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
     }
     const before = toMillis(now, 'now');
+    await this.call((q) => q.flushRevokedAccess.run(before));
     let total = 0;
     for (;;) {
       const deleted = await this.call((q) => q.flushBatch.immediate(before, batchSize));
@@ -391,6 +457,11 @@ export class SqliteStore implements Store, UserImportStore {
       .pluck()
       .get();
     if (tables !== 3) return;
+    // Opened with migrate: false on an older schema (before 0002_families, 0003_revoked_access): wait for `restjwt migrate`.
+    const columns = this.db.prepare<[], string>(`SELECT name FROM pragma_table_info('restjwt_outstanding_token')`).pluck().all();
+    if (!columns.includes('replaced_by')) return;
+    const revoked = this.db.prepare<[], number>(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'restjwt_revoked_access'`).pluck().get();
+    if (revoked !== 1) return;
     this.prepared = prepareAll(this.db);
   }
 }
@@ -417,6 +488,17 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
   const insertBlacklist = db.prepare<[number, number]>(
     `INSERT INTO restjwt_blacklisted_token (token_id, blacklisted_at) VALUES (?, ?) ON CONFLICT (token_id) DO NOTHING`,
   );
+  const setReplacedBy = db.prepare<[string, string]>('UPDATE restjwt_outstanding_token SET replaced_by = ? WHERE jti = ?');
+  // Blacklist rows for every live token matching the condition, in one statement.
+  const revokeWhere = (condition: string) =>
+    db.prepare<[number, string | number]>(
+      `INSERT INTO restjwt_blacklisted_token (token_id, blacklisted_at)
+       SELECT o.id, ? FROM restjwt_outstanding_token o
+       WHERE ${condition} AND NOT EXISTS (SELECT 1 FROM restjwt_blacklisted_token b WHERE b.token_id = o.id)
+       ON CONFLICT (token_id) DO NOTHING`,
+    );
+  const revokeFamily = revokeWhere('o.family_id = ?');
+  const revokeUser = revokeWhere('o.user_id = ?');
   const flush = db.prepare<[number, number]>(
     `DELETE FROM restjwt_outstanding_token WHERE id IN (
        SELECT id FROM restjwt_outstanding_token WHERE expires_at < ? LIMIT ?)`,
@@ -443,6 +525,19 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
     setPassword: db.prepare<[string, string, number]>('UPDATE restjwt_user SET password = ?, token_version = ? WHERE id = ?'),
     activate: db.prepare<[number]>('UPDATE restjwt_user SET is_active = 1 WHERE id = ?'),
     deactivate: db.prepare<[string, number]>('UPDATE restjwt_user SET is_active = 0, token_version = ? WHERE id = ?'),
+    renewTokenVersion: db.prepare<[string, number]>('UPDATE restjwt_user SET token_version = ? WHERE id = ?'),
+    revokeAccess: db.prepare<[string, number]>(
+      'INSERT INTO restjwt_revoked_access (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING',
+    ),
+    isAccessRevoked: db.prepare<[string], number>('SELECT 1 FROM restjwt_revoked_access WHERE jti = ? LIMIT 1').pluck(),
+    flushRevokedAccess: db.prepare<[number]>('DELETE FROM restjwt_revoked_access WHERE expires_at < ?'),
+    findOutstanding: db.prepare<[string], OutstandingStateRow>(
+      `SELECT o.jti, o.user_id, o.token_type, o.family_id, o.created_at, o.expires_at, o.replaced_by, b.blacklisted_at
+       FROM restjwt_outstanding_token o LEFT JOIN restjwt_blacklisted_token b ON b.token_id = o.id
+       WHERE o.jti = ?`,
+    ),
+    revokeFamily: db.transaction((familyId: string, now: number): number => revokeFamily.run(now, familyId).changes),
+    revokeUser: db.transaction((userId: number, now: number): number => revokeUser.run(now, userId).changes),
     updateLastLogin: db.prepare<[number, number]>('UPDATE restjwt_user SET last_login = ? WHERE id = ?'),
     listUsers: db.prepare<[number, number], UserRow>(`${user} ORDER BY id LIMIT ? OFFSET ?`),
     insertOutstanding,
@@ -472,6 +567,7 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
     rotate: db.transaction((presented: OutstandingParams, successor: OutstandingParams, now: number): RotateResult => {
       if (!blacklistRow(presented, now)) return 'already_blacklisted';
       insertOutstanding.run(...successor);
+      setReplacedBy.run(successor[0], presented[0]);
       return 'rotated';
     }),
     flushBatch: db.transaction((before: number, limit: number): number => flush.run(before, limit).changes),

@@ -56,6 +56,24 @@ export const migrations: readonly Migration[] = [
       `CREATE UNIQUE INDEX restjwt_blacklisted_token_token_id_uniq ON restjwt_blacklisted_token (token_id)`,
     ],
   },
+  {
+    // Refresh-token families: the successor `rotate` recorded, for reuse detection and the reuse interval.
+    name: '0002_families',
+    up: [`ALTER TABLE restjwt_outstanding_token ADD COLUMN replaced_by TEXT NULL`],
+  },
+  {
+    // Revoked access tokens (setting revokeAccessTokens): refused by jti until they expire.
+    name: '0003_revoked_access',
+    up: [
+      `CREATE TABLE restjwt_revoked_access (
+        id INTEGER PRIMARY KEY,
+        jti TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      )`,
+      `CREATE UNIQUE INDEX restjwt_revoked_access_jti_uniq ON restjwt_revoked_access (jti)`,
+      `CREATE INDEX restjwt_revoked_access_expires_at_idx ON restjwt_revoked_access (expires_at)`,
+    ],
+  },
 ];
 
 /** Names of the migrations recorded in `db` (empty when the migrations table does not exist yet). */
