@@ -26,10 +26,19 @@ const logout = (token: string) => t.post('/api/token/blacklist/', { refresh: tok
 const verify = (token: string) => t.post('/api/token/verify/', { token });
 
 describe('replay of a rotated refresh token', () => {
-  it('is refused as blacklisted on refresh, logout and verify, and issues nothing', async () => {
+  it('revokes the whole family (the legitimate successor too), then is refused on refresh, logout and verify', async () => {
     const { refresh: stolen } = await t.login();
     const r = await refresh(stolen);
     expect(r.status).toBe(200);
+    const successor = r.json.refresh as string;
+    const before = await t.store.countTokens();
+    const replay = await refresh(stolen);
+    expect(replay.status).toBe(401);
+    expect(replay.json).toEqual(BLACKLISTED);
+    assertNothingIssued(replay, [stolen]);
+    // RFC 9700 §4.14: reuse of a rotated-out token revokes the family, so the party holding the successor is out too.
+    expect(await t.store.countTokens()).toEqual({ outstanding: before.outstanding, blacklisted: before.blacklisted + 1 });
+    expect((await verify(successor)).status).toBe(400);
     await expectRefused(t, () => refresh(stolen), { status: 401, body: BLACKLISTED }, [stolen]);
     await expectRefused(t, () => logout(stolen), { status: 401, body: BLACKLISTED }, [stolen]);
     await expectRefused(t, () => verify(stolen), { status: 400, body: VERIFY_BLACKLISTED }, [stolen]);
@@ -43,16 +52,20 @@ describe('replay of a rotated refresh token', () => {
       expect(r.status).toBe(200);
       current = r.json.refresh;
     }
-    await expectRefused(t, () => refresh(first), { status: 401, body: BLACKLISTED }, [first]);
-    // the chain's newest token is unaffected by the replay (no family revocation yet: see SECURITY.md, Planned)
     expect((await verify(current)).status).toBe(200);
+    const replay = await refresh(first);
+    expect(replay.status).toBe(401);
+    assertNothingIssued(replay, [first]);
+    // the chain's newest token dies with its family, however many rotations ago the replayed token was
+    expect((await verify(current)).status).toBe(400);
+    await expectRefused(t, () => refresh(first), { status: 401, body: BLACKLISTED }, [first]);
   });
 });
 
 describe('races on one refresh token', () => {
   const winners = (answers: Answer[]) => answers.filter((a) => a.status === 200);
 
-  it('20 concurrent refreshes: exactly one 200, the others blacklisted with nothing issued, one rotation stored', async () => {
+  it('20 concurrent refreshes: exactly one 200, the others blacklisted with nothing issued; the losers count as reuse', async () => {
     const { refresh: token } = await t.login();
     const before = await t.store.countTokens();
     const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(token)));
@@ -62,7 +75,9 @@ describe('races on one refresh token', () => {
       expect(a.json).toEqual(BLACKLISTED);
       assertNothingIssued(a, [token]);
     }
-    expect(await t.store.countTokens()).toEqual({ outstanding: before.outstanding + 1, blacklisted: before.blacklisted + 1 });
+    // one rotation stored, and its successor revoked with the family (refreshReuseInterval 0: strict)
+    expect(await t.store.countTokens()).toEqual({ outstanding: before.outstanding + 1, blacklisted: before.blacklisted + 2 });
+    expect((await verify(winners(answers)[0]!.json.refresh as string)).status).toBe(400);
   });
 
   it('20 concurrent logouts: exactly one {}, the others blacklisted, one blacklist row', async () => {
@@ -86,9 +101,11 @@ describe('races on one refresh token', () => {
     expect(won).toHaveLength(1);
     for (const a of answers.filter((x) => x.status !== 200)) expect(a.json).toEqual(BLACKLISTED);
     const after = await t.store.countTokens();
-    expect(after.blacklisted).toBe(before.blacklisted + 1);
-    // a refresh win records its successor; a logout win records nothing new
-    expect(after.outstanding).toBe(before.outstanding + (won[0]?.json.refresh === undefined ? 0 : 1));
+    const refreshWon = won[0]?.json.refresh !== undefined;
+    // a refresh win records its successor, which the losing refreshes then revoke with the family; a logout win
+    // records nothing new
+    expect(after.outstanding).toBe(before.outstanding + (refreshWon ? 1 : 0));
+    expect(after.blacklisted).toBe(before.blacklisted + (refreshWon ? 2 : 1));
   });
 });
 
@@ -169,6 +186,8 @@ describe('refresh with the wrong thing', () => {
   it('leaves the store exactly as it was after a burst of mixed bad refreshes', async () => {
     const { access, refresh: used } = await t.login();
     expect((await refresh(used)).status).toBe(200);
+    // the first replay revokes the family (tested above); after it, nothing may change the store
+    expect((await refresh(used)).status).toBe(401);
     const before = await state(t.store);
     const bad = [access, used, 'garbage', `${used}x`, mint(claims('refresh'), createSecretKey(Buffer.alloc(64, 3)))];
     const answers = await Promise.all(bad.map((b) => refresh(b)));
