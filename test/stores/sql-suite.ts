@@ -127,6 +127,24 @@ export function sqlSuite(o: SqlSuiteOptions): void {
       });
     });
 
+    describe('importUser (restjwt importdjango)', () => {
+      it('keeps the imported id, is idempotent, refuses clashes, and later users get fresh ids', async () => {
+        const store = await open(await newScope());
+        const user = {
+          id: '42', username: 'alice', email: 'a@example.com', passwordHash: 'pbkdf2_sha256$1000$salt$hash', isActive: true,
+          isStaff: true, lastLogin: null, dateJoined: new Date('2024-01-02T03:04:05.678Z'), tokenVersion: 'v1',
+        };
+        expect(await store.importUser(user)).toBe('imported');
+        expect(await store.importUser(user)).toBe('exists');
+        expect(await store.importUser({ ...user, username: 'mallory' })).toBe('conflict');
+        expect(await store.importUser({ ...user, id: '43' })).toBe('conflict');
+        expect(await store.findUser('id', '42')).toMatchObject({ username: 'alice', isStaff: true, passwordHash: user.passwordHash, tokenVersion: 'v1' });
+        expect((await store.findUser('id', '42'))?.dateJoined.getTime()).toBe(user.dateJoined.getTime());
+        const next = await store.createUser({ username: 'bob', passwordHash: 'h' });
+        expect(Number(next.id)).toBeGreaterThan(42);
+      });
+    });
+
     describe('several instances on one database', () => {
       it('of 30 concurrent rotations of one token spread over three stores exactly one wins', async () => {
         const scope = await newScope();

@@ -24,6 +24,8 @@ import type {
   Store,
   UserLookupField,
   UserRecord,
+  ImportUserResult,
+  UserImportStore,
 } from '../../core/store/types.js';
 import { createKysely, dialectLabel, type SqlConnectOptions, type SqlDialect } from './connect.js';
 import { isRetryableConflict, translateSqlError, uniqueViolation } from './errors.js';
@@ -85,7 +87,7 @@ type Db = Kysely<RestJwtDatabase>;
  * A {@link Store} on PostgreSQL or MariaDB/MySQL. Create it with {@link openSqlStore}; share one per process (it
  * holds a connection pool).
  */
-export class SqlStore implements Store, BlacklistSource {
+export class SqlStore implements Store, BlacklistSource, UserImportStore {
   readonly dialect: SqlDialect;
   /** `host:port/database` (no credentials), for messages. */
   readonly target: string;
@@ -214,6 +216,45 @@ export class SqlStore implements Store, BlacklistSource {
         }
         throw error;
       }
+    });
+  }
+
+  /**
+   * Imports a user with its own id (`restjwt importdjango`), in one transaction: `exists` when that id already holds
+   * that username, `conflict` when the id or the username belongs to someone else, `imported` otherwise. On
+   * PostgreSQL the id sequence is moved past the imported ids, so later `createUser` calls never collide.
+   */
+  async importUser(user: UserRecord): Promise<ImportUserResult> {
+    const id = parseId(user.id);
+    if (id === null || id === '0') throw new RangeError(`A user id must be a positive integer, got ${JSON.stringify(user.id)}`);
+    checkLength(user.username, MAX_USERNAME, 'username');
+    checkLength(user.email, MAX_EMAIL, 'email');
+    checkLength(user.passwordHash, MAX_PASSWORD_HASH, 'passwordHash');
+    return this.write(async (trx) => {
+      const byId = await trx.selectFrom('restjwt_user').select('username').where('id', '=', id).executeTakeFirst();
+      if (byId !== undefined) return byId.username === user.username ? 'exists' : 'conflict';
+      const byName = await trx.selectFrom('restjwt_user').select('id').where('username', '=', user.username).executeTakeFirst();
+      if (byName !== undefined) return 'conflict';
+      await trx
+        .insertInto('restjwt_user')
+        .values({
+          id,
+          username: user.username,
+          email: user.email,
+          password: user.passwordHash,
+          is_active: user.isActive,
+          is_staff: user.isStaff,
+          last_login: user.lastLogin,
+          date_joined: user.dateJoined,
+          token_version: user.tokenVersion,
+        })
+        .execute();
+      if (this.dialect === 'postgres') {
+        // Queries run through withSchema(), not search_path: name the schema for the sequence lookup explicitly.
+        const table = this.schema === undefined ? 'restjwt_user' : `"${this.schema}".restjwt_user`;
+        await sql`select setval(pg_get_serial_sequence(${table}, 'id'), greatest((select max(id) from ${sql.raw(table)}), 1))`.execute(trx);
+      }
+      return 'imported';
     });
   }
 
