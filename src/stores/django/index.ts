@@ -34,6 +34,7 @@ import type { DjangoDriver, SqlRunner, SqlValue } from './driver.js';
 import { openDjangoPostgres } from './postgres-driver.js';
 import { openDjangoSqlite } from './sqlite-driver.js';
 import { parseDjangoUrl, type DjangoDatabase } from './url.js';
+import { DEFAULT_FLUSH_BATCH_SIZE } from '../shared/values.js';
 
 export type { DjangoDriver, SqlRunner, SqlValue } from './driver.js';
 export { formatDjangoSqliteDate, parseDjangoSqliteDate } from './sqlite-driver.js';
@@ -42,8 +43,7 @@ export { DJANGO_URL_EXAMPLES, isDjangoUrl, parseDjangoUrl, type DjangoDatabase }
 /** The tables the store reads and writes; Django creates them (`auth` and `token_blacklist` migrations). */
 export const DJANGO_TABLES = ['auth_user', 'token_blacklist_outstandingtoken', 'token_blacklist_blacklistedtoken'] as const;
 
-/** Default number of rows `flushExpired` deletes per transaction. */
-export const DEFAULT_FLUSH_BATCH_SIZE = 1000;
+export { DEFAULT_FLUSH_BATCH_SIZE } from '../shared/values.js';
 
 /** Options for {@link openDjangoStore}. */
 export interface DjangoStoreOptions {

@@ -4,7 +4,6 @@
  * It keeps the SQL backends' semantics (the shared contract suite checks both). Atomicity comes from JavaScript
  * being single-threaded: each method does its check and its write with no `await` in between.
  */
-import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
 import type {
@@ -22,9 +21,8 @@ import type {
   UserLookupField,
   UserRecord,
 } from '../../core/store/types.js';
+import { checkPage, DEFAULT_FLUSH_BATCH_SIZE, newTokenVersion, toMillis } from '../shared/values.js';
 
-/** Default number of rows `flushExpired` deletes per batch, as in the SQL stores. */
-const DEFAULT_FLUSH_BATCH_SIZE = 1000;
 
 interface TokenRow {
   token: OutstandingToken;
@@ -148,11 +146,7 @@ export class MemoryStore implements Store, UserImportStore {
   /** Users in id (creation) order. */
   async listUsers(options: { limit?: number; offset?: number } = {}): Promise<UserRecord[]> {
     this.assertOpen();
-    const { limit, offset = 0 } = options;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-      throw new RangeError(`limit must be a non-negative integer, got ${String(limit)}`);
-    }
-    if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${String(offset)}`);
+    const { limit, offset } = checkPage(options);
     // Imported users may arrive out of id order.
     const all = [...this.users.values()].sort((a, b) => Number(a.id) - Number(b.id));
     return all.slice(offset, limit === undefined ? undefined : offset + limit).map(copyUser);
@@ -357,17 +351,6 @@ function copyToken(token: OutstandingToken): OutstandingToken {
     createdAt: new Date(toMillis(token.createdAt, 'createdAt')),
     expiresAt: new Date(toMillis(token.expiresAt, 'expiresAt')),
   };
-}
-
-function toMillis(date: Date, what: string): number {
-  const ms = date instanceof Date ? date.getTime() : Number.NaN;
-  if (Number.isNaN(ms)) throw new RangeError(`${what} must be a valid Date`);
-  return ms;
-}
-
-/** 128 random bits as 32 hex characters. */
-function newTokenVersion(): string {
-  return randomBytes(16).toString('hex');
 }
 
 export { createMemoryRateCounter, MemoryRateCounter } from './rate-counter.js';

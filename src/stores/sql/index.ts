@@ -8,7 +8,6 @@
  *   written on the strength of that read. Deadlocks and serialization failures are retried.
  * - Every call is bounded by the connection's timeouts and a deadline; outages surface as `StoreUnavailableError`.
  */
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
@@ -46,11 +45,11 @@ export {
   type SqlConnectOptions,
   type SqlDialect,
 } from './connect.js';
+import { DEFAULT_FLUSH_BATCH_SIZE, checkPage, newTokenVersion, toMillis } from '../shared/values.js';
 export { createMigrator, migrateToLatest, sqlMigrations, MIGRATION_NAMES, MIGRATIONS_TABLE, MIGRATIONS_LOCK_TABLE } from './migrations.js';
 export type { RestJwtDatabase } from './schema.js';
 
-/** Default number of rows `flushExpired` deletes per transaction. */
-export const DEFAULT_FLUSH_BATCH_SIZE = 1000;
+export { DEFAULT_FLUSH_BATCH_SIZE } from '../shared/values.js';
 /** How often a transaction that hit a deadlock or serialization failure is tried in all. */
 const MAX_ATTEMPTS = 5;
 /** Column sizes, checked before writing so that a long value gets a clear message on every database. */
@@ -671,22 +670,3 @@ function checkLength(value: string, max: number, what: string): void {
   if (value.length > max) throw new RangeError(`${what} is longer than ${max} characters`);
 }
 
-function toMillis(date: Date, what: string): number {
-  const ms = date instanceof Date ? date.getTime() : Number.NaN;
-  if (Number.isNaN(ms)) throw new RangeError(`${what} must be a valid Date`);
-  return ms;
-}
-
-function checkPage(options: { limit?: number; offset?: number }): { limit: number | undefined; offset: number } {
-  const { limit, offset = 0 } = options;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-    throw new RangeError(`limit must be a non-negative integer, got ${String(limit)}`);
-  }
-  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${String(offset)}`);
-  return { limit, offset };
-}
-
-/** 128 random bits as 32 hex characters. */
-function newTokenVersion(): string {
-  return randomBytes(16).toString('hex');
-}

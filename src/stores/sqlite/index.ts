@@ -5,7 +5,6 @@
  * better-sqlite3 is synchronous: every call runs to completion before the method's promise is returned, and a call
  * that has to wait for another process's write lock blocks the event loop for up to `busyTimeoutMs`.
  */
-import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -26,6 +25,7 @@ import type {
   UserRecord,
 } from '../../core/store/types.js';
 import { migrate as applyMigrations } from './migrations.js';
+import { DEFAULT_FLUSH_BATCH_SIZE, checkPage, newTokenVersion, toMillis } from '../shared/values.js';
 
 export { appliedMigrations, migrate, migrations, MIGRATIONS_TABLE, type Migration } from './migrations.js';
 export { isSqliteUrl, sqliteFilenameFromUrl } from './url.js';
@@ -40,8 +40,7 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** Default number of rows `flushExpired` deletes per transaction. */
-export const DEFAULT_FLUSH_BATCH_SIZE = 1000;
+export { DEFAULT_FLUSH_BATCH_SIZE } from '../shared/values.js';
 
 interface UserRow {
   id: number;
@@ -650,22 +649,3 @@ function parseId(id: string): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-function toMillis(date: Date, what: string): number {
-  const ms = date instanceof Date ? date.getTime() : Number.NaN;
-  if (Number.isNaN(ms)) throw new RangeError(`${what} must be a valid Date`);
-  return ms;
-}
-
-function checkPage(options: { limit?: number; offset?: number }): { limit: number | undefined; offset: number } {
-  const { limit, offset = 0 } = options;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-    throw new RangeError(`limit must be a non-negative integer, got ${String(limit)}`);
-  }
-  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${String(offset)}`);
-  return { limit, offset };
-}
-
-/** 128 random bits as 32 hex characters. */
-function newTokenVersion(): string {
-  return randomBytes(16).toString('hex');
-}
