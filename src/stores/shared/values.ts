@@ -2,6 +2,7 @@
  * Value checks every store applies at its boundary, written once: dates, paging, token versions, flush batches.
  */
 import { randomBytes } from 'node:crypto';
+import type { OutstandingState, TokenKindName } from '../../core/store/types.js';
 
 /** Rows `flushExpired` deletes per transaction unless told otherwise. */
 export const DEFAULT_FLUSH_BATCH_SIZE = 1000;
@@ -26,4 +27,30 @@ export function checkPage(options: { limit?: number; offset?: number }): { limit
 /** A new token version: 128 random bits as 32 hex characters. */
 export function newTokenVersion(): string {
   return randomBytes(16).toString('hex');
+}
+
+/** An outstanding-token row joined with its blacklist row, as the SQL stores read it (times as ms, Date or text). */
+export interface OutstandingStateRow {
+  jti: string;
+  user_id: string | number | bigint | null;
+  token_type: TokenKindName;
+  family_id: string | null;
+  created_at: number | string | Date;
+  expires_at: number | string | Date;
+  blacklisted_at: number | string | Date | null;
+  replaced_by: string | null;
+}
+
+/** The contract's view of such a row: string ids, Date times. */
+export function outstandingStateFromRow(row: OutstandingStateRow): OutstandingState {
+  return {
+    jti: row.jti,
+    userId: row.user_id === null ? null : String(row.user_id),
+    tokenType: row.token_type,
+    familyId: row.family_id,
+    createdAt: new Date(row.created_at),
+    expiresAt: new Date(row.expires_at),
+    blacklistedAt: row.blacklisted_at === null ? null : new Date(row.blacklisted_at),
+    replacedBy: row.replaced_by,
+  };
 }

@@ -45,7 +45,7 @@ export {
   type SqlConnectOptions,
   type SqlDialect,
 } from './connect.js';
-import { DEFAULT_FLUSH_BATCH_SIZE, checkPage, newTokenVersion, toMillis } from '../shared/values.js';
+import { DEFAULT_FLUSH_BATCH_SIZE, checkPage, newTokenVersion, outstandingStateFromRow, toMillis } from '../shared/values.js';
 export { createMigrator, migrateToLatest, sqlMigrations, MIGRATION_NAMES, MIGRATIONS_TABLE, MIGRATIONS_LOCK_TABLE } from './migrations.js';
 export type { RestJwtDatabase } from './schema.js';
 
@@ -355,16 +355,7 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore {
         .where('o.jti', '=', jti)
         .executeTakeFirst();
       if (row === undefined) return null;
-      return {
-        jti: row.jti,
-        userId: row.user_id === null ? null : String(row.user_id),
-        tokenType: row.token_type,
-        familyId: row.family_id,
-        createdAt: new Date(row.created_at),
-        expiresAt: new Date(row.expires_at),
-        blacklistedAt: row.blacklisted_at === null ? null : new Date(row.blacklisted_at),
-        replacedBy: row.replaced_by,
-      };
+      return outstandingStateFromRow(row);
     });
   }
 

@@ -25,7 +25,7 @@ import type {
   UserRecord,
 } from '../../core/store/types.js';
 import { migrate as applyMigrations } from './migrations.js';
-import { DEFAULT_FLUSH_BATCH_SIZE, checkPage, newTokenVersion, toMillis } from '../shared/values.js';
+import { DEFAULT_FLUSH_BATCH_SIZE, checkPage, newTokenVersion, outstandingStateFromRow, toMillis } from '../shared/values.js';
 
 export { appliedMigrations, migrate, migrations, MIGRATIONS_TABLE, type Migration } from './migrations.js';
 export { isSqliteUrl, sqliteFilenameFromUrl } from './url.js';
@@ -337,16 +337,7 @@ export class SqliteStore implements Store, UserImportStore {
     return this.call((q) => {
       const row = q.findOutstanding.get(jti);
       if (row === undefined) return null;
-      return {
-        jti: row.jti,
-        userId: row.user_id === null ? null : String(row.user_id),
-        tokenType: row.token_type,
-        familyId: row.family_id,
-        createdAt: new Date(row.created_at),
-        expiresAt: new Date(row.expires_at),
-        blacklistedAt: row.blacklisted_at === null ? null : new Date(row.blacklisted_at),
-        replacedBy: row.replaced_by,
-      };
+      return outstandingStateFromRow(row);
     });
   }
 
