@@ -294,3 +294,39 @@ describe('access-token revocation (revokeAccessTokens)', () => {
     expect(await a.store.isAccessRevoked(jti)).toBe(false);
   });
 });
+
+describe('a revocation cache ahead of the database (a rotation still in flight)', () => {
+  it('a request that sees the token blacklisted before the database does loses without revoking the family', async () => {
+    const { createMemoryStore } = await import('../../src/stores/memory/index.js');
+    const inner = createMemoryStore();
+    let pending: string | null = null;
+    // What the Redis cache does while another instance's rotation is between its Redis write and its SQL commit.
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'isBlacklisted') return async (jti: string) => jti === pending || (await target.isBlacklisted(jti));
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const { startApp: start } = await import('../helpers/server.js');
+    const t = await start({ rotateRefreshTokens: true, blacklistAfterRotation: true }, { store });
+    try {
+      await t.user('alice');
+      const { refresh } = await t.login();
+      pending = claimsOfToken(refresh).jti as string;
+      const before = await t.store.countTokens();
+      const lost = await t.post('/api/token/refresh/', { refresh });
+      expect(lost.status).toBe(401);
+      expect(lost.json).toEqual({ detail: 'Token is blacklisted', code: 'token_not_valid' });
+      expect(await t.store.countTokens()).toEqual(before); // no family revocation
+      pending = null; // the in-flight operation never committed: the token is still the live one
+      expect((await t.post('/api/token/refresh/', { refresh })).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+function claimsOfToken(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}

@@ -80,7 +80,10 @@ async function reused(ctx: HandlerContext, presented: Token, jti: string): Promi
       return { access: ctx.tokens.encode(ctx.tokens.accessFrom(successor)), refresh: ctx.tokens.encode(successor) };
     }
   }
-  const familyId = state?.familyId ?? null;
+  // Only a committed blacklisting is reuse. A cache may already report a rotation (or logout) that is still in
+  // flight; revoking the family then would kill that very rotation, leaving no winner. Such a request just loses.
+  const committed = state !== null && state.blacklistedAt !== null;
+  const familyId = committed ? state.familyId : null;
   const revoked = familyId === null ? 0 : await ctx.store.revokeFamily(familyId);
   ctx.log({
     event: 'refresh_token_reuse',
