@@ -14,7 +14,6 @@
  * transaction, as in the native stores.
  */
 import { createHash } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ConfigurationError } from '../../core/errors.js';
 import { UserExistsError } from '../../core/store/errors.js';
 import type {
@@ -34,7 +33,7 @@ import type { DjangoDriver, SqlRunner, SqlValue } from './driver.js';
 import { openDjangoPostgres } from './postgres-driver.js';
 import { openDjangoSqlite } from './sqlite-driver.js';
 import { parseDjangoUrl, type DjangoDatabase } from './url.js';
-import { DEFAULT_FLUSH_BATCH_SIZE } from '../shared/values.js';
+import { checkBatchSize, deleteInBatches } from '../shared/values.js';
 
 export type { DjangoDriver, SqlRunner, SqlValue } from './driver.js';
 export { formatDjangoSqliteDate, parseDjangoSqliteDate } from './sqlite-driver.js';
@@ -338,13 +337,11 @@ export class DjangoStore implements Store, BlacklistSource {
    * `flushexpiredtokens` does (Django cascades in the ORM; here the blacklist rows go first, by id).
    */
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
-    const batchSize = options.batchSize ?? DEFAULT_FLUSH_BATCH_SIZE;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
+    const batchSize = checkBatchSize(options);
     checkDate(now, 'now');
     const before = this.driver.dateParam(now);
-    let total = 0;
-    for (;;) {
-      const deleted = await this.driver.transaction(async (tx) => {
+    return deleteInBatches(batchSize, options.onProgress, () =>
+      this.driver.transaction(async (tx) => {
         const ids = (
           await tx.all<{ id: number | string }>(`SELECT id FROM ${OUTSTANDING} WHERE expires_at < ? ORDER BY id LIMIT ?`, [before, batchSize])
         ).map((r) => r.id);
@@ -352,14 +349,8 @@ export class DjangoStore implements Store, BlacklistSource {
         const marks = ids.map(() => '?').join(', ');
         await tx.run(`DELETE FROM ${BLACKLISTED} WHERE token_id IN (${marks})`, ids);
         return tx.run(`DELETE FROM ${OUTSTANDING} WHERE id IN (${marks})`, ids);
-      });
-      if (deleted === 0) break;
-      total += deleted;
-      options.onProgress?.({ deleted: total });
-      if (deleted < batchSize) break;
-      await nextTurn();
-    }
-    return total;
+      }),
+    );
   }
 
   async countTokens(): Promise<{ outstanding: number; blacklisted: number }> {

@@ -4,7 +4,6 @@
  * It keeps the SQL backends' semantics (the shared contract suite checks both). Atomicity comes from JavaScript
  * being single-threaded: each method does its check and its write with no `await` in between.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
 import type {
   BlacklistPage,
@@ -21,7 +20,7 @@ import type {
   UserLookupField,
   UserRecord,
 } from '../../core/store/types.js';
-import { checkPage, DEFAULT_FLUSH_BATCH_SIZE, newTokenVersion, toMillis } from '../shared/values.js';
+import { checkBatchSize, checkPage, deleteInBatches, newTokenVersion, toMillis } from '../shared/values.js';
 
 
 interface TokenRow {
@@ -232,14 +231,10 @@ export class MemoryStore implements Store, UserImportStore {
   /** Deletes tokens that expired before `now`, `batchSize` per batch (default 1000), yielding between batches. */
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
     this.assertOpen();
-    const batchSize = options.batchSize ?? DEFAULT_FLUSH_BATCH_SIZE;
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
-    }
+    const batchSize = checkBatchSize(options);
     const before = toMillis(now, 'now');
     for (const [jti, expires] of this.revokedAccess) if (expires < before) this.revokedAccess.delete(jti);
-    let total = 0;
-    for (;;) {
+    return deleteInBatches(batchSize, options.onProgress, async () => {
       this.assertOpen();
       // Each batch is found and deleted without awaiting, like one SQL transaction.
       let deleted = 0;
@@ -250,13 +245,8 @@ export class MemoryStore implements Store, UserImportStore {
         if (row.blacklistedAt !== undefined) this.blacklistedCount--;
         deleted++;
       }
-      if (deleted === 0) break;
-      total += deleted;
-      options.onProgress?.({ deleted: total });
-      if (deleted < batchSize) break;
-      await nextTurn();
-    }
-    return total;
+      return deleted;
+    });
   }
 
   async countTokens(): Promise<{ outstanding: number; blacklisted: number }> {

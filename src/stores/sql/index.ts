@@ -45,7 +45,7 @@ export {
   type SqlConnectOptions,
   type SqlDialect,
 } from './connect.js';
-import { DEFAULT_FLUSH_BATCH_SIZE, checkPage, newTokenVersion, outstandingStateFromRow, toMillis } from '../shared/values.js';
+import { checkBatchSize, checkPage, deleteInBatches, newTokenVersion, outstandingStateFromRow, toMillis } from '../shared/values.js';
 export { createMigrator, migrateToLatest, sqlMigrations, MIGRATION_NAMES, MIGRATIONS_TABLE, MIGRATIONS_LOCK_TABLE } from './migrations.js';
 export type { RestJwtDatabase } from './schema.js';
 
@@ -376,17 +376,13 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore {
    * between batches. Blacklist rows go with their tokens (ON DELETE CASCADE).
    */
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
-    const batchSize = options.batchSize ?? DEFAULT_FLUSH_BATCH_SIZE;
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
-    }
+    const batchSize = checkBatchSize(options);
     const before = new Date(toMillis(now, 'now'));
     await this.write(async (trx) => {
       await trx.deleteFrom('restjwt_revoked_access').where('expires_at', '<', before).execute();
     });
-    let total = 0;
-    for (;;) {
-      const deleted = await this.write(async (trx) => {
+    return deleteInBatches(batchSize, options.onProgress, () =>
+      this.write(async (trx) => {
         const ids = await trx
           .selectFrom('restjwt_outstanding_token')
           .select('id')
@@ -405,13 +401,8 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore {
           .where('expires_at', '<', before)
           .executeTakeFirst();
         return Number(result.numDeletedRows);
-      });
-      if (deleted === 0) break;
-      total += deleted;
-      options.onProgress?.({ deleted: total });
-      if (deleted < batchSize) break;
-    }
-    return total;
+      }),
+    );
   }
 
   async countTokens(): Promise<{ outstanding: number; blacklisted: number }> {

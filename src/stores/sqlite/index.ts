@@ -5,7 +5,6 @@
  * better-sqlite3 is synchronous: every call runs to completion before the method's promise is returned, and a call
  * that has to wait for another process's write lock blocks the event loop for up to `busyTimeoutMs`.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
@@ -25,7 +24,7 @@ import type {
   UserRecord,
 } from '../../core/store/types.js';
 import { migrate as applyMigrations } from './migrations.js';
-import { DEFAULT_FLUSH_BATCH_SIZE, checkPage, newTokenVersion, outstandingStateFromRow, toMillis } from '../shared/values.js';
+import { checkBatchSize, checkPage, deleteInBatches, newTokenVersion, outstandingStateFromRow, toMillis } from '../shared/values.js';
 
 export { appliedMigrations, migrate, migrations, MIGRATIONS_TABLE, type Migration } from './migrations.js';
 export { isSqliteUrl, sqliteFilenameFromUrl } from './url.js';
@@ -358,23 +357,10 @@ export class SqliteStore implements Store, UserImportStore {
    * get the lock between batches; their blacklist rows go with them (ON DELETE CASCADE).
    */
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
-    const batchSize = options.batchSize ?? DEFAULT_FLUSH_BATCH_SIZE;
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
-    }
+    const batchSize = checkBatchSize(options);
     const before = toMillis(now, 'now');
     await this.call((q) => q.flushRevokedAccess.run(before));
-    let total = 0;
-    for (;;) {
-      const deleted = await this.call((q) => q.flushBatch.immediate(before, batchSize));
-      if (deleted === 0) break;
-      total += deleted;
-      options.onProgress?.({ deleted: total });
-      if (deleted < batchSize) break;
-      // Let queued requests run between batches: a large flush must not stall the server.
-      await nextTurn();
-    }
-    return total;
+    return deleteInBatches(batchSize, options.onProgress, () => this.call((q) => q.flushBatch.immediate(before, batchSize)));
   }
 
   countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
