@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { calculateJwkThumbprint } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+import { waitForListening } from '../helpers/serve-process.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -64,27 +65,11 @@ async function startServer(cwd: string, args: string[] = [], env: Record<string,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
-  let stderr = '';
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
     child.once('exit', (code, signal) => res({ code, signal })),
   );
-  const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`serve did not start within 15 s:\n${stderr}`)), 15_000);
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      stderr += chunk;
-      const m = /restjwt listening on (http:\/\/\S+)/.exec(stderr);
-      if (m?.[1] !== undefined) {
-        clearTimeout(timer);
-        res(m[1]);
-      }
-    });
-    void exit.then(({ code }) => {
-      clearTimeout(timer);
-      rej(new Error(`serve exited with ${code} before listening:\n${stderr}`));
-    });
-  });
-  return { url, child, stderr: () => stderr, exit };
+  const started = waitForListening(child, exit, 15_000);
+  return { url: await started.url, child, stderr: started.stderr, exit };
 }
 
 /** Logs in and returns the token pair. */

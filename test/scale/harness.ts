@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitForListening } from '../helpers/serve-process.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIST_CLI = join(ROOT, 'dist/cli/main.js');
@@ -71,28 +72,13 @@ export interface ServerProcess {
 /** Starts `restjwt serve` and resolves once it printed its listening line. */
 export async function startServe(cli: string, args: string[], env: Record<string, string>): Promise<ServerProcess> {
   const child = spawn(process.execPath, [cli, 'serve', ...args], { env: cleanEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`serve did not start within 30 s:\n${stderr}`)), 30_000);
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      stderr += chunk;
-      const m = /restjwt listening on (http:\/\/\S+)/.exec(stderr);
-      if (m?.[1] !== undefined) {
-        clearTimeout(timer);
-        res(m[1]);
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      rej(new Error(`serve exited before listening:\n${stderr}`));
-    });
-  });
+  const started = waitForListening(child, exited, 30_000);
+  const url = await started.url;
   return {
     url,
     child,
-    stderr: () => stderr,
+    stderr: started.stderr,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
