@@ -2,6 +2,9 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { errorHandler, guard, methodNotAllowed, restjwtPlugin, sendCore } from '../adapters/fastify/index.js';
 import { NotFound, type RestJwt, type UserRecord } from '../core/index.js';
 import { publicJwks } from '../core/keys/jwks.js';
+import { registerAdmin } from './admin.js';
+import { registerPages } from './pages.js';
+import { registerSocial } from './social.js';
 
 export interface ServerOptions {
   restjwt: RestJwt;
@@ -83,6 +86,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       return reply.code(503).send({ status: 'unavailable', detail: 'The store does not answer.' });
     }
   });
+
+  await registerPages(app, restjwt);
+  await registerAdmin(app, restjwt);
+  await registerSocial(app, restjwt);
 
   app.setNotFoundHandler((req, reply) => sendCore(reply, restjwt.errorResponse(new NotFound(), req.headers as Record<string, string>)));
   app.setErrorHandler(errorHandler(restjwt));

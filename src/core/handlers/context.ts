@@ -1,7 +1,8 @@
 import type { PasswordHasher } from '../passwords/index.js';
 import type { LoginThrottle } from '../throttle/login-throttle.js';
 import type { Settings } from '../settings/types.js';
-import type { OutstandingToken, Store, UserRecord } from '../store/types.js';
+import type { RequestMeta } from '../endpoints.js';
+import type { OutstandingToken, SessionUse, Store, UserRecord } from '../store/types.js';
 import type { Token, TokenService } from '../tokens/token-service.js';
 
 /** A structured log event. Never carries a token, a password or a request body. */
@@ -49,5 +50,16 @@ export function outstandingRecord(ctx: HandlerContext, token: Token, userId: str
     familyId,
     createdAt: new Date(iat * 1000),
     expiresAt: new Date(exp * 1000),
+  };
+}
+
+/** Where and when a session (family `familyId`) is being used, for the admin page's session list. */
+export function sessionUse(ctx: HandlerContext, familyId: string, meta: RequestMeta | undefined): SessionUse {
+  const agent = meta?.headers?.['user-agent'];
+  return {
+    familyId,
+    at: new Date(ctx.tokens.nowSeconds() * 1000),
+    clientAddress: meta?.address || null,
+    userAgent: agent === undefined || agent === '' ? null : agent.slice(0, 512),
   };
 }

@@ -1,11 +1,15 @@
 import type { RequestMeta } from '../endpoints.js';
 import { ServiceUnavailable } from '../errors.js';
-import type { UserRecord } from '../store/types.js';
+import { hasSessions, type UserRecord } from '../store/types.js';
 import type { Token } from '../tokens/token-service.js';
-import { outstandingRecord, type HandlerContext } from './context.js';
+import { outstandingRecord, sessionUse, type HandlerContext } from './context.js';
 import { checkCredentials } from './login.js';
 
-async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding', user: UserRecord): Promise<Token> {
+/**
+ * Issues a login's first token for `user` (already authenticated: by password here, by a provider in social login):
+ * records it, starts its session (family) with where it came from, and updates `last_login`.
+ */
+export async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding', user: UserRecord, meta: RequestMeta): Promise<Token> {
   const claims = ctx.hooks.customClaims === undefined ? undefined : await ctx.hooks.customClaims(user);
   const token = ctx.tokens.forUser(kind, user, claims);
   // The login time, for refreshFamilyMaxAge: every rotation copies it.
@@ -13,6 +17,7 @@ async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding', user: 
   const jti = token.payload[ctx.settings.jtiClaim] as string;
   // Recorded before it is returned: a token the store does not know is never handed out.
   await ctx.store.recordOutstanding(outstandingRecord(ctx, token, user.id, jti));
+  if (hasSessions(ctx.store)) await ctx.store.recordSession(user.id, sessionUse(ctx, jti, meta));
   if (ctx.settings.updateLastLogin) await ctx.store.updateLastLogin(user.id, new Date(ctx.tokens.nowSeconds() * 1000));
   ctx.log({ event: 'login', level: 'info', userId: user.id, jti });
   return token;
@@ -27,12 +32,12 @@ async function login(ctx: HandlerContext, data: Readonly<Record<string, unknown>
 /** POST /api/token/ — TokenObtainPairView: `{"refresh", "access"}`. */
 export async function obtainPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, string>> {
   const user = await login(ctx, data, meta);
-  const refresh = await issueFor(ctx, 'refresh', user);
+  const refresh = await issueFor(ctx, 'refresh', user, meta);
   return { refresh: ctx.tokens.encode(refresh), access: ctx.tokens.encode(ctx.tokens.accessFrom(refresh)) };
 }
 
 /** POST /api/token/sliding/ — TokenObtainSlidingView: `{"token"}`. */
 export async function obtainSliding(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, string>> {
   const user = await login(ctx, data, meta);
-  return { token: ctx.tokens.encode(await issueFor(ctx, 'sliding', user)) };
+  return { token: ctx.tokens.encode(await issueFor(ctx, 'sliding', user, meta)) };
 }

@@ -2,7 +2,9 @@ import { userIdFromClaims } from '../auth/authenticate.js';
 import { InvalidToken, ServiceUnavailable, TokenError } from '../errors.js';
 import { readStringFields } from '../http/fields.js';
 import type { Token } from '../tokens/token-service.js';
-import { outstandingRecord, type HandlerContext } from './context.js';
+import type { RequestMeta } from '../endpoints.js';
+import { hasSessions } from '../store/types.js';
+import { outstandingRecord, sessionUse, type HandlerContext } from './context.js';
 import { activeUserForToken } from './stored-token.js';
 
 /** The claim carrying the login time (seconds) when `refreshFamilyMaxAge` is on; rotation copies it. */
@@ -18,7 +20,7 @@ export const AUTH_TIME_CLAIM = 'auth_time';
  * stops working too; concurrent losers of a race are reuse as well, unless they come within `refreshReuseInterval`
  * seconds of the rotation, when they get the same successor back. `refreshFamilyMaxAge` bounds a family's life.
  */
-export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<Record<string, string>> {
+export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta?: RequestMeta): Promise<Record<string, string>> {
   const s = ctx.settings;
   const { refresh: raw } = readStringFields(data, [{ name: 'refresh', trim: true, maxLength: s.maxBodyBytes }]);
   if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
@@ -55,6 +57,7 @@ export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<str
   } else {
     await ctx.store.recordOutstanding(successorRow);
   }
+  if (hasSessions(ctx.store)) await ctx.store.touchSession(sessionUse(ctx, familyId, meta));
   return { access, refresh: ctx.tokens.encode(successor) };
 }
 

@@ -206,3 +206,107 @@ export interface Store extends UserStore, TokenStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** One login session: a refresh-token family, as the admin page lists it. */
+export interface SessionRecord {
+  /** The family id (the jti of the login's first refresh token). */
+  familyId: string;
+  userId: string;
+  /** When the login happened. */
+  createdAt: Date;
+  /** The last refresh (rotation) of the family; equal to `createdAt` until then. */
+  lastUsedAt: Date;
+  /** The client address at login, or at the last refresh when it changed; null when unknown. */
+  clientAddress: string | null;
+  /** The User-Agent header at login or the last refresh (at most 512 characters); null when unknown. */
+  userAgent: string | null;
+  /** The latest `expiresAt` among the family's tokens. */
+  expiresAt: Date;
+  /** True while the family has a token that is neither blacklisted nor expired. */
+  active: boolean;
+}
+
+/** Where a session was used from, as a handler saw the request. */
+export interface SessionUse {
+  familyId: string;
+  at: Date;
+  clientAddress: string | null;
+  userAgent: string | null;
+}
+
+/** An outstanding token with its user's name, for the admin page's token lists. */
+export interface TokenListing extends OutstandingState {
+  username: string | null;
+}
+
+/**
+ * Optional capability: sessions (refresh-token families) with where and when they were used, and token listings,
+ * for the admin page. Memory, SQLite and the SQL store implement it (and the Redis wrapper through its inner store).
+ */
+export interface SessionStore {
+  /** Records a login (a new family owned by `userId`). Recording the same family twice is a no-op. */
+  recordSession(userId: string, use: SessionUse): Promise<void>;
+  /** Records a refresh of the family: last used, and the address/user agent it came from. Unknown family: no-op. */
+  touchSession(use: SessionUse): Promise<void>;
+  /** `userId`'s sessions, newest login first; ended ones (every token blacklisted or expired) only with `includeEnded`. */
+  listSessions(userId: string, options?: { includeEnded?: boolean; now?: Date }): Promise<SessionRecord[]>;
+  /** The user owning `familyId`, or null when there is no such session. */
+  sessionOwner(familyId: string): Promise<string | null>;
+  /** Outstanding tokens, newest first, filtered by user and/or blacklist state. */
+  listTokens(options?: { userId?: string; blacklisted?: boolean; limit?: number; offset?: number }): Promise<TokenListing[]>;
+  /** How many users there are (for paging the admin page's user list). */
+  countUsers(): Promise<number>;
+}
+
+/** A user's link to an account at an OpenID Connect / OAuth 2.0 provider. */
+export interface LinkedIdentity {
+  /** The provider's configured name (`github`, `google`, …). */
+  provider: string;
+  /** The provider's stable id for the account (`sub`, or the numeric id for GitHub). */
+  subject: string;
+  userId: string;
+  /** The email the provider asserted at the last sign-in, if any. */
+  email: string | null;
+  createdAt: Date;
+  lastUsedAt: Date;
+}
+
+/** What {@link IdentityStore.linkIdentity} did. */
+export type LinkResult = 'linked' | 'already_linked' | 'linked_to_other_user';
+
+/** Optional capability: linked identities for social login. Memory, SQLite and the SQL store implement it. */
+export interface IdentityStore {
+  /** The identity `(provider, subject)`, or null. */
+  findIdentity(provider: string, subject: string): Promise<LinkedIdentity | null>;
+  /**
+   * Links `(provider, subject)` to `userId`, atomically: of concurrent calls for one pair exactly one links.
+   * `already_linked` when it is linked to this user, `linked_to_other_user` when to someone else (nothing changes).
+   */
+  linkIdentity(identity: { provider: string; subject: string; userId: string; email: string | null; at: Date }): Promise<LinkResult>;
+  /** Records a sign-in through the identity (last used, and the email asserted now). */
+  touchIdentity(provider: string, subject: string, email: string | null, at: Date): Promise<void>;
+  /** Removes the link if it belongs to `userId`; returns whether a row was removed. */
+  unlinkIdentity(userId: string, provider: string, subject: string): Promise<boolean>;
+  listIdentities(userId: string): Promise<LinkedIdentity[]>;
+}
+
+/**
+ * Optional capability: single-use values that expire (OAuth state + nonce + PKCE verifier, one-time login codes),
+ * shared by every instance. `take` is atomic: of concurrent takes of one key at most one gets the value.
+ */
+export interface OneTimeStore {
+  /** Stores `value` under `key` until `expiresAt`. Throws when `key` exists (keys are random; a clash is a bug). */
+  putOneTime(key: string, value: string, expiresAt: Date): Promise<void>;
+  /** Removes `key` and returns its value, or null when absent or expired (an expired value is removed too). */
+  takeOneTime(key: string, now?: Date): Promise<string | null>;
+}
+
+/** True when `store` implements {@link SessionStore}. */
+export function hasSessions<S extends object>(store: S): store is S & SessionStore {
+  return typeof (store as Partial<SessionStore>).listSessions === 'function';
+}
+
+/** True when `store` implements {@link IdentityStore} and {@link OneTimeStore} (what social login needs). */
+export function hasIdentities<S extends object>(store: S): store is S & IdentityStore & OneTimeStore {
+  return typeof (store as Partial<IdentityStore>).linkIdentity === 'function' && typeof (store as Partial<OneTimeStore>).takeOneTime === 'function';
+}
