@@ -6,9 +6,20 @@
  * `open` must return a fresh, empty, migrated store for each test; the suite closes it afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, type TestContext } from 'vitest';
 import { StoreUnavailableError, UserExistsError } from '../../src/core/store/errors.js';
-import type { BlacklistPage, BlacklistSource, OutstandingToken, Store } from '../../src/core/store/types.js';
+import {
+  hasIdentities,
+  hasSessions,
+  type BlacklistPage,
+  type BlacklistSource,
+  type IdentityStore,
+  type OneTimeStore,
+  type OutstandingToken,
+  type SessionStore,
+  type SessionUse,
+  type Store,
+} from '../../src/core/store/types.js';
 
 /** Knobs for backends whose limits differ; the defaults are what every backend should meet. */
 export interface StoreContractOptions {
@@ -16,6 +27,11 @@ export interface StoreContractOptions {
   concurrency?: number;
   /** Called after each test's store is closed (drop a schema, delete a file). */
   cleanup?: () => Promise<void> | void;
+  /**
+   * Whether the store must have the optional session, identity and one-time capabilities (`hasSessions`,
+   * `hasIdentities`). Default true; their tests are skipped on a store without them.
+   */
+  capabilities?: boolean;
 }
 
 const HOUR = 3_600_000;
@@ -614,6 +630,393 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
         expect(expired.entries).toHaveLength(1);
         const window = await store.listBlacklisted({ expiresAfter: new Date(t + 1.5 * HOUR), expiresBefore: new Date(t + 3.5 * HOUR) });
         expect(window.entries.map((e) => e.jti)).toEqual([revoked[1]?.jti, revoked[2]?.jti]);
+      });
+    });
+
+    describe('optional capabilities: sessions, token listings, identities, one-time values', () => {
+      const expected = options.capabilities ?? true;
+      const at = (offsetMs: number, base = Date.now()) => new Date(base + offsetMs);
+      const use = (familyId: string, when: Date, clientAddress: string | null = '203.0.113.5', userAgent: string | null = 'Agent/1.0'): SessionUse => ({
+        familyId,
+        at: when,
+        clientAddress,
+        userAgent,
+      });
+      /** The store as a session store, or the test is skipped. */
+      const sessions = (ctx: TestContext): Store & SessionStore => {
+        if (!hasSessions(store)) ctx.skip();
+        return store as Store & SessionStore;
+      };
+      const identities = (ctx: TestContext): Store & IdentityStore & OneTimeStore => {
+        if (!hasIdentities(store)) ctx.skip();
+        return store as Store & IdentityStore & OneTimeStore;
+      };
+      /**
+       * A login as the core records it: the first token (its jti is the family id), then the session. The token lives
+       * until an hour from now unless told otherwise.
+       */
+      const login = async (s: Store & SessionStore, userId: string, when: Date, token: Partial<OutstandingToken> = {}) => {
+        const first = makeToken({ userId, createdAt: when, expiresAt: at(HOUR), ...token });
+        first.familyId = first.jti;
+        await s.recordOutstanding(first);
+        await s.recordSession(userId, use(first.jti, when));
+        return first;
+      };
+
+      it(`the store ${expected ? 'has' : 'does not have'} them`, () => {
+        expect(hasSessions(store)).toBe(expected);
+        expect(hasIdentities(store)).toBe(expected);
+      });
+
+      describe('sessions', () => {
+        it('records a session at login (once), touches it at each refresh, and knows its owner', async (ctx) => {
+          const s = sessions(ctx);
+          const user = await newUser();
+          const t0 = at(-10 * 60_000);
+          const first = await login(s, user.id, t0);
+          const family = first.jti;
+          // A second record of the family changes nothing.
+          await s.recordSession(user.id, use(family, at(60_000, t0.getTime()), '192.0.2.1', 'Other/2'));
+          expect(await s.listSessions(user.id)).toEqual([
+            {
+              familyId: family,
+              userId: user.id,
+              createdAt: t0,
+              lastUsedAt: t0,
+              clientAddress: '203.0.113.5',
+              userAgent: 'Agent/1.0',
+              expiresAt: first.expiresAt,
+              active: true,
+            },
+          ]);
+          expect(await s.sessionOwner(family)).toBe(user.id);
+          expect(await s.sessionOwner('no-such-family')).toBeNull();
+
+          // A refresh: rotation, then the touch. The family now expires with its newest token.
+          const t1 = at(5 * 60_000, t0.getTime());
+          const second = makeToken({ userId: user.id, familyId: family, createdAt: t1, expiresAt: at(2 * HOUR) });
+          expect(await s.rotate(first, second)).toBe('rotated');
+          await s.touchSession(use(family, t1, '198.51.100.7', null));
+          const [touched] = await s.listSessions(user.id);
+          expect(touched).toMatchObject({
+            createdAt: t0,
+            lastUsedAt: t1,
+            clientAddress: '198.51.100.7',
+            // Unknown this time: the known one stays.
+            userAgent: 'Agent/1.0',
+            expiresAt: second.expiresAt,
+            active: true,
+          });
+
+          // A touch older than the recorded use (refreshes arriving out of order) and one of an unknown family: no-ops.
+          await s.touchSession(use(family, at(-1, t1.getTime()), '192.0.2.99', 'Stale/0'));
+          await s.touchSession(use('no-such-family', t1));
+          expect(await s.listSessions(user.id)).toEqual([touched]);
+          expect(await s.listSessions(user.id, { includeEnded: true })).toEqual([touched]);
+        });
+
+        it('a session of an unknown user is not recorded; an overlong user agent is clipped', async (ctx) => {
+          const s = sessions(ctx);
+          const token = makeToken();
+          token.familyId = token.jti;
+          await s.recordOutstanding(token);
+          await s.recordSession('999999', use(token.jti, new Date()));
+          expect(await s.sessionOwner(token.jti)).toBeNull();
+          expect(await s.listSessions('999999', { includeEnded: true })).toEqual([]);
+
+          const user = await newUser();
+          const first = makeToken({ userId: user.id });
+          first.familyId = first.jti;
+          await s.recordOutstanding(first);
+          await s.recordSession(user.id, use(first.jti, new Date(), null, 'x'.repeat(600)));
+          const [session] = await s.listSessions(user.id);
+          expect(session?.userAgent).toBe('x'.repeat(512));
+          expect(session?.clientAddress).toBeNull();
+        });
+
+        it('lists only the user\'s sessions, newest login first; revoked or expired ones only with includeEnded', async (ctx) => {
+          const s = sessions(ctx);
+          const alice = await newUser();
+          const bob = await newUser();
+          const now = Date.now();
+          // Rotated: the first token is blacklisted but its successor lives, so the session is active.
+          const rotated = await login(s, alice.id, at(-4 * HOUR, now), { expiresAt: at(HOUR, now) });
+          expect(await s.rotate(rotated, makeToken({ userId: alice.id, familyId: rotated.jti, createdAt: at(-HOUR, now), expiresAt: at(2 * HOUR, now) }))).toBe('rotated');
+          const revoked = await login(s, alice.id, at(-3 * HOUR, now), { expiresAt: at(HOUR, now) });
+          const expired = await login(s, alice.id, at(-2 * HOUR, now), { expiresAt: at(-HOUR, now) });
+          const live = await login(s, alice.id, at(-HOUR, now), { expiresAt: at(HOUR, now) });
+          await login(s, bob.id, at(-30 * 60_000, now), { expiresAt: at(HOUR, now) });
+          expect(await s.revokeFamily(revoked.jti)).toBe(1);
+
+          const active = await s.listSessions(alice.id, { now: new Date(now) });
+          expect(active.map((x) => x.familyId)).toEqual([live.jti, rotated.jti]);
+          expect(active.every((x) => x.active && x.userId === alice.id)).toBe(true);
+          expect(active[1]?.expiresAt).toEqual(at(2 * HOUR, now));
+
+          const all = await s.listSessions(alice.id, { includeEnded: true, now: new Date(now) });
+          expect(all.map((x) => [x.familyId, x.active])).toEqual([
+            [live.jti, true],
+            [expired.jti, false],
+            [revoked.jti, false],
+            [rotated.jti, true],
+          ]);
+          expect(all.find((x) => x.familyId === expired.jti)?.expiresAt).toEqual(expired.expiresAt);
+          expect(all.find((x) => x.familyId === revoked.jti)?.expiresAt).toEqual(revoked.expiresAt);
+
+          // `now` decides expiry: an hour and a half later only the rotated family's successor still lives.
+          const later = await s.listSessions(alice.id, { now: at(90 * 60_000, now) });
+          expect(later.map((x) => x.familyId)).toEqual([rotated.jti]);
+          // A token that expires exactly now has expired.
+          expect(await s.listSessions(alice.id, { now: at(2 * HOUR, now) })).toEqual([]);
+          expect(await s.listSessions('999999')).toEqual([]);
+        });
+
+        it('revokeUser ends every session of the user', async (ctx) => {
+          const s = sessions(ctx);
+          const user = await newUser();
+          await login(s, user.id, at(-2000));
+          await login(s, user.id, at(-1000));
+          expect(await s.listSessions(user.id)).toHaveLength(2);
+          expect(await s.revokeUser(user.id)).toBe(2);
+          expect(await s.listSessions(user.id)).toEqual([]);
+          expect((await s.listSessions(user.id, { includeEnded: true })).map((x) => x.active)).toEqual([false, false]);
+        });
+
+        it('flushExpired removes the sessions whose family has no token left, and only those', async (ctx) => {
+          const s = sessions(ctx);
+          const user = await newUser();
+          const now = Date.now();
+          const dead = await login(s, user.id, at(-3 * HOUR, now), { expiresAt: at(-2 * HOUR, now) });
+          const live = await login(s, user.id, at(-2 * HOUR, now), { expiresAt: at(HOUR, now) });
+          // Half flushed: its first token expired, its successor lives on.
+          const mixed = await login(s, user.id, at(-HOUR, now), { expiresAt: at(-1, now) });
+          expect(
+            await s.rotate(mixed, makeToken({ userId: user.id, familyId: mixed.jti, createdAt: at(-30 * 60_000, now), expiresAt: at(HOUR, now) })),
+          ).toBe('rotated');
+          // Revoked but not yet expired: ended, yet its tokens remain, so the session stays listed until they expire.
+          const revoked = await login(s, user.id, at(-30 * 60_000, now), { expiresAt: at(HOUR, now) });
+          await s.revokeFamily(revoked.jti);
+
+          expect(await s.flushExpired(new Date(now))).toBe(2);
+          const left = await s.listSessions(user.id, { includeEnded: true, now: new Date(now) });
+          expect(left.map((x) => [x.familyId, x.active])).toEqual([
+            [revoked.jti, false],
+            [mixed.jti, true],
+            [live.jti, true],
+          ]);
+          expect(await s.sessionOwner(dead.jti)).toBeNull();
+          expect(await s.sessionOwner(mixed.jti)).toBe(user.id);
+        });
+      });
+
+      describe('token listings and user counts', () => {
+        it('listTokens: newest first, with usernames, filtered by user and blacklist state, paged', async (ctx) => {
+          const s = sessions(ctx);
+          const alice = await newUser('alice-listing');
+          const bob = await newUser('bob-listing');
+          const now = Date.now();
+          const a1 = makeToken({ userId: alice.id, familyId: 'fam-a', createdAt: at(-5 * 60_000, now) });
+          const a2 = makeToken({ userId: alice.id, familyId: 'fam-a', createdAt: at(-4 * 60_000, now), tokenType: 'sliding' });
+          const b1 = makeToken({ userId: bob.id, createdAt: at(-3 * 60_000, now) });
+          const ghost = makeToken({ userId: null, createdAt: at(-2 * 60_000, now) });
+          const a3 = makeToken({ userId: alice.id, createdAt: at(-60_000, now) });
+          for (const token of [a3, b1, a1, ghost]) await s.recordOutstanding(token);
+          expect(await s.rotate(a1, a2)).toBe('rotated');
+          await s.blacklist(b1);
+
+          const all = await s.listTokens();
+          expect(all.map((t) => t.jti)).toEqual([a3.jti, ghost.jti, b1.jti, a2.jti, a1.jti]);
+          expect(all.map((t) => t.username)).toEqual(['alice-listing', null, 'bob-listing', 'alice-listing', 'alice-listing']);
+          const first = all[4];
+          expect(first).toEqual({ ...a1, blacklistedAt: first?.blacklistedAt, replacedBy: a2.jti, username: 'alice-listing' });
+          expect(first?.blacklistedAt).toBeInstanceOf(Date);
+          expect(all[3]).toEqual({ ...a2, blacklistedAt: null, replacedBy: null, username: 'alice-listing' });
+
+          expect((await s.listTokens({ userId: alice.id })).map((t) => t.jti)).toEqual([a3.jti, a2.jti, a1.jti]);
+          expect((await s.listTokens({ blacklisted: true })).map((t) => t.jti)).toEqual([b1.jti, a1.jti]);
+          expect((await s.listTokens({ blacklisted: false })).map((t) => t.jti)).toEqual([a3.jti, ghost.jti, a2.jti]);
+          expect((await s.listTokens({ userId: alice.id, blacklisted: false })).map((t) => t.jti)).toEqual([a3.jti, a2.jti]);
+          expect((await s.listTokens({ userId: bob.id, blacklisted: false }))).toEqual([]);
+          expect((await s.listTokens({ limit: 2, offset: 1 })).map((t) => t.jti)).toEqual([ghost.jti, b1.jti]);
+          expect((await s.listTokens({ offset: 4 })).map((t) => t.jti)).toEqual([a1.jti]);
+          expect(await s.listTokens({ limit: 0 })).toEqual([]);
+          expect(await s.listTokens({ userId: '999999' })).toEqual([]);
+          expect(await s.listTokens({ userId: 'not-an-id' })).toEqual([]);
+          // Above the maximum (1000) the limit is lowered, not refused.
+          expect(await s.listTokens({ limit: 5000 })).toHaveLength(5);
+          await expect(s.listTokens({ limit: -1 })).rejects.toThrow(RangeError);
+          await expect(s.listTokens({ offset: 1.5 })).rejects.toThrow(RangeError);
+        });
+
+        it('listTokens returns 100 tokens unless told otherwise; ties in time keep the later record first', async (ctx) => {
+          const s = sessions(ctx);
+          const createdAt = new Date();
+          const tokens = Array.from({ length: 101 }, () => makeToken({ createdAt }));
+          for (const token of tokens) await s.recordOutstanding(token);
+          const listed = await s.listTokens();
+          expect(listed).toHaveLength(100);
+          expect(listed.map((t) => t.jti)).toEqual(tokens.slice(1).reverse().map((t) => t.jti));
+          expect(await s.listTokens({ limit: 200 })).toHaveLength(101);
+        });
+
+        it('countUsers counts every user', async (ctx) => {
+          const s = sessions(ctx);
+          expect(await s.countUsers()).toBe(0);
+          await newUser();
+          await newUser();
+          await s.createUser({ username: 'inactive', passwordHash: '', isActive: false });
+          expect(await s.countUsers()).toBe(3);
+        });
+      });
+
+      describe('linked identities', () => {
+        it('links, finds, touches, lists and unlinks, always for the owner only', async (ctx) => {
+          const s = identities(ctx);
+          const alice = await newUser();
+          const bob = await newUser();
+          const t0 = new Date('2030-01-01T00:00:00.123Z');
+          const link = (userId: string, provider = 'github', subject = '12345', email: string | null = 'alice@example.com', when = t0) =>
+            s.linkIdentity({ provider, subject, userId, email, at: when });
+
+          expect(await s.findIdentity('github', '12345')).toBeNull();
+          expect(await link(alice.id)).toBe('linked');
+          const linked = { provider: 'github', subject: '12345', userId: alice.id, email: 'alice@example.com', createdAt: t0, lastUsedAt: t0 };
+          expect(await s.findIdentity('github', '12345')).toEqual(linked);
+          expect(await link(alice.id, 'github', '12345', 'other@example.com', at(1000, t0.getTime()))).toBe('already_linked');
+          expect(await link(bob.id, 'github', '12345', 'bob@example.com')).toBe('linked_to_other_user');
+          // Neither changed the row.
+          expect(await s.findIdentity('github', '12345')).toEqual(linked);
+          // The subject is per provider; providers and subjects compare exactly.
+          expect(await link(bob.id, 'google', '12345', null)).toBe('linked');
+          expect(await s.findIdentity('GitHub', '12345')).toBeNull();
+          expect(await s.findIdentity('github', '12345 ')).toBeNull();
+          expect(await link(alice.id, 'gitlab', 'a-subject', null)).toBe('linked');
+
+          const t1 = new Date('2030-01-02T00:00:00.456Z');
+          await s.touchIdentity('github', '12345', 'new@example.com', t1);
+          expect(await s.findIdentity('github', '12345')).toEqual({ ...linked, email: 'new@example.com', lastUsedAt: t1 });
+          await s.touchIdentity('gitlab', 'a-subject', null, t1);
+          expect((await s.findIdentity('gitlab', 'a-subject'))?.email).toBeNull();
+          await s.touchIdentity('github', 'unknown', 'x@example.com', t1);
+          expect(await s.findIdentity('github', 'unknown')).toBeNull();
+
+          expect((await s.listIdentities(alice.id)).map((i) => [i.provider, i.subject])).toEqual([
+            ['github', '12345'],
+            ['gitlab', 'a-subject'],
+          ]);
+          expect(await s.listIdentities(bob.id)).toEqual([{ provider: 'google', subject: '12345', userId: bob.id, email: null, createdAt: t0, lastUsedAt: t0 }]);
+          expect(await s.listIdentities('999999')).toEqual([]);
+
+          // Only the owner unlinks.
+          expect(await s.unlinkIdentity(bob.id, 'github', '12345')).toBe(false);
+          expect(await s.findIdentity('github', '12345')).not.toBeNull();
+          expect(await s.unlinkIdentity(alice.id, 'github', '12345')).toBe(true);
+          expect(await s.unlinkIdentity(alice.id, 'github', '12345')).toBe(false);
+          expect(await s.findIdentity('github', '12345')).toBeNull();
+          expect(await s.listIdentities(alice.id)).toHaveLength(1);
+          // Free again: another user may link it now.
+          expect(await link(bob.id)).toBe('linked');
+          expect((await s.findIdentity('github', '12345'))?.userId).toBe(bob.id);
+        });
+
+        it('refuses to link to a user that does not exist, and links nothing', async (ctx) => {
+          const s = identities(ctx);
+          await expect(s.linkIdentity({ provider: 'github', subject: '1', userId: '999999', email: null, at: new Date() })).rejects.toThrow(RangeError);
+          expect(await s.findIdentity('github', '1')).toBeNull();
+        });
+
+        it(`of ${concurrency} concurrent links of one pair exactly one links; the others see the winner`, async (ctx) => {
+          const s = identities(ctx);
+          const alice = await newUser();
+          const bob = await newUser();
+          const same = await Promise.all(
+            Array.from({ length: concurrency }, () => s.linkIdentity({ provider: 'google', subject: 'same', userId: alice.id, email: null, at: new Date() })),
+          );
+          expect(same.filter((r) => r === 'linked')).toHaveLength(1);
+          expect(same.filter((r) => r === 'already_linked')).toHaveLength(concurrency - 1);
+
+          const users = [alice, bob];
+          const mixed = await Promise.all(
+            Array.from({ length: concurrency }, (_, i) =>
+              s.linkIdentity({ provider: 'google', subject: 'contested', userId: users[i % 2]!.id, email: null, at: new Date() }),
+            ),
+          );
+          expect(mixed.filter((r) => r === 'linked')).toHaveLength(1);
+          const owner = (await s.findIdentity('google', 'contested'))?.userId;
+          expect(owner === alice.id || owner === bob.id).toBe(true);
+          mixed.forEach((result, i) => {
+            const caller = users[i % 2]!.id;
+            if (caller === owner) expect(['linked', 'already_linked']).toContain(result);
+            else expect(result).toBe('linked_to_other_user');
+          });
+        });
+      });
+
+      describe('one-time values', () => {
+        const key = () => randomUUID().replaceAll('-', '');
+
+        it('putOneTime then takeOneTime returns the value once', async (ctx) => {
+          const s = identities(ctx);
+          const k = key();
+          const value = JSON.stringify({ state: 's', nonce: 'n', verifier: 'v'.repeat(128), next: '/ünïcode' });
+          await s.putOneTime(k, value, at(60_000));
+          expect(await s.takeOneTime(k)).toBe(value);
+          expect(await s.takeOneTime(k)).toBeNull();
+          expect(await s.takeOneTime(key())).toBeNull();
+        });
+
+        it(`of ${concurrency} concurrent takes of one key exactly one gets the value`, async (ctx) => {
+          const s = identities(ctx);
+          const k = key();
+          await s.putOneTime(k, 'the-value', at(60_000));
+          const results = await Promise.all(Array.from({ length: concurrency }, () => s.takeOneTime(k)));
+          expect(results.filter((r) => r !== null)).toEqual(['the-value']);
+        });
+
+        it('an expired value is not returned, and is removed', async (ctx) => {
+          const s = identities(ctx);
+          const now = Date.now();
+          const k = key();
+          await s.putOneTime(k, 'late', at(1000, now));
+          expect(await s.takeOneTime(k, at(2000, now))).toBeNull();
+          // Removed: not even a take "before" its expiry finds it now.
+          expect(await s.takeOneTime(k, new Date(now))).toBeNull();
+          // Expiring exactly now is expired.
+          const boundary = key();
+          await s.putOneTime(boundary, 'boundary', at(1000, now));
+          expect(await s.takeOneTime(boundary, at(1000, now))).toBeNull();
+          // A value already expired when put is never returned.
+          const past = key();
+          await s.putOneTime(past, 'past', at(-1000));
+          expect(await s.takeOneTime(past)).toBeNull();
+        });
+
+        it('putOneTime on an existing key throws and keeps the first value', async (ctx) => {
+          const s = identities(ctx);
+          const k = key();
+          await s.putOneTime(k, 'first', at(60_000));
+          const error = await s.putOneTime(k, 'second', at(120_000)).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(Error);
+          expect(error).toMatchObject({ code: 'one_time_key_exists' });
+          expect((error as Error).message).not.toContain(k);
+          expect(await s.takeOneTime(k)).toBe('first');
+          // Once taken, the key is free again.
+          await s.putOneTime(k, 'third', at(60_000));
+          expect(await s.takeOneTime(k)).toBe('third');
+        });
+
+        it('flushExpired removes expired one-time values only', async (ctx) => {
+          const s = identities(ctx);
+          const now = Date.now();
+          const old = key();
+          const live = key();
+          await s.putOneTime(old, 'old', at(-1, now));
+          await s.putOneTime(live, 'live', at(HOUR, now));
+          expect(await s.flushExpired(new Date(now))).toBe(0);
+          // Gone: a take as of before its expiry would otherwise have returned it.
+          expect(await s.takeOneTime(old, at(-HOUR, now))).toBeNull();
+          expect(await s.takeOneTime(live, new Date(now))).toBe('live');
+        });
       });
     });
 

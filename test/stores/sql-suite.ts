@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/store/errors.js';
-import { createKysely, openSqlStore, SqlStore, type SqlDialect } from '../../src/stores/sql/index.js';
+import type { Kysely } from 'kysely';
+import { createKysely, createMigrator, openSqlStore, SqlStore, type SqlDialect } from '../../src/stores/sql/index.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { makeToken, runStoreContract } from './contract.js';
 import { withParams } from './services.js';
@@ -83,12 +84,18 @@ export function sqlSuite(o: SqlSuiteOptions): void {
             'restjwt_outstanding_token_expires_at_idx',
             'restjwt_outstanding_token_family_id_idx',
             'restjwt_blacklisted_token_token_id_uniq',
+            'restjwt_session_family_id_uniq',
+            'restjwt_session_user_id_idx',
+            'restjwt_identity_provider_subject_uniq',
+            'restjwt_identity_user_id_idx',
+            'restjwt_one_time_key_uniq',
+            'restjwt_one_time_expires_at_idx',
           ]),
         );
         const { db } = createKysely<{ restjwt_migrations: { name: string } }>(o.url);
         try {
           const rows = await db.withSchema(scope).selectFrom('restjwt_migrations').select('name').execute();
-          expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
+          expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
         } finally {
           await db.destroy();
         }
@@ -98,17 +105,71 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const scope = await newScope();
         const store = await open(scope, { migrate: false });
         await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
-        expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
+        expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
         expect(await store.migrate()).toEqual([]);
         await store.recordOutstanding(makeToken());
         expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+      });
+
+      it('a database at 0003_revoked_access upgrades to 0004_sessions_identities in place, keeping its data', async () => {
+        const scope = await newScope();
+        const { db } = createKysely(o.url);
+        try {
+          const { error } = await createMigrator(db as Kysely<unknown>, o.dialect, scope).migrateTo('0003_revoked_access');
+          expect(error).toBeUndefined();
+        } finally {
+          await db.destroy();
+        }
+        const store = await open(scope, { migrate: false });
+        const user = await store.createUser({ username: 'olga', passwordHash: 'h' });
+        const token = makeToken({ userId: user.id });
+        token.familyId = token.jti;
+        await store.recordOutstanding(token);
+        const use = { familyId: token.jti, at: new Date(), clientAddress: '192.0.2.1', userAgent: 'UA' };
+        // Before the migration the new capabilities say what to do instead of failing obscurely.
+        await expect(store.recordSession(user.id, use)).rejects.toThrow(/restjwt migrate/);
+
+        expect(await store.migrate()).toEqual(['0004_sessions_identities']);
+        expect(await store.findUser('username', 'olga')).toEqual(user);
+        expect((await store.findOutstanding(token.jti))?.userId).toBe(user.id);
+        await store.recordSession(user.id, use);
+        expect(await store.listSessions(user.id)).toMatchObject([{ familyId: token.jti, active: true, expiresAt: token.expiresAt }]);
+        expect(await store.linkIdentity({ provider: 'github', subject: '1', userId: user.id, email: null, at: new Date() })).toBe('linked');
+        await store.putOneTime('k', 'v', new Date(Date.now() + 60_000));
+        expect(await store.takeOneTime('k')).toBe('v');
+      });
+
+      it('deleting a user deletes their sessions and linked identities; long values are refused before writing', async () => {
+        const scope = await newScope();
+        const store = await open(scope);
+        const user = await store.createUser({ username: 'gone', passwordHash: 'h' });
+        const token = makeToken({ userId: user.id });
+        token.familyId = token.jti;
+        await store.recordOutstanding(token);
+        await store.recordSession(user.id, { familyId: token.jti, at: new Date(), clientAddress: null, userAgent: null });
+        expect(await store.linkIdentity({ provider: 'github', subject: '7', userId: user.id, email: null, at: new Date() })).toBe('linked');
+        await expect(store.linkIdentity({ provider: 'p'.repeat(65), subject: '7', userId: user.id, email: null, at: new Date() })).rejects.toThrow(/longer than 64/);
+        await expect(store.putOneTime('k', 'v'.repeat(65_536), new Date(Date.now() + 60_000))).rejects.toThrow(/longer than 65535/);
+        // The largest value fits the column whole, multi-byte characters included.
+        const big = '€'.repeat(65_535);
+        await store.putOneTime('big', big, new Date(Date.now() + 60_000));
+        expect(await store.takeOneTime('big')).toBe(big);
+
+        const { db } = createKysely(o.url);
+        try {
+          await db.withSchema(scope).deleteFrom('restjwt_user').where('id', '=', user.id).execute();
+        } finally {
+          await db.destroy();
+        }
+        expect(await store.sessionOwner(token.jti)).toBeNull();
+        expect(await store.findIdentity('github', '7')).toBeNull();
       });
 
       it('three instances migrating one empty database at once apply the migration exactly once', async () => {
         const scope = await newScope();
         const [a, b, c] = await Promise.all([open(scope, { migrate: false }), open(scope, { migrate: false }), open(scope, { migrate: false })]);
         const applied = await Promise.all([a!.migrate(), b!.migrate(), c!.migrate()]);
-        expect(applied.flat()).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
+        expect(applied.flat()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
         await a!.recordOutstanding(makeToken());
         expect(await c!.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
       });
@@ -146,6 +207,21 @@ export function sqlSuite(o: SqlSuiteOptions): void {
     });
 
     describe('several instances on one database', () => {
+      it('one-time values and identity links stay single-use and single-owner across three stores', async () => {
+        const scope = await newScope();
+        const instances = [await open(scope), await open(scope), await open(scope)];
+        const users = [await instances[0]!.createUser({ username: 'a', passwordHash: 'h' }), await instances[0]!.createUser({ username: 'b', passwordHash: 'h' })];
+        await instances[1]!.putOneTime('state', 'value', new Date(Date.now() + 60_000));
+        const takes = await Promise.all(Array.from({ length: 30 }, (_, i) => instances[i % 3]!.takeOneTime('state')));
+        expect(takes.filter((t) => t !== null)).toEqual(['value']);
+        const links = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            instances[i % 3]!.linkIdentity({ provider: 'google', subject: 'x', userId: users[i % 2]!.id, email: null, at: new Date() }),
+          ),
+        );
+        expect(links.filter((r) => r === 'linked')).toHaveLength(1);
+      });
+
       it('of 30 concurrent rotations of one token spread over three stores exactly one wins', async () => {
         const scope = await newScope();
         const instances = [await open(scope), await open(scope), await open(scope)];

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import ts from 'typescript';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/store/errors.js';
-import { appliedMigrations, migrate, type Migration } from '../../src/stores/sqlite/migrations.js';
+import { appliedMigrations, migrate, migrations, type Migration } from '../../src/stores/sqlite/migrations.js';
 import { openSqliteStore, SqliteStore } from '../../src/stores/sqlite/index.js';
 import { sqliteFilenameFromUrl } from '../../src/stores/sqlite/url.js';
 import { makeToken, runStoreContract } from './contract.js';
@@ -75,10 +75,19 @@ describe('SQLite migrations', () => {
     const store = await open(file);
     expect(await store.migrate()).toEqual([]);
     const db = raw(file);
-    expect(appliedMigrations(db)).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
+    expect(appliedMigrations(db)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
     const tables = db.prepare<[], string>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
     expect(tables).toEqual(
-      expect.arrayContaining(['restjwt_blacklisted_token', 'restjwt_migrations', 'restjwt_outstanding_token', 'restjwt_user']),
+      expect.arrayContaining([
+        'restjwt_blacklisted_token',
+        'restjwt_identity',
+        'restjwt_migrations',
+        'restjwt_one_time',
+        'restjwt_outstanding_token',
+        'restjwt_revoked_access',
+        'restjwt_session',
+        'restjwt_user',
+      ]),
     );
     const indexes = db.prepare<[], string>(`SELECT name FROM sqlite_master WHERE type = 'index'`).pluck().all();
     expect(indexes).toEqual(
@@ -88,6 +97,12 @@ describe('SQLite migrations', () => {
         'restjwt_outstanding_token_expires_at_idx',
         'restjwt_outstanding_token_family_id_idx',
         'restjwt_blacklisted_token_token_id_uniq',
+        'restjwt_session_family_id_uniq',
+        'restjwt_session_user_id_idx',
+        'restjwt_identity_provider_subject_uniq',
+        'restjwt_identity_user_id_idx',
+        'restjwt_one_time_key_uniq',
+        'restjwt_one_time_expires_at_idx',
       ]),
     );
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -99,7 +114,7 @@ describe('SQLite migrations', () => {
     await expect(store.ping()).resolves.toBeUndefined();
     await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
 
-    expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
+    expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
     expect(await store.migrate()).toEqual([]);
     await store.recordOutstanding(makeToken());
     expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
@@ -111,6 +126,50 @@ describe('SQLite migrations', () => {
     await open(file); // migrates
     await early.recordOutstanding(makeToken());
     expect(await early.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+  });
+
+  it('a database from before 0004_sessions_identities upgrades in place: data kept, sessions and identities work', async () => {
+    const file = freshFile();
+    const old = raw(file);
+    expect(migrate(old, migrations.slice(0, 3))).toEqual(['0001_initial', '0002_families', '0003_revoked_access']);
+    const now = Date.now();
+    old.prepare(`INSERT INTO restjwt_user (username, password, date_joined, token_version) VALUES ('olga', 'h', ?, 'v')`).run(now);
+    const insertToken = old.prepare(
+      `INSERT INTO restjwt_outstanding_token (jti, user_id, token_type, family_id, created_at, expires_at) VALUES (?, 1, 'refresh', ?, ?, ?)`,
+    );
+    insertToken.run('old-login', 'old-login', now - 1000, now + 3_600_000);
+    insertToken.run('old-revoked', 'old-revoked', now - 2000, now + 3_600_000);
+    old.prepare(`INSERT INTO restjwt_blacklisted_token (token_id, blacklisted_at) VALUES (2, ?)`).run(now);
+    old.close();
+
+    // An instance still on the old schema with migrate: false waits for the migration instead of half-working.
+    const early = await open(file, { migrate: false });
+    await expect(early.countTokens()).rejects.toThrow(/restjwt migrate/);
+
+    const store = await open(file, { migrate: false });
+    expect(await store.migrate()).toEqual(['0004_sessions_identities']);
+    expect(await store.migrate()).toEqual([]);
+    expect(appliedMigrations(raw(file))).toEqual(migrations.map((m) => m.name));
+    expect(await store.findUser('username', 'olga')).toMatchObject({ id: '1', tokenVersion: 'v' });
+    expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+    expect(await store.isBlacklisted('old-revoked')).toBe(true);
+
+    // Families issued before the upgrade have no session row: nothing is listed for them, and touching one is a no-op.
+    await store.touchSession({ familyId: 'old-login', at: new Date(now), clientAddress: '192.0.2.1', userAgent: null });
+    expect(await store.listSessions('1', { includeEnded: true })).toEqual([]);
+    // Their tokens are listed, and new logins record sessions.
+    expect((await store.listTokens({ userId: '1' })).map((t) => [t.jti, t.username, t.blacklistedAt !== null])).toEqual([
+      ['old-login', 'olga', false],
+      ['old-revoked', 'olga', true],
+    ]);
+    await store.recordSession('1', { familyId: 'old-login', at: new Date(now), clientAddress: '192.0.2.1', userAgent: 'UA' });
+    expect(await store.listSessions('1')).toMatchObject([{ familyId: 'old-login', active: true, expiresAt: new Date(now + 3_600_000) }]);
+    expect(await store.linkIdentity({ provider: 'github', subject: '1', userId: '1', email: null, at: new Date(now) })).toBe('linked');
+    await store.putOneTime('k', 'v', new Date(now + 60_000));
+    expect(await store.takeOneTime('k')).toBe('v');
+    // The instance that waited picks the new schema up.
+    expect(await early.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+    expect(await early.sessionOwner('old-login')).toBe('1');
   });
 
   it('applies only missing migrations, in order, and rolls back a failing run', () => {
@@ -223,6 +282,18 @@ describe('SqliteStore', () => {
       await store.flushExpired(new Date(), { batchSize: 1 });
       await store.countTokens();
       await store.ping();
+      const use = { familyId: token.jti, at: new Date(), clientAddress: '192.0.2.1', userAgent: 'UA' };
+      await store.recordSession(user.id, use);
+      await store.touchSession(use);
+      await store.listSessions(user.id, { includeEnded: true });
+      await store.sessionOwner(token.jti);
+      await store.listTokens({ userId: user.id, blacklisted: true });
+      await store.countUsers();
+      await store.linkIdentity({ provider: 'github', subject: '1', userId: user.id, email: null, at: new Date() });
+      await store.touchIdentity('github', '1', null, new Date());
+      await store.listIdentities(user.id);
+      await store.putOneTime('k', 'v', new Date(Date.now() + 60_000));
+      await store.takeOneTime('k');
       expect(prepare).not.toHaveBeenCalled();
     } finally {
       prepare.mockRestore();
@@ -265,6 +336,39 @@ describe('SqliteStore', () => {
     db.prepare('DELETE FROM restjwt_user WHERE id = ?').run(Number(user.id));
     expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
   });
+
+  it('deleting a user deletes their sessions and linked identities', async () => {
+    const file = freshFile();
+    const store = await open(file);
+    const user = await store.createUser({ username: 's', passwordHash: 'h' });
+    const token = makeToken({ userId: user.id });
+    token.familyId = token.jti;
+    await store.recordOutstanding(token);
+    await store.recordSession(user.id, { familyId: token.jti, at: new Date(), clientAddress: null, userAgent: null });
+    expect(await store.linkIdentity({ provider: 'github', subject: '7', userId: user.id, email: null, at: new Date() })).toBe('linked');
+    const db = raw(file);
+    db.pragma('foreign_keys = ON');
+    db.prepare('DELETE FROM restjwt_user WHERE id = ?').run(Number(user.id));
+    expect(await store.sessionOwner(token.jti)).toBeNull();
+    expect(await store.findIdentity('github', '7')).toBeNull();
+  });
+
+  it('takeOneTime and the session lookups are indexed', async () => {
+    const file = freshFile();
+    await open(file);
+    const db = raw(file);
+    const plan = (query: string) =>
+      db
+        .prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${query}`)
+        .all()
+        .map((row) => row.detail);
+    expect(plan(`DELETE FROM restjwt_one_time WHERE "key" = 'k' RETURNING value`).join('\n')).toMatch(/INDEX restjwt_one_time_key_uniq/);
+    expect(plan(`SELECT user_id FROM restjwt_session WHERE family_id = 'f'`).join('\n')).toMatch(/INDEX restjwt_session_family_id_uniq/);
+    expect(plan(`SELECT * FROM restjwt_session WHERE user_id = 1`).join('\n')).toMatch(/INDEX restjwt_session_user_id_idx/);
+    expect(plan(`SELECT user_id FROM restjwt_identity WHERE provider = 'p' AND subject = 's'`).join('\n')).toMatch(
+      /INDEX restjwt_identity_provider_subject_uniq/,
+    );
+  });
 });
 
 /**
@@ -273,7 +377,7 @@ describe('SqliteStore', () => {
  */
 function buildStandaloneStore(): string {
   const out = join(dir, 'standalone');
-  const sources = ['src/core/store/errors.ts', 'src/core/store/types.ts', 'src/stores/sqlite/index.ts', 'src/stores/sqlite/migrations.ts', 'src/stores/sqlite/url.ts', 'src/stores/shared/values.ts'];
+  const sources = ['src/core/store/errors.ts', 'src/core/store/types.ts', 'src/stores/sqlite/index.ts', 'src/stores/sqlite/migrations.ts', 'src/stores/sqlite/url.ts', 'src/stores/shared/values.ts', 'src/stores/shared/errors.ts'];
   for (const source of sources) {
     const { outputText } = ts.transpileModule(readFileSync(resolve(source), 'utf8'), {
       fileName: source,

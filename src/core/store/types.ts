@@ -170,7 +170,9 @@ export interface TokenStore {
   isAccessRevoked(jti: string): Promise<boolean>;
   /**
    * Deletes outstanding (and their blacklist) rows whose `expiresAt` is before `now`, in batches, and the access
-   * revocations that expired before `now`. Returns the count of outstanding rows deleted.
+   * revocations that expired before `now`. Returns the count of outstanding rows deleted. A store with the optional
+   * capabilities also deletes the one-time values that expired before `now` and the sessions whose family has no
+   * outstanding token left (not counted).
    */
   flushExpired(now: Date, options?: { batchSize?: number; onProgress?: (p: FlushProgress) => void }): Promise<number>;
   /** Counts for operators and tests. */
@@ -216,13 +218,13 @@ export interface SessionRecord {
   createdAt: Date;
   /** The last refresh (rotation) of the family; equal to `createdAt` until then. */
   lastUsedAt: Date;
-  /** The client address at login, or at the last refresh when it changed; null when unknown. */
+  /** The client address at the last login or refresh that reported one; null when unknown. */
   clientAddress: string | null;
-  /** The User-Agent header at login or the last refresh (at most 512 characters); null when unknown. */
+  /** The User-Agent header at the last login or refresh that sent one (at most 512 characters); null when unknown. */
   userAgent: string | null;
-  /** The latest `expiresAt` among the family's tokens. */
+  /** The latest `expiresAt` among the family's tokens (`lastUsedAt` when none is left, until `flushExpired` runs). */
   expiresAt: Date;
-  /** True while the family has a token that is neither blacklisted nor expired. */
+  /** True while the family has a token that is neither blacklisted nor expired (`expiresAt` after `now`). */
   active: boolean;
 }
 
@@ -244,15 +246,31 @@ export interface TokenListing extends OutstandingState {
  * for the admin page. Memory, SQLite and the SQL store implement it (and the Redis wrapper through its inner store).
  */
 export interface SessionStore {
-  /** Records a login (a new family owned by `userId`). Recording the same family twice is a no-op. */
+  /**
+   * Records a login (a new family owned by `userId`), after its first token was recorded. Recording the same family
+   * twice is a no-op, and so is recording one for a user that does not exist. A user agent longer than 512
+   * characters (an address longer than 255) is cut.
+   */
   recordSession(userId: string, use: SessionUse): Promise<void>;
-  /** Records a refresh of the family: last used, and the address/user agent it came from. Unknown family: no-op. */
+  /**
+   * Records a refresh of the family: last used, and the address/user agent it came from (a null one keeps the known
+   * value). Unknown family: no-op. A use older than the recorded `lastUsedAt` (concurrent refreshes finishing out of
+   * order) changes nothing.
+   */
   touchSession(use: SessionUse): Promise<void>;
-  /** `userId`'s sessions, newest login first; ended ones (every token blacklisted or expired) only with `includeEnded`. */
+  /**
+   * `userId`'s sessions, newest login first; ended ones (every token blacklisted or expired) only with `includeEnded`.
+   * `now` (default: the current time) decides which tokens have expired.
+   */
   listSessions(userId: string, options?: { includeEnded?: boolean; now?: Date }): Promise<SessionRecord[]>;
   /** The user owning `familyId`, or null when there is no such session. */
   sessionOwner(familyId: string): Promise<string | null>;
-  /** Outstanding tokens, newest first, filtered by user and/or blacklist state. */
+  /**
+   * Outstanding tokens, newest first (by `createdAt`, then the later recorded), filtered by user and/or blacklist
+   * state, with their user's name. `limit` defaults to 100 and is lowered to 1000 when larger.
+   *
+   * @throws RangeError when `limit` or `offset` is not a non-negative integer.
+   */
   listTokens(options?: { userId?: string; blacklisted?: boolean; limit?: number; offset?: number }): Promise<TokenListing[]>;
   /** How many users there are (for paging the admin page's user list). */
   countUsers(): Promise<number>;
@@ -274,19 +292,25 @@ export interface LinkedIdentity {
 /** What {@link IdentityStore.linkIdentity} did. */
 export type LinkResult = 'linked' | 'already_linked' | 'linked_to_other_user';
 
-/** Optional capability: linked identities for social login. Memory, SQLite and the SQL store implement it. */
+/**
+ * Optional capability: linked identities for social login. Memory, SQLite and the SQL store implement it (and the
+ * Redis wrapper through its inner store).
+ */
 export interface IdentityStore {
-  /** The identity `(provider, subject)`, or null. */
+  /** The identity `(provider, subject)`, or null. Both compare exactly (case-sensitive). */
   findIdentity(provider: string, subject: string): Promise<LinkedIdentity | null>;
   /**
    * Links `(provider, subject)` to `userId`, atomically: of concurrent calls for one pair exactly one links.
    * `already_linked` when it is linked to this user, `linked_to_other_user` when to someone else (nothing changes).
+   *
+   * @throws RangeError when `userId` names no user (nothing is linked).
    */
   linkIdentity(identity: { provider: string; subject: string; userId: string; email: string | null; at: Date }): Promise<LinkResult>;
-  /** Records a sign-in through the identity (last used, and the email asserted now). */
+  /** Records a sign-in through the identity: last used, and the email asserted now (null: none). Unknown identity: no-op. */
   touchIdentity(provider: string, subject: string, email: string | null, at: Date): Promise<void>;
   /** Removes the link if it belongs to `userId`; returns whether a row was removed. */
   unlinkIdentity(userId: string, provider: string, subject: string): Promise<boolean>;
+  /** `userId`'s linked identities, by provider then subject. */
   listIdentities(userId: string): Promise<LinkedIdentity[]>;
 }
 
@@ -295,9 +319,15 @@ export interface IdentityStore {
  * shared by every instance. `take` is atomic: of concurrent takes of one key at most one gets the value.
  */
 export interface OneTimeStore {
-  /** Stores `value` under `key` until `expiresAt`. Throws when `key` exists (keys are random; a clash is a bug). */
+  /**
+   * Stores `value` under `key` until `expiresAt`. Throws an error with code `one_time_key_exists` when `key` exists,
+   * even expired and not yet flushed (keys are random; a clash is a bug).
+   */
   putOneTime(key: string, value: string, expiresAt: Date): Promise<void>;
-  /** Removes `key` and returns its value, or null when absent or expired (an expired value is removed too). */
+  /**
+   * Removes `key` and returns its value, or null when absent or expired (`expiresAt` not after `now`, default the
+   * current time; an expired value is removed too). `flushExpired` removes the ones nobody took.
+   */
   takeOneTime(key: string, now?: Date): Promise<string | null>;
 }
 

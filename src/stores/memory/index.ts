@@ -10,17 +10,38 @@ import type {
   BlacklistResult,
   BlacklistSource,
   FlushProgress,
+  IdentityStore,
   ImportUserResult,
+  LinkedIdentity,
+  LinkResult,
   NewUser,
+  OneTimeStore,
   OutstandingState,
   OutstandingToken,
   RotateResult,
+  SessionRecord,
+  SessionStore,
+  SessionUse,
   Store,
+  TokenListing,
   UserImportStore,
   UserLookupField,
   UserRecord,
 } from '../../core/store/types.js';
-import { checkBatchSize, checkPage, deleteInBatches, newTokenVersion, toMillis } from '../shared/values.js';
+import { OneTimeKeyExistsError } from '../shared/errors.js';
+import {
+  checkBatchSize,
+  checkPage,
+  checkTokenListing,
+  deleteInBatches,
+  isOneTimeLive,
+  linkResult,
+  newTokenVersion,
+  sessionFromRow,
+  sessionUseValues,
+  toMillis,
+  type SessionUseValues,
+} from '../shared/values.js';
 
 
 interface TokenRow {
@@ -33,8 +54,26 @@ interface TokenRow {
   replacedBy?: string;
 }
 
-/** A {@link Store} held in `Map`s. Records are copied in and out, so callers cannot change stored state by mutation. */
-export class MemoryStore implements Store, UserImportStore {
+/** A login session (family); times in ms. */
+interface SessionRow {
+  userId: string;
+  createdAt: number;
+  lastUsedAt: number;
+  clientAddress: string | null;
+  userAgent: string | null;
+}
+
+interface OneTimeRow {
+  value: string;
+  /** ms */
+  expiresAt: number;
+}
+
+/**
+ * A {@link Store} held in `Map`s, with every optional capability (sessions, linked identities, one-time values).
+ * Records are copied in and out, so callers cannot change stored state by mutation.
+ */
+export class MemoryStore implements Store, UserImportStore, SessionStore, IdentityStore, OneTimeStore {
   /** By id; ids are assigned in increasing order, so insertion order is id order. */
   private readonly users = new Map<string, UserRecord>();
   private readonly userIdsByUsername = new Map<string, string>();
@@ -45,6 +84,11 @@ export class MemoryStore implements Store, UserImportStore {
   /** Revoked access tokens: jti → expiry (ms). */
   private readonly revokedAccess = new Map<string, number>();
   private nextSeq = 1;
+  /** By family id, in login order. */
+  private readonly sessions = new Map<string, SessionRow>();
+  /** By {@link identityKey}. */
+  private readonly identities = new Map<string, LinkedIdentity>();
+  private readonly oneTime = new Map<string, OneTimeRow>();
   private closed = false;
 
   // --- lifecycle -------------------------------------------------------------------------------------------------
@@ -210,12 +254,7 @@ export class MemoryStore implements Store, UserImportStore {
   async findOutstanding(jti: string): Promise<OutstandingState | null> {
     this.assertOpen();
     const row = this.tokens.get(jti);
-    if (row === undefined) return null;
-    return {
-      ...copyToken(row.token),
-      blacklistedAt: row.blacklistedAt === undefined ? null : new Date(row.blacklistedAt.getTime()),
-      replacedBy: row.replacedBy ?? null,
-    };
+    return row === undefined ? null : this.stateOf(row);
   }
 
   async revokeFamily(familyId: string): Promise<number> {
@@ -228,13 +267,17 @@ export class MemoryStore implements Store, UserImportStore {
     return this.revokeWhere((t) => t.userId === userId);
   }
 
-  /** Deletes tokens that expired before `now`, `batchSize` per batch (default 1000), yielding between batches. */
+  /**
+   * Deletes tokens that expired before `now`, `batchSize` per batch (default 1000), yielding between batches; also
+   * expired access revocations and one-time values, and the sessions whose family has no token left.
+   */
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
     this.assertOpen();
     const batchSize = checkBatchSize(options);
     const before = toMillis(now, 'now');
     for (const [jti, expires] of this.revokedAccess) if (expires < before) this.revokedAccess.delete(jti);
-    return deleteInBatches(batchSize, options.onProgress, async () => {
+    for (const [key, row] of this.oneTime) if (row.expiresAt < before) this.oneTime.delete(key);
+    const deleted = await deleteInBatches(batchSize, options.onProgress, async () => {
       this.assertOpen();
       // Each batch is found and deleted without awaiting, like one SQL transaction.
       let deleted = 0;
@@ -247,6 +290,12 @@ export class MemoryStore implements Store, UserImportStore {
       }
       return deleted;
     });
+    this.assertOpen();
+    // Sessions whose family has no token left: nothing of them can be used or listed as active any more.
+    const families = new Set<string>();
+    for (const row of this.tokens.values()) if (row.token.familyId !== null) families.add(row.token.familyId);
+    for (const familyId of this.sessions.keys()) if (!families.has(familyId)) this.sessions.delete(familyId);
+    return deleted;
   }
 
   async countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
@@ -278,10 +327,181 @@ export class MemoryStore implements Store, UserImportStore {
     return { entries, next: entries.length === limit ? String(last) : null };
   }
 
+  // --- sessions (SessionStore) -----------------------------------------------------------------------------------
+
+  /** Records a login; a second record of the family, or one for an unknown user, is a no-op. */
+  async recordSession(userId: string, use: SessionUse): Promise<void> {
+    this.assertOpen();
+    const values = sessionUseValues(use);
+    if (this.sessions.has(values.familyId) || !this.users.has(userId)) return;
+    this.sessions.set(values.familyId, {
+      userId,
+      createdAt: values.at,
+      lastUsedAt: values.at,
+      clientAddress: values.clientAddress,
+      userAgent: values.userAgent,
+    });
+  }
+
+  /**
+   * Records a refresh: last used, and where from. An older use than the one recorded (concurrent refreshes arriving
+   * out of order) changes nothing; an unknown address or user agent (null) keeps the known one.
+   */
+  async touchSession(use: SessionUse): Promise<void> {
+    this.assertOpen();
+    touch(this.sessions.get(use.familyId), sessionUseValues(use));
+  }
+
+  /** `userId`'s sessions, newest login first; ended ones only with `includeEnded`. */
+  async listSessions(userId: string, options: { includeEnded?: boolean; now?: Date } = {}): Promise<SessionRecord[]> {
+    this.assertOpen();
+    const now = toMillis(options.now ?? new Date(Date.now()), 'now');
+    const mine = new Map<string, { expiresAt: number | null; active: boolean }>();
+    for (const [familyId, session] of this.sessions) if (session.userId === userId) mine.set(familyId, { expiresAt: null, active: false });
+    for (const row of this.tokens.values()) {
+      const family = row.token.familyId === null ? undefined : mine.get(row.token.familyId);
+      if (family === undefined) continue;
+      const expires = row.token.expiresAt.getTime();
+      family.expiresAt = family.expiresAt === null ? expires : Math.max(family.expiresAt, expires);
+      if (row.blacklistedAt === undefined && expires > now) family.active = true;
+    }
+    const records: SessionRecord[] = [];
+    for (const [familyId, family] of mine) {
+      if (!family.active && options.includeEnded !== true) continue;
+      const session = this.sessions.get(familyId);
+      if (session === undefined) continue;
+      records.push(
+        sessionFromRow({
+          family_id: familyId,
+          user_id: session.userId,
+          created_at: session.createdAt,
+          last_used_at: session.lastUsedAt,
+          client_address: session.clientAddress,
+          user_agent: session.userAgent,
+          expires_at: family.expiresAt,
+          active: family.active ? 1 : 0,
+        }),
+      );
+    }
+    // Map order is login order; ties in time keep the later login first, as the SQL stores' id order does.
+    return records.reverse().sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  }
+
+  async sessionOwner(familyId: string): Promise<string | null> {
+    this.assertOpen();
+    return this.sessions.get(familyId)?.userId ?? null;
+  }
+
+  /** Outstanding tokens, newest first (by `createdAt`, then latest recorded), at most 1000 per call (default 100). */
+  async listTokens(options: { userId?: string; blacklisted?: boolean; limit?: number; offset?: number } = {}): Promise<TokenListing[]> {
+    this.assertOpen();
+    const { limit, offset } = checkTokenListing(options);
+    const rows = [...this.tokens.values()].filter(
+      (row) =>
+        (options.userId === undefined || row.token.userId === options.userId) &&
+        (options.blacklisted === undefined || (row.blacklistedAt !== undefined) === options.blacklisted),
+    );
+    rows.sort((a, b) => b.token.createdAt.getTime() - a.token.createdAt.getTime() || b.seq - a.seq);
+    return rows.slice(offset, offset + limit).map((row) => ({
+      ...this.stateOf(row),
+      username: row.token.userId === null ? null : (this.users.get(row.token.userId)?.username ?? null),
+    }));
+  }
+
+  async countUsers(): Promise<number> {
+    this.assertOpen();
+    return this.users.size;
+  }
+
+  // --- linked identities (IdentityStore) -------------------------------------------------------------------------
+
+  async findIdentity(provider: string, subject: string): Promise<LinkedIdentity | null> {
+    this.assertOpen();
+    const found = this.identities.get(identityKey(provider, subject));
+    return found === undefined ? null : copyIdentity(found);
+  }
+
+  /**
+   * Links the identity unless it is linked already (checked and written without an `await` in between).
+   *
+   * @throws RangeError when `userId` names no user.
+   */
+  async linkIdentity(identity: { provider: string; subject: string; userId: string; email: string | null; at: Date }): Promise<LinkResult> {
+    this.assertOpen();
+    const at = toMillis(identity.at, 'at');
+    const key = identityKey(identity.provider, identity.subject);
+    const existing = this.identities.get(key);
+    if (existing !== undefined) return linkResult(existing.userId, identity.userId, false);
+    if (!this.users.has(identity.userId)) return linkResult(undefined, identity.userId, false);
+    this.identities.set(key, {
+      provider: identity.provider,
+      subject: identity.subject,
+      userId: identity.userId,
+      email: identity.email,
+      createdAt: new Date(at),
+      lastUsedAt: new Date(at),
+    });
+    return linkResult(identity.userId, identity.userId, true);
+  }
+
+  async touchIdentity(provider: string, subject: string, email: string | null, at: Date): Promise<void> {
+    this.assertOpen();
+    const ms = toMillis(at, 'at');
+    const found = this.identities.get(identityKey(provider, subject));
+    if (found === undefined) return;
+    found.lastUsedAt = new Date(ms);
+    found.email = email;
+  }
+
+  async unlinkIdentity(userId: string, provider: string, subject: string): Promise<boolean> {
+    this.assertOpen();
+    const key = identityKey(provider, subject);
+    if (this.identities.get(key)?.userId !== userId) return false;
+    return this.identities.delete(key);
+  }
+
+  /** `userId`'s linked identities, by provider then subject. */
+  async listIdentities(userId: string): Promise<LinkedIdentity[]> {
+    this.assertOpen();
+    return [...this.identities.values()]
+      .filter((identity) => identity.userId === userId)
+      .sort((a, b) => compareText(a.provider, b.provider) || compareText(a.subject, b.subject))
+      .map(copyIdentity);
+  }
+
+  // --- one-time values (OneTimeStore) ----------------------------------------------------------------------------
+
+  /** @throws OneTimeKeyExistsError when `key` is taken (even by an expired value not yet flushed). */
+  async putOneTime(key: string, value: string, expiresAt: Date): Promise<void> {
+    this.assertOpen();
+    const expires = toMillis(expiresAt, 'expiresAt');
+    if (this.oneTime.has(key)) throw new OneTimeKeyExistsError();
+    this.oneTime.set(key, { value, expiresAt: expires });
+  }
+
+  /** Removes `key` and returns its value unless expired; found and removed without an `await` in between. */
+  async takeOneTime(key: string, now?: Date): Promise<string | null> {
+    this.assertOpen();
+    const at = toMillis(now ?? new Date(Date.now()), 'now');
+    const row = this.oneTime.get(key);
+    if (row === undefined) return null;
+    this.oneTime.delete(key);
+    return isOneTimeLive(row.expiresAt, at) ? row.value : null;
+  }
+
   // --- internals -------------------------------------------------------------------------------------------------
 
   private assertOpen(): void {
     if (this.closed) throw new StoreUnavailableError('The memory store is closed. Create a new one with createMemoryStore().');
+  }
+
+  /** A detached copy of a token row's state. */
+  private stateOf(row: TokenRow): OutstandingState {
+    return {
+      ...copyToken(row.token),
+      blacklistedAt: row.blacklistedAt === undefined ? null : new Date(row.blacklistedAt.getTime()),
+      replacedBy: row.replacedBy ?? null,
+    };
   }
 
   private insertIfMissing(token: OutstandingToken): TokenRow {
@@ -343,4 +563,27 @@ function copyToken(token: OutstandingToken): OutstandingToken {
   };
 }
 
+/** A use that is not older than the recorded one updates the session; null metadata keeps what is known. */
+function touch(session: SessionRow | undefined, use: SessionUseValues): void {
+  if (session === undefined || use.at < session.lastUsedAt) return;
+  session.lastUsedAt = use.at;
+  session.clientAddress = use.clientAddress ?? session.clientAddress;
+  session.userAgent = use.userAgent ?? session.userAgent;
+}
+
+/** One map key per (provider, subject) pair, unambiguous whatever characters they hold. */
+function identityKey(provider: string, subject: string): string {
+  return JSON.stringify([provider, subject]);
+}
+
+function copyIdentity(identity: LinkedIdentity): LinkedIdentity {
+  return { ...identity, createdAt: new Date(identity.createdAt.getTime()), lastUsedAt: new Date(identity.lastUsedAt.getTime()) };
+}
+
+/** Code-unit order, as the SQL stores' binary collations compare. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export { OneTimeKeyExistsError } from '../shared/errors.js';
 export { createMemoryRateCounter, MemoryRateCounter } from './rate-counter.js';

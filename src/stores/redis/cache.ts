@@ -23,18 +23,23 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../../core/store/errors.js';
-import type {
-  BlacklistPage,
-  BlacklistResult,
-  BlacklistSource,
-  FlushProgress,
-  NewUser,
-  OutstandingState,
-  OutstandingToken,
-  RotateResult,
-  Store,
-  UserLookupField,
-  UserRecord,
+import {
+  hasIdentities,
+  hasSessions,
+  type BlacklistPage,
+  type BlacklistResult,
+  type BlacklistSource,
+  type FlushProgress,
+  type IdentityStore,
+  type NewUser,
+  type OneTimeStore,
+  type OutstandingState,
+  type OutstandingToken,
+  type RotateResult,
+  type SessionStore,
+  type Store,
+  type UserLookupField,
+  type UserRecord,
 } from '../../core/store/types.js';
 import { connectRedis, createRedisClient, redisTarget, redisUnavailable, type RedisConnectOptions } from './connect.js';
 import { RedisRateCounter } from './rate-counter.js';
@@ -111,8 +116,40 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1`;
 const MAX_DEFERRED = 100_000;
 
-/** The {@link Store} returned by {@link withRedisCache}: users and tokens from the inner store, revocations cached. */
-export class RedisCachedStore implements Store, BlacklistSource {
+/** The optional capabilities' methods: none of them touches revocations, so the inner store answers them as is. */
+const SESSION_METHODS = ['recordSession', 'touchSession', 'listSessions', 'sessionOwner', 'listTokens', 'countUsers'] as const satisfies readonly (keyof SessionStore)[];
+const IDENTITY_METHODS = [
+  'findIdentity',
+  'linkIdentity',
+  'touchIdentity',
+  'unlinkIdentity',
+  'listIdentities',
+  'putOneTime',
+  'takeOneTime',
+] as const satisfies readonly (keyof (IdentityStore & OneTimeStore))[];
+
+/**
+ * The {@link Store} returned by {@link withRedisCache}: users and tokens from the inner store, revocations cached.
+ *
+ * It has the optional capabilities (sessions, linked identities, one-time values) exactly when the inner store has
+ * them: their methods exist on the instance only when `hasSessions` (resp. `hasIdentities`) holds for the inner
+ * store, and forward to it. So both guards answer for the wrapper what they answer for the inner store.
+ */
+export class RedisCachedStore implements Store, BlacklistSource, Partial<SessionStore>, Partial<IdentityStore>, Partial<OneTimeStore> {
+  // Set in the constructor when the inner store has them (see the class comment); `declare` emits no field.
+  declare readonly recordSession?: SessionStore['recordSession'];
+  declare readonly touchSession?: SessionStore['touchSession'];
+  declare readonly listSessions?: SessionStore['listSessions'];
+  declare readonly sessionOwner?: SessionStore['sessionOwner'];
+  declare readonly listTokens?: SessionStore['listTokens'];
+  declare readonly countUsers?: SessionStore['countUsers'];
+  declare readonly findIdentity?: IdentityStore['findIdentity'];
+  declare readonly linkIdentity?: IdentityStore['linkIdentity'];
+  declare readonly touchIdentity?: IdentityStore['touchIdentity'];
+  declare readonly unlinkIdentity?: IdentityStore['unlinkIdentity'];
+  declare readonly listIdentities?: IdentityStore['listIdentities'];
+  declare readonly putOneTime?: OneTimeStore['putOneTime'];
+  declare readonly takeOneTime?: OneTimeStore['takeOneTime'];
   /** Login-throttling counters on the same Redis connection (keys `<prefix>rate:…`). */
   readonly rateCounter: RedisRateCounter;
   readonly target: string;
@@ -152,6 +189,7 @@ export class RedisCachedStore implements Store, BlacklistSource {
     this.pageSize = options.loadPageSize ?? 1000;
     this.onEvent = options.onEvent ?? (() => undefined);
     this.rateCounter = new RedisRateCounter(client, `${prefix}rate:`, this.target);
+    this.forwardCapabilities();
 
     // Until the new connection's run_id is known, the marker cannot be trusted.
     const forget = (): void => {
@@ -356,6 +394,24 @@ export class RedisCachedStore implements Store, BlacklistSource {
   }
 
   // --- internals -------------------------------------------------------------------------------------------------
+
+  /**
+   * Defines the methods of each capability the inner store has (by the same guards the core uses, so that a
+   * same-named method of another meaning, like the Django store's `listTokens`, is never forwarded), each refused
+   * once this store is closed.
+   */
+  private forwardCapabilities(): void {
+    const inner = this.inner;
+    const names: readonly string[] = [...(hasSessions(inner) ? SESSION_METHODS : []), ...(hasIdentities(inner) ? IDENTITY_METHODS : [])];
+    for (const name of names) {
+      const method = Reflect.get(inner, name) as (...args: unknown[]) => Promise<unknown>;
+      const forward = async (...args: unknown[]): Promise<unknown> => {
+        this.assertOpen();
+        return method.apply(inner, args);
+      };
+      Object.defineProperty(this, name, { value: forward, enumerable: false, writable: false, configurable: false });
+    }
+  }
 
   /** Pending entry in Redis, the store's write, then the committed entry (see the module comment). */
   private async writeThrough<T>(token: OutstandingToken, write: () => Promise<T>): Promise<T> {

@@ -1,9 +1,18 @@
 /**
- * Value checks every store applies at its boundary, written once: dates, paging, token versions, flush batches.
+ * Value checks every store applies at its boundary, written once: dates, paging, token versions, flush batches, and
+ * the row conversions of the optional capabilities (sessions, identities, one-time values).
  */
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { OutstandingState, TokenKindName } from '../../core/store/types.js';
+import type {
+  LinkedIdentity,
+  LinkResult,
+  OutstandingState,
+  SessionRecord,
+  SessionUse,
+  TokenKindName,
+  TokenListing,
+} from '../../core/store/types.js';
 
 /** Rows `flushExpired` deletes per transaction unless told otherwise. */
 export const DEFAULT_FLUSH_BATCH_SIZE = 1000;
@@ -86,3 +95,118 @@ export async function deleteInBatches(
   }
   return total;
 }
+
+// --- sessions, token listings, identities, one-time values (the optional capabilities) ------------------------------
+
+/** `listTokens` page size when none is given. */
+export const DEFAULT_TOKEN_LISTING_LIMIT = 100;
+/** The largest `listTokens` page; a larger `limit` is lowered to it, so one admin request stays cheap. */
+export const MAX_TOKEN_LISTING_LIMIT = 1000;
+/** The longest client address kept with a session (an IPv6 address with a zone id fits). */
+export const MAX_CLIENT_ADDRESS = 255;
+/** The longest User-Agent kept with a session. */
+export const MAX_USER_AGENT = 512;
+
+/** `listTokens` paging, validated: limit 100 by default and at most 1000, offset 0 by default. */
+export function checkTokenListing(options: { limit?: number; offset?: number }): { limit: number; offset: number } {
+  const { limit, offset } = checkPage(options);
+  return { limit: Math.min(limit ?? DEFAULT_TOKEN_LISTING_LIMIT, MAX_TOKEN_LISTING_LIMIT), offset };
+}
+
+/** A {@link SessionUse} as the stores write it: time in ms, address and user agent clipped to their columns. */
+export interface SessionUseValues {
+  familyId: string;
+  at: number;
+  clientAddress: string | null;
+  userAgent: string | null;
+}
+
+/** Validates and clips a session use; metadata too long is cut rather than refused, as it only informs the admin page. */
+export function sessionUseValues(use: SessionUse): SessionUseValues {
+  return {
+    familyId: use.familyId,
+    at: toMillis(use.at, 'at'),
+    clientAddress: clip(use.clientAddress, MAX_CLIENT_ADDRESS),
+    userAgent: clip(use.userAgent, MAX_USER_AGENT),
+  };
+}
+
+function clip(value: string | null, max: number): string | null {
+  return value === null || value === '' ? null : value.slice(0, max);
+}
+
+type TimeValue = number | string | Date;
+
+/** A session row with its family's aggregates, as the SQL stores read it (`active` as 0/1, boolean or text). */
+export interface SessionRow {
+  family_id: string;
+  user_id: string | number | bigint;
+  created_at: TimeValue;
+  last_used_at: TimeValue;
+  client_address: string | null;
+  user_agent: string | null;
+  /** The latest `expires_at` of the family's tokens; null when it has none left. */
+  expires_at: TimeValue | null;
+  active: boolean | number | string | bigint | null;
+}
+
+/** The contract's view of a session row. A family without tokens left is ended, "expiring" at its last use. */
+export function sessionFromRow(row: SessionRow): SessionRecord {
+  const lastUsedAt = new Date(row.last_used_at);
+  return {
+    familyId: row.family_id,
+    userId: String(row.user_id),
+    createdAt: new Date(row.created_at),
+    lastUsedAt,
+    clientAddress: row.client_address,
+    userAgent: row.user_agent,
+    expiresAt: row.expires_at === null ? new Date(lastUsedAt.getTime()) : new Date(row.expires_at),
+    active: row.active !== null && Number(row.active) === 1,
+  };
+}
+
+/** An outstanding-token row with its user's name, for `listTokens`. */
+export interface TokenListingRow extends OutstandingStateRow {
+  username: string | null;
+}
+
+export function tokenListingFromRow(row: TokenListingRow): TokenListing {
+  return { ...outstandingStateFromRow(row), username: row.username };
+}
+
+/** A linked-identity row as the SQL stores read it. */
+export interface IdentityRow {
+  provider: string;
+  subject: string;
+  user_id: string | number | bigint;
+  email: string | null;
+  created_at: TimeValue;
+  last_used_at: TimeValue;
+}
+
+export function identityFromRow(row: IdentityRow): LinkedIdentity {
+  return {
+    provider: row.provider,
+    subject: row.subject,
+    userId: String(row.user_id),
+    email: row.email,
+    createdAt: new Date(row.created_at),
+    lastUsedAt: new Date(row.last_used_at),
+  };
+}
+
+/**
+ * What `linkIdentity` answers once its insert-if-absent ran: the owner the row has now decides, and whether this
+ * call's insert created it. `owner` undefined means no row (the user does not exist, so nothing could be linked).
+ */
+export function linkResult(owner: string | number | bigint | undefined, userId: string, inserted: boolean): LinkResult {
+  if (owner === undefined) throw new RangeError(`Cannot link an identity to user ${JSON.stringify(userId)}: there is no such user`);
+  if (String(owner) !== userId) return 'linked_to_other_user';
+  return inserted ? 'linked' : 'already_linked';
+}
+
+/** A one-time value is usable while `now` is before its expiry. */
+export function isOneTimeLive(expiresAt: TimeValue, now: number): boolean {
+  return new Date(expiresAt).getTime() > now;
+}
+

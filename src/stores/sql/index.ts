@@ -9,27 +9,36 @@
  * - Every call is bounded by the connection's timeouts and a deadline; outages surface as `StoreUnavailableError`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type InsertQueryBuilder, type InsertResult, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
 import type {
   BlacklistPage,
   BlacklistResult,
   BlacklistSource,
   FlushProgress,
+  IdentityStore,
+  LinkedIdentity,
+  LinkResult,
   NewUser,
+  OneTimeStore,
   OutstandingState,
   OutstandingToken,
   RotateResult,
+  SessionRecord,
+  SessionStore,
+  SessionUse,
   Store,
+  TokenListing,
   UserLookupField,
   UserRecord,
   ImportUserResult,
   UserImportStore,
 } from '../../core/store/types.js';
+import { OneTimeKeyExistsError } from '../shared/errors.js';
 import { createKysely, dialectLabel, type SqlConnectOptions, type SqlDialect } from './connect.js';
 import { isRetryableConflict, translateSqlError, uniqueViolation } from './errors.js';
-import { migrateToLatest } from './migrations.js';
-import type { RestJwtDatabase } from './schema.js';
+import { MAX_ONE_TIME_VALUE, migrateToLatest } from './migrations.js';
+import type { RestJwtDatabase, SessionTable } from './schema.js';
 
 export {
   createKysely,
@@ -45,7 +54,21 @@ export {
   type SqlConnectOptions,
   type SqlDialect,
 } from './connect.js';
-import { checkBatchSize, checkPage, deleteInBatches, newTokenVersion, outstandingStateFromRow, toMillis } from '../shared/values.js';
+import {
+  checkBatchSize,
+  checkPage,
+  checkTokenListing,
+  deleteInBatches,
+  identityFromRow,
+  isOneTimeLive,
+  linkResult,
+  newTokenVersion,
+  outstandingStateFromRow,
+  sessionFromRow,
+  sessionUseValues,
+  toMillis,
+  tokenListingFromRow,
+} from '../shared/values.js';
 export { createMigrator, migrateToLatest, sqlMigrations, MIGRATION_NAMES, MIGRATIONS_TABLE, MIGRATIONS_LOCK_TABLE } from './migrations.js';
 export type { RestJwtDatabase } from './schema.js';
 
@@ -57,6 +80,9 @@ const MAX_USERNAME = 150;
 const MAX_EMAIL = 254;
 const MAX_PASSWORD_HASH = 255;
 const MAX_JTI = 255;
+const MAX_PROVIDER = 64;
+const MAX_SUBJECT = 255;
+const MAX_ONE_TIME_KEY = 255;
 
 /** Options for {@link openSqlStore}. */
 export interface SqlStoreOptions extends SqlConnectOptions {
@@ -81,12 +107,14 @@ interface UserRow {
 }
 
 type Db = Kysely<RestJwtDatabase>;
+/** Expressions inside a query on `restjwt_session as s`. */
+type SessionScope = ExpressionBuilder<RestJwtDatabase & { s: SessionTable }, 's'>;
 
 /**
- * A {@link Store} on PostgreSQL or MariaDB/MySQL. Create it with {@link openSqlStore}; share one per process (it
- * holds a connection pool).
+ * A {@link Store} on PostgreSQL or MariaDB/MySQL, with every optional capability (sessions, linked identities,
+ * one-time values). Create it with {@link openSqlStore}; share one per process (it holds a connection pool).
  */
-export class SqlStore implements Store, BlacklistSource, UserImportStore {
+export class SqlStore implements Store, BlacklistSource, UserImportStore, SessionStore, IdentityStore, OneTimeStore {
   readonly dialect: SqlDialect;
   /** `host:port/database` (no credentials), for messages. */
   readonly target: string;
@@ -373,15 +401,17 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore {
   /**
    * Deletes tokens that expired before `now`, `batchSize` rows per transaction (default 1000): each batch selects
    * the lowest ids of expired rows and deletes exactly those, so locks stay short and other writers proceed
-   * between batches. Blacklist rows go with their tokens (ON DELETE CASCADE).
+   * between batches. Blacklist rows go with their tokens (ON DELETE CASCADE). Also deletes expired access
+   * revocations and one-time values, then (in batches too) the sessions whose family has no token left.
    */
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
     const batchSize = checkBatchSize(options);
     const before = new Date(toMillis(now, 'now'));
     await this.write(async (trx) => {
       await trx.deleteFrom('restjwt_revoked_access').where('expires_at', '<', before).execute();
+      await trx.deleteFrom('restjwt_one_time').where('expires_at', '<', before).execute();
     });
-    return deleteInBatches(batchSize, options.onProgress, () =>
+    const deleted = await deleteInBatches(batchSize, options.onProgress, () =>
       this.write(async (trx) => {
         const ids = await trx
           .selectFrom('restjwt_outstanding_token')
@@ -403,6 +433,8 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore {
         return Number(result.numDeletedRows);
       }),
     );
+    await deleteInBatches(batchSize, undefined, () => this.flushSessionBatch(batchSize));
+    return deleted;
   }
 
   async countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
@@ -439,6 +471,237 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore {
         entries: rows.map((row) => ({ jti: row.jti, expiresAt: new Date(row.expires_at) })),
         next: rows.length === limit && last !== undefined ? String(last.id) : null,
       };
+    });
+  }
+
+  // --- sessions (SessionStore) -----------------------------------------------------------------------------------
+
+  /** Records a login with an insert-if-absent on the unique family id; an unknown user inserts nothing. */
+  async recordSession(userId: string, use: SessionUse): Promise<void> {
+    const values = sessionUseValues(use);
+    checkLength(values.familyId, MAX_JTI, 'familyId');
+    const key = parseId(userId);
+    if (key === null) return;
+    const at = new Date(values.at);
+    return this.write(async (trx) => {
+      const insert = trx
+        .insertInto('restjwt_session')
+        .columns(['family_id', 'user_id', 'created_at', 'last_used_at', 'client_address', 'user_agent'])
+        // INSERT … SELECT from the user rather than VALUES, so that an unknown user is no row instead of a foreign-key error.
+        .expression((eb) =>
+          eb
+            .selectFrom('restjwt_user')
+            .select([
+              this.text(values.familyId).as('family_id'),
+              'id',
+              this.instant(at).as('created_at'),
+              this.instant(at).as('last_used_at'),
+              this.text(values.clientAddress).as('client_address'),
+              this.text(values.userAgent).as('user_agent'),
+            ])
+            .where('id', '=', key),
+        );
+      await this.insertIfAbsent(insert, ['family_id']);
+    });
+  }
+
+  /** Records a refresh unless an equal or later one is recorded; a null address or user agent keeps the known one. */
+  async touchSession(use: SessionUse): Promise<void> {
+    const values = sessionUseValues(use);
+    const at = new Date(values.at);
+    return this.write(async (trx) => {
+      await trx
+        .updateTable('restjwt_session')
+        .set({
+          last_used_at: at,
+          ...(values.clientAddress === null ? {} : { client_address: values.clientAddress }),
+          ...(values.userAgent === null ? {} : { user_agent: values.userAgent }),
+        })
+        .where('family_id', '=', values.familyId)
+        // Refreshes finishing out of order: the older one changes nothing.
+        .where('last_used_at', '<=', at)
+        .execute();
+    });
+  }
+
+  /** `userId`'s sessions, newest login first, with their family's expiry and state; ended ones only with `includeEnded`. */
+  async listSessions(userId: string, options: { includeEnded?: boolean; now?: Date } = {}): Promise<SessionRecord[]> {
+    const now = new Date(toMillis(options.now ?? new Date(Date.now()), 'now'));
+    const key = parseId(userId);
+    if (key === null) return [];
+    return this.run(async () => {
+      let query = this.db
+        .selectFrom('restjwt_session as s')
+        .select(['s.family_id', 's.user_id', 's.created_at', 's.last_used_at', 's.client_address', 's.user_agent'])
+        .select((eb) => [
+          eb
+            .selectFrom('restjwt_outstanding_token as o')
+            .select((e) => e.fn.max('o.expires_at').as('latest'))
+            .whereRef('o.family_id', '=', 's.family_id')
+            .as('expires_at'),
+          eb.exists(liveToken(eb, now)).as('active'),
+        ])
+        .where('s.user_id', '=', key);
+      if (options.includeEnded !== true) query = query.where((eb) => eb.exists(liveToken(eb, now)));
+      const rows = await query.orderBy('s.created_at', 'desc').orderBy('s.id', 'desc').execute();
+      return rows.map(sessionFromRow);
+    });
+  }
+
+  async sessionOwner(familyId: string): Promise<string | null> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('restjwt_session').select('user_id').where('family_id', '=', familyId).executeTakeFirst();
+      return row === undefined ? null : String(row.user_id);
+    });
+  }
+
+  /** Outstanding tokens, newest first (by `createdAt`, then the later recorded), at most 1000 per call (default 100). */
+  async listTokens(options: { userId?: string; blacklisted?: boolean; limit?: number; offset?: number } = {}): Promise<TokenListing[]> {
+    const { limit, offset } = checkTokenListing(options);
+    const userId = options.userId === undefined ? undefined : parseId(options.userId);
+    if (userId === null || limit === 0) return [];
+    return this.run(async () => {
+      let query = this.db
+        .selectFrom('restjwt_outstanding_token as o')
+        .leftJoin('restjwt_blacklisted_token as b', 'b.token_id', 'o.id')
+        .leftJoin('restjwt_user as u', 'u.id', 'o.user_id')
+        .select(['o.jti', 'o.user_id', 'o.token_type', 'o.family_id', 'o.created_at', 'o.expires_at', 'o.replaced_by', 'b.blacklisted_at', 'u.username']);
+      if (userId !== undefined) query = query.where('o.user_id', '=', userId);
+      if (options.blacklisted !== undefined) query = query.where('b.id', options.blacklisted ? 'is not' : 'is', null);
+      const rows = await query.orderBy('o.created_at', 'desc').orderBy('o.id', 'desc').limit(limit).offset(offset).execute();
+      return rows.map(tokenListingFromRow);
+    });
+  }
+
+  async countUsers(): Promise<number> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('restjwt_user').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+      return Number(row?.n ?? 0);
+    });
+  }
+
+  // --- linked identities (IdentityStore) -------------------------------------------------------------------------
+
+  async findIdentity(provider: string, subject: string): Promise<LinkedIdentity | null> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('restjwt_identity').selectAll().where('provider', '=', provider).where('subject', '=', subject).executeTakeFirst();
+      return row === undefined ? null : identityFromRow(row);
+    });
+  }
+
+  /**
+   * Links the identity with an insert-if-absent on its unique (provider, subject) index, then reads who owns it, in
+   * one transaction: a concurrent link of the same pair waits for ours and then inserts nothing.
+   *
+   * @throws RangeError when `userId` names no user.
+   */
+  async linkIdentity(identity: { provider: string; subject: string; userId: string; email: string | null; at: Date }): Promise<LinkResult> {
+    checkLength(identity.provider, MAX_PROVIDER, 'provider');
+    checkLength(identity.subject, MAX_SUBJECT, 'subject');
+    if (identity.email !== null) checkLength(identity.email, MAX_EMAIL, 'email');
+    const at = new Date(toMillis(identity.at, 'at'));
+    const key = parseId(identity.userId);
+    return this.write(async (trx) => {
+      let inserted = false;
+      if (key !== null) {
+        const insert = trx
+          .insertInto('restjwt_identity')
+          .columns(['provider', 'subject', 'user_id', 'email', 'created_at', 'last_used_at'])
+          .expression((eb) =>
+            eb
+              .selectFrom('restjwt_user')
+              .select([
+                this.text(identity.provider).as('provider'),
+                this.text(identity.subject).as('subject'),
+                'id',
+                this.text(identity.email).as('email'),
+                this.instant(at).as('created_at'),
+                this.instant(at).as('last_used_at'),
+              ])
+              .where('id', '=', key),
+          );
+        inserted = await this.insertIfAbsent(insert, ['provider', 'subject']);
+      }
+      const row = await trx
+        .selectFrom('restjwt_identity')
+        .select('user_id')
+        .where('provider', '=', identity.provider)
+        .where('subject', '=', identity.subject)
+        .executeTakeFirst();
+      return linkResult(row?.user_id, identity.userId, inserted);
+    });
+  }
+
+  async touchIdentity(provider: string, subject: string, email: string | null, at: Date): Promise<void> {
+    if (email !== null) checkLength(email, MAX_EMAIL, 'email');
+    const when = new Date(toMillis(at, 'at'));
+    return this.write(async (trx) => {
+      await trx.updateTable('restjwt_identity').set({ last_used_at: when, email }).where('provider', '=', provider).where('subject', '=', subject).execute();
+    });
+  }
+
+  async unlinkIdentity(userId: string, provider: string, subject: string): Promise<boolean> {
+    const key = parseId(userId);
+    if (key === null) return false;
+    return this.write(async (trx) => {
+      const result = await trx
+        .deleteFrom('restjwt_identity')
+        .where('user_id', '=', key)
+        .where('provider', '=', provider)
+        .where('subject', '=', subject)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
+    });
+  }
+
+  /** `userId`'s linked identities, by provider then subject. */
+  async listIdentities(userId: string): Promise<LinkedIdentity[]> {
+    const key = parseId(userId);
+    if (key === null) return [];
+    return this.run(async () => {
+      const rows = await this.db.selectFrom('restjwt_identity').selectAll().where('user_id', '=', key).orderBy('provider').orderBy('subject').execute();
+      return rows.map(identityFromRow);
+    });
+  }
+
+  // --- one-time values (OneTimeStore) ----------------------------------------------------------------------------
+
+  /**
+   * Stores a single-use value (at most 65,535 characters).
+   *
+   * @throws OneTimeKeyExistsError when `key` is taken (even by an expired value not yet flushed).
+   */
+  async putOneTime(key: string, value: string, expiresAt: Date): Promise<void> {
+    checkLength(key, MAX_ONE_TIME_KEY, 'key');
+    checkLength(value, MAX_ONE_TIME_VALUE, 'value');
+    const expires = new Date(toMillis(expiresAt, 'expiresAt'));
+    return this.write(async (trx) => {
+      if (!(await this.insertIfAbsent(trx.insertInto('restjwt_one_time').values({ key, value, expires_at: expires }), ['key']))) {
+        throw new OneTimeKeyExistsError();
+      }
+    });
+  }
+
+  /**
+   * Removes `key` and returns its value unless expired. Single-use under concurrency: on PostgreSQL one
+   * `DELETE … RETURNING` (only the call that deleted the row gets it); on MariaDB/MySQL the row is locked
+   * (`SELECT … FOR UPDATE`) and deleted in one transaction, and a call that waited on the lock finds it gone.
+   */
+  async takeOneTime(key: string, now?: Date): Promise<string | null> {
+    const at = toMillis(now ?? new Date(Date.now()), 'now');
+    if (key.length > MAX_ONE_TIME_KEY) return null;
+    return this.write(async (trx) => {
+      let row: { value: string; expires_at: Date } | undefined;
+      if (this.dialect === 'postgres') {
+        row = await trx.deleteFrom('restjwt_one_time').where('key', '=', key).returning(['value', 'expires_at']).executeTakeFirst();
+      } else {
+        const locked = await trx.selectFrom('restjwt_one_time').select(['id', 'value', 'expires_at']).where('key', '=', key).forUpdate().executeTakeFirst();
+        if (locked === undefined) return null;
+        const result = await trx.deleteFrom('restjwt_one_time').where('id', '=', String(locked.id)).executeTakeFirst();
+        if (Number(result.numDeletedRows) !== 1) return null;
+        row = locked;
+      }
+      return row !== undefined && isOneTimeLive(row.expires_at, at) ? row.value : null;
     });
   }
 
@@ -503,6 +766,58 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore {
         if (live === undefined) break;
       }
       return total;
+    });
+  }
+
+  /**
+   * Runs an insert-if-absent: `ON CONFLICT (conflict) DO NOTHING` on PostgreSQL, `INSERT IGNORE` on MariaDB/MySQL
+   * (values are length-checked first, since IGNORE would also turn a too-long value into a truncated one). True when
+   * this call inserted the row.
+   */
+  private async insertIfAbsent<T extends keyof RestJwtDatabase & string>(
+    insert: InsertQueryBuilder<RestJwtDatabase, T, InsertResult>,
+    conflict: readonly (keyof RestJwtDatabase[T] & string)[],
+  ): Promise<boolean> {
+    const result =
+      this.dialect === 'postgres'
+        ? await insert.onConflict((oc) => oc.columns(conflict).doNothing()).executeTakeFirst()
+        : await insert.ignore().executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  /** An instant as a select-list value: PostgreSQL cannot infer a parameter's type there, so it is cast. */
+  private instant(date: Date): RawBuilder<Date> {
+    return this.dialect === 'postgres' ? sql<Date>`cast(${date} as timestamptz)` : sql<Date>`${date}`;
+  }
+
+  /** A text (or null) select-list value, typed for PostgreSQL as {@link instant} is. */
+  private text(value: string | null): RawBuilder<string | null> {
+    return this.dialect === 'postgres' ? sql<string | null>`cast(${value} as text)` : sql<string | null>`${value}`;
+  }
+
+  /** Deletes up to `limit` sessions whose family has no token left; the delete checks again, so a race keeps a live one. */
+  private flushSessionBatch(limit: number): Promise<number> {
+    return this.write(async (trx) => {
+      const ids = await trx
+        .selectFrom('restjwt_session as s')
+        .select('s.id')
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('restjwt_outstanding_token as o').select('o.id').whereRef('o.family_id', '=', 's.family_id'))))
+        .orderBy('s.id')
+        .limit(limit)
+        .execute();
+      if (ids.length === 0) return 0;
+      const result = await trx
+        .deleteFrom('restjwt_session')
+        .where(
+          'id',
+          'in',
+          ids.map((row) => String(row.id)),
+        )
+        .where((eb) =>
+          eb.not(eb.exists(eb.selectFrom('restjwt_outstanding_token as o').select('o.id').whereRef('o.family_id', '=', 'restjwt_session.family_id'))),
+        )
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     });
   }
 
@@ -599,6 +914,16 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore {
  */
 export function openSqlStore(options: SqlStoreOptions): Promise<SqlStore> {
   return SqlStore.open(options);
+}
+
+/** A token of the session's family (`s`) that is neither blacklisted nor expired at `now`. */
+function liveToken(eb: SessionScope, now: Date) {
+  return eb
+    .selectFrom('restjwt_outstanding_token as o')
+    .select('o.id')
+    .whereRef('o.family_id', '=', 's.family_id')
+    .where('o.expires_at', '>', now)
+    .where((w) => w.not(w.exists(w.selectFrom('restjwt_blacklisted_token as b').select('b.id').whereRef('b.token_id', '=', 'o.id'))));
 }
 
 function closedError(store: SqlStore): StoreUnavailableError {

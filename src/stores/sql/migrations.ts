@@ -14,7 +14,10 @@ export const MIGRATIONS_TABLE = 'restjwt_migrations';
 export const MIGRATIONS_LOCK_TABLE = 'restjwt_migrations_lock';
 
 /** Names of every migration, oldest first. */
-export const MIGRATION_NAMES = ['0001_initial', '0002_families', '0003_revoked_access'] as const;
+export const MIGRATION_NAMES = ['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities'] as const;
+
+/** The longest one-time value (`putOneTime` refuses longer ones): OAuth state and codes are far shorter. */
+export const MAX_ONE_TIME_VALUE = 65_535;
 
 /** The identity column: `bigserial` on PostgreSQL, `bigint auto_increment` on MariaDB/MySQL. */
 function addId<T extends string, C extends string>(dialect: SqlDialect, table: CreateTableBuilder<T, C>): CreateTableBuilder<T, C | 'id'> {
@@ -103,6 +106,60 @@ async function initialUp(db: Kysely<unknown>, dialect: SqlDialect): Promise<void
     .execute();
 }
 
+/**
+ * Sessions, linked identities and one-time values (the optional capabilities), named and indexed as in the SQLite
+ * store's migration of the same name.
+ */
+async function sessionsIdentitiesUp(db: Kysely<unknown>, dialect: SqlDialect, d: Kysely<unknown>): Promise<void> {
+  const collation = dialect === 'mysql' ? await exactCollation(db) : '';
+  const create = <C extends string>(table: CreateTableBuilder<string, C>) =>
+    (dialect === 'postgres' ? table : table.modifyEnd(sql`engine = InnoDB default charset = utf8mb4 collate = ${sql.raw(collation)}`)).execute();
+
+  await create(
+    addId(dialect, d.schema.createTable('restjwt_session'))
+      .addColumn('family_id', 'varchar(255)', (col) => col.notNull())
+      .addColumn('user_id', 'bigint', (col) => col.notNull())
+      .addColumn('created_at', instant(dialect), (col) => col.notNull())
+      .addColumn('last_used_at', instant(dialect), (col) => col.notNull())
+      .addColumn('client_address', 'varchar(255)')
+      .addColumn('user_agent', 'varchar(512)'),
+  );
+  // One session per family: recordSession is an insert-if-absent on it.
+  await d.schema.createIndex('restjwt_session_family_id_uniq').unique().on('restjwt_session').column('family_id').execute();
+  await d.schema.createIndex('restjwt_session_user_id_idx').on('restjwt_session').column('user_id').execute();
+
+  await create(
+    addId(dialect, d.schema.createTable('restjwt_identity'))
+      .addColumn('provider', 'varchar(64)', (col) => col.notNull())
+      .addColumn('subject', 'varchar(255)', (col) => col.notNull())
+      .addColumn('user_id', 'bigint', (col) => col.notNull())
+      .addColumn('email', 'varchar(254)')
+      .addColumn('created_at', instant(dialect), (col) => col.notNull())
+      .addColumn('last_used_at', instant(dialect), (col) => col.notNull()),
+  );
+  // The uniqueness that makes linkIdentity atomic: of concurrent links of one pair, one insert wins.
+  await d.schema.createIndex('restjwt_identity_provider_subject_uniq').unique().on('restjwt_identity').columns(['provider', 'subject']).execute();
+  await d.schema.createIndex('restjwt_identity_user_id_idx').on('restjwt_identity').column('user_id').execute();
+
+  await create(
+    addId(dialect, d.schema.createTable('restjwt_one_time'))
+      .addColumn('key', 'varchar(255)', (col) => col.notNull())
+      // MariaDB/MySQL's `text` holds 65,535 bytes, fewer than MAX_ONE_TIME_VALUE characters of utf8mb4.
+      .addColumn('value', dialect === 'postgres' ? 'text' : sql`mediumtext`, (col) => col.notNull())
+      .addColumn('expires_at', instant(dialect), (col) => col.notNull()),
+  );
+  await d.schema.createIndex('restjwt_one_time_key_uniq').unique().on('restjwt_one_time').column('key').execute();
+  await d.schema.createIndex('restjwt_one_time_expires_at_idx').on('restjwt_one_time').column('expires_at').execute();
+
+  // Foreign keys last, so that MariaDB/MySQL reuse the user_id indexes above.
+  for (const table of ['restjwt_session', 'restjwt_identity']) {
+    await d.schema
+      .alterTable(table)
+      .addForeignKeyConstraint(`${table}_user_id_fk`, ['user_id'], 'restjwt_user', ['id'], (fk) => fk.onDelete('cascade'))
+      .execute();
+  }
+}
+
 async function initialDown(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('restjwt_blacklisted_token').ifExists().execute();
   await db.schema.dropTable('restjwt_outstanding_token').ifExists().execute();
@@ -140,6 +197,14 @@ export function sqlMigrations(dialect: SqlDialect, schema?: string): Record<(typ
       },
       down: async (db: Kysely<unknown>) => {
         await scoped(db).schema.dropTable('restjwt_revoked_access').ifExists().execute();
+      },
+    },
+    // Sessions (admin page), linked identities (social login) and one-time values (OAuth state, login codes).
+    '0004_sessions_identities': {
+      up: (db: Kysely<unknown>) => sessionsIdentitiesUp(db, dialect, scoped(db)),
+      down: async (db: Kysely<unknown>) => {
+        const d = scoped(db);
+        for (const table of ['restjwt_one_time', 'restjwt_identity', 'restjwt_session']) await d.schema.dropTable(table).ifExists().execute();
       },
     },
   };

@@ -43,10 +43,43 @@ export interface RevokedAccessTable {
   expires_at: ColumnType<Date, Date, never>;
 }
 
+/** Login sessions: one per refresh-token family (migration 0004_sessions_identities). */
+export interface SessionTable {
+  id: Generated<string>;
+  family_id: ColumnType<string, string, never>;
+  user_id: ColumnType<string, string, never>;
+  created_at: ColumnType<Date, Date, never>;
+  last_used_at: ColumnType<Date, Date, Date>;
+  client_address: ColumnType<string | null, string | null, string | null>;
+  user_agent: ColumnType<string | null, string | null, string | null>;
+}
+
+/** Accounts at social login providers linked to users; (provider, subject) is unique (migration 0004_sessions_identities). */
+export interface IdentityTable {
+  id: Generated<string>;
+  provider: ColumnType<string, string, never>;
+  subject: ColumnType<string, string, never>;
+  user_id: ColumnType<string, string, never>;
+  email: ColumnType<string | null, string | null, string | null>;
+  created_at: ColumnType<Date, Date, never>;
+  last_used_at: ColumnType<Date, Date, Date>;
+}
+
+/** Single-use values (OAuth state, one-time login codes); `key` is unique (migration 0004_sessions_identities). */
+export interface OneTimeTable {
+  id: Generated<string>;
+  key: ColumnType<string, string, never>;
+  value: ColumnType<string, string, never>;
+  expires_at: ColumnType<Date, Date, never>;
+}
+
 /** The database restjwt's SQL store reads and writes. */
 export interface RestJwtDatabase {
   restjwt_user: UserTable;
   restjwt_outstanding_token: OutstandingTokenTable;
   restjwt_blacklisted_token: BlacklistedTokenTable;
   restjwt_revoked_access: RevokedAccessTable;
+  restjwt_session: SessionTable;
+  restjwt_identity: IdentityTable;
+  restjwt_one_time: OneTimeTable;
 }

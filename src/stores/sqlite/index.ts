@@ -13,18 +13,44 @@ import type {
   BlacklistResult,
   BlacklistSource,
   FlushProgress,
+  IdentityStore,
   ImportUserResult,
+  LinkedIdentity,
+  LinkResult,
   NewUser,
+  OneTimeStore,
   OutstandingState,
   OutstandingToken,
   RotateResult,
+  SessionRecord,
+  SessionStore,
+  SessionUse,
   Store,
+  TokenListing,
   UserImportStore,
   UserLookupField,
   UserRecord,
 } from '../../core/store/types.js';
 import { migrate as applyMigrations } from './migrations.js';
-import { checkBatchSize, checkPage, deleteInBatches, newTokenVersion, outstandingStateFromRow, toMillis } from '../shared/values.js';
+import { OneTimeKeyExistsError } from '../shared/errors.js';
+import {
+  checkBatchSize,
+  checkPage,
+  checkTokenListing,
+  deleteInBatches,
+  identityFromRow,
+  isOneTimeLive,
+  linkResult,
+  newTokenVersion,
+  outstandingStateFromRow,
+  sessionFromRow,
+  sessionUseValues,
+  toMillis,
+  tokenListingFromRow,
+  type IdentityRow,
+  type SessionRow,
+  type TokenListingRow,
+} from '../shared/values.js';
 
 export { appliedMigrations, migrate, migrations, MIGRATIONS_TABLE, type Migration } from './migrations.js';
 export { isSqliteUrl, sqliteFilenameFromUrl } from './url.js';
@@ -68,6 +94,13 @@ interface OutstandingStateRow {
 type OutstandingParams = [string, number | null, string, string | null, number, number];
 type Stmt<P extends unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
 
+/** family id, created at, last used at, client address, user agent, user id. */
+type SessionParams = [string, number, number, string | null, string | null, number];
+/** provider, subject, email, created at, last used at, user id. */
+type IdentityParams = [string, string, string | null, number, number, number];
+/** `listTokens`'s filters: by user or not, and blacklisted (`yes`), live (`no`) or either (`any`). */
+type TokenFilter = `${'user' | 'all'}:${'yes' | 'no' | 'any'}`;
+
 /** Every statement and transaction the store runs, prepared once (when the schema exists). */
 interface Prepared {
   userById: Stmt<[number], UserRow>;
@@ -96,15 +129,33 @@ interface Prepared {
   blacklist: BetterSqlite3.Transaction<(token: OutstandingParams, now: number) => BlacklistResult>;
   rotate: BetterSqlite3.Transaction<(presented: OutstandingParams, successor: OutstandingParams, now: number) => RotateResult>;
   flushBatch: BetterSqlite3.Transaction<(before: number, limit: number) => number>;
+  // The optional capabilities (migration 0004_sessions_identities).
+  insertSession: Stmt<SessionParams>;
+  touchSession: Stmt<[number, string | null, string | null, string, number]>;
+  listSessions: Stmt<[{ now: number; userId: number; all: number }], SessionRow>;
+  sessionOwner: Stmt<[string], number>;
+  listTokens: Record<TokenFilter, Stmt<[{ userId: number | null; limit: number; offset: number }], TokenListingRow>>;
+  countUsers: Stmt<[], number>;
+  findIdentity: Stmt<[string, string], IdentityRow>;
+  linkIdentity: BetterSqlite3.Transaction<(identity: IdentityParams) => { owner: number | undefined; inserted: boolean }>;
+  touchIdentity: Stmt<[number, string | null, string, string]>;
+  unlinkIdentity: Stmt<[number, string, string]>;
+  listIdentities: Stmt<[number], IdentityRow>;
+  putOneTime: Stmt<[string, string, number]>;
+  takeOneTime: Stmt<[string], { value: string; expires_at: number }>;
+  flushOneTime: Stmt<[number]>;
+  flushSessionBatch: BetterSqlite3.Transaction<(limit: number) => number>;
 }
 
 /**
- * A {@link Store} on one SQLite database file. Create it with {@link openSqliteStore}.
+ * A {@link Store} on one SQLite database file, with every optional capability (sessions, linked identities, one-time
+ * values). Create it with {@link openSqliteStore}.
  *
  * `rotate` and `blacklist` are atomic across connections and processes: each runs in one IMMEDIATE transaction
- * whose `INSERT ... ON CONFLICT DO NOTHING` on the unique blacklist row decides the single winner.
+ * whose `INSERT ... ON CONFLICT DO NOTHING` on the unique blacklist row decides the single winner. `linkIdentity`
+ * and `takeOneTime` are decided the same way, by a unique index and a single statement.
  */
-export class SqliteStore implements Store, UserImportStore {
+export class SqliteStore implements Store, UserImportStore, SessionStore, IdentityStore, OneTimeStore {
   /** The file this store opened (`:memory:` for an in-memory database). */
   readonly filename: string;
   private readonly db: BetterSqlite3.Database;
@@ -354,13 +405,19 @@ export class SqliteStore implements Store, UserImportStore {
 
   /**
    * Deletes tokens that expired before `now`, `batchSize` rows per transaction (default 1000), so that other writers
-   * get the lock between batches; their blacklist rows go with them (ON DELETE CASCADE).
+   * get the lock between batches; their blacklist rows go with them (ON DELETE CASCADE). Also deletes expired access
+   * revocations and one-time values, then (in batches too) the sessions whose family has no token left.
    */
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
     const batchSize = checkBatchSize(options);
     const before = toMillis(now, 'now');
-    await this.call((q) => q.flushRevokedAccess.run(before));
-    return deleteInBatches(batchSize, options.onProgress, () => this.call((q) => q.flushBatch.immediate(before, batchSize)));
+    await this.call((q) => {
+      q.flushRevokedAccess.run(before);
+      q.flushOneTime.run(before);
+    });
+    const deleted = await deleteInBatches(batchSize, options.onProgress, () => this.call((q) => q.flushBatch.immediate(before, batchSize)));
+    await deleteInBatches(batchSize, undefined, () => this.call((q) => q.flushSessionBatch.immediate(batchSize)));
+    return deleted;
   }
 
   countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
@@ -388,6 +445,121 @@ export class SqliteStore implements Store, UserImportStore {
         entries: rows.map((row) => ({ jti: row.jti, expiresAt: new Date(row.expires_at) })),
         next: rows.length === limit && last !== undefined ? String(last.id) : null,
       };
+    });
+  }
+
+  // --- sessions (SessionStore) -----------------------------------------------------------------------------------
+
+  /** Records a login; a second record of the family, or one for an unknown user, is a no-op. */
+  recordSession(userId: string, use: SessionUse): Promise<void> {
+    return this.call((q) => {
+      const values = sessionUseValues(use);
+      const key = parseId(userId);
+      if (key !== null) q.insertSession.run(values.familyId, values.at, values.at, values.clientAddress, values.userAgent, key);
+    });
+  }
+
+  /** Records a refresh unless an equal or later one is recorded; a null address or user agent keeps the known one. */
+  touchSession(use: SessionUse): Promise<void> {
+    return this.call((q) => {
+      const values = sessionUseValues(use);
+      q.touchSession.run(values.at, values.clientAddress, values.userAgent, values.familyId, values.at);
+    });
+  }
+
+  /** `userId`'s sessions, newest login first, with their family's expiry and state; ended ones only with `includeEnded`. */
+  listSessions(userId: string, options: { includeEnded?: boolean; now?: Date } = {}): Promise<SessionRecord[]> {
+    return this.call((q) => {
+      const now = toMillis(options.now ?? new Date(Date.now()), 'now');
+      const key = parseId(userId);
+      if (key === null) return [];
+      return q.listSessions.all({ now, userId: key, all: options.includeEnded === true ? 1 : 0 }).map(sessionFromRow);
+    });
+  }
+
+  sessionOwner(familyId: string): Promise<string | null> {
+    return this.call((q) => {
+      const owner = q.sessionOwner.get(familyId);
+      return owner === undefined ? null : String(owner);
+    });
+  }
+
+  /** Outstanding tokens, newest first (by `createdAt`, then the later recorded), at most 1000 per call (default 100). */
+  listTokens(options: { userId?: string; blacklisted?: boolean; limit?: number; offset?: number } = {}): Promise<TokenListing[]> {
+    return this.call((q) => {
+      const { limit, offset } = checkTokenListing(options);
+      const userId = options.userId === undefined ? null : parseId(options.userId);
+      if (options.userId !== undefined && userId === null) return [];
+      const filter: TokenFilter = `${userId === null ? 'all' : 'user'}:${options.blacklisted === undefined ? 'any' : options.blacklisted ? 'yes' : 'no'}`;
+      return q.listTokens[filter].all({ userId, limit, offset }).map(tokenListingFromRow);
+    });
+  }
+
+  countUsers(): Promise<number> {
+    return this.call((q) => q.countUsers.get() ?? 0);
+  }
+
+  // --- linked identities (IdentityStore) -------------------------------------------------------------------------
+
+  findIdentity(provider: string, subject: string): Promise<LinkedIdentity | null> {
+    return this.call((q) => {
+      const row = q.findIdentity.get(provider, subject);
+      return row === undefined ? null : identityFromRow(row);
+    });
+  }
+
+  /**
+   * Links the identity with an insert-if-absent on its unique (provider, subject) index, then reads who owns it, in
+   * one IMMEDIATE transaction.
+   *
+   * @throws RangeError when `userId` names no user.
+   */
+  linkIdentity(identity: { provider: string; subject: string; userId: string; email: string | null; at: Date }): Promise<LinkResult> {
+    return this.call((q) => {
+      const at = toMillis(identity.at, 'at');
+      const key = parseId(identity.userId);
+      // -1 matches no user: the insert adds nothing and the pair's owner, if any, still answers.
+      const { owner, inserted } = q.linkIdentity.immediate([identity.provider, identity.subject, identity.email, at, at, key ?? -1]);
+      return linkResult(owner, identity.userId, inserted);
+    });
+  }
+
+  touchIdentity(provider: string, subject: string, email: string | null, at: Date): Promise<void> {
+    return this.call((q) => {
+      q.touchIdentity.run(toMillis(at, 'at'), email, provider, subject);
+    });
+  }
+
+  unlinkIdentity(userId: string, provider: string, subject: string): Promise<boolean> {
+    return this.call((q) => {
+      const key = parseId(userId);
+      return key !== null && q.unlinkIdentity.run(key, provider, subject).changes === 1;
+    });
+  }
+
+  /** `userId`'s linked identities, by provider then subject. */
+  listIdentities(userId: string): Promise<LinkedIdentity[]> {
+    return this.call((q) => {
+      const key = parseId(userId);
+      return key === null ? [] : q.listIdentities.all(key).map(identityFromRow);
+    });
+  }
+
+  // --- one-time values (OneTimeStore) ----------------------------------------------------------------------------
+
+  /** @throws OneTimeKeyExistsError when `key` is taken (even by an expired value not yet flushed). */
+  putOneTime(key: string, value: string, expiresAt: Date): Promise<void> {
+    return this.call((q) => {
+      if (q.putOneTime.run(key, value, toMillis(expiresAt, 'expiresAt')).changes !== 1) throw new OneTimeKeyExistsError();
+    });
+  }
+
+  /** One `DELETE … RETURNING`: of concurrent takes (in any process) only the one that deleted the row gets it. */
+  takeOneTime(key: string, now?: Date): Promise<string | null> {
+    return this.call((q) => {
+      const at = toMillis(now ?? new Date(Date.now()), 'now');
+      const row = q.takeOneTime.get(key);
+      return row !== undefined && isOneTimeLive(row.expires_at, at) ? row.value : null;
     });
   }
 
@@ -433,11 +605,17 @@ export class SqliteStore implements Store, UserImportStore {
       .pluck()
       .get();
     if (tables !== 3) return;
-    // Opened with migrate: false on an older schema (before 0002_families, 0003_revoked_access): wait for `restjwt migrate`.
+    // Opened with migrate: false on an older schema (before 0002_families … 0004_sessions_identities): wait for `restjwt migrate`.
     const columns = this.db.prepare<[], string>(`SELECT name FROM pragma_table_info('restjwt_outstanding_token')`).pluck().all();
     if (!columns.includes('replaced_by')) return;
-    const revoked = this.db.prepare<[], number>(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'restjwt_revoked_access'`).pluck().get();
-    if (revoked !== 1) return;
+    const later = this.db
+      .prepare<[], number>(
+        `SELECT count(*) FROM sqlite_master WHERE type = 'table'
+           AND name IN ('restjwt_revoked_access', 'restjwt_session', 'restjwt_identity', 'restjwt_one_time')`,
+      )
+      .pluck()
+      .get();
+    if (later !== 4) return;
     this.prepared = prepareAll(this.db);
   }
 }
@@ -479,6 +657,41 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
     `DELETE FROM restjwt_outstanding_token WHERE id IN (
        SELECT id FROM restjwt_outstanding_token WHERE expires_at < ? LIMIT ?)`,
   );
+
+  // The optional capabilities.
+  const insertIdentity = db.prepare<IdentityParams>(
+    // INSERT … SELECT from the user: an unknown user inserts nothing (instead of failing the foreign key). The WHERE
+    // is also what lets SQLite parse the upsert after a SELECT.
+    `INSERT INTO restjwt_identity (provider, subject, user_id, email, created_at, last_used_at)
+     SELECT ?, ?, id, ?, ?, ? FROM restjwt_user WHERE id = ?
+     ON CONFLICT (provider, subject) DO NOTHING`,
+  );
+  const identityOwner = db.prepare<[string, string], number>('SELECT user_id FROM restjwt_identity WHERE provider = ? AND subject = ?').pluck();
+  const deadSessions = db.prepare<[number]>(
+    `DELETE FROM restjwt_session WHERE id IN (
+       SELECT s.id FROM restjwt_session s
+       WHERE NOT EXISTS (SELECT 1 FROM restjwt_outstanding_token o WHERE o.family_id = s.family_id) LIMIT ?)`,
+  );
+  /** A token of the session's family that is neither blacklisted nor expired at @now. */
+  const liveToken = `SELECT 1 FROM restjwt_outstanding_token o
+       WHERE o.family_id = s.family_id AND o.expires_at > @now
+         AND NOT EXISTS (SELECT 1 FROM restjwt_blacklisted_token b WHERE b.token_id = o.id)`;
+  const listTokens = (filter: TokenFilter) => {
+    const [who, state] = filter.split(':');
+    const where = [who === 'user' ? 'o.user_id = @userId' : '', state === 'yes' ? 'b.id IS NOT NULL' : state === 'no' ? 'b.id IS NULL' : '']
+      .filter((c) => c !== '')
+      .join(' AND ');
+    return db.prepare<[{ userId: number | null; limit: number; offset: number }], TokenListingRow>(
+      `SELECT o.jti, o.user_id, o.token_type, o.family_id, o.created_at, o.expires_at, o.replaced_by, b.blacklisted_at, u.username
+       FROM restjwt_outstanding_token o
+       LEFT JOIN restjwt_blacklisted_token b ON b.token_id = o.id
+       LEFT JOIN restjwt_user u ON u.id = o.user_id
+       ${where === '' ? '' : `WHERE ${where}`}
+       ORDER BY o.created_at DESC, o.id DESC LIMIT @limit OFFSET @offset`,
+    );
+  };
+  const filters: TokenFilter[] = ['all:any', 'all:yes', 'all:no', 'user:any', 'user:yes', 'user:no'];
+  const identity = 'SELECT provider, subject, user_id, email, created_at, last_used_at FROM restjwt_identity';
 
   /** Records `token` unless present and blacklists it; true when this call inserted the blacklist row. */
   const blacklistRow = (token: OutstandingParams, now: number): boolean => {
@@ -547,6 +760,47 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
       return 'rotated';
     }),
     flushBatch: db.transaction((before: number, limit: number): number => flush.run(before, limit).changes),
+    insertSession: db.prepare<SessionParams>(
+      `INSERT INTO restjwt_session (family_id, user_id, created_at, last_used_at, client_address, user_agent)
+       SELECT ?, id, ?, ?, ?, ? FROM restjwt_user WHERE id = ?
+       ON CONFLICT (family_id) DO NOTHING`,
+    ),
+    touchSession: db.prepare<[number, string | null, string | null, string, number]>(
+      // An older use (refreshes finishing out of order) changes nothing; unknown metadata keeps the known one.
+      `UPDATE restjwt_session
+       SET last_used_at = ?, client_address = coalesce(?, client_address), user_agent = coalesce(?, user_agent)
+       WHERE family_id = ? AND last_used_at <= ?`,
+    ),
+    listSessions: db.prepare<[{ now: number; userId: number; all: number }], SessionRow>(
+      `SELECT s.family_id, s.user_id, s.created_at, s.last_used_at, s.client_address, s.user_agent,
+              (SELECT max(o.expires_at) FROM restjwt_outstanding_token o WHERE o.family_id = s.family_id) AS expires_at,
+              EXISTS (${liveToken}) AS active
+       FROM restjwt_session s
+       WHERE s.user_id = @userId AND (@all = 1 OR EXISTS (${liveToken}))
+       ORDER BY s.created_at DESC, s.id DESC`,
+    ),
+    sessionOwner: db.prepare<[string], number>('SELECT user_id FROM restjwt_session WHERE family_id = ?').pluck(),
+    listTokens: Object.fromEntries(filters.map((f) => [f, listTokens(f)])) as Prepared['listTokens'],
+    countUsers: db.prepare<[], number>('SELECT count(*) FROM restjwt_user').pluck(),
+    findIdentity: db.prepare<[string, string], IdentityRow>(`${identity} WHERE provider = ? AND subject = ?`),
+    linkIdentity: db.transaction((values: IdentityParams) => {
+      // The unique (provider, subject) index decides; the owner read afterwards is whoever won.
+      const inserted = insertIdentity.run(...values).changes === 1;
+      return { owner: identityOwner.get(values[0], values[1]), inserted };
+    }),
+    touchIdentity: db.prepare<[number, string | null, string, string]>(
+      'UPDATE restjwt_identity SET last_used_at = ?, email = ? WHERE provider = ? AND subject = ?',
+    ),
+    unlinkIdentity: db.prepare<[number, string, string]>('DELETE FROM restjwt_identity WHERE user_id = ? AND provider = ? AND subject = ?'),
+    listIdentities: db.prepare<[number], IdentityRow>(`${identity} WHERE user_id = ? ORDER BY provider, subject`),
+    putOneTime: db.prepare<[string, string, number]>(
+      `INSERT INTO restjwt_one_time ("key", value, expires_at) VALUES (?, ?, ?) ON CONFLICT ("key") DO NOTHING`,
+    ),
+    takeOneTime: db.prepare<[string], { value: string; expires_at: number }>(
+      `DELETE FROM restjwt_one_time WHERE "key" = ? RETURNING value, expires_at`,
+    ),
+    flushOneTime: db.prepare<[number]>('DELETE FROM restjwt_one_time WHERE expires_at < ?'),
+    flushSessionBatch: db.transaction((limit: number): number => deadSessions.run(limit).changes),
   };
 }
 

@@ -74,6 +74,45 @@ export const migrations: readonly Migration[] = [
       `CREATE INDEX restjwt_revoked_access_expires_at_idx ON restjwt_revoked_access (expires_at)`,
     ],
   },
+  {
+    // The optional capabilities: login sessions (refresh-token families) for the admin page, identities linked at a
+    // social login provider, and single-use values (OAuth state, one-time login codes).
+    name: '0004_sessions_identities',
+    up: [
+      `CREATE TABLE restjwt_session (
+        id INTEGER PRIMARY KEY,
+        family_id TEXT NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES restjwt_user (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL,
+        client_address TEXT NULL,
+        user_agent TEXT NULL
+      )`,
+      // One session per family: recordSession is an insert-if-absent on it.
+      `CREATE UNIQUE INDEX restjwt_session_family_id_uniq ON restjwt_session (family_id)`,
+      `CREATE INDEX restjwt_session_user_id_idx ON restjwt_session (user_id)`,
+      `CREATE TABLE restjwt_identity (
+        id INTEGER PRIMARY KEY,
+        provider TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES restjwt_user (id) ON DELETE CASCADE,
+        email TEXT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL
+      )`,
+      // The uniqueness that makes linkIdentity atomic: of concurrent links of one pair, one insert wins.
+      `CREATE UNIQUE INDEX restjwt_identity_provider_subject_uniq ON restjwt_identity (provider, subject)`,
+      `CREATE INDEX restjwt_identity_user_id_idx ON restjwt_identity (user_id)`,
+      `CREATE TABLE restjwt_one_time (
+        id INTEGER PRIMARY KEY,
+        "key" TEXT NOT NULL,
+        value TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      )`,
+      `CREATE UNIQUE INDEX restjwt_one_time_key_uniq ON restjwt_one_time ("key")`,
+      `CREATE INDEX restjwt_one_time_expires_at_idx ON restjwt_one_time (expires_at)`,
+    ],
+  },
 ];
 
 /** Names of the migrations recorded in `db` (empty when the migrations table does not exist yet). */
