@@ -1,0 +1,33 @@
+/**
+ * The admin operations behind `/api/admin/` and the admin page, framework-neutral: every one takes an
+ * {@link AdminContext}, which only a staff user gets ({@link adminContext}), and answers plain data or throws an error
+ * that {@link adminErrorResponse} renders.
+ */
+export { adminContext, sessionStore, type AdminContext, type AdminService } from './context.js';
+export { AdminError, AdminValidationError, CannotDeactivateSelf, SessionsUnsupported, type AdminErrorCode } from './errors.js';
+export { FieldErrors, readBoolean, readString, readQueryBoolean, readQueryInteger, lastValue, type QueryValue } from './fields.js';
+export { adminEn, adminFr, renderAdminMessage, type AdminMessage, type AdminMessageKey, type AdminCatalogue } from './messages.js';
+export {
+  listUsers,
+  getUser,
+  requireUser,
+  readNewUser,
+  createUser,
+  setUserActive,
+  resetPassword,
+  readPaging,
+  userView,
+  USERNAME_MAX_LENGTH,
+  EMAIL_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  PASSWORD_MAX_LENGTH,
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  type AdminUserView,
+  type AdminPage,
+  type NewUserInput,
+  type UserChange,
+} from './users.js';
+export { listSessions, revokeSession, revokeAllSessions, sessionView, type SessionView, type SessionList, type Revocation } from './sessions.js';
+export { listTokens, flushExpired, tokenView, type TokenView } from './tokens.js';
+export { adminResponse, adminHeaders, adminErrorResponse, pageBody, type AdminErrorRenderer, type PageBody } from './http.js';
