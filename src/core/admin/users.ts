@@ -11,6 +11,7 @@ import { changePassword } from '../users/change-password.js';
 import type { AdminContext } from './context.js';
 import { CannotDeactivateSelf } from './errors.js';
 import { FieldErrors, readBoolean, readQueryInteger, readString, type QueryValue } from './fields.js';
+import { publicUser, type PublicUser } from '../users/public-user.js';
 
 /** Django's `username` column: 150 characters of letters, digits and `@.+-_` (UnicodeUsernameValidator). */
 export const USERNAME_MAX_LENGTH = 150;
@@ -28,29 +29,11 @@ const USERNAME_RE = /^[\p{L}\p{N}_.@+-]+$/u;
 // Close to Django's EmailValidator without its IDN handling: one @, no spaces, dot-separated domain labels.
 const EMAIL_RE = /^[^\s@"(),:;<>[\\\]]+@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?\.)*[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?$/u;
 
-/** A user on the wire (as `GET /api/me/` shows one): never the password hash or the token version. */
-export interface AdminUserView {
-  id: string;
-  username: string;
-  email: string;
-  is_active: boolean;
-  is_staff: boolean;
-  /** ISO 8601, or null before the first login. */
-  last_login: string | null;
-  date_joined: string;
-}
+/** A user as the admin API shows one: the same view as `GET /api/me/`. */
+export type AdminUserView = PublicUser;
 
-export function userView(user: UserRecord): AdminUserView {
-  return {
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    is_active: user.isActive,
-    is_staff: user.isStaff,
-    last_login: user.lastLogin?.toISOString() ?? null,
-    date_joined: user.dateJoined.toISOString(),
-  };
-}
+/** @see publicUser */
+export const userView = publicUser;
 
 /** One page of a list, as DRF's LimitOffsetPagination sees it before rendering `next`/`previous` links. */
 export interface AdminPage<T> {
