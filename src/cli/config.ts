@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigurationError, resolveSettings, type Settings } from '../core/index.js';
 import { ALGORITHM_SPECS } from '../core/jws/algorithms.js';
 import { buildKeyset } from '../core/keys/keyset.js';
+import type { ProviderConfig, SocialOptions } from '../social/index.js';
 import { isDjangoUrl } from '../stores/django/url.js';
 import { isSqliteUrl, sqliteFilenameFromUrl } from '../stores/sqlite/url.js';
 import { kidForSecret, liveRetiredKeys, readRetiredKeys, SIGNING_KEY_FILE } from './key-rotation.js';
@@ -105,7 +106,9 @@ export function validateSettings(
   input: SettingsObject = loaded.input,
 ): { settings: Settings; ignored: string[] } {
   try {
-    return resolveSettings(input);
+    // `social` configures social login (socialOptionsFrom), not the token settings.
+    const { social: _social, ...settings } = input;
+    return resolveSettings(settings);
   } catch (error) {
     if (error instanceof ConfigurationError && loaded.origin !== 'defaults') {
       throw new ConfigurationError(`In ${loaded.origin}: ${error.message}`);
@@ -217,6 +220,29 @@ export interface ServeSettings {
   input: SettingsObject;
   /** Lines to show the operator at start-up (on stderr). */
   notices: string[];
+  /** Social login, when the config or the environment configures a provider (for `createSocialLogin`). */
+  social?: SocialOptions;
+}
+
+const SOCIAL_PRESETS = ['github', 'google', 'microsoft', 'gitlab'] as const;
+
+/**
+ * Social login settings: the config's `social` object (docs/social-login.md), with preset providers added from
+ * `RESTJWT_SOCIAL_{GITHUB,GOOGLE,MICROSOFT,GITLAB}_CLIENT_ID` and `_CLIENT_SECRET` (secrets stay out of files), and
+ * `RESTJWT_SOCIAL_PUBLIC_URL` and `RESTJWT_SOCIAL_REDIRECTS` (comma-separated) overriding the config. Undefined
+ * when no provider is configured. Checked by `createSocialLogin`.
+ */
+export function socialOptionsFrom(input: SettingsObject, env: NodeJS.ProcessEnv = process.env): SocialOptions | undefined {
+  const config = (typeof input.social === 'object' && input.social !== null ? input.social : {}) as Partial<SocialOptions>;
+  const providers: Record<string, NonNullable<SocialOptions['providers'][string]>> = { ...config.providers };
+  for (const type of SOCIAL_PRESETS) {
+    const clientId = env[`RESTJWT_SOCIAL_${type.toUpperCase()}_CLIENT_ID`];
+    const clientSecret = env[`RESTJWT_SOCIAL_${type.toUpperCase()}_CLIENT_SECRET`];
+    if (clientId && clientSecret) providers[type] = { ...(providers[type] as object), type, clientId, clientSecret } as ProviderConfig;
+  }
+  if (Object.keys(providers).length === 0) return undefined;
+  const redirects = env.RESTJWT_SOCIAL_REDIRECTS?.split(',').map((r) => r.trim()).filter((r) => r !== '');
+  return { ...config, providers, publicUrl: env.RESTJWT_SOCIAL_PUBLIC_URL || config.publicUrl || '', allowedRedirects: redirects ?? config.allowedRedirects ?? [] };
 }
 
 /**
@@ -265,7 +291,9 @@ export async function loadServeSettings(options: {
   }
   // Import the keys now, so a key mistake is reported before any database file is created.
   buildKeyset(validateSettings(loaded, input).settings);
-  return { input, notices };
+  const social = socialOptionsFrom(input, env);
+  const { social: _social, ...settingsOnly } = input;
+  return { input: settingsOnly, notices, ...(social === undefined ? {} : { social }) };
 }
 
 function capitalize(text: string): string {

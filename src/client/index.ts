@@ -5,6 +5,17 @@
  */
 export { RestJwtClient, type RestJwtClientOptions, type ClientEventName, type ClientEventMap } from './client.js';
 export { RestJwtClientError } from './errors.js';
-export { memoryStorage, webStorage, type TokenPair, type TokenStorage, type WebStorageLike } from './storage.js';
+export {
+  memoryStorage,
+  webStorage,
+  cookieStorage,
+  isCookieStorage,
+  readCookie,
+  type TokenPair,
+  type TokenStorage,
+  type WebStorageLike,
+  type CookieModeStorage,
+  type CookieStorageOptions,
+} from './storage.js';
 export { inProcessLock, defaultLock, type LockFn } from './lock.js';
 export { decodeClaims, expiresAt } from './claims.js';

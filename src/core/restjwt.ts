@@ -1,6 +1,7 @@
 import { authenticateRequest, type Authentication, type AuthenticateOptions, type AuthUser } from './auth/authenticate.js';
 import { checkPermissions, type AccessPolicy } from './auth/permissions.js';
-import { ENDPOINTS, type EndpointName, type EndpointSpec } from './endpoints.js';
+import { ENDPOINTS, type EndpointName, type EndpointSpec, type RequestMeta } from './endpoints.js';
+import { issuePair } from './handlers/obtain.js';
 import { ApiError, ConfigurationError, MethodNotAllowed, ServiceUnavailable } from './errors.js';
 import { LoginThrottle } from './throttle/login-throttle.js';
 import type { HandlerContext, Hooks, LogEvent } from './handlers/context.js';
@@ -20,7 +21,7 @@ import { createPasswordHasher, type PasswordHasher } from './passwords/index.js'
 import { resolveSettings } from './settings/resolve.js';
 import type { Settings, SettingsInput } from './settings/types.js';
 import { StoreUnavailableError } from './store/errors.js';
-import type { RateCounter, Store } from './store/types.js';
+import type { RateCounter, Store, UserRecord } from './store/types.js';
 import { TokenService, type Clock } from './tokens/token-service.js';
 
 /** A request whose body is still a stream (Node's request, a web `Request.body`): `handleStream` reads it. */
@@ -97,6 +98,24 @@ export class RestJwt {
       log: options.log ?? (() => {}),
       ...(settings.loginThrottle === false ? {} : { throttle: new LoginThrottle(requireCounter(options.rateCounter), settings.loginThrottle) }),
     });
+  }
+
+  /**
+   * Issues a pair for `user`, whom another authority authenticated (social login): the same path as a password
+   * login after its check — recorded, session started with `meta`'s address and user agent, hooks applied, logged.
+   */
+  issuePair(user: UserRecord, meta: RequestMeta): Promise<{ refresh: string; access: string }> {
+    return issuePair(this.ctx, user, meta);
+  }
+
+  /** Writes a structured event to the configured log (extensions log through the same sink as the core). */
+  log(event: LogEvent): void {
+    this.ctx.log(event);
+  }
+
+  /** The login throttle, when `loginThrottle` is on (extensions that log users in count their failures too). */
+  get throttle(): LoginThrottle | undefined {
+    return this.ctx.throttle;
   }
 
   /** The password hasher in use (for user management: CLI, admin). */

@@ -3,6 +3,7 @@ import { errorHandler, guard, methodNotAllowed, restjwtPlugin, sendCore } from '
 import { NotFound, type RestJwt, type UserRecord } from '../core/index.js';
 import { publicJwks } from '../core/keys/jwks.js';
 import { registerAdmin } from './admin.js';
+import { registerOpenApi, routeDocs } from './openapi.js';
 import { registerPages } from './pages.js';
 import { registerSocial } from './social.js';
 
@@ -10,6 +11,8 @@ export interface ServerOptions {
   restjwt: RestJwt;
   /** Fastify logger options; false for none. Defaults to JSON logs at info with secrets redacted. */
   logger?: FastifyServerOptions['logger'];
+  /** Social login (`createSocialLogin` from `restjwt/social`): mounts `/api/auth/…` when given. */
+  social?: import('../social/index.js').SocialLogin;
 }
 
 /** What `GET /api/me/` shows of a user: never the password hash or token version. */
@@ -59,16 +62,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     reply.header('X-Content-Type-Options', 'nosniff').header('Referrer-Policy', 'same-origin');
     return payload;
   });
+  // Before any route: @fastify/swagger documents routes as they are added.
+  await registerOpenApi(app, restjwt);
   await app.register(restjwtPlugin, { restjwt, prefix: '/api/' });
 
   const protectedRoute = guard(restjwt);
   const readOnly = ['GET', 'HEAD', 'OPTIONS'];
   const refuse = methodNotAllowed(restjwt, readOnly);
-  app.get('/api/protected/', { preHandler: protectedRoute }, async () => ({ message: 'Hello, authenticated user!' }));
-  app.get('/api/me/', { preHandler: protectedRoute }, async (req) => publicUser((req.auth as NonNullable<typeof req.auth>).user));
-  app.get('/api/public/', async () => ({ message: 'Hello, anonymous user!' }));
+  app.get('/api/protected/', { preHandler: protectedRoute, ...routeDocs.protected }, async () => ({ message: 'Hello, authenticated user!' }));
+  app.get('/api/me/', { preHandler: protectedRoute, ...routeDocs.me }, async (req) => publicUser((req.auth as NonNullable<typeof req.auth>).user));
+  app.get('/api/public/', routeDocs.public, async () => ({ message: 'Hello, anonymous user!' }));
   for (const url of ['/api/protected/', '/api/me/', '/api/public/']) {
-    app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url, handler: refuse });
+    app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url, handler: refuse, schema: routeDocs.hidden });
   }
 
   // Public keys for other services (asymmetric algorithms only; empty for HMAC). Cached briefly so that a rotated key
@@ -89,7 +94,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   await registerPages(app, restjwt);
   await registerAdmin(app, restjwt);
-  await registerSocial(app, restjwt);
+  await registerSocial(app, restjwt, options.social);
 
   app.setNotFoundHandler((req, reply) => sendCore(reply, restjwt.errorResponse(new NotFound(), req.headers as Record<string, string>)));
   app.setErrorHandler(errorHandler(restjwt));

@@ -133,3 +133,163 @@ describe('RestJwtClient against the reference server (rotation + blacklist on)',
     tab2.close();
   });
 });
+
+describe('RestJwtClient single flight and the 401 retry, in detail', () => {
+  let t: TestApp;
+  let channelNo = 0;
+  beforeAll(async () => {
+    t = await startApp({ rotateRefreshTokens: true, blacklistAfterRotation: true, accessTokenLifetime: 60 });
+    await t.user('bob');
+  });
+  afterAll(() => t.close());
+
+  /** Real network, but `refuse` decides which protected calls the "server" answers 401 (a revoked or rotated key). */
+  const rig = (refuse: (n: number) => boolean, extra: Partial<ConstructorParameters<typeof RestJwtClient>[0]> = {}) => {
+    const calls: { path: string; auth: string | null; body?: string }[] = [];
+    let protectedCalls = 0;
+    const f: typeof fetch = async (input, init = {}) => {
+      const req = input instanceof Request ? input : undefined;
+      const path = new URL(req?.url ?? String(input)).pathname;
+      const headers = new Headers(init.headers ?? req?.headers);
+      calls.push({ path, auth: headers.get('authorization'), body: typeof init.body === 'string' ? init.body : req !== undefined ? await req.clone().text() : undefined });
+      if (path === '/api/protected/' && refuse(protectedCalls++)) {
+        return new Response(JSON.stringify({ detail: 'Given token not valid for any token type', code: 'token_not_valid' }), { status: 401, headers: { 'content-type': 'application/json' } });
+      }
+      return fetch(input, init);
+    };
+    const client = new RestJwtClient({ baseUrl: t.url, fetch: f, channel: `detail-${channelNo++}`, lock: inProcessLock, ...extra });
+    return { client, calls, count: (path: string) => calls.filter((c) => c.path === path).length };
+  };
+
+  it('concurrent refresh() calls share one promise and one request', async () => {
+    const { client, count } = rig(() => false);
+    await client.login({ username: 'bob', password: PASSWORD });
+    const ps = Array.from({ length: 5 }, () => client.refresh());
+    expect(new Set(ps).size).toBe(1);
+    const pairs = await Promise.all(ps);
+    expect(new Set(pairs.map((p) => p.access)).size).toBe(1);
+    expect(count('/api/token/refresh/')).toBe(1);
+    // Once settled, the next call is a new refresh.
+    await client.refresh();
+    expect(count('/api/token/refresh/')).toBe(2);
+    client.close();
+  });
+
+  it('a 401 that persists after the refresh is returned, not retried again (no loop)', async () => {
+    const { client, count } = rig(() => true);
+    await client.login({ username: 'bob', password: PASSWORD });
+    const res = await client.fetch(`${t.url}/api/protected/`);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ code: 'token_not_valid' });
+    expect(count('/api/protected/')).toBe(2);
+    expect(count('/api/token/refresh/')).toBe(1);
+    expect(client.loggedIn).toBe(true); // the refresh itself succeeded: the session is fine, the route refused
+    client.close();
+  });
+
+  it('many requests refused at once share one refresh, and each is retried once with the new token', async () => {
+    const { client, calls, count } = rig((n) => n < 8);
+    await client.login({ username: 'bob', password: PASSWORD });
+    const before = client.claims?.jti;
+    const answers = await Promise.all(Array.from({ length: 8 }, () => client.fetch(`${t.url}/api/protected/`)));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    expect(count('/api/token/refresh/')).toBe(1);
+    expect(count('/api/protected/')).toBe(16);
+    expect(client.claims?.jti).not.toBe(before);
+    const retried = calls.filter((c) => c.path === '/api/protected/').slice(8);
+    expect(new Set(retried.map((c) => c.auth))).toEqual(new Set([`Bearer ${(await client.accessToken())}`]));
+    client.close();
+  });
+
+  it('retries a Request object with its body and headers intact', async () => {
+    const { client, calls } = rig((n) => n === 0);
+    await client.login({ username: 'bob', password: PASSWORD });
+    const req = new Request(`${t.url}/api/protected/`, { method: 'POST', body: '{"x":1}', headers: { 'content-type': 'application/json', 'x-trace': 'abc' } });
+    const res = await client.fetch(req);
+    expect(res.status).toBe(405); // the server's answer to POST: the retry reached it
+    const sent = calls.filter((c) => c.path === '/api/protected/');
+    expect(sent.map((c) => c.body)).toEqual(['{"x":1}', '{"x":1}']);
+    client.close();
+  });
+
+  it('a refused refresh during the retry ends the session with refreshfailed, and the caller gets the error', async () => {
+    const storage = memoryStorage();
+    const { client } = rig(() => true, { storage });
+    await client.login({ username: 'bob', password: PASSWORD });
+    expect((await t.post('/api/token/blacklist/', { refresh: storage.get()!.refresh })).status).toBe(200);
+    const failed = new Promise<string>((r) => client.on('refreshfailed', (e) => r(e.error.code)));
+    await expect(client.fetch(`${t.url}/api/protected/`)).rejects.toMatchObject({ status: 401, code: 'token_not_valid' });
+    expect(await failed).toBe('token_not_valid');
+    expect(client.loggedIn).toBe(false);
+    client.close();
+  });
+
+  it('memory storage: a tab that waited for another tab\'s refresh uses its broadcast tokens, not its spent refresh token', async () => {
+    const channel = `mem-tabs-${channelNo++}`;
+    let now = Date.now();
+    const a = rig(() => false, { channel, now: () => now });
+    const b = rig(() => false, { channel, now: () => now });
+    const events: string[] = [];
+    b.client.on('refreshfailed', (e) => events.push(e.error.code));
+    b.client.on('logout', () => events.push('logout'));
+    await a.client.login({ username: 'bob', password: PASSWORD });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(b.client.loggedIn).toBe(true);
+    now = ((a.client.claims?.iat as number) ?? 0) * 1000 + 45_000;
+    t.advance(45_000); // the server's clock moves too, so the new token is fresh for both tabs
+    const [x, y] = await Promise.all([a.client.fetch(`${t.url}/api/protected/`), b.client.fetch(`${t.url}/api/protected/`)]);
+    expect([x.status, y.status]).toEqual([200, 200]);
+    expect(a.count('/api/token/refresh/') + b.count('/api/token/refresh/')).toBe(1);
+    expect(events).toEqual([]);
+    a.client.close();
+    b.client.close();
+  });
+
+  it('autoRefresh: refreshes on a timer before expiry, at a steady pace (no loop), and stops on close', async () => {
+    const short = await startApp({ rotateRefreshTokens: true, blacklistAfterRotation: true, accessTokenLifetime: 4 });
+    try {
+      await short.user('erin');
+      const calls: string[] = [];
+      const f: typeof fetch = (input, init) => {
+        calls.push(new URL(String(input)).pathname);
+        return fetch(input, init);
+      };
+      const client = new RestJwtClient({ baseUrl: short.url, fetch: f, channel: null, lock: inProcessLock, autoRefresh: true });
+      const refreshed: number[] = [];
+      client.on('refresh', () => refreshed.push(Date.now()));
+      await client.login({ username: 'erin', password: PASSWORD });
+      await new Promise((r) => setTimeout(r, 6300));
+      // 4 s tokens, refreshed 2 s before expiry (half the lifetime): one refresh every 2 s, never faster, even though
+      // refreshed access tokens keep the login's iat (so exp - iat grows with each refresh and says nothing).
+      expect(refreshed.length).toBeGreaterThanOrEqual(2);
+      expect(refreshed.length).toBeLessThanOrEqual(4);
+      for (let i = 1; i < refreshed.length; i++) expect(refreshed[i]! - refreshed[i - 1]!).toBeGreaterThan(1500);
+      const claims = client.claims!;
+      expect((claims.exp as number) - Date.now() / 1000).toBeGreaterThan(0);
+      client.close();
+      const after = calls.length;
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(calls.length).toBe(after);
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('autoRefresh after a reload: resume() arms the timer for tokens found in storage', async () => {
+    const short = await startApp({ rotateRefreshTokens: true, blacklistAfterRotation: true, accessTokenLifetime: 2 });
+    try {
+      await short.user('frank');
+      const area = sharedArea();
+      const before = new RestJwtClient({ baseUrl: short.url, storage: webStorage(area), channel: null, lock: inProcessLock });
+      await before.login({ username: 'frank', password: PASSWORD });
+      before.close();
+      const reloaded = new RestJwtClient({ baseUrl: short.url, storage: webStorage(area), channel: null, lock: inProcessLock, autoRefresh: true });
+      const refreshed = new Promise<void>((r) => reloaded.on('refresh', () => r()));
+      expect(await reloaded.resume()).toBe(true);
+      await expect(Promise.race([refreshed.then(() => 'refreshed'), new Promise((r) => setTimeout(() => r('timeout'), 3000))])).resolves.toBe('refreshed');
+      reloaded.close();
+    } finally {
+      await short.close();
+    }
+  });
+});

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { createRestJwt, type Store } from '../../core/index.js';
 import { buildServer } from '../../server/app.js';
+import { createSocialLogin } from '../../social/index.js';
 import { createMemoryRateCounter } from '../../stores/memory/rate-counter.js';
 import { RedisCachedStore } from '../../stores/redis/cache.js';
 import { sqliteFilenameFromUrl, isSqliteUrl } from '../../stores/sqlite/url.js';
@@ -83,7 +84,7 @@ function listenError(error: unknown, host: string, port: number): unknown {
  * A cluster worker stays quiet: its primary prints the start-up lines once for all workers.
  */
 async function runServer(options: ServeOptions, worker: boolean): Promise<void> {
-  const { input, notices } = await loadServeSettings({ config: options.config, database: options.database });
+  const { input, notices, social } = await loadServeSettings({ config: options.config, database: options.database });
   if (!worker) for (const notice of notices) say(notice);
 
   const store = await openCliStore(options.database, {
@@ -98,7 +99,7 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
     // every instance counts every attempt; else this process's own.
     const rateCounter = store instanceof RedisCachedStore ? store.rateCounter : createMemoryRateCounter();
     const restjwt = createRestJwt({ store, settings: input, rateCounter });
-    app = await buildServer({ restjwt });
+    app = await buildServer({ restjwt, ...(social === undefined ? {} : { social: createSocialLogin(restjwt, social) }) });
     try {
       await app.listen({ host: options.host, port: options.port });
     } catch (error) {

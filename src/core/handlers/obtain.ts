@@ -29,11 +29,19 @@ async function login(ctx: HandlerContext, data: Readonly<Record<string, unknown>
   return checkCredentials(ctx, data, meta);
 }
 
-/** POST /api/token/ — TokenObtainPairView: `{"refresh", "access"}`. */
-export async function obtainPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, string>> {
-  const user = await login(ctx, data, meta);
+/**
+ * A pair for `user`, exactly as `POST /api/token/` issues one after the password check: recorded, session started,
+ * `last_login` updated, custom claims applied. For logins that another authority checked (social login).
+ */
+export async function issuePair(ctx: HandlerContext, user: UserRecord, meta: RequestMeta): Promise<{ refresh: string; access: string }> {
+  if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
   const refresh = await issueFor(ctx, 'refresh', user, meta);
   return { refresh: ctx.tokens.encode(refresh), access: ctx.tokens.encode(ctx.tokens.accessFrom(refresh)) };
+}
+
+/** POST /api/token/ — TokenObtainPairView: `{"refresh", "access"}`. */
+export async function obtainPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, string>> {
+  return issuePair(ctx, await login(ctx, data, meta), meta);
 }
 
 /** POST /api/token/sliding/ — TokenObtainSlidingView: `{"token"}`. */

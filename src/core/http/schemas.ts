@@ -48,22 +48,39 @@ export interface EndpointSchema {
   readonly response: Readonly<Record<string, JsonSchema>>;
 }
 
+/** Endpoints whose answer moves tokens into cookies in cookie mode (see `tokensToCookies`). */
+const ISSUES_TOKENS = new Set(['obtainPair', 'refresh']);
+/** Endpoints that read the refresh token from its cookie when the body has none (cookie mode). */
+const READS_REFRESH_COOKIE = new Set(['refresh', 'blacklist']);
+
 export function endpointSchema(spec: EndpointSpec, settings: Settings): EndpointSchema {
   const fields = requestFields(spec, settings);
-  // `refresh` comes back from the refresh endpoint only with rotation: answers list their fields, require the first.
-  const returns = spec.returns;
+  const cookies = settings.cookieMode !== 'off';
+  // In cookie mode the refresh token may come from its cookie: the body field becomes optional.
+  const required = cookies && READS_REFRESH_COOKIE.has(spec.name) ? fields.filter((f) => f !== 'refresh') : [...fields];
+  // What goes into a cookie is not in the body: the refresh token in cookie mode, the access token too with `both`.
+  const moved = (f: string) => ISSUES_TOKENS.has(spec.name) && cookies && (f === 'refresh' || (f === 'access' && settings.cookieMode === 'both'));
+  const returns = spec.returns.filter((f) => !moved(f));
+  // `refresh` comes back from the refresh endpoint only with rotation: it is never required there.
+  const returned = spec.name === 'refresh' ? returns.filter((f) => f !== 'refresh') : returns;
+  const errors: Record<string, JsonSchema> = {
+    400: { oneOf: [FIELD_ERRORS_SCHEMA, ERROR_SCHEMA] },
+    401: ERROR_SCHEMA,
+    405: ERROR_SCHEMA,
+    413: ERROR_SCHEMA,
+    415: ERROR_SCHEMA,
+    503: ERROR_SCHEMA,
+  };
+  // CSRF refusals of cookie-authenticated requests, and the login throttle.
+  if (cookies && (READS_REFRESH_COOKIE.has(spec.name) || spec.name === 'logoutAll')) errors[403] = ERROR_SCHEMA;
+  if (settings.loginThrottle !== false && (spec.name === 'obtainPair' || spec.name === 'obtainSliding')) errors[429] = ERROR_SCHEMA;
   return {
     summary: spec.title,
     consumes: ['application/json', 'application/x-www-form-urlencoded'],
-    body: { type: 'object', properties: strings([...fields, ...optionalRequestFields(spec, settings)]), required: [...fields] },
+    body: { type: 'object', properties: strings([...fields, ...optionalRequestFields(spec, settings)]), required },
     response: {
-      200: { type: 'object', properties: strings(returns), required: returns.slice(0, 1) },
-      400: { oneOf: [FIELD_ERRORS_SCHEMA, ERROR_SCHEMA] },
-      401: ERROR_SCHEMA,
-      405: ERROR_SCHEMA,
-      413: ERROR_SCHEMA,
-      415: ERROR_SCHEMA,
-      503: ERROR_SCHEMA,
+      200: { type: 'object', properties: strings(returns), required: returned },
+      ...errors,
     },
   };
 }

@@ -1,0 +1,269 @@
+/**
+ * The OpenAPI 3.1 document (`GET /api/schema/`) and the interactive reference (`GET /api/docs/`), both generated
+ * from the same Fastify route schemas the server is built with, and served without any external request.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import swagger from '@fastify/swagger';
+import type { FastifyInstance, FastifyReply, FastifySchema } from 'fastify';
+import { ERROR_SCHEMA, FIELD_ERRORS_SCHEMA, type RestJwt } from '../core/index.js';
+
+/** Where the document is served. */
+export const SCHEMA_PATH = '/api/schema/';
+/** Where the interactive reference is served; its assets are below `assets/`. */
+export const DOCS_PATH = '/api/docs/';
+
+/** The name of the security scheme protected routes declare (`security: [{ bearerAuth: [] }]`). */
+export const BEARER_AUTH = 'bearerAuth';
+
+/** A route schema plus Fastify's `hide` and OpenAPI's `security`, which FastifySchema does not type. */
+export type DocumentedSchema = FastifySchema & { hide?: boolean; security?: Record<string, string[]>[]; description?: string };
+
+/** Route options that document without changing behaviour: answers are serialised as before, never filtered by the schema. */
+export interface DocumentedRoute {
+  schema: DocumentedSchema;
+  serializerCompiler: () => (data: unknown) => string;
+}
+
+const describeOnly = () => (data: unknown) => JSON.stringify(data);
+
+const message = { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] } as const;
+
+/** `GET /api/me/`'s answer: see `publicUser`. */
+const USER_SCHEMA = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    username: { type: 'string' },
+    email: { type: 'string' },
+    is_active: { type: 'boolean' },
+    is_staff: { type: 'boolean' },
+    last_login: { type: ['string', 'null'], format: 'date-time' },
+    date_joined: { type: 'string', format: 'date-time' },
+  },
+  required: ['id', 'username', 'email', 'is_active', 'is_staff', 'last_login', 'date_joined'],
+} as const;
+
+const protectedRoute = (summary: string, ok: Record<string, unknown>, description: string): DocumentedRoute => ({
+  schema: {
+    summary,
+    description,
+    tags: ['example'],
+    security: [{ [BEARER_AUTH]: [] }],
+    response: { 200: ok, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 503: ERROR_SCHEMA },
+  },
+  serializerCompiler: describeOnly,
+});
+
+/** Schemas of the reference server's own routes, spread into their route options. */
+export const routeDocs = {
+  protected: protectedRoute('A protected view', message, 'The seed\'s protected view: any valid access token.'),
+  me: protectedRoute('The current user', USER_SCHEMA, 'The authenticated user, without password hash or token version.'),
+  public: {
+    schema: { summary: 'A public view', description: 'No authentication: a baseline.', tags: ['example'], response: { 200: message } },
+    serializerCompiler: describeOnly,
+  } satisfies DocumentedRoute,
+  /** Routes that only refuse (405 for other methods): not part of the API. */
+  hidden: { hide: true } as DocumentedSchema,
+} as const;
+
+function packageVersion(): string {
+  try {
+    // `src/server/` and `dist/server/` both sit two levels below the package root.
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * Registers @fastify/swagger (it records routes as they are added, so this must run before any documented route),
+ * `GET /api/schema/` and `GET /api/docs/`.
+ */
+export async function registerOpenApi(app: FastifyInstance, _restjwt: RestJwt): Promise<void> {
+  const prefix = '/api/';
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'restjwt reference server',
+        version: packageVersion(),
+        description:
+          'JWT authentication endpoints (wire-compatible with djangorestframework-simplejwt) and example protected routes. ' +
+          'Obtain a pair at `POST /api/token/`, then send `Authorization: Bearer <access>`.',
+        license: { name: 'MIT', identifier: 'MIT' },
+      },
+      tags: [
+        { name: 'token', description: 'Obtain, refresh, verify and revoke tokens.' },
+        { name: 'example', description: 'The reference server\'s example views.' },
+      ],
+      components: { securitySchemes: { [BEARER_AUTH]: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+    transformObject: (input) => ('openapiObject' in input ? tidy(input.openapiObject as OpenApiDocument) : input.swaggerObject),
+    transform: ({ schema, url }) => {
+      // "Log out everywhere" is authenticated by the access token, not by a body field: say so.
+      if (url === `${prefix}token/logout-all/` && schema !== undefined && !('security' in schema)) {
+        return { schema: { ...schema, security: [{ [BEARER_AUTH]: [] }] } as typeof schema, url };
+      }
+      return { schema, url };
+    },
+  });
+
+  // Built once, on first request: every route is registered by then, and the document never changes afterwards.
+  let document: string | undefined;
+  app.get(SCHEMA_PATH, { schema: { hide: true } as DocumentedSchema }, async (_req, reply) => {
+    document ??= JSON.stringify(app.swagger());
+    return reply.header('Content-Type', 'application/vnd.oai.openapi+json;version=3.1').header('Cache-Control', 'no-cache').send(document);
+  });
+
+  registerDocs(app);
+}
+
+/** The parts of the generated document {@link tidy} reads. */
+interface OpenApiDocument {
+  components?: { schemas?: Record<string, unknown> } & Record<string, unknown>;
+  paths?: Record<
+    string,
+    Record<
+      string,
+      {
+        requestBody?: { required?: boolean; content?: Record<string, { schema?: { required?: readonly string[] } }> };
+        responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
+      }
+    >
+  >;
+}
+
+/** Shared schemas: the token endpoints' inline copies are replaced by references to these. */
+const SHARED: readonly (readonly [name: string, schema: unknown])[] = [
+  ['Error', ERROR_SCHEMA],
+  ['FieldErrors', FIELD_ERRORS_SCHEMA],
+];
+
+/** What each status means across this API, instead of @fastify/swagger's "Default Response". */
+const STATUS_TEXT: Readonly<Record<string, string>> = {
+  200: 'OK',
+  400: 'Invalid body: field errors (`{"field": ["message"]}`) or a malformed body',
+  401: 'Credentials or token refused (`code`: `no_active_account`, `token_not_valid`, `not_authenticated`, …)',
+  403: 'Permission denied, or the CSRF check of a cookie-authenticated request failed',
+  405: 'Method not allowed',
+  413: 'Body too large',
+  415: 'Unsupported media type',
+  429: 'Too many failed logins (see Retry-After)',
+  503: 'The token store is unavailable (see Retry-After)',
+};
+
+const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** Replaces inline copies of the shared schemas by `$ref`s, everywhere below `node`. */
+function useRefs(node: unknown): unknown {
+  for (const [name, schema] of SHARED) if (sameJson(node, schema)) return { $ref: `#/components/schemas/${name}` };
+  if (Array.isArray(node)) return node.map(useRefs);
+  if (node !== null && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, useRefs(v)]));
+  return node;
+}
+
+/** Names the error schemas once in `components` and gives responses their meaning. */
+function tidy(doc: OpenApiDocument): OpenApiDocument {
+  const out = { ...doc, paths: useRefs(doc.paths ?? {}) as NonNullable<OpenApiDocument['paths']> };
+  out.components = { ...doc.components, schemas: { ...doc.components?.schemas, ...Object.fromEntries(SHARED.map(([n, s]) => [n, s])) } };
+  for (const item of Object.values(out.paths)) {
+    for (const op of Object.values(item)) {
+      // A body with no required field may be left out (logout-all; refresh and logout in cookie mode).
+      if (op.requestBody !== undefined) {
+        op.requestBody.required = Object.values(op.requestBody.content ?? {}).some((c) => (c.schema?.required?.length ?? 0) > 0);
+      }
+      for (const [status, res] of Object.entries(op.responses ?? {})) {
+        if (res.description === 'Default Response') res.description = STATUS_TEXT[status] ?? 'Response';
+      }
+    }
+  }
+  return out;
+}
+
+/** The reference page's Content-Security-Policy: own scripts only; Swagger UI sets inline styles and data: icons. */
+export const DOCS_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The swagger-ui-dist files the page needs (served as they are shipped). */
+const SWAGGER_UI_FILES: Readonly<Record<string, string>> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+  'favicon-16x16.png': 'image/png',
+};
+
+function swaggerUiDir(): string | null {
+  try {
+    return dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+  } catch {
+    return null;
+  }
+}
+
+const DOCS_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>restjwt API reference</title>
+<link rel="stylesheet" href="assets/swagger-ui.css">
+<link rel="icon" type="image/png" href="assets/favicon-32x32.png" sizes="32x32">
+</head>
+<body>
+<main id="swagger-ui" aria-label="API reference"><noscript>The interactive reference needs JavaScript. The document itself is at <a href="${SCHEMA_PATH}">${SCHEMA_PATH}</a>.</noscript></main>
+<script src="assets/swagger-ui-bundle.js"></script>
+<script src="assets/init.js"></script>
+</body>
+</html>
+`;
+
+// validatorUrl null: Swagger UI would otherwise send the document to validator.swagger.io.
+const DOCS_INIT = `'use strict';
+window.ui = SwaggerUIBundle({
+  url: new URL(${JSON.stringify(SCHEMA_PATH)}, window.location.href).href,
+  dom_id: '#swagger-ui',
+  validatorUrl: null,
+  deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: 'BaseLayout',
+});
+`;
+
+function registerDocs(app: FastifyInstance): void {
+  const dir = swaggerUiDir();
+  const cache = new Map<string, Buffer>();
+  const hidden = { schema: { hide: true } as DocumentedSchema };
+  const security = (reply: FastifyReply) => reply.header('Content-Security-Policy', DOCS_CSP).header('X-Frame-Options', 'DENY');
+
+  app.get(DOCS_PATH, hidden, async (_req, reply) =>
+    security(reply).header('Content-Type', 'text/html; charset=utf-8').header('Cache-Control', 'no-cache').send(DOCS_HTML),
+  );
+  app.get(`${DOCS_PATH}assets/init.js`, hidden, async (_req, reply) =>
+    security(reply).header('Content-Type', 'text/javascript; charset=utf-8').header('Cache-Control', 'no-cache').send(DOCS_INIT),
+  );
+  app.get<{ Params: { file: string } }>(`${DOCS_PATH}assets/:file`, hidden, async (req, reply) => {
+    const type = SWAGGER_UI_FILES[req.params.file];
+    if (type === undefined || !Object.hasOwn(SWAGGER_UI_FILES, req.params.file) || dir === null) {
+      return reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send(dir === null ? 'swagger-ui-dist is not installed.\n' : 'Not found.\n');
+    }
+    let body = cache.get(req.params.file);
+    if (body === undefined) {
+      body = await readFile(join(dir, req.params.file));
+      cache.set(req.params.file, body);
+    }
+    return security(reply).header('Content-Type', type).header('Cache-Control', 'public, max-age=3600').send(body);
+  });
+}
