@@ -47,5 +47,5 @@ export * from './store/types.js';
 export { UserExistsError, StoreUnavailableError } from './store/errors.js';
 export { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
 export { changePassword, deactivateUser, type UserAdmin } from './users/change-password.js';
-export { publicUser, type PublicUser } from './users/public-user.js';
+export { publicIdentity, publicUser, type PublicIdentity, type PublicUser } from './users/public-user.js';
 export { builtinCatalogues, type MessageKey, type Catalogue } from './i18n/catalogue.js';

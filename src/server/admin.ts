@@ -15,6 +15,7 @@ import {
   createUser,
   flushExpired,
   getUser,
+  listIdentities,
   listSessions,
   listTokens,
   listUsers,
@@ -23,6 +24,7 @@ import {
   revokeAllSessions,
   revokeSession,
   setUserActive,
+  unlinkIdentity,
   type AdminContext,
   type QueryValue,
 } from '../core/admin/index.js';
@@ -57,6 +59,8 @@ interface Operation {
   ok: [200 | 201, Record<string, unknown>];
   /** Error statuses this operation may answer besides 401/403/405/503. */
   errors: readonly (400 | 404 | 501)[];
+  /** What this operation's errors mean where it differs from {@link ERROR_DESCRIPTIONS}; a 400 described here is never a field error. */
+  errorText?: Readonly<Partial<Record<400 | 404 | 501, string>>>;
   run(ctx: AdminContext, call: AdminCall): Promise<unknown>;
 }
 
@@ -111,6 +115,11 @@ const TOKEN_SCHEMA = {
     replaced_by: nullableStr,
   },
 };
+const IDENTITY_SCHEMA = {
+  type: 'object',
+  properties: { provider: str, subject: str, email: nullableStr, created_at: dateTime, last_used_at: dateTime },
+  required: ['provider', 'subject', 'email', 'created_at', 'last_used_at'],
+};
 const page = (item: Record<string, unknown>) => ({
   type: 'object',
   properties: { count: { type: ['integer', 'null'] }, next: nullableStr, previous: nullableStr, results: { type: 'array', items: item } },
@@ -124,6 +133,12 @@ const CHANGE_SCHEMA = { type: 'object', properties: { user: USER_SCHEMA, revoked
 const REVOKED_SCHEMA = { type: 'object', properties: { revoked: { type: 'integer' } }, required: ['revoked'] };
 
 const id = (call: AdminCall): string => call.params.id ?? '';
+
+/** What the identity routes' 404 and 501 mean (the sessions' texts are {@link ERROR_DESCRIPTIONS}). */
+const IDENTITY_ERRORS = {
+  404: 'No such user, or the identity is not linked to that user (`not_found`)',
+  501: 'The store does not record linked identities (`identities_unsupported`)',
+} as const;
 
 const ROUTES: readonly AdminRoute[] = [
   {
@@ -241,6 +256,45 @@ const ROUTES: readonly AdminRoute[] = [
     },
   },
   {
+    path: 'users/:id/identities/',
+    params: ['id'],
+    get: {
+      summary: "List a user's linked identities",
+      description:
+        'The accounts at social-login providers the user signs in with: provider, subject, the email the provider last ' +
+        'asserted, when it was linked and last used. `has_usable_password` false means the user signs in through these ' +
+        'only. 501 when the store does not record linked identities.',
+      ok: [
+        200,
+        {
+          type: 'object',
+          properties: { count: { type: 'integer' }, has_usable_password: { type: 'boolean' }, results: { type: 'array', items: IDENTITY_SCHEMA } },
+          required: ['count', 'has_usable_password', 'results'],
+        },
+      ],
+      errors: [404, 501],
+      errorText: IDENTITY_ERRORS,
+      run: (ctx, call) => listIdentities(ctx, id(call)),
+    },
+  },
+  {
+    path: 'users/:id/identities/:provider/:subject/unlink/',
+    params: ['id', 'provider', 'subject'],
+    post: {
+      summary: "Unlink one of a user's identities",
+      description:
+        'Removes the link: the user can no longer sign in with that provider account. 404 unless the identity is linked ' +
+        'to the user in the URL. Refused (400 `last_login_method`) when it is the last way to sign in: no usable ' +
+        'password and no other identity (reset the password first). Sessions already started are not ended. Answers ' +
+        'the unlinked identity.',
+      action: 'unlink_identity',
+      ok: [200, IDENTITY_SCHEMA],
+      errors: [400, 404, 501],
+      errorText: { ...IDENTITY_ERRORS, 400: "The user's last way to sign in (`last_login_method`), or an unreadable body" },
+      run: (ctx, call) => unlinkIdentity(ctx, id(call), call.params.provider ?? '', call.params.subject ?? ''),
+    },
+  },
+  {
     path: 'tokens/',
     get: {
       summary: 'List outstanding tokens',
@@ -276,8 +330,9 @@ const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
 function schemaFor(route: AdminRoute, op: Operation): FastifySchema {
   const response: Record<string, unknown> = { [op.ok[0]]: op.ok[1] };
   for (const status of [...op.errors, 401, 403, 503]) {
-    const description = ERROR_DESCRIPTIONS[status];
-    if (status === 400) response[status] = { oneOf: [FIELD_ERRORS_SCHEMA, ERROR_SCHEMA] };
+    const own = op.errorText?.[status as 400 | 404 | 501];
+    const description = own ?? ERROR_DESCRIPTIONS[status];
+    if (status === 400 && own === undefined) response[status] = { oneOf: [FIELD_ERRORS_SCHEMA, ERROR_SCHEMA] };
     else response[status] = description === undefined ? ERROR_SCHEMA : { description, ...ERROR_SCHEMA };
   }
   const schema: FastifySchema & Record<string, unknown> = {
@@ -387,7 +442,10 @@ function handlerFor(restjwt: RestJwt, op: Operation, allow: readonly string[]) {
       const body = await op.run(ctx, { params, query: queryOf(req), data, pathname, search });
       if (op.action !== undefined) {
         // An audit line per change: who did what to whom (never a password).
-        req.log.info({ event: 'admin', action: op.action, actorId: ctx.actor.id, userId: params.id ?? null, familyId: params.familyId }, 'admin action');
+        req.log.info(
+          { event: 'admin', action: op.action, actorId: ctx.actor.id, userId: params.id ?? null, familyId: params.familyId, provider: params.provider },
+          'admin action',
+        );
       }
       res = adminResponse(op.ok[0], body, allow);
     } catch (err) {

@@ -96,10 +96,8 @@ export async function registerOpenApi(app: FastifyInstance, _restjwt: RestJwt): 
           'Obtain a pair at `POST /api/token/`, then send `Authorization: Bearer <access>`.',
         license: { name: 'MIT', identifier: 'MIT' },
       },
-      tags: [
-        { name: 'token', description: 'Obtain, refresh, verify and revoke tokens.' },
-        { name: 'example', description: 'The reference server\'s example views.' },
-      ],
+      // Declared by `tidy`: the tags of TAGS that routes use (social login is mounted only when configured).
+      tags: [],
       components: { securitySchemes: { [BEARER_AUTH]: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
     transformObject: (input) => ('openapiObject' in input ? tidy(input.openapiObject as OpenApiDocument) : input.swaggerObject),
@@ -122,14 +120,29 @@ export async function registerOpenApi(app: FastifyInstance, _restjwt: RestJwt): 
   registerDocs(app);
 }
 
+/** The document's tags, in this order; `tidy` declares those the routes use. */
+export const TAGS: readonly { name: string; description: string }[] = [
+  { name: 'token', description: 'Obtain, refresh, verify and revoke tokens.' },
+  {
+    name: 'social',
+    description:
+      'Social login (OpenID Connect / OAuth 2.0 providers): browser sign-in with a redirect, the one-time code exchange, ' +
+      'native apps\' ID tokens and codes, and the signed-in user\'s linked identities.',
+  },
+  { name: 'admin', description: 'The admin API (staff only): users, their sessions and linked identities, the blacklist.' },
+  { name: 'example', description: 'The reference server\'s example views.' },
+];
+
 /** The parts of the generated document {@link tidy} reads. */
 interface OpenApiDocument {
+  tags?: { name: string; description?: string }[];
   components?: { schemas?: Record<string, unknown> } & Record<string, unknown>;
   paths?: Record<
     string,
     Record<
       string,
       {
+        tags?: string[];
         requestBody?: { required?: boolean; content?: Record<string, { schema?: { required?: readonly string[] } }> };
         responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
       }
@@ -143,17 +156,43 @@ const SHARED: readonly (readonly [name: string, schema: unknown])[] = [
   ['FieldErrors', FIELD_ERRORS_SCHEMA],
 ];
 
-/** What each status means across this API, instead of @fastify/swagger's "Default Response". */
+/**
+ * What each status means across this API, for responses a route left undescribed (@fastify/swagger's "Default
+ * Response"). A description the route gave is kept.
+ */
 const STATUS_TEXT: Readonly<Record<string, string>> = {
   200: 'OK',
+  201: 'Created',
+  204: 'No content',
+  302: 'Redirect (see Location)',
   400: 'Invalid body: field errors (`{"field": ["message"]}`) or a malformed body',
   401: 'Credentials or token refused (`code`: `no_active_account`, `token_not_valid`, `not_authenticated`, …)',
   403: 'Permission denied, or the CSRF check of a cookie-authenticated request failed',
+  404: 'Not found',
   405: 'Method not allowed',
+  409: 'Conflict',
   413: 'Body too large',
   415: 'Unsupported media type',
   429: 'Too many failed logins (see Retry-After)',
+  501: 'Not supported by this server\'s store',
+  502: 'An upstream service failed',
   503: 'The token store is unavailable (see Retry-After)',
+};
+
+/**
+ * The same for the routes of one tag where the token endpoints' wording would mislead: social login answers its own
+ * `social_…` codes (see docs/social-login.md).
+ */
+const TAG_STATUS_TEXT: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  social: {
+    400: 'Refused: a bad, expired or reused state or code, a post-login URL not allowed, or a bad field (`code`: `social_state_invalid`, `social_code_invalid`, `social_redirect_not_allowed`, `social_bad_request`, …)',
+    401: 'The ID token was refused or the user is inactive (`social_id_token_invalid`, `social_nonce_mismatch`, `social_user_inactive`), or the request is not signed in (`not_authenticated`, `token_not_valid`)',
+    403: 'No account is linked to this identity and none may be created or linked (`social_account_not_found`)',
+    404: 'Unknown provider (`social_unknown_provider`) or identity (`social_identity_not_found`)',
+    409: 'The email or identity belongs to another account (`social_email_in_use`, `social_identity_in_use`), or it is the last way to sign in (`social_last_login_method`)',
+    429: 'Too many failed sign-ins from this address (see Retry-After)',
+    502: 'The provider could not be reached or answered nonsense (`social_provider_unavailable`)',
+  },
 };
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -166,21 +205,55 @@ function useRefs(node: unknown): unknown {
   return node;
 }
 
-/** Names the error schemas once in `components` and gives responses their meaning. */
+/**
+ * A route describes a response by a `description` in its schema; @fastify/swagger uses it as the response's and also
+ * leaves it in the schema. Removed there, so that a described copy of a shared schema becomes a `$ref` as well.
+ */
+function liftDescriptions(paths: NonNullable<OpenApiDocument['paths']>): void {
+  for (const item of Object.values(paths)) {
+    for (const op of Object.values(item)) {
+      for (const res of Object.values(op.responses ?? {})) {
+        for (const media of Object.values(res.content ?? {})) {
+          const schema = media.schema;
+          if (schema === null || typeof schema !== 'object' || !('description' in schema)) continue;
+          const { description, ...rest } = schema as Record<string, unknown>;
+          if (description === res.description) media.schema = rest;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Names the error schemas once in `components`, gives undescribed responses their meaning (keeping every description
+ * a route gave), and declares the tags the routes use.
+ */
 function tidy(doc: OpenApiDocument): OpenApiDocument {
-  const out = { ...doc, paths: useRefs(doc.paths ?? {}) as NonNullable<OpenApiDocument['paths']> };
+  const paths = structuredClone(doc.paths ?? {});
+  liftDescriptions(paths);
+  const out = { ...doc, paths: useRefs(paths) as NonNullable<OpenApiDocument['paths']> };
   out.components = { ...doc.components, schemas: { ...doc.components?.schemas, ...Object.fromEntries(SHARED.map(([n, s]) => [n, s])) } };
+  const used = new Set<string>();
   for (const item of Object.values(out.paths)) {
     for (const op of Object.values(item)) {
+      for (const tag of op.tags ?? []) used.add(tag);
       // A body with no required field may be left out (logout-all; refresh and logout in cookie mode).
       if (op.requestBody !== undefined) {
         op.requestBody.required = Object.values(op.requestBody.content ?? {}).some((c) => (c.schema?.required?.length ?? 0) > 0);
       }
+      const byTag = (op.tags ?? []).map((tag) => TAG_STATUS_TEXT[tag]).find((texts) => texts !== undefined);
       for (const [status, res] of Object.entries(op.responses ?? {})) {
-        if (res.description === 'Default Response') res.description = STATUS_TEXT[status] ?? 'Response';
+        if (res.description === undefined || res.description === '' || res.description === 'Default Response') {
+          res.description = byTag?.[status] ?? STATUS_TEXT[status] ?? 'Response';
+        }
       }
     }
   }
+  const declared = [...(doc.tags ?? [])];
+  for (const tag of TAGS) if (used.has(tag.name) && !declared.some((t) => t.name === tag.name)) declared.push({ ...tag });
+  // A tag some route uses that is not in TAGS is still declared (without a description), so no operation is orphaned.
+  for (const name of [...used].sort()) if (!declared.some((t) => t.name === name)) declared.push({ name });
+  out.tags = declared;
   return out;
 }
 

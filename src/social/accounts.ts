@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { UserExistsError, type IdentityStore, type LinkedIdentity, type Store, type UserRecord } from '../core/index.js';
+import { UserExistsError, type IdentityStore, type Store, type UserRecord } from '../core/index.js';
 import { isLastWayToSignIn } from '../core/users/sign-in-methods.js';
 import { SocialError } from './errors.js';
 import type { SocialProfile } from './providers/types.js';
@@ -86,16 +86,7 @@ export async function unlinkFromUser(store: IdentityBackend, user: UserRecord, p
   if (!(await store.unlinkIdentity(user.id, provider, subject))) throw new SocialError('social_identity_not_found');
 }
 
-/** The identities of a user as the API shows them. */
-export function publicIdentity(identity: LinkedIdentity): Record<string, unknown> {
-  return {
-    provider: identity.provider,
-    subject: identity.subject,
-    email: identity.email,
-    created_at: identity.createdAt.toISOString(),
-    last_used_at: identity.lastUsedAt.toISOString(),
-  };
-}
+export { publicIdentity } from '../core/users/public-user.js';
 
 async function activeUser(store: IdentityBackend, id: string): Promise<UserRecord> {
   const user = await store.findUser('id', id);

@@ -3,7 +3,7 @@
  * tokens over SQLite too).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/core/index.js';
+import { hasIdentities, type IdentityStore, type Store } from '../../src/core/index.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
 import { PASSWORD, startApp, type Answer, type TestApp } from '../helpers/server.js';
 
@@ -14,6 +14,17 @@ const NOT_FOUND = { detail: 'Not found.', code: 'not_found' };
 const BLACKLISTED = { detail: 'Token is blacklisted', code: 'token_not_valid' };
 
 const bearer = (access: string) => ({ authorization: `Bearer ${access}` });
+
+/** The store's `IdentityStore` side (every store these tests use has it). */
+function identities(store: Store): Store & IdentityStore {
+  if (!hasIdentities(store)) throw new Error('the store has no linked identities');
+  return store;
+}
+
+/** Links `(provider, subject)` to `userId` through the store, as a social sign-in would. */
+async function link(store: Store, userId: string, provider: string, subject: string, email: string | null = null, at = new Date('2025-01-02T03:04:05Z')) {
+  expect(await identities(store).linkIdentity({ provider, subject, userId, email, at })).toBe('linked');
+}
 
 /** A session's refresh token, refreshed once (rotation on): the new pair. */
 async function refresh(t: TestApp, token: string, headers: Record<string, string> = {}): Promise<Answer> {
@@ -40,6 +51,7 @@ describe('admin API: who may use it', () => {
     bobId = (await t.user('bob')).id;
     staff = bearer((await t.login('admin')).access);
     plain = bearer((await t.login('alice')).access);
+    await link(t.store, bobId, 'github', '4242');
     const bob = await t.login('bob');
     bobFamily = (await t.store.findOutstanding(JSON.parse(Buffer.from(bob.refresh.split('.')[1] ?? '', 'base64url').toString()).jti as string))?.familyId ?? '';
   });
@@ -53,6 +65,8 @@ describe('admin API: who may use it', () => {
     ['POST', `/api/admin/users/${bobId}/password/`, { password: 'another long password' }],
     ['POST', `/api/admin/users/${bobId}/sessions/${bobFamily}/revoke/`],
     ['POST', `/api/admin/users/${bobId}/sessions/revoke-all/`],
+    ['GET', `/api/admin/users/${bobId}/identities/`],
+    ['POST', `/api/admin/users/${bobId}/identities/github/4242/unlink/`],
     ['POST', `/api/admin/users/${bobId}/deactivate/`],
     ['POST', `/api/admin/users/${bobId}/activate/`],
     ['GET', '/api/admin/tokens/?blacklisted=true'],
@@ -85,6 +99,7 @@ describe('admin API: who may use it', () => {
     }
     expect(await t.store.findUser('username', 'created-by-test')).toBeNull();
     expect((await t.store.findUser('id', bobId))?.isActive).toBe(true);
+    expect(await identities(t.store).listIdentities(bobId)).toHaveLength(1);
     expect((await refresh(t, (await t.login('bob')).refresh)).status).toBe(200);
   });
 
@@ -96,6 +111,8 @@ describe('admin API: who may use it', () => {
       expect(r.headers.get('content-type')).toMatch(/^application\/json/);
       expect(r.headers.get('cache-control')).toBe('no-store');
     }
+    // Bob has a password: his only identity could be unlinked.
+    expect(await identities(t.store).listIdentities(bobId)).toEqual([]);
   });
 
   it('reads staff status from the store: a demoted user loses the admin at once', async () => {
@@ -418,6 +435,127 @@ describe.each(SESSION_STORES)('admin API: sessions and tokens (%s store)', (_nam
   });
 });
 
+describe.each(SESSION_STORES)('admin API: linked identities (%s store)', (_name, makeStore) => {
+  let t: TestApp;
+  let staff: Record<string, string>;
+  let alice: string;
+  let bob: string;
+
+  const identitiesOf = async (id: string) => {
+    const r = await t.get(`/api/admin/users/${id}/identities/`, staff);
+    expect(r.status, r.text).toBe(200);
+    return r.json as { count: number; has_usable_password: boolean; results: Array<{ provider: string; subject: string }> };
+  };
+  const unlink = (userId: string, provider: string, subject: string, headers: Record<string, string> = {}) =>
+    t.post(`/api/admin/users/${userId}/identities/${encodeURIComponent(provider)}/${encodeURIComponent(subject)}/unlink/`, {}, { ...staff, ...headers });
+  /** A user with no usable password, as social login creates one. */
+  const passwordless = async (username: string) => (await t.store.createUser({ username, email: `${username}@example.com`, passwordHash: '' })).id;
+
+  beforeAll(async () => {
+    const store = makeStore();
+    t = await startApp(SETTINGS, store === undefined ? {} : { store });
+    await t.user('admin', { isStaff: true });
+    alice = (await t.user('alice')).id;
+    bob = (await t.user('bob')).id;
+    staff = bearer((await t.login('admin')).access);
+  });
+  afterAll(() => t.close());
+
+  it('lists a user\'s identities by provider then subject, with their email and times; none is an empty list', async () => {
+    await link(t.store, alice, 'google', '1098', 'alice@gmail.example', new Date('2025-03-01T10:00:00Z'));
+    await link(t.store, alice, 'github', '583231', null, new Date('2025-02-01T09:00:00Z'));
+    await identities(t.store).touchIdentity('github', '583231', 'alice@users.noreply.example', new Date('2025-04-05T06:07:08Z'));
+    const r = await t.get(`/api/admin/users/${alice}/identities/`, staff);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    expect(r.json).toEqual({
+      count: 2,
+      has_usable_password: true,
+      results: [
+        { provider: 'github', subject: '583231', email: 'alice@users.noreply.example', created_at: '2025-02-01T09:00:00.000Z', last_used_at: '2025-04-05T06:07:08.000Z' },
+        { provider: 'google', subject: '1098', email: 'alice@gmail.example', created_at: '2025-03-01T10:00:00.000Z', last_used_at: '2025-03-01T10:00:00.000Z' },
+      ],
+    });
+    expect(await identitiesOf(bob)).toEqual({ count: 0, has_usable_password: true, results: [] });
+    const unknown = await t.get('/api/admin/users/999999/identities/', staff);
+    expect(unknown.status).toBe(404);
+    expect(unknown.json).toEqual(NOT_FOUND);
+  });
+
+  it('unlinks one identity of a user with a password, answering it; the others stay', async () => {
+    await link(t.store, bob, 'gitlab', '77', 'bob@gitlab.example');
+    await link(t.store, bob, 'github', '78');
+    const r = await unlink(bob, 'gitlab', '77');
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    expect(r.json).toEqual({ provider: 'gitlab', subject: '77', email: 'bob@gitlab.example', created_at: '2025-01-02T03:04:05.000Z', last_used_at: '2025-01-02T03:04:05.000Z' });
+    expect(await identities(t.store).findIdentity('gitlab', '77')).toBeNull();
+    expect((await identitiesOf(bob)).results.map((i) => i.provider)).toEqual(['github']);
+    // Bob has a password: his last identity may go too.
+    expect((await unlink(bob, 'github', '78')).status).toBe(200);
+    expect((await identitiesOf(bob)).count).toBe(0);
+    // Unlinked already: 404.
+    expect((await unlink(bob, 'github', '78')).json).toEqual(NOT_FOUND);
+  });
+
+  it('refuses to unlink the last way to sign in of a user without a usable password (400 last_login_method), in the request language', async () => {
+    const carol = await passwordless('carol');
+    await link(t.store, carol, 'github', 'c-1');
+    await link(t.store, carol, 'google', 'c-2');
+    const list = await identitiesOf(carol);
+    expect(list.has_usable_password).toBe(false);
+    // Two identities: one may go.
+    expect((await unlink(carol, 'google', 'c-2')).status).toBe(200);
+    const refused = await unlink(carol, 'github', 'c-1');
+    expect(refused.status).toBe(400);
+    expect(refused.json).toEqual({
+      detail: "This is the user's last way to sign in (no usable password and no other linked identity): set a password for them first.",
+      code: 'last_login_method',
+    });
+    const fr = await unlink(carol, 'github', 'c-1', { 'accept-language': 'fr' });
+    expect(fr.status).toBe(400);
+    expect(fr.json.code).toBe('last_login_method');
+    expect(fr.json.detail).toMatch(/^C’est le dernier moyen de connexion/);
+    expect((await identitiesOf(carol)).results).toEqual([expect.objectContaining({ provider: 'github', subject: 'c-1' })]);
+    // Django's unusable-password marker counts as no password too.
+    await t.store.setPassword(carol, '!unusable');
+    expect((await unlink(carol, 'github', 'c-1')).json.code).toBe('last_login_method');
+    // Once the admin sets a password, the identity may go.
+    expect((await t.post(`/api/admin/users/${carol}/password/`, { password: 'carol has a password now' }, staff)).status).toBe(200);
+    expect((await identitiesOf(carol)).has_usable_password).toBe(true);
+    expect((await unlink(carol, 'github', 'c-1')).status).toBe(200);
+    expect((await identitiesOf(carol)).count).toBe(0);
+  });
+
+  it("answers 404 for another user's identity, an unknown one, or an unknown user, unlinking nothing", async () => {
+    const dave = await passwordless('dave');
+    const erin = (await t.user('erin')).id;
+    await link(t.store, dave, 'github', 'd-1');
+    await link(t.store, erin, 'github', 'e-1');
+    // Erin's identity through Dave's URL (and the other way round), even though Erin has a password.
+    expect((await unlink(dave, 'github', 'e-1')).json).toEqual(NOT_FOUND);
+    expect((await unlink(erin, 'github', 'd-1')).json).toEqual(NOT_FOUND);
+    expect((await unlink(erin, 'github', 'e-2')).status).toBe(404);
+    expect((await unlink(erin, 'gitlab', 'e-1')).status).toBe(404);
+    // Exact comparison: no case folding.
+    expect((await unlink(erin, 'GitHub', 'e-1')).status).toBe(404);
+    expect((await unlink('999999', 'github', 'e-1')).json).toEqual(NOT_FOUND);
+    expect((await identities(t.store).findIdentity('github', 'e-1'))?.userId).toBe(erin);
+    expect((await identities(t.store).findIdentity('github', 'd-1'))?.userId).toBe(dave);
+  });
+
+  it('takes subjects with URL-reserved characters, percent-encoded', async () => {
+    const frank = (await t.user('frank')).id;
+    for (const subject of ['google-oauth2|1234', 'https://idp.example/users/42', 'a b%c?d#e']) {
+      await link(t.store, frank, 'oidc', subject);
+      const r = await unlink(frank, 'oidc', subject);
+      expect(r.status, `${subject}: ${r.text}`).toBe(200);
+      expect(r.json.subject).toBe(subject);
+    }
+    expect((await identitiesOf(frank)).count).toBe(0);
+  });
+});
+
 describe('admin API: HTTP details', () => {
   let t: TestApp;
   let staff: Record<string, string>;
@@ -439,6 +577,12 @@ describe('admin API: HTTP details', () => {
     expect(get.headers.get('allow')).toBe('POST, OPTIONS');
     expect((await t.post('/api/admin/tokens/', {}, staff)).status).toBe(405);
     expect((await t.send('PUT', '/api/admin/users/1/', { headers: staff })).status).toBe(405);
+    const unlinkGet = await t.get('/api/admin/users/1/identities/github/1/unlink/', staff);
+    expect(unlinkGet.status).toBe(405);
+    expect(unlinkGet.headers.get('allow')).toBe('POST, OPTIONS');
+    const listPost = await t.post('/api/admin/users/1/identities/', {}, staff);
+    expect(listPost.status).toBe(405);
+    expect(listPost.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
   });
 
   it('redirects a path without its trailing slash with 308, keeping the query', async () => {
@@ -448,6 +592,10 @@ describe('admin API: HTTP details', () => {
     const post = await t.post('/api/admin/users/1/sessions/revoke-all', {}, staff);
     expect(post.status).toBe(308);
     expect(post.headers.get('location')).toBe('/api/admin/users/1/sessions/revoke-all/');
+    const unlink = await t.post('/api/admin/users/1/identities/github/1/unlink', {}, staff);
+    expect(unlink.status).toBe(308);
+    expect(unlink.headers.get('location')).toBe('/api/admin/users/1/identities/github/1/unlink/');
+    expect((await t.get('/api/admin/users/1/identities', staff)).headers.get('location')).toBe('/api/admin/users/1/identities/');
   });
 
   it('answers HEAD and OPTIONS for staff only', async () => {
@@ -477,6 +625,8 @@ describe('admin API: HTTP details', () => {
         'GET /api/admin/users/{id}/sessions/',
         'POST /api/admin/users/{id}/sessions/revoke-all/',
         'POST /api/admin/users/{id}/sessions/{familyId}/revoke/',
+        'GET /api/admin/users/{id}/identities/',
+        'POST /api/admin/users/{id}/identities/{provider}/{subject}/unlink/',
         'GET /api/admin/tokens/',
         'POST /api/admin/flush/',
       ].sort(),
@@ -539,14 +689,26 @@ describe('admin API: cookie mode', () => {
   });
 });
 
-describe('admin API: a store without sessions', () => {
+describe('admin API: a store without sessions or linked identities', () => {
   let t: TestApp;
   let staff: Record<string, string>;
 
   beforeAll(async () => {
     const inner = createMemoryStore();
     // The memory store without its SessionStore methods, as a store that lacks the capability looks.
-    const hidden = new Set(['recordSession', 'touchSession', 'listSessions', 'sessionOwner', 'listTokens', 'countUsers']);
+    const hidden = new Set([
+      'recordSession',
+      'touchSession',
+      'listSessions',
+      'sessionOwner',
+      'listTokens',
+      'countUsers',
+      'findIdentity',
+      'linkIdentity',
+      'touchIdentity',
+      'unlinkIdentity',
+      'listIdentities',
+    ]);
     const store = new Proxy(inner, {
       get(target, prop, receiver) {
         if (typeof prop === 'string' && hidden.has(prop)) return undefined;
@@ -570,6 +732,16 @@ describe('admin API: a store without sessions', () => {
     expect(sessions.status).toBe(501);
     expect(sessions.json.code).toBe('sessions_unsupported');
     expect((await t.get('/api/admin/tokens/', staff)).status).toBe(501);
+    const list = await t.get('/api/admin/users/2/identities/', staff);
+    expect(list.status).toBe(501);
+    expect(list.json).toEqual({
+      detail: 'This store does not record linked identities (social login); use the memory, SQLite or SQL store.',
+      code: 'identities_unsupported',
+    });
+    expect(list.headers.get('cache-control')).toBe('no-store');
+    const unlink = await t.post('/api/admin/users/2/identities/github/1/unlink/', {}, staff);
+    expect(unlink.status).toBe(501);
+    expect(unlink.json.code).toBe('identities_unsupported');
     const a = await t.login('alice');
     expect((await t.post('/api/admin/users/2/sessions/revoke-all/', {}, staff)).json).toEqual({ revoked: 1 });
     expect((await refresh(t, a.refresh)).status).toBe(401);

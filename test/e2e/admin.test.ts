@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { hasIdentities, type IdentityStore, type Store } from '../../src/core/index.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
 import { PASSWORD } from '../helpers/server.js';
 import { describeBrowser, startBrowserEnv, takeScreenshots, type BrowserEnv } from './browser.js';
@@ -58,10 +59,17 @@ async function openAdmin(e: BrowserEnv, label: string, username: string): Promis
   return opened;
 }
 
+/** The store's linked identities (the memory store has them). */
+function identities(store: Store): Store & IdentityStore {
+  if (!hasIdentities(store)) throw new Error('the store has no linked identities');
+  return store;
+}
+
 describeBrowser('admin page (Chromium)', () => {
   let e: BrowserEnv;
   let pageB: Page;
   let pageC: Page;
+  let carol: string;
 
   beforeAll(async () => {
     e = await startBrowserEnv({ rotateRefreshTokens: true, blacklistAfterRotation: true, updateLastLogin: true }, { store: createMemoryStore() });
@@ -69,6 +77,11 @@ describeBrowser('admin page (Chromium)', () => {
     await e.app.user('alice', { email: 'alice@example.com' });
     await e.app.user('bob', { email: 'bob@example.com' });
     await e.app.user('mallory', { email: '' });
+    // Carol signed up through social login: no password, two linked identities.
+    carol = (await e.app.store.createUser({ username: 'carol', email: 'carol@example.com', passwordHash: '' })).id;
+    const at = new Date('2025-01-02T03:04:05Z');
+    await identities(e.app.store).linkIdentity({ provider: 'github', subject: '583231', userId: carol, email: 'carol@users.noreply.example', at });
+    await identities(e.app.store).linkIdentity({ provider: 'google', subject: '1098', userId: carol, email: null, at });
     // Alice logs in from two browsers: B (a desktop) and C (a phone).
     const b = await e.newPage(await e.newContext('B', { userAgent: UA_B }));
     pageB = b.page;
@@ -157,6 +170,34 @@ describeBrowser('admin page (Chromium)', () => {
     await page.getByRole('heading', { name: 'Sessions of dora' }).waitFor();
     await page.getByRole('row').filter({ hasText: 'No active sessions.' }).waitFor();
     expect(await page.locator('#app').isVisible()).toBe(true);
+  });
+
+  it("shows a user's linked identities, unlinks one, and keeps the last way to sign in (the API's refusal)", async () => {
+    const { page, errors } = await openAdmin(e, 'A3', 'admin');
+    await page.getByRole('button', { name: 'Manage carol' }).click();
+    await page.getByRole('heading', { name: 'Sessions of carol' }).waitFor();
+    const section = page.getByRole('group', { name: 'Identities' });
+    const github = section.getByRole('row').filter({ hasText: 'github' });
+    const google = section.getByRole('row').filter({ hasText: 'google' });
+    await github.waitFor();
+    await google.waitFor();
+    expect(await github.locator('td').allTextContents()).toEqual(['github', '583231', 'carol@users.noreply.example', expect.any(String), expect.any(String), 'Unlink']);
+    expect(await google.locator('td').nth(2).textContent()).toBe('none');
+    await section.getByText('No usable password', { exact: false }).waitFor();
+
+    page.once('dialog', (d) => void d.accept());
+    await google.getByRole('button', { name: 'Unlink google identity 1098' }).click();
+    await page.locator('#status', { hasText: 'The google identity 1098 was unlinked from carol.' }).waitFor();
+    await google.waitFor({ state: 'detached' });
+
+    page.once('dialog', (d) => void d.accept());
+    await github.getByRole('button', { name: 'Unlink github identity 583231' }).click();
+    await page.locator('#status', { hasText: "This is the user's last way to sign in" }).waitFor();
+    expect(await github.isVisible()).toBe(true);
+    expect((await identities(e.app.store).listIdentities(carol)).map((i) => i.provider)).toEqual(['github']);
+    // The refusal was a 400 the page expected; nothing else went wrong.
+    expect(errors.filter((m) => !m.includes('400'))).toEqual([]);
+    e.assertNoExternalRequests();
   });
 
   it('tells a non-staff user the admin is for staff only (the API answers 403)', async () => {

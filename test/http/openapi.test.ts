@@ -2,6 +2,7 @@ import Ajv2020Module from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestFields } from '../../src/core/http/schemas.js';
 import { startApp, type TestApp } from '../helpers/server.js';
+import { reserveOrigin, startSocialApp, type SocialApp } from '../social/app.js';
 
 // ajv is CommonJS: its class is the module's default export, or the module itself, depending on the interop.
 const Ajv2020 = ((Ajv2020Module as unknown as { default?: unknown }).default ?? Ajv2020Module) as unknown as typeof Ajv2020Module.default;
@@ -180,6 +181,30 @@ describe('OpenAPI document and reference (default settings)', () => {
     expect(login.security).toBeUndefined();
   });
 
+  it('declares exactly the tags its routes use, each with a description; social only when configured', () => {
+    const used = new Set<string>();
+    for (const item of Object.values<Json>(doc.paths)) for (const op of Object.values<Json>(item)) for (const tag of op.tags ?? []) used.add(tag);
+    expect(doc.tags.map((t: Json) => t.name)).toEqual(['token', 'admin', 'example']);
+    expect(new Set(doc.tags.map((t: Json) => t.name))).toEqual(used);
+    for (const tag of doc.tags) expect(tag.description, tag.name).toEqual(expect.stringMatching(/\S/));
+  });
+
+  it("keeps the descriptions a route gives its responses, and still refers to the shared error schema", () => {
+    const revoke = doc.paths['/api/admin/users/{id}/sessions/{familyId}/revoke/'].post as Json;
+    expect(revoke.responses['404'].description).toBe('No such user or session (`not_found`)');
+    expect(revoke.responses['404'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
+    const unlink = doc.paths['/api/admin/users/{id}/identities/{provider}/{subject}/unlink/'].post as Json;
+    expect(unlink.responses['400'].description).toMatch(/`last_login_method`/);
+    expect(unlink.responses['501'].description).toMatch(/`identities_unsupported`/);
+    // Undescribed ones get the API's meaning of the status.
+    expect(unlink.responses['401'].description).toMatch(/^Credentials or token refused/);
+    for (const item of Object.values<Json>(doc.paths)) {
+      for (const op of Object.values<Json>(item)) {
+        for (const res of Object.values<Json>(op.responses)) expect(['Default Response', 'Response', '']).not.toContain(res.description);
+      }
+    }
+  });
+
   it('protected routes require the bearer scheme and describe their answers', () => {
     for (const path of ['/api/protected/', '/api/me/']) {
       const op = doc.paths[path].get as Json;
@@ -259,5 +284,62 @@ describe('OpenAPI document in cookie mode', () => {
     expect(refresh.responses['403']).toBeDefined();
     const login = doc.paths['/api/token/'].post.responses['200'].content['application/json'].schema as Json;
     expect(Object.keys(login.properties)).toEqual(['access']);
+  });
+});
+
+describe('OpenAPI document with social login', () => {
+  let app: SocialApp;
+  let doc: Json;
+  beforeAll(async () => {
+    // A preset provider with dummy credentials: listing the routes contacts no provider.
+    app = await startSocialApp(await reserveOrigin(), {
+      providers: { github: { type: 'github', clientId: 'gh-id', clientSecret: 'gh-secret' } },
+      allowedRedirects: ['http://localhost:3000/done'],
+    });
+    const r = await app.get('/api/schema/');
+    expect(r.status).toBe(200);
+    doc = r.json as Json;
+  });
+  afterAll(() => app?.close());
+
+  it('stays valid and documents every social route under the declared social tag', () => {
+    expect(validateOpenApi31(doc)).toEqual([]);
+    const social = Object.entries<Json>(doc.paths)
+      .filter(([path]) => path.startsWith('/api/auth/'))
+      .flatMap(([path, item]) => Object.entries<Json>(item).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, op })));
+    expect(social.map((o) => o.at).sort()).toEqual(
+      [
+        'GET /api/auth/{provider}/login',
+        'GET /api/auth/{provider}/callback',
+        'POST /api/auth/exchange/',
+        'POST /api/auth/{provider}/token',
+        'POST /api/auth/{provider}/link',
+        'GET /api/auth/identities/',
+        'DELETE /api/auth/identities/{provider}/{subject}/',
+      ].sort(),
+    );
+    for (const { at, op } of social) {
+      expect(op.tags, at).toEqual(['social']);
+      expect(op.summary, at).toEqual(expect.any(String));
+    }
+    expect(doc.tags.map((t: Json) => t.name)).toEqual(['token', 'social', 'admin', 'example']);
+    expect(doc.tags.find((t: Json) => t.name === 'social').description).toMatch(/Social login/);
+    expect(doc.paths['/api/auth/identities/'].get.security).toEqual([{ bearerAuth: [] }]);
+  });
+
+  it("keeps the social routes' own response descriptions and describes their errors in social login's codes", () => {
+    const login = doc.paths['/api/auth/{provider}/login'].get as Json;
+    expect(login.responses['302'].description).toBe('Redirect (Location header)');
+    expect(login.responses['404'].description).toMatch(/`social_unknown_provider`/);
+    const unlink = doc.paths['/api/auth/identities/{provider}/{subject}/'].delete as Json;
+    expect(unlink.responses['204'].description).toBe('Unlinked');
+    expect(unlink.responses['409'].description).toMatch(/`social_last_login_method`/);
+    expect(unlink.responses['409'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
+    const token = doc.paths['/api/auth/{provider}/token'].post as Json;
+    expect(token.responses['401'].description).toMatch(/`social_id_token_invalid`/);
+    expect(token.responses['401'].description).not.toMatch(/no_active_account/);
+    expect(token.responses['502'].description).toMatch(/`social_provider_unavailable`/);
+    // The token endpoints keep theirs.
+    expect(doc.paths['/api/token/'].post.responses['401'].description).toMatch(/`no_active_account`/);
   });
 });

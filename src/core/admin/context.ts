@@ -2,8 +2,8 @@ import type { Authentication } from '../auth/authenticate.js';
 import { checkPermissions, isStaff } from '../auth/permissions.js';
 import type { PasswordHasher } from '../passwords/index.js';
 import type { Settings } from '../settings/types.js';
-import { hasSessions, type SessionStore, type Store, type UserRecord } from '../store/types.js';
-import { SessionsUnsupported } from './errors.js';
+import { hasIdentities, hasSessions, type IdentityStore, type SessionStore, type Store, type UserRecord } from '../store/types.js';
+import { IdentitiesUnsupported, SessionsUnsupported } from './errors.js';
 
 /** What the admin operations run with: a `RestJwt` fits (`store`, `hasher`, `settings`, `tokens.nowSeconds`). */
 export interface AdminService {
@@ -45,5 +45,11 @@ export function adminContext(service: AdminService, auth: Authentication<UserRec
 /** The store as a `SessionStore`, or 501 `sessions_unsupported`. */
 export function sessionStore(ctx: AdminContext): Store & SessionStore {
   if (!hasSessions(ctx.store)) throw new SessionsUnsupported();
+  return ctx.store;
+}
+
+/** The store as an `IdentityStore` (linked social-login identities), or 501 `identities_unsupported`. */
+export function identityStore(ctx: AdminContext): Store & IdentityStore {
+  if (!hasIdentities(ctx.store)) throw new IdentitiesUnsupported();
   return ctx.store;
 }

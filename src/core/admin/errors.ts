@@ -1,7 +1,7 @@
 import type { AdminMessage } from './messages.js';
 
 /** Stable `code`s of the admin API's own errors (the core's `not_found`, `permission_denied`, … are used as they are). */
-export type AdminErrorCode = 'invalid' | 'cannot_deactivate_self' | 'sessions_unsupported';
+export type AdminErrorCode = 'invalid' | 'cannot_deactivate_self' | 'last_login_method' | 'sessions_unsupported' | 'identities_unsupported';
 
 /**
  * An error of the admin API. Not an `ApiError`: its messages are not in the token endpoints' catalogue, so it is
@@ -34,9 +34,26 @@ export class CannotDeactivateSelf extends AdminError {
   }
 }
 
+/**
+ * 400: unlinking would leave the user no way to sign in — no usable password and no other linked identity (the rule
+ * social login's own unlink applies: `isLastWayToSignIn`). Setting a password first lifts it.
+ */
+export class LastLoginMethod extends AdminError {
+  constructor() {
+    super(400, 'last_login_method', { key: 'last_login_method' });
+  }
+}
+
 /** 501: the store lacks the optional `SessionStore` capability (sessions and token listings). */
 export class SessionsUnsupported extends AdminError {
   constructor() {
     super(501, 'sessions_unsupported', { key: 'sessions_unsupported' });
+  }
+}
+
+/** 501: the store lacks the optional `IdentityStore` capability (linked social-login identities). */
+export class IdentitiesUnsupported extends AdminError {
+  constructor() {
+    super(501, 'identities_unsupported', { key: 'identities_unsupported' });
   }
 }

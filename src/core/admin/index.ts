@@ -3,8 +3,16 @@
  * {@link AdminContext}, which only a staff user gets ({@link adminContext}), and answers plain data or throws an error
  * that {@link adminErrorResponse} renders.
  */
-export { adminContext, sessionStore, type AdminContext, type AdminService } from './context.js';
-export { AdminError, AdminValidationError, CannotDeactivateSelf, SessionsUnsupported, type AdminErrorCode } from './errors.js';
+export { adminContext, identityStore, sessionStore, type AdminContext, type AdminService } from './context.js';
+export {
+  AdminError,
+  AdminValidationError,
+  CannotDeactivateSelf,
+  IdentitiesUnsupported,
+  LastLoginMethod,
+  SessionsUnsupported,
+  type AdminErrorCode,
+} from './errors.js';
 export { FieldErrors, readBoolean, readString, readQueryBoolean, readQueryInteger, lastValue, type QueryValue } from './fields.js';
 export { adminEn, adminFr, renderAdminMessage, type AdminMessage, type AdminMessageKey, type AdminCatalogue } from './messages.js';
 export {
@@ -30,4 +38,5 @@ export {
 } from './users.js';
 export { listSessions, revokeSession, revokeAllSessions, sessionView, type SessionView, type SessionList, type Revocation } from './sessions.js';
 export { listTokens, flushExpired, tokenView, type TokenView } from './tokens.js';
+export { listIdentities, unlinkIdentity, identityView, type IdentityView, type IdentityList } from './identities.js';
 export { adminResponse, adminHeaders, adminErrorResponse, pageBody, type AdminErrorRenderer, type PageBody } from './http.js';

@@ -18,6 +18,9 @@ export const adminEn = {
   integer_too_large: 'Ensure this value is less than or equal to {max}.',
   cannot_deactivate_self: 'You cannot deactivate your own account: ask another staff member.',
   sessions_unsupported: 'This store does not record sessions or list tokens; use the memory, SQLite or SQL store.',
+  last_login_method:
+    "This is the user's last way to sign in (no usable password and no other linked identity): set a password for them first.",
+  identities_unsupported: 'This store does not record linked identities (social login); use the memory, SQLite or SQL store.',
 } as const;
 
 export type AdminMessageKey = keyof typeof adminEn;
@@ -37,6 +40,10 @@ export const adminFr: AdminCatalogue = {
   integer_too_large: 'Assurez-vous que cette valeur est inférieure ou égale à {max}.',
   cannot_deactivate_self: 'Vous ne pouvez pas désactiver votre propre compte : demandez à un autre membre de l’équipe.',
   sessions_unsupported: 'Ce stockage n’enregistre pas les sessions et ne liste pas les jetons ; utilisez le stockage mémoire, SQLite ou SQL.',
+  last_login_method:
+    'C’est le dernier moyen de connexion de cet utilisateur (pas de mot de passe utilisable ni d’autre identité liée) : définissez-lui d’abord un mot de passe.',
+  identities_unsupported:
+    'Ce stockage n’enregistre pas les identités liées (connexion sociale) ; utilisez le stockage mémoire, SQLite ou SQL.',
 };
 
 const adminCatalogues: Readonly<Record<string, AdminCatalogue>> = { en: adminEn, fr: adminFr };

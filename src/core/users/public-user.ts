@@ -1,4 +1,4 @@
-import type { UserRecord } from '../store/types.js';
+import type { LinkedIdentity, UserRecord } from '../store/types.js';
 
 /** A user on the wire (`GET /api/me/`, the admin API): never the password hash or the token version. */
 export interface PublicUser {
@@ -22,5 +22,29 @@ export function publicUser(user: UserRecord): PublicUser {
     is_staff: user.isStaff,
     last_login: user.lastLogin?.toISOString() ?? null,
     date_joined: user.dateJoined.toISOString(),
+  };
+}
+
+/** A linked identity on the wire (the same fields as social login's `GET auth/identities/`). Times are ISO 8601. */
+export interface PublicIdentity {
+  /** The provider's configured name (`github`, `google`, …). */
+  provider: string;
+  /** The provider's stable id for the account. */
+  subject: string;
+  /** The email the provider asserted at the last sign-in, if any (provider-controlled text: render it as text). */
+  email: string | null;
+  /** When the identity was linked. */
+  created_at: string;
+  /** The last sign-in through it; equal to `created_at` until then. */
+  last_used_at: string;
+}
+
+export function publicIdentity(identity: LinkedIdentity): PublicIdentity {
+  return {
+    provider: identity.provider,
+    subject: identity.subject,
+    email: identity.email,
+    created_at: identity.createdAt.toISOString(),
+    last_used_at: identity.lastUsedAt.toISOString(),
   };
 }

@@ -301,7 +301,7 @@ async function loadUsers() {
 async function selectUser(user) {
   state.selected = user;
   showDetail();
-  await Promise.all([loadSessions(), loadUsers()]);
+  await Promise.all([loadSessions(), loadIdentities(), loadUsers()]);
   $('detail-heading').focus();
 }
 
@@ -355,7 +355,7 @@ async function resetPassword(event) {
     const result = await api('POST', `${ADMIN}users/${encodeURIComponent(user.id)}/password/`, { password: input.value });
     input.value = '';
     say(`Password of ${user.username} reset; ${plural(result.revoked, 'token')} revoked.`);
-    await Promise.all([loadSessions(), loadTokens()]);
+    await Promise.all([loadSessions(), loadIdentities(), loadTokens()]);
   } catch (err) {
     if (err instanceof ApiFailure && err.status === 400 && err.body && Array.isArray(err.body.password)) {
       error.textContent = err.body.password.join(' ');
@@ -426,6 +426,65 @@ async function revokeAll() {
   if (result === undefined) return;
   say(`All sessions of ${user.username} revoked (${plural(result.revoked, 'token')} blacklisted).`);
   await Promise.all([loadSessions(), loadTokens()]);
+}
+
+// --- linked identities --------------------------------------------------------------------------------------------
+
+/** The user's linked identities (social login). A store that records none answers 501: the section is then hidden. */
+async function loadIdentities() {
+  const user = state.selected;
+  if (user === null) return;
+  const section = $('identities');
+  const body = $('identities-body');
+  let list;
+  try {
+    list = await api('GET', `${ADMIN}users/${encodeURIComponent(user.id)}/identities/`);
+  } catch (err) {
+    if (err instanceof ApiFailure && err.status === 501) {
+      section.hidden = true;
+      return;
+    }
+    body.replaceChildren(el('tr', {}, el('td', { colspan: 6, class: 'empty', text: 'Identities could not be loaded.' })));
+    if (!(err instanceof ApiFailure && (err.status === 401 || (err.status === 403 && err.code === 'permission_denied')))) {
+      say(err instanceof Error ? err.message : 'Something went wrong.', 'error');
+    }
+    return;
+  }
+  // The answer of another user's panel, if the selection changed meanwhile.
+  if (state.selected === null || state.selected.id !== user.id) return;
+  section.hidden = false;
+  $('identities-note').hidden = list.has_usable_password || list.count === 0;
+  body.replaceChildren();
+  if (list.results.length === 0) body.append(el('tr', {}, el('td', { colspan: 6, class: 'empty', text: 'No linked identities.' })));
+  for (const i of list.results) {
+    body.append(
+      el(
+        'tr',
+        { 'data-provider': i.provider, 'data-subject': i.subject },
+        el('td', {}, i.provider),
+        el('td', { class: 'mono' }, i.subject),
+        el('td', { class: 'wrap' }, i.email ?? el('span', { class: 'muted', text: 'none' })),
+        el('td', {}, time(i.created_at)),
+        el('td', {}, time(i.last_used_at)),
+        el(
+          'td',
+          {},
+          el('button', { type: 'button', class: 'danger small', 'aria-label': `Unlink ${i.provider} identity ${i.subject}`, text: 'Unlink', onclick: () => unlinkIdentity(i) }),
+        ),
+      ),
+    );
+  }
+}
+
+async function unlinkIdentity(identity) {
+  const user = state.selected;
+  if (user === null) return;
+  if (!window.confirm(`Unlink the ${identity.provider} identity ${identity.subject} from ${user.username}? They will no longer be able to sign in with it.`)) return;
+  const path = `${ADMIN}users/${encodeURIComponent(user.id)}/identities/${encodeURIComponent(identity.provider)}/${encodeURIComponent(identity.subject)}/unlink/`;
+  const result = await attempt(() => api('POST', path));
+  if (result === undefined) return;
+  say(`The ${result.provider} identity ${result.subject} was unlinked from ${user.username}.`);
+  await loadIdentities();
 }
 
 // --- creating users -----------------------------------------------------------------------------------------------
@@ -528,6 +587,7 @@ function start() {
   });
   $('sessions-reload').addEventListener('click', () => Promise.all([refreshSelected(), loadSessions()]));
   $('include-ended').addEventListener('change', () => loadSessions());
+  $('identities-reload').addEventListener('click', () => Promise.all([refreshSelected(), loadIdentities()]));
   $('toggle-active').addEventListener('click', toggleActive);
   $('revoke-all').addEventListener('click', revokeAll);
   $('password-form').addEventListener('submit', resetPassword);
