@@ -4,10 +4,10 @@
  * mounts them on Fastify with the adapter's guard, as any application could.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema, HTTPMethods } from 'fastify';
 import { errorHandler, guard, methodNotAllowed, sendCore } from '../adapters/fastify/index.js';
+import { pageAssetsDir, pageCsp, securePage } from './page-headers.js';
 import {
   adminContext,
   adminErrorResponse,
@@ -464,13 +464,8 @@ const ASSET_TYPES: Readonly<Record<string, string>> = {
   'admin.css': 'text/css; charset=utf-8',
 };
 
-/**
- * The page allows only itself: no inline script or style, no other origin, no framing. `img-src data:` is for the
- * empty favicon that stops the browser asking for `/favicon.ico`.
- */
-export const ADMIN_PAGE_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; " +
-  "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/** The page allows only itself: no inline script or style, no other origin, no framing. */
+export const ADMIN_PAGE_CSP = pageCsp();
 
 interface Asset {
   body: Buffer;
@@ -478,18 +473,8 @@ interface Asset {
   etag: string;
 }
 
-/**
- * Where the page's files are: next to the compiled module when the build copied them (`dist/server/assets/admin/`),
- * else in the source tree (`src/server/assets/admin/`, which is also where they are when running from source).
- */
-export function adminAssetsDir(): string | null {
-  const candidates = [new URL('./assets/admin/', import.meta.url), new URL('../../src/server/assets/admin/', import.meta.url)];
-  for (const dir of candidates) {
-    const path = fileURLToPath(dir);
-    if (existsSync(`${path}index.html`)) return path;
-  }
-  return null;
-}
+/** Where the page's files are (see {@link pageAssetsDir}). */
+export const adminAssetsDir = (): string | null => pageAssetsDir('admin');
 
 function loadAssets(dir: string): Map<string, Asset> {
   const assets = new Map<string, Asset>();
@@ -509,15 +494,11 @@ function registerPage(app: FastifyInstance, restjwt: RestJwt): void {
     if (asset === undefined) {
       return reply.code(503).header('Content-Type', 'text/plain; charset=utf-8').header('Cache-Control', 'no-store').send('The admin page files are missing from this installation.\n');
     }
-    reply
+    securePage(reply, ADMIN_PAGE_CSP)
       .header('Content-Type', asset.type)
       .header('ETag', asset.etag)
       // Revalidated on every load, so an upgrade is picked up at once; 304 keeps that cheap.
-      .header('Cache-Control', 'no-cache')
-      .header('Content-Security-Policy', ADMIN_PAGE_CSP)
-      .header('X-Frame-Options', 'DENY')
-      .header('Cross-Origin-Opener-Policy', 'same-origin')
-      .header('Cross-Origin-Resource-Policy', 'same-origin');
+      .header('Cache-Control', 'no-cache');
     if (req.headers['if-none-match'] === asset.etag) return reply.code(304).send();
     return reply.send(asset.body);
   };

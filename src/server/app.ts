@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { errorHandler, guard, methodNotAllowed, restjwtPlugin, sendCore } from '../adapters/fastify/index.js';
-import { NotFound, type RestJwt, type UserRecord } from '../core/index.js';
+import { NotFound, publicUser, type RestJwt } from '../core/index.js';
 import { publicJwks } from '../core/keys/jwks.js';
 import { registerAdmin } from './admin.js';
 import { registerOpenApi, routeDocs } from './openapi.js';
@@ -13,19 +13,6 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** Social login (`createSocialLogin` from `restjwt/social`): mounts `/api/auth/…` when given. */
   social?: import('../social/index.js').SocialLogin;
-}
-
-/** What `GET /api/me/` shows of a user: never the password hash or token version. */
-export function publicUser(user: UserRecord): Record<string, unknown> {
-  return {
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    is_active: user.isActive,
-    is_staff: user.isStaff,
-    last_login: user.lastLogin?.toISOString() ?? null,
-    date_joined: user.dateJoined.toISOString(),
-  };
 }
 
 /** JSON logs: request line and status only. Headers that carry credentials are redacted should anything log them. */

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply, FastifySchema } from 'fastify';
 import { ERROR_SCHEMA, FIELD_ERRORS_SCHEMA, type RestJwt } from '../core/index.js';
+import { pageCsp, securePage } from './page-headers.js';
 
 /** Where the document is served. */
 export const SCHEMA_PATH = '/api/schema/';
@@ -258,17 +259,7 @@ function tidy(doc: OpenApiDocument): OpenApiDocument {
 }
 
 /** The reference page's Content-Security-Policy: own scripts only; Swagger UI sets inline styles and data: icons. */
-export const DOCS_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const DOCS_CSP = pageCsp({ inlineStyles: true });
 
 /** The swagger-ui-dist files the page needs (served as they are shipped). */
 const SWAGGER_UI_FILES: Readonly<Record<string, string>> = {
@@ -319,7 +310,7 @@ function registerDocs(app: FastifyInstance): void {
   const dir = swaggerUiDir();
   const cache = new Map<string, Buffer>();
   const hidden = { schema: { hide: true } as DocumentedSchema };
-  const security = (reply: FastifyReply) => reply.header('Content-Security-Policy', DOCS_CSP).header('X-Frame-Options', 'DENY');
+  const security = (reply: FastifyReply) => securePage(reply, DOCS_CSP);
 
   app.get(DOCS_PATH, hidden, async (_req, reply) =>
     security(reply).header('Content-Type', 'text/html; charset=utf-8').header('Cache-Control', 'no-cache').send(DOCS_HTML),

@@ -2,41 +2,16 @@
  * The demo page at `/`: static HTML, CSS and an ES module from `assets/demo/`, plus the compiled client
  * (`dist/client/*.js`) at `/assets/client/`, so that the page imports `restjwt/client` with no build step of its own.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RestJwt } from '../core/index.js';
+import { firstDirWith, pageAssetsDir, pageCsp, securePage } from './page-headers.js';
 
 /** The demo's Content-Security-Policy: its own scripts, styles and API only; nothing inline, nothing external. */
-export const DEMO_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const DEMO_CSP = pageCsp();
 
-/** The first candidate directory holding `probe`, as a path; null when none does. */
-function firstDirWith(candidates: readonly URL[], probe: string): string | null {
-  for (const dir of candidates) {
-    if (existsSync(new URL(probe, dir))) return fileURLToPath(dir);
-  }
-  return null;
-}
-
-/**
- * Where the demo's files are: next to this module when a build copied them (`dist/server/assets/demo/`), else in
- * the sources (`src/server/assets/demo/`), which is where they are both under vitest (this file is
- * `src/server/pages.ts`) and after `tsc` (this file is `dist/server/pages.js`, two levels below the root).
- */
-export function demoAssetsDir(): string | null {
-  return firstDirWith([new URL('./assets/demo/', import.meta.url), new URL('../../src/server/assets/demo/', import.meta.url)], 'index.html');
-}
+/** Where the demo's files are (see {@link pageAssetsDir}). */
+export const demoAssetsDir = (): string | null => pageAssetsDir('demo');
 
 /**
  * Where the compiled client is: `dist/client/` beside `dist/server/` after a build, or `dist/client/` from the
@@ -88,10 +63,8 @@ export async function registerPages(app: FastifyInstance, restjwt: RestJwt): Pro
     const dir = demoAssetsDir();
     if (dir === null) return notFound(reply, 'The demo page assets (src/server/assets/demo/) are missing.');
     const html = (await readFile(`${dir}index.html`, 'utf8')).replace('%COOKIE_MODE%', cookieMode);
-    return reply
+    return securePage(reply, DEMO_CSP)
       .header('Content-Type', 'text/html; charset=utf-8')
-      .header('Content-Security-Policy', DEMO_CSP)
-      .header('X-Frame-Options', 'DENY')
       .header('Cache-Control', 'no-cache')
       .send(html);
   });
