@@ -1,18 +1,12 @@
 import { blacklistToken } from './handlers/blacklist.js';
-import type { HandlerContext } from './handlers/context.js';
+import type { HandlerContext, RequestMeta } from './handlers/context.js';
+
+export type { RequestMeta };
 import { obtainPair, obtainSliding } from './handlers/obtain.js';
 import { refreshPair } from './handlers/refresh.js';
 import { refreshSliding } from './handlers/sliding-refresh.js';
 import { logoutAll } from './handlers/logout-all.js';
 import { verifyToken } from './handlers/verify.js';
-
-/** What a handler may know of the request besides its body. */
-export interface RequestMeta {
-  /** The client address (after trusted-proxy handling), for throttling. */
-  address: string;
-  /** The request's headers (lower-case names), for endpoints that authenticate the caller (logout-all). */
-  headers?: Readonly<Record<string, string | undefined>>;
-}
 
 export type EndpointName = 'obtainPair' | 'refresh' | 'verify' | 'blacklist' | 'obtainSliding' | 'refreshSliding' | 'logoutAll';
 

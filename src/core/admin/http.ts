@@ -4,7 +4,7 @@
  */
 import { negotiateLocale } from '../i18n/negotiate.js';
 import { BASE_HEADERS, type CoreResponse } from '../http/types.js';
-import type { HeaderMap } from '../http/transport.js';
+import type { HeaderMap } from '../http/types.js';
 import type { Settings } from '../settings/types.js';
 import { AdminError } from './errors.js';
 import { renderAdminMessage } from './messages.js';

@@ -1,9 +1,16 @@
 import type { PasswordHasher } from '../passwords/index.js';
 import type { LoginThrottle } from '../throttle/login-throttle.js';
 import type { Settings } from '../settings/types.js';
-import type { RequestMeta } from '../endpoints.js';
 import type { OutstandingToken, SessionUse, Store, UserRecord } from '../store/types.js';
 import type { Token, TokenService } from '../tokens/token-service.js';
+
+/** What a handler may know of the request besides its body. */
+export interface RequestMeta {
+  /** The client address (after trusted-proxy handling), for throttling. */
+  address: string;
+  /** The request's headers (lower-case names), for endpoints that authenticate the caller (logout-all). */
+  headers?: Readonly<Record<string, string | undefined>>;
+}
 
 /** A structured log event. Never carries a token, a password or a request body. */
 export interface LogEvent {

@@ -1,4 +1,4 @@
-import type { RequestMeta } from '../endpoints.js';
+import type { RequestMeta } from './context.js';
 import { AuthenticationFailed, Throttled } from '../errors.js';
 import { readStringFields } from '../http/fields.js';
 import type { UserRecord } from '../store/types.js';

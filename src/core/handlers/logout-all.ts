@@ -1,5 +1,5 @@
 import { authenticateRequest } from '../auth/authenticate.js';
-import type { RequestMeta } from '../endpoints.js';
+import type { RequestMeta } from './context.js';
 import { NotAuthenticated } from '../errors.js';
 import type { UserRecord } from '../store/types.js';
 import type { HandlerContext } from './context.js';

@@ -1,4 +1,4 @@
-import type { RequestMeta } from '../endpoints.js';
+import type { RequestMeta } from './context.js';
 import { ServiceUnavailable } from '../errors.js';
 import { hasSessions, type UserRecord } from '../store/types.js';
 import type { Token } from '../tokens/token-service.js';

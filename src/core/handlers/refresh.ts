@@ -2,7 +2,7 @@ import { userIdFromClaims } from '../auth/authenticate.js';
 import { InvalidToken, ServiceUnavailable, TokenError } from '../errors.js';
 import { readStringFields } from '../http/fields.js';
 import type { Token } from '../tokens/token-service.js';
-import type { RequestMeta } from '../endpoints.js';
+import type { RequestMeta } from './context.js';
 import { hasSessions } from '../store/types.js';
 import { outstandingRecord, sessionUse, type HandlerContext } from './context.js';
 import { activeUserForToken } from './stored-token.js';

@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { CsrfFailed } from '../errors.js';
 import type { Settings } from '../settings/types.js';
 import { parseCookies, serializeCookie } from './cookies.js';
-import type { HeaderMap } from './transport.js';
+import type { HeaderMap } from './types.js';
 
 /** Cookie names: `__Host-` (Path=/, no Domain) and `__Secure-` prefixes when Secure, plain names otherwise. */
 export function cookieNames(settings: Settings): { refresh: string; access: string; csrf: string } {

@@ -5,10 +5,9 @@
  */
 import type { EndpointName, EndpointSpec } from '../endpoints.js';
 import { ApiError, ParseError, PayloadTooLarge } from '../errors.js';
-import type { CoreResponse } from './types.js';
+import type { CoreResponse, HeaderMap } from './types.js';
 
-/** Headers as the core reads them: lower-case names, one string each. */
-export type HeaderMap = Readonly<Record<string, string | undefined>>;
+export type { HeaderMap } from './types.js';
 
 /** Node's `IncomingHttpHeaders`, a web `Headers`, or any map/list of name–value pairs. */
 export type HeaderInput =

@@ -2,6 +2,11 @@
  * The core's plain-data view of HTTP. An adapter turns its framework's request into a `CoreRequest` and writes the
  * `CoreResponse` back; that translation is all an adapter does.
  */
+
+/** Headers as the core reads them: lower-case names, one string each. */
+export type HeaderMap = Readonly<Record<string, string | undefined>>;
+
+/** A request as the core sees it. */
 export interface CoreRequest {
   /** Upper-case method. */
   method: string;
