@@ -111,7 +111,7 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
     throw error;
   }
   const port = (app.server.address() as AddressInfo).port;
-  if (!worker) process.stderr.write(`restjwt listening on ${serverUrl(options.host, port)}\n`);
+  if (!worker) process.stderr.write(`restjwt listening on ${serverUrl(options.host, port)}\n${pagesLine(serverUrl(options.host, port))}`);
 
   const server = app;
   const stop = onShutdown(async () => {
@@ -202,7 +202,7 @@ async function runPrimary(options: ServeOptions): Promise<void> {
     listening.add(worker.id);
     if (!announced && listening.size >= options.workers) {
       announced = true;
-      process.stderr.write(`restjwt listening on ${serverUrl(options.host, address.port)} (${options.workers} workers)\n`);
+      process.stderr.write(`restjwt listening on ${serverUrl(options.host, address.port)} (${options.workers} workers)\n${pagesLine(serverUrl(options.host, address.port))}`);
     }
   });
 
@@ -234,4 +234,10 @@ async function runPrimary(options: ServeOptions): Promise<void> {
   process.on('SIGTERM', () => shutdown(0));
   process.on('SIGINT', () => shutdown(0));
   for (let i = 0; i < options.workers; i++) cluster.fork();
+}
+
+/** Where the browser pages are, printed under the listening line. */
+function pagesLine(base: string): string {
+  const root = base.replace(/\/$/, '');
+  return `restjwt pages: demo ${root}/ · admin ${root}/admin/ (staff users: restjwt createuser NAME --staff) · API reference ${root}/api/docs/\n`;
 }
