@@ -3,11 +3,15 @@
  * (`bench/servers/*.js` from `dist-bench/`), so the load generator never shares the server's event loop.
  *
  *   npm run bench:http          the full run: median of BENCH_RUNS (3) runs of `-c 50 -d 5` per target, the login-load
- *                               check, the memory check, and simplejwt vs `restjwt serve --workers 2` when available
- *   npm run bench:http:smoke    BENCH_SMOKE=1: every server ~1 s, only checks that they answer 200
+ *                               check, the memory check, simplejwt vs `restjwt serve --workers 2` when available, and
+ *                               refresh with rotation + blacklist vs simplejwt on SQLite and PostgreSQL
+ *   npm run bench:http:smoke    BENCH_SMOKE=1: every server ~1 s, only checks that they answer 200 (refresh: 4
+ *                               chains for 1 s per target, each rotation answered 200 and a rotated token refused)
  *
- * BENCH_JSON=FILE also writes the results as JSON; BENCH_ONLY=frameworks,simplejwt,login,memory runs only those parts;
- * BENCH_RUNS, BENCH_CONNECTIONS, BENCH_DURATION and BENCH_LOGIN_RATE change the load.
+ * BENCH_JSON=FILE also writes the results as JSON; BENCH_ONLY=frameworks,simplejwt,refresh,login,memory runs only those
+ * parts; BENCH_RUNS, BENCH_CONNECTIONS, BENCH_DURATION and BENCH_LOGIN_RATE change the load; BENCH_REFRESH_CONNECTIONS
+ * (default BENCH_CONNECTIONS) and BENCH_REFRESH_DURATION (10 s) the refresh load; BENCH_PG_URL (default
+ * postgres://postgres@127.0.0.1:5432/test) is where the refresh runs create, and drop, their fresh databases.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +19,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { Agent, request as httpRequest } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 import autocannon from 'autocannon';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -207,20 +214,23 @@ function memoryCheck(): Record<string, number> {
 }
 
 const PYTHON = '/usr/bin/python3';
+const PEER_DIR = join(ROOT, 'test', 'interop', 'django_peer');
+const BENCH_SIGNING_KEY = 'bench-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH';
+const CREDENTIALS = JSON.stringify({ username: 'alice', password: 'correct horse battery staple' });
 
 function djangoAvailable(): boolean {
   return spawnSync(PYTHON, ['-c', 'import rest_framework_simplejwt, gunicorn'], { stdio: 'ignore' }).status === 0;
 }
 
+async function loginPair(base: string): Promise<{ access: string; refresh: string }> {
+  const res = await fetch(`${base}/api/token/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CREDENTIALS });
+  const body = (await res.json()) as { access?: string; refresh?: string };
+  if (res.status !== 200 || body.access === undefined || body.refresh === undefined) throw new Error(`${base}/api/token/ answered ${res.status}`);
+  return { access: body.access, refresh: body.refresh };
+}
+
 async function login(base: string): Promise<string> {
-  const res = await fetch(`${base}/api/token/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'alice', password: 'correct horse battery staple' }),
-  });
-  const body = (await res.json()) as { access?: string };
-  if (res.status !== 200 || body.access === undefined) throw new Error(`${base}/api/token/ answered ${res.status}`);
-  return body.access;
+  return (await loginPair(base)).access;
 }
 
 /** Waits for `pattern` (capturing the URL) on the child's stderr. */
@@ -236,6 +246,74 @@ function listeningUrl(child: ChildProcess, pattern: RegExp): Promise<string> {
   });
 }
 
+interface Running {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The interop tests' Django project (test/interop/django_peer, run as test/interop/helpers/django.ts runs it) under
+ * `gunicorn --workers 2` (sync workers), on `databaseUrl` (sqlite:///PATH or postgres://…), migrated, with alice.
+ * `extra` adds peer settings from the environment (e.g. PEER_CONN_MAX_AGE).
+ */
+async function startDjangoPeer(databaseUrl: string, extra: Record<string, string> = {}): Promise<Running> {
+  const penv: NodeJS.ProcessEnv = {
+    ...process.env,
+    PYTHONDONTWRITEBYTECODE: '1',
+    DJANGO_SETTINGS_MODULE: 'peer.settings',
+    PEER_DATABASE_URL: databaseUrl,
+    PEER_SIGNING_KEY: BENCH_SIGNING_KEY,
+    PEER_PASSWORD_HASHER: 'pbkdf2_sha256',
+    PEER_ROTATE: '1',
+    ...extra,
+  };
+  for (const name of ['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYENV_VERSION']) delete penv[name];
+  const manage = (args: string[], input = '') => {
+    const r = spawnSync(PYTHON, ['manage.py', ...args], { cwd: PEER_DIR, env: penv, input, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`manage.py ${args.join(' ')} failed: ${r.stderr ?? String(r.error)}`);
+  };
+  manage(['migrate', '--noinput']);
+  manage(['peer_seed'], `[${CREDENTIALS}]`);
+  // gunicorn's sync workers close the connection after each answer (no keep-alive): autocannon reconnects, and
+  // counts a connection the server reset under load as an error. Those are reported, not fatal.
+  const peer = spawn(PYTHON, ['-m', 'gunicorn', '--bind', '127.0.0.1:0', '--workers', '2', '--log-level', 'info', 'peer.wsgi:application'], {
+    cwd: PEER_DIR,
+    env: penv,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  track(peer);
+  try {
+    const url = await listeningUrl(peer, /Listening at: (http:\/\/\S+)/);
+    await new Promise((r) => setTimeout(r, 1000)); // both workers booted
+    return { url, stop: () => stopChild(peer) };
+  } catch (err) {
+    await stopChild(peer);
+    throw err;
+  }
+}
+
+/** `restjwt serve --workers 2` on `database`, with alice created first (argon2id, the CLI's default hasher). */
+async function startRestjwtServe(database: string, settings?: Record<string, unknown>): Promise<Running> {
+  const cli = join(ROOT, 'dist-bench', 'src', 'cli', 'main.js');
+  const env: NodeJS.ProcessEnv = { ...process.env, RESTJWT_SIGNING_KEY: BENCH_SIGNING_KEY };
+  if (settings !== undefined) env.RESTJWT_SETTINGS = JSON.stringify(settings);
+  const made = spawnSync(process.execPath, [cli, 'createuser', 'alice', '--password-stdin', '--database', database], {
+    input: 'correct horse battery staple',
+    env,
+    encoding: 'utf8',
+  });
+  if (made.status !== 0) throw new Error(`restjwt createuser failed: ${made.stderr}`);
+  const child = spawn(process.execPath, [cli, 'serve', '--workers', '2', '--port', '0', '--database', database], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  track(child);
+  try {
+    const url = await listeningUrl(child, /listening on (http:\/\/\S+)/);
+    return { url, stop: () => stopChild(child) };
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+}
+
 /** simplejwt 5.2.2 under gunicorn (2 sync workers) vs `restjwt serve --workers 2`, both on SQLite, stateful. */
 async function versusSimplejwt(): Promise<Row[]> {
   if (!djangoAvailable()) {
@@ -245,60 +323,21 @@ async function versusSimplejwt(): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'restjwt-bench-'));
   const rows: Row[] = [];
   try {
-    // The interop tests' Django project (test/interop/django_peer), run as test/interop/helpers/django.ts runs it.
-    const peerDir = join(ROOT, 'test', 'interop', 'django_peer');
-    const penv: NodeJS.ProcessEnv = {
-      ...process.env,
-      PYTHONDONTWRITEBYTECODE: '1',
-      DJANGO_SETTINGS_MODULE: 'peer.settings',
-      PEER_DATABASE_URL: `sqlite:///${join(dir, 'peer.sqlite3')}`,
-      PEER_SIGNING_KEY: 'bench-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH',
-      PEER_PASSWORD_HASHER: 'pbkdf2_sha256',
-      PEER_ROTATE: '1',
-    };
-    for (const name of ['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYENV_VERSION']) delete penv[name];
-    const manage = (args: string[], input = '') => {
-      const r = spawnSync(PYTHON, ['manage.py', ...args], { cwd: peerDir, env: penv, input, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`manage.py ${args.join(' ')} failed: ${r.stderr ?? String(r.error)}`);
-    };
-    manage(['migrate', '--noinput']);
-    manage(['peer_seed'], JSON.stringify([{ username: 'alice', password: 'correct horse battery staple' }]));
-    // gunicorn's sync workers close the connection after each answer (no keep-alive): autocannon reconnects, and
-    // counts a connection the server reset under load as an error. Those are reported, not fatal.
-    const peer = spawn(PYTHON, ['-m', 'gunicorn', '--bind', '127.0.0.1:0', '--workers', '2', '--log-level', 'info', 'peer.wsgi:application'], {
-      cwd: peerDir,
-      env: penv,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    track(peer);
+    const peer = await startDjangoPeer(`sqlite:///${join(dir, 'peer.sqlite3')}`);
     try {
-      const peerUrl = await listeningUrl(peer, /Listening at: (http:\/\/\S+)/);
-      await new Promise((r) => setTimeout(r, 1000)); // both workers booted
-      const token = await login(peerUrl);
-      await expect200(`${peerUrl}/api/protected/`, bearer(token));
-      rows.push(await measure('Django', 'simplejwt 5.2.2, gunicorn --workers 2 (SQLite)', `${peerUrl}/api/protected/`, bearer(token), true));
+      const token = await login(peer.url);
+      await expect200(`${peer.url}/api/protected/`, bearer(token));
+      rows.push(await measure('Django', 'simplejwt 5.2.2, gunicorn --workers 2 (SQLite)', `${peer.url}/api/protected/`, bearer(token), true));
     } finally {
-      await stopChild(peer);
+      await peer.stop();
     }
-
-    const cli = join(ROOT, 'dist-bench', 'src', 'cli', 'main.js');
-    const database = `sqlite:///${join(dir, 'restjwt.sqlite3')}`;
-    const env = { ...process.env, RESTJWT_SIGNING_KEY: 'bench-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH' };
-    const made = spawnSync(process.execPath, [cli, 'createuser', 'alice', '--password-stdin', '--database', database], {
-      input: 'correct horse battery staple',
-      env,
-      encoding: 'utf8',
-    });
-    if (made.status !== 0) throw new Error(`restjwt createuser failed: ${made.stderr}`);
-    const child = spawn(process.execPath, [cli, 'serve', '--workers', '2', '--port', '0', '--database', database], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    track(child);
+    const server = await startRestjwtServe(`sqlite:///${join(dir, 'restjwt.sqlite3')}`);
     try {
-      const url = await listeningUrl(child, /listening on (http:\/\/\S+)/);
-      const token = await login(url);
-      await expect200(`${url}/api/protected/`, bearer(token));
-      rows.push(await measure('restjwt', 'restjwt serve --workers 2 (SQLite)', `${url}/api/protected/`, bearer(token)));
+      const token = await login(server.url);
+      await expect200(`${server.url}/api/protected/`, bearer(token));
+      rows.push(await measure('restjwt', 'restjwt serve --workers 2 (SQLite)', `${server.url}/api/protected/`, bearer(token)));
     } finally {
-      await stopChild(child);
+      await server.stop();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -306,15 +345,268 @@ async function versusSimplejwt(): Promise<Row[]> {
   return rows;
 }
 
+// ---- Refresh with rotation + blacklist ----------------------------------------------------------------------------
+
+const REFRESH_CONNECTIONS = SMOKE ? 4 : Number(process.env.BENCH_REFRESH_CONNECTIONS ?? CONNECTIONS);
+const REFRESH_DURATION = SMOKE ? 1 : Number(process.env.BENCH_REFRESH_DURATION ?? 10);
+/** The PostgreSQL server the refresh runs use: a fresh database is created on it per run, and dropped afterwards. */
+const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * The rotation chains the load walks. Each connection owns one chain: it presents the chain's head (a refresh token
+ * never presented before) and the `refresh` of a 200 answer becomes the new head. A chain whose head is refused
+ * (which would be a bug: rotation + blacklist must accept each token once) restarts from a spare login.
+ */
+interface Chains {
+  heads: (string | undefined)[];
+  spares: string[];
+  /** Tokens that were rotated (presented and answered 200), kept to check afterwards that they are refused. */
+  rotated: string[];
+}
+
+interface RefreshLoad {
+  rps: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  restarts: number;
+  seconds: number;
+}
+
+/** One keep-alive POST of `body` on `agent`; `Connection: close` answers (gunicorn's sync workers) just reconnect. */
+function post(agent: Agent, url: URL, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * `chains.heads.length` connections refresh as fast as they are answered for `seconds`, each walking its own
+ * rotation chain (one request in flight per connection, as a client refreshing its own token). Not autocannon:
+ * against gunicorn's sync workers (`Connection: close` after every answer) autocannon writes the next request on the
+ * closing socket and, when that socket then errors, reconnects twice, so one connection ends up with several
+ * requests in flight presenting the same token — a chain cannot be walked that way. Latency is measured from the
+ * request's start to its last byte (2xx only, as autocannon does); req/s counts 2xx answers.
+ */
+async function refreshLoad(base: string, chains: Chains, seconds: number): Promise<RefreshLoad> {
+  const url = new URL('/api/token/refresh/', base);
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  let restarts = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  let last = start;
+  await Promise.all(
+    chains.heads.map(async (_, i) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        while (performance.now() < end) {
+          let token = chains.heads[i];
+          if (token === undefined) {
+            token = chains.spares.pop();
+            if (token === undefined) throw new Error('refresh: a chain broke and no spare refresh token is left');
+            chains.heads[i] = token;
+            restarts++;
+          }
+          const t0 = performance.now();
+          let res: { status: number; text: string };
+          try {
+            res = await post(agent, url, JSON.stringify({ refresh: token }));
+          } catch {
+            // Not answered (refused or reset connection): the same token again. Had it been processed after all,
+            // the next answer is a refusal and the chain restarts, which is counted.
+            errors++;
+            continue;
+          }
+          const t1 = performance.now();
+          last = Math.max(last, t1);
+          const next = res.status === 200 ? (JSON.parse(res.text) as { refresh?: unknown }).refresh : undefined;
+          if (typeof next === 'string') {
+            latencies.push(t1 - t0);
+            if (chains.rotated.length < 4) chains.rotated.push(token);
+            chains.heads[i] = next;
+          } else {
+            non2xx++;
+            chains.heads[i] = undefined;
+          }
+        }
+      } finally {
+        agent.destroy();
+      }
+    }),
+  );
+  const elapsed = (last - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { rps: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99), ok: latencies.length, non2xx, errors, restarts, seconds: elapsed };
+}
+
+/** `n` refresh tokens, each from its own login (each one roots its own chain), `parallel` logins at a time. */
+async function mintRefreshTokens(base: string, n: number, parallel = 2): Promise<string[]> {
+  const out: string[] = [];
+  let started = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (started < n) {
+        started++;
+        out.push((await loginPair(base)).refresh);
+      }
+    }),
+  );
+  return out;
+}
+
+interface RefreshRow {
+  engine: string;
+  server: string;
+  rps: number;
+  p99: number;
+  p50: number;
+  runs: number[];
+  p99s: number[];
+  non2xx: number;
+  errors: number;
+  restarts: number;
+}
+
+/** Mints the chains, warms up, then RUNS runs; the rotated tokens must be refused afterwards (the blacklist works). */
+async function measureRefresh(engine: string, server: string, base: string, strict: boolean): Promise<RefreshRow> {
+  const pool = await mintRefreshTokens(base, REFRESH_CONNECTIONS + Math.max(2, Math.ceil(REFRESH_CONNECTIONS / 5)));
+  const chains: Chains = { heads: pool.slice(0, REFRESH_CONNECTIONS), spares: pool.slice(REFRESH_CONNECTIONS), rotated: [] };
+  if (!SMOKE) await refreshLoad(base, chains, 1); // warm-up: JIT, connection pools; the chains just go on
+  const runs: RefreshLoad[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = await refreshLoad(base, chains, REFRESH_DURATION);
+    if (r.ok === 0 || (strict && (r.non2xx > 0 || r.errors > 0))) {
+      throw new Error(`refresh ${server} (${engine}): ${r.ok} rotations, ${r.non2xx} refusals, ${r.errors} connection errors`);
+    }
+    runs.push(r);
+  }
+  // Rotation with blacklisting: a token that was rotated must now be refused (simplejwt: "Token is blacklisted").
+  const used = chains.rotated[0];
+  if (used === undefined) throw new Error(`refresh ${server} (${engine}): nothing was rotated`);
+  const replay = await fetch(`${base}/api/token/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh: used }) });
+  await replay.arrayBuffer();
+  if (replay.status !== 401) throw new Error(`refresh ${server} (${engine}): a rotated refresh token answered ${replay.status}, not 401`);
+  const sum = (f: (r: RefreshLoad) => number) => runs.reduce((a, r) => a + f(r), 0);
+  const row: RefreshRow = {
+    engine,
+    server,
+    rps: median(runs.map((r) => r.rps)),
+    p99: median(runs.map((r) => r.p99)),
+    p50: median(runs.map((r) => r.p50)),
+    runs: runs.map((r) => r.rps),
+    p99s: runs.map((r) => r.p99),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    restarts: sum((r) => r.restarts),
+  };
+  const notes = [row.errors > 0 ? `${row.errors} connection errors` : '', row.non2xx > 0 ? `${row.non2xx} refusals (${row.restarts} chain restarts)` : '']
+    .filter((x) => x !== '')
+    .join(', ');
+  console.log(
+    `refresh    ${`${server} (${engine})`.padEnd(44)} ${row.rps.toFixed(0).padStart(7)} req/s  p99 ${row.p99.toFixed(1).padStart(6)} ms  (runs ${row.runs.map((x) => x.toFixed(0)).join(', ')}; p99 ${row.p99s.map((x) => x.toFixed(1)).join(', ')})${notes === '' ? '' : `, ${notes}`}`,
+  );
+  return row;
+}
+
+/** A fresh PostgreSQL database for `fn`, dropped afterwards; null (with the reason printed) when the server is down. */
+async function withPgDatabase<T>(label: string, fn: (url: string) => Promise<T>): Promise<T | null> {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await admin.connect();
+  } catch (err) {
+    console.log(`refresh ${label}: skipped (PostgreSQL at ${PG_ADMIN_URL} unreachable: ${(err as Error).message})`);
+    return null;
+  }
+  const name = `restjwt_bench_${label}_${process.pid}`;
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    try {
+      return await fn(url.toString());
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * POST /api/token/refresh/ with rotation and blacklistAfterRotation on: `restjwt serve --workers 2` vs simplejwt
+ * 5.2.2 under `gunicorn --workers 2`, on SQLite and on PostgreSQL (one fresh database per server).
+ */
+async function refreshRuns(): Promise<RefreshRow[]> {
+  const rows: RefreshRow[] = [];
+  const django = djangoAvailable();
+  if (!django) console.log(`refresh simplejwt: skipped (${PYTHON} cannot import rest_framework_simplejwt, gunicorn)`);
+  const djangoPg = django && spawnSync(PYTHON, ['-c', 'import psycopg2'], { stdio: 'ignore' }).status === 0;
+  if (django && !djangoPg) console.log(`refresh simplejwt (PostgreSQL): skipped (${PYTHON} cannot import psycopg2: apt-get install python3-psycopg2)`);
+  const rotation = { rotateRefreshTokens: true, blacklistAfterRotation: true };
+  const restjwtOn = async (engine: string, database: string) => {
+    const server = await startRestjwtServe(database, rotation);
+    try {
+      rows.push(await measureRefresh(engine, 'restjwt serve --workers 2', server.url, true));
+    } finally {
+      await server.stop();
+    }
+  };
+  // Persistent database connections (CONN_MAX_AGE), as a production Django deployment configures them; the default
+  // (a new connection per request) would cost simplejwt a PostgreSQL connection set-up per refresh.
+  const simplejwtOn = async (engine: string, database: string) => {
+    const peer = await startDjangoPeer(database, { PEER_CONN_MAX_AGE: '600' });
+    try {
+      rows.push(await measureRefresh(engine, 'simplejwt 5.2.2, gunicorn --workers 2', peer.url, false));
+    } finally {
+      await peer.stop();
+    }
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'restjwt-bench-refresh-'));
+  try {
+    await restjwtOn('SQLite', `sqlite:///${join(dir, 'restjwt.sqlite3')}`);
+    if (django) await simplejwtOn('SQLite', `sqlite:///${join(dir, 'peer.sqlite3')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await withPgDatabase('restjwt', (url) => restjwtOn('PostgreSQL', url));
+  if (djangoPg) await withPgDatabase('django', (url) => simplejwtOn('PostgreSQL', url));
+  return rows;
+}
+
 console.log(`autocannon -c ${CONNECTIONS} -d ${DURATION}, ${RUNS} run(s) per target${SMOKE ? ' (smoke: only checks 200s)' : ''}`);
-const only = new Set((process.env.BENCH_ONLY ?? 'frameworks,simplejwt,login,memory').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'frameworks,simplejwt,refresh,login,memory').split(','));
 const rows = only.has('frameworks') ? await frameworkRuns() : [];
 const versus = only.has('simplejwt') ? await versusSimplejwt() : [];
+const refresh = only.has('refresh') ? await refreshRuns() : [];
 const loginResult = only.has('login') ? await loginLoad() : {};
 const memory = only.has('memory') ? memoryCheck() : {};
 
 if (!SMOKE) {
-  console.log('\nratios protected / baseline (same framework):');
+  console.log('\nratios (protected / the same framework\'s baseline; restjwt / simplejwt):');
   for (const fw of ['Fastify', 'Express', 'Hono']) {
     const base = rows.find((r) => r.framework === fw && r.target.startsWith('baseline'));
     if (base === undefined) continue;
@@ -323,7 +615,13 @@ if (!SMOKE) {
     }
   }
   if (versus.length === 2) console.log(`  restjwt serve / simplejwt (2 workers each): ${((versus[1]?.rps ?? NaN) / (versus[0]?.rps ?? NaN)).toFixed(1)}x`);
-  if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ rows, versus, login: loginResult, memory }, null, 2));
+  for (const engine of ['SQLite', 'PostgreSQL']) {
+    const ours = refresh.find((r) => r.engine === engine && r.server.startsWith('restjwt'));
+    const theirs = refresh.find((r) => r.engine === engine && r.server.startsWith('simplejwt'));
+    if (ours === undefined || theirs === undefined) continue;
+    console.log(`  refresh (rotation + blacklist), ${engine}: restjwt / simplejwt ${(ours.rps / theirs.rps).toFixed(1)}x req/s; p99 ${ours.p99.toFixed(1)} vs ${theirs.p99.toFixed(1)} ms`);
+  }
+  if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ rows, versus, refresh, login: loginResult, memory }, null, 2));
 } else {
-  console.log(`bench http smoke: ${rows.length + versus.length} targets answered 200`);
+  console.log(`bench http smoke: ${rows.length + versus.length + refresh.length} targets answered 200`);
 }

@@ -2,7 +2,7 @@ import { authCookies, checkCsrf, isUnsafeMethod } from '../http/cookie-mode.js';
 import { AuthenticationFailed, InvalidToken, TokenError, type TokenClassFailure } from '../errors.js';
 import type { Settings } from '../settings/types.js';
 import type { TokenStore, UserRecord, UserStore } from '../store/types.js';
-import { TOKEN_CLASS_NAMES } from '../tokens/kinds.js';
+import { TOKEN_CLASS_NAMES, type TokenKind } from '../tokens/kinds.js';
 import type { Token, TokenService } from '../tokens/token-service.js';
 import { tokenUser, type TokenUser } from './token-user.js';
 
@@ -33,6 +33,12 @@ export type AuthUser<S extends boolean = false> = S extends true ? TokenUser : U
 /** The raw token from the configured header, null when the request is anonymous (simplejwt's get_raw_token). */
 export function rawTokenFromHeader(value: string | undefined, settings: Settings): string | null {
   if (value === undefined) return null;
+  // The usual `Bearer <token>`: one space between two non-empty words and no other whitespace splits exactly as
+  // below, without the regular expression and the arrays (a memchr per whitespace character instead).
+  const space = value.indexOf(' ');
+  if (space > 0 && space < value.length - 1 && value.indexOf(' ', space + 1) === -1 && !hasOtherWhitespace(value)) {
+    return settings.authHeaderTypes.includes(value.slice(0, space)) ? value.slice(space + 1) : null;
+  }
   // Python's str.split(): any run of whitespace separates, leading/trailing ignored.
   const parts = value.split(/[\t\n\v\f\r ]+/).filter((p) => p.length > 0);
   if (parts.length === 0 || !settings.authHeaderTypes.includes(parts[0] as string)) return null;
@@ -40,20 +46,28 @@ export function rawTokenFromHeader(value: string | undefined, settings: Settings
   return parts[1] as string;
 }
 
+const hasOtherWhitespace = (value: string): boolean =>
+  value.indexOf('\t') !== -1 || value.indexOf('\n') !== -1 || value.indexOf('\v') !== -1 || value.indexOf('\f') !== -1 || value.indexOf('\r') !== -1;
+
 /** simplejwt's get_validated_token: the first of the allowed token classes that accepts the token. */
 export async function validateAuthToken(raw: string, tokens: TokenService, store: TokenStore): Promise<Token> {
-  const failures: TokenClassFailure[] = [];
-  for (const kind of tokens.settings.authTokenClasses) {
+  return validateFrom(raw, tokens, store, 0, []);
+}
+
+/** Whether a token of `kind` that verified must still be looked up in the store before it is accepted. */
+const needsStoreCheck = (kind: TokenKind, settings: Settings): boolean => kind === 'sliding' || (kind === 'access' && settings.revokeAccessTokens);
+
+/**
+ * validateAuthToken's loop from the class at `start`, returning the token itself (no promise, no microtask) while
+ * nothing needs to wait: local keys and no store lookup for the class that accepts it — the per-request case.
+ */
+function validateFrom(raw: string, tokens: TokenService, store: TokenStore, start: number, failures: TokenClassFailure[]): Token | Promise<Token> {
+  const classes = tokens.settings.authTokenClasses;
+  for (let i = start; i < classes.length; i++) {
+    const kind = classes[i] as TokenKind;
     try {
-      const token = await tokens.decode(raw, kind);
-      // Sliding tokens are blacklistable (simplejwt's BlacklistMixin); access tokens are not stored.
-      if (kind === 'sliding' && (await store.isBlacklisted(token.payload[tokens.settings.jtiClaim] as string))) {
-        throw new TokenError({ key: 'token_blacklisted' });
-      }
-      // With revokeAccessTokens, a logged-out access token is refused at once (one indexed lookup).
-      if (kind === 'access' && tokens.settings.revokeAccessTokens && (await store.isAccessRevoked(token.payload[tokens.settings.jtiClaim] as string))) {
-        throw new TokenError({ key: 'token_blacklisted' });
-      }
+      const token = tokens.decodeNow(raw, kind);
+      if (token instanceof Promise || needsStoreCheck(kind, tokens.settings)) return checkThenContinue(raw, tokens, store, i, token, failures);
       return token;
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
@@ -61,6 +75,34 @@ export async function validateAuthToken(raw: string, tokens: TokenService, store
     }
   }
   throw new InvalidToken({ key: 'token_not_valid_for_any' }, failures);
+}
+
+/** The class at `i` with what must be awaited (a remote key, the store's revocation lookups); then the next ones. */
+async function checkThenContinue(
+  raw: string,
+  tokens: TokenService,
+  store: TokenStore,
+  i: number,
+  pending: Token | Promise<Token>,
+  failures: TokenClassFailure[],
+): Promise<Token> {
+  const kind = tokens.settings.authTokenClasses[i] as TokenKind;
+  try {
+    const token = await pending;
+    // Sliding tokens are blacklistable (simplejwt's BlacklistMixin); access tokens are not stored.
+    if (kind === 'sliding' && (await store.isBlacklisted(token.payload[tokens.settings.jtiClaim] as string))) {
+      throw new TokenError({ key: 'token_blacklisted' });
+    }
+    // With revokeAccessTokens, a logged-out access token is refused at once (one indexed lookup).
+    if (kind === 'access' && tokens.settings.revokeAccessTokens && (await store.isAccessRevoked(token.payload[tokens.settings.jtiClaim] as string))) {
+      throw new TokenError({ key: 'token_blacklisted' });
+    }
+    return token;
+  } catch (err) {
+    if (!(err instanceof TokenError)) throw err;
+    failures.push({ tokenClass: TOKEN_CLASS_NAMES[kind], tokenType: kind, message: err.msg });
+  }
+  return validateFrom(raw, tokens, store, i + 1, failures);
 }
 
 /** The user id claim as a string: simplejwt 5.2 wrote integers, 5.5 writes strings; both are accepted. */
@@ -73,9 +115,17 @@ export function userIdFromClaims(payload: Readonly<Record<string, unknown>>, set
 
 /** simplejwt's JWTAuthentication.get_user: the token's user, active, with an unrevoked token. */
 export async function userForToken(token: Token, settings: Settings, users: UserStore): Promise<UserRecord> {
+  return checkedUser(await users.findUser(settings.userIdField, requiredUserId(token, settings)), token, settings);
+}
+
+function requiredUserId(token: Token, settings: Settings): string {
   const id = userIdFromClaims(token.payload, settings);
   if (id === null) throw new InvalidToken({ key: 'token_no_user_id' });
-  const user = await users.findUser(settings.userIdField, id);
+  return id;
+}
+
+/** The checks of get_user on the user the store found (null: none). */
+function checkedUser(user: UserRecord | null, token: Token, settings: Settings): UserRecord {
   if (user === null) throw new AuthenticationFailed('user_not_found');
   if (settings.checkUserIsActive && !user.isActive) throw new AuthenticationFailed('user_inactive');
   if (settings.checkRevokeToken && token.payload[settings.revokeTokenClaim] !== user.tokenVersion) {
@@ -112,7 +162,9 @@ export async function authenticateRequest(
     }
   }
   if (raw === null) return null;
-  const token = await validateAuthToken(raw, tokens, store);
-  const user = options.stateless === true ? tokenUserForToken(token, tokens.settings) : await userForToken(token, tokens.settings, store);
-  return { user, token };
+  // One await per request in the usual case: the user lookup (validation returns the token itself when it can).
+  const validated = validateFrom(raw, tokens, store, 0, []);
+  const token = validated instanceof Promise ? await validated : validated;
+  if (options.stateless === true) return { user: tokenUserForToken(token, tokens.settings), token };
+  return { user: checkedUser(await store.findUser(tokens.settings.userIdField, requiredUserId(token, tokens.settings)), token, tokens.settings), token };
 }

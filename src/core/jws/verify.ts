@@ -1,7 +1,7 @@
 import { constants, createHmac, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import type { VerifyKey } from '../keys/keyset.js';
 import type { Algorithm } from '../settings/types.js';
-import { ALGORITHM_SPECS, isAlgorithm } from './algorithms.js';
+import { ALGORITHM_SPECS, isAlgorithm, type AlgorithmSpec } from './algorithms.js';
 import { decodeBase64url } from './base64url.js';
 
 /** Why a compact JWS was refused. Stable codes for tests and logs; never shown to clients (they see one message). */
@@ -40,10 +40,21 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 /** Validated headers, keyed on their exact base64url text: one issuer's tokens share a header. Bounded. */
 const headerCache = new Map<string, JwsHeader>();
 const HEADER_CACHE_MAX = 64;
+/** The header segment seen last and its header: most tokens repeat it, and `startsWith` is cheaper than a lookup. */
+let lastSegment = '';
+let lastHeader: JwsHeader | undefined;
 
-function parseHeader(segment: string): JwsHeader {
-  const cached = headerCache.get(segment);
-  if (cached !== undefined) return cached;
+/** The validated header of `token`, whose header segment ends at `dot` (the first `.`). */
+function parseHeader(token: string, dot: number): JwsHeader {
+  if (lastHeader !== undefined && dot === lastSegment.length && token.startsWith(lastSegment)) return lastHeader;
+  const segment = token.slice(0, dot);
+  const header = headerCache.get(segment) ?? validateHeader(segment);
+  lastSegment = segment;
+  lastHeader = header;
+  return header;
+}
+
+function validateHeader(segment: string): JwsHeader {
   if (segment.length > 2048) throw new JwsError('too_large');
   const bytes = decodeBase64url(segment);
   if (bytes === null) throw new JwsError('malformed');
@@ -68,17 +79,25 @@ function parseHeader(segment: string): JwsHeader {
 }
 
 /**
- * Checks one signature over `signingInput` (for a compact JWS, the ASCII bytes of `header.payload`) with a prepared
- * key, exactly as `verifyCompact` does. Exported for the Wycheproof primitive vectors (test/security/wycheproof.test.ts).
+ * Checks one signature over `signingInput` (for a compact JWS, the ASCII bytes of `header.payload`; a string is taken
+ * as its UTF-8 bytes) with a prepared key, exactly as `verifyCompact` does. Exported for the Wycheproof primitive
+ * vectors (test/security/wycheproof.test.ts).
  */
-export function verifySignature(key: VerifyKey, signingInput: Buffer, signature: Buffer): boolean {
+export function verifySignature(key: VerifyKey, signingInput: Buffer | string, signature: Buffer): boolean {
   const spec = ALGORITHM_SPECS[key.alg];
+  if (spec.family === 'hmac') {
+    if (signature.length !== spec.signatureLength) return false;
+    // HMAC takes the string as it is (UTF-8, as Buffer.from would encode it): no Buffer to build first.
+    const expected = createHmac(spec.hash as string, key.key).update(signingInput).digest();
+    return timingSafeEqual(expected, signature);
+  }
+  return verifyAsymmetric(spec, key, typeof signingInput === 'string' ? Buffer.from(signingInput) : signingInput, signature);
+}
+
+function verifyAsymmetric(spec: AlgorithmSpec, key: VerifyKey, signingInput: Buffer, signature: Buffer): boolean {
   switch (spec.family) {
-    case 'hmac': {
-      if (signature.length !== spec.signatureLength) return false;
-      const expected = createHmac(spec.hash as string, key.key).update(signingInput).digest();
-      return timingSafeEqual(expected, signature);
-    }
+    case 'hmac':
+      return false; // verifySignature's own case
     case 'rsa':
       return cryptoVerify(spec.hash, signingInput, key.key, signature);
     case 'pss':
@@ -108,17 +127,20 @@ export function verifyCompact(token: string, keys: readonly VerifyKey[], maxLeng
   const dot1 = token.indexOf('.');
   const dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1);
   if (dot1 <= 0 || dot2 < 0 || token.indexOf('.', dot2 + 1) !== -1) throw new JwsError('malformed');
-  const header = parseHeader(token.slice(0, dot1));
+  const header = parseHeader(token, dot1);
   const signature = decodeBase64url(token.slice(dot2 + 1));
   if (signature === null || signature.length === 0) throw new JwsError('malformed');
-  const signingInput = Buffer.from(token.slice(0, dot2));
+  // The signing input stays a string for HMAC; the asymmetric families get its bytes once, whatever the key count.
+  const input = token.slice(0, dot2);
+  let inputBytes: Buffer | undefined;
   let matched = false;
   let verified = false;
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as VerifyKey;
     if (key.alg !== header.alg) continue;
     if (header.kid !== undefined && key.kid !== undefined && key.kid !== header.kid) continue;
     matched = true;
-    if (verifySignature(key, signingInput, signature)) {
+    if (verifySignature(key, ALGORITHM_SPECS[key.alg].family === 'hmac' ? input : (inputBytes ??= Buffer.from(input)), signature)) {
       verified = true;
       break;
     }
