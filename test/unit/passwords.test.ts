@@ -243,3 +243,28 @@ describe('burn', () => {
     expect(median(burnTimes)).toBeGreaterThan(0.3 * median(verifyTimes));
   });
 });
+
+describe('maxConcurrentHashes', () => {
+  // A slow hash started first, then a cheap verify: with one slot the verify waits its turn; with two it overtakes.
+  async function finishOrder(maxConcurrentHashes: number): Promise<string[]> {
+    const slow = createPasswordHasher({ argon2: { memoryCost: 65536, timeCost: 6, parallelism: 1 }, maxConcurrentHashes });
+    const cheap = await createPasswordHasher({ argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } }).hash('pw');
+    const order: string[] = [];
+    await Promise.all([slow.hash('slow').then(() => order.push('slow')), slow.verify(cheap, 'pw').then(() => order.push('cheap'))]);
+    return order;
+  }
+
+  it('with one slot, hashes run one at a time in arrival order', async () => {
+    expect(await finishOrder(1)).toEqual(['slow', 'cheap']);
+  });
+
+  it('with two slots, a cheap verify does not wait for a slow hash', async () => {
+    expect(await finishOrder(2)).toEqual(['cheap', 'slow']);
+  });
+
+  it('refuses a limit that is not a positive integer', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => createPasswordHasher({ maxConcurrentHashes: bad })).toThrow(/maxConcurrentHashes must be a positive integer/);
+    }
+  });
+});

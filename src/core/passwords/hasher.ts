@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
 import { argon2id, hash as argon2Hash, needsRehash as argon2NeedsRehash, verify as argon2Verify } from 'argon2';
 import type { HashOptions } from 'argon2';
 import {
@@ -33,6 +35,11 @@ export const DEFAULT_ARGON2_PARAMS: Readonly<Argon2Params> = Object.freeze({
 export interface PasswordHasherOptions {
   /** Overrides for the argon2id parameters of new hashes; each defaults to {@link DEFAULT_ARGON2_PARAMS}. */
   argon2?: Partial<Argon2Params>;
+  /**
+   * How many hashes (hash, verify, burn) may run at once; the rest wait their turn. Default: one fewer than the CPU
+   * cores (at least 1), so a burst of logins always leaves a core to the event loop and the requests it serves.
+   */
+  maxConcurrentHashes?: number;
 }
 
 /**
@@ -122,12 +129,18 @@ async function verifyArgon2(phc: string, password: string): Promise<boolean> {
  */
 export function createPasswordHasher(options: PasswordHasherOptions = {}): PasswordHasher {
   const params = resolveParams(options.argon2);
+  const concurrency = options.maxConcurrentHashes ?? Math.max(1, availableParallelism() - 1);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`maxConcurrentHashes must be a positive integer, got ${String(concurrency)}.`);
+  }
+  // Every hash goes through one queue: argon2 runs on libuv's threads, which would otherwise take every core.
+  const limit = pLimit(concurrency);
 
   // Shared promise so concurrent first calls compute the dummy once; cleared on failure so a later call can retry.
   let dummyHash: Promise<string> | undefined;
   const getDummyHash = (): Promise<string> => {
     if (dummyHash === undefined) {
-      const pending = hashArgon2id(randomBytes(32).toString('hex'), params);
+      const pending = limit(() => hashArgon2id(randomBytes(32).toString('hex'), params));
       pending.catch(() => {
         if (dummyHash === pending) dummyHash = undefined;
       });
@@ -138,7 +151,8 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
 
   const burn = async (password: string): Promise<void> => {
     try {
-      await argon2Verify(await getDummyHash(), typeof password === 'string' ? password : '');
+      const dummy = await getDummyHash();
+      await limit(() => argon2Verify(dummy, typeof password === 'string' ? password : ''));
     } catch {
       // Swallowed: an error here must not make the unknown-user path look different from a wrong password.
     }
@@ -147,7 +161,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   return {
     async hash(password: string): Promise<string> {
       if (typeof password !== 'string') throw new TypeError('password must be a string.');
-      return hashArgon2id(password, params);
+      return limit(() => hashArgon2id(password, params));
     },
 
     async verify(encoded: string, password: string): Promise<boolean> {
@@ -157,16 +171,16 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
       // hash, or the time of the answer would tell which accounts have no usable password (CVE-2024-39329).
       if (encoded === '' || encoded.startsWith('!')) return burn(password).then(() => false);
       if (ARGON2_PHC_PREFIXES.some((prefix) => encoded.startsWith(prefix))) {
-        return verifyArgon2(encoded, password);
+        return limit(() => verifyArgon2(encoded, password));
       }
       if (encoded.startsWith(`${DJANGO_ARGON2_PREFIX}$argon2`)) {
-        return verifyArgon2(encoded.slice(DJANGO_ARGON2_PREFIX.length), password);
+        return limit(() => verifyArgon2(encoded.slice(DJANGO_ARGON2_PREFIX.length), password));
       }
       if (encoded.startsWith(`${DJANGO_PBKDF2_ALGORITHM}$`)) {
-        return verifyDjangoPbkdf2(encoded, password);
+        return limit(() => verifyDjangoPbkdf2(encoded, password));
       }
       if (encoded.startsWith(`${DJANGO_BCRYPT_SHA256_ALGORITHM}$`) || encoded.startsWith(`${DJANGO_BCRYPT_ALGORITHM}$`)) {
-        return verifyDjangoBcrypt(encoded, password);
+        return limit(() => verifyDjangoBcrypt(encoded, password));
       }
       // An unknown format costs one hash too, for the same reason.
       await burn(password);
