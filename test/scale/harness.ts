@@ -11,6 +11,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'no
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitForListening } from '../helpers/serve-process.js';
+import { answer } from '../helpers/server.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIST_CLI = join(ROOT, 'dist/cli/main.js');
@@ -104,13 +105,7 @@ export async function call(url: string, method: 'GET' | 'POST', path: string, bo
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
+  const { json } = await answer(res);
   return { status: res.status, json, ms: performance.now() - started };
 }
 

@@ -3,6 +3,7 @@
  * shares it, as in browsers), redirects followed by hand, and the OpenID Provider's development login and consent
  * forms filled in on the way.
  */
+import { answer } from '../helpers/server.js';
 
 interface Cookie {
   value: string;
@@ -40,13 +41,7 @@ export class Browser {
     const res = await fetch(url, { method: init.method ?? 'GET', body: init.body, headers, redirect: 'manual' });
     const setCookies = res.headers.getSetCookie();
     for (const line of setCookies) this.store(u, line);
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
+    const { text, json } = await answer(res);
     const location = res.headers.get('location');
     return { status: res.status, url, location: location === null ? null : new URL(location, url).href, headers: res.headers, text, json, setCookies };
   }
