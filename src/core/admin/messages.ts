@@ -4,7 +4,7 @@
  */
 import { en as coreEn, builtinCatalogues, type MessageKey } from '../i18n/catalogue.js';
 import type { Message } from '../i18n/translate.js';
-import { render } from '../i18n/translate.js';
+import { fillTemplate, render } from '../i18n/translate.js';
 
 export const adminEn = {
   username_invalid: 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.',
@@ -60,8 +60,7 @@ const isAdminKey = (key: string): key is AdminMessageKey => Object.hasOwn(adminE
 export function renderAdminMessage(message: AdminMessage, locale: string): string {
   const { key, params } = message;
   if (isAdminKey(key)) {
-    const template = (adminCatalogues[locale] ?? adminEn)[key];
-    return params === undefined ? template : template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+    return fillTemplate((adminCatalogues[locale] ?? adminEn)[key], params);
   }
   const core: Message = params === undefined ? { key } : { key, params };
   return render(builtinCatalogues[locale] ?? coreEn, core);

@@ -8,8 +8,11 @@ export interface Message {
 
 /** Renders a message in one catalogue, filling `{name}` placeholders. */
 export function render(catalogue: Catalogue, message: Message): string {
-  const template = catalogue[message.key];
-  const params = message.params;
+  return fillTemplate(catalogue[message.key], message.params);
+}
+
+/** Fills a template's `{name}` placeholders from `params`; unknown names stay as written. */
+export function fillTemplate(template: string, params: Readonly<Record<string, string | number>> | undefined): string {
   if (params === undefined) return template;
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
