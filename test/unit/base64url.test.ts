@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBase64url } from '../../src/core/jws/base64url.js';
+import { decodeBase64url, decodeBase64urlInto } from '../../src/core/jws/base64url.js';
 
 describe('strict base64url', () => {
   it.each([
@@ -22,5 +22,40 @@ describe('strict base64url', () => {
       const bytes = Buffer.from(Array.from({ length: len }, (_, i) => (i * 37 + len) & 0xff));
       expect(decodeBase64url(bytes.toString('base64url'))).toEqual(bytes);
     }
+  });
+
+  // decodeBase64urlInto is what the per-token path uses: it must agree with decodeBase64url on every input.
+  const into = (input: string): Buffer | null => {
+    const target = Buffer.alloc(((input.length * 3) >>> 2) + 8, 0xee);
+    const n = decodeBase64urlInto(input, target);
+    return n < 0 ? null : target.subarray(0, n);
+  };
+
+  it('decodeBase64urlInto agrees with decodeBase64url: foreign characters in every position, every length', () => {
+    const foreign = ['=', '+', '/', ' ', '\n', '.', '\0', '\u00e9', '\u012b', '\u2b00', '\ud800', '!'];
+    for (let len = 0; len < 14; len++) {
+      const base = Buffer.from(Array.from({ length: len }, (_, i) => (i * 91 + 7) & 0xff)).toString('base64url');
+      const variants = [base, base.slice(0, -1), `${base}A`, `${base}AB`];
+      for (let i = 0; i <= base.length; i++) {
+        for (const f of foreign) variants.push(base.slice(0, i) + f + base.slice(i + 1), base.slice(0, i) + f + base.slice(i));
+      }
+      for (const v of variants) expect(into(v), JSON.stringify(v)).toEqual(decodeBase64url(v));
+    }
+  });
+
+  it('decodeBase64urlInto agrees on long inputs too (Buffer.from takes another path past 4 kB)', () => {
+    for (const len of [3000, 4095, 4096, 4097, 6000, 9000]) {
+      const text = Buffer.from(Array.from({ length: len }, (_, i) => (i * 131) & 0xff)).toString('base64url');
+      for (const v of [text, `${text.slice(0, 1000)}=${text.slice(1001)}`, `${text.slice(0, -2)}+${text.slice(-1)}`]) {
+        expect(into(v)).toEqual(decodeBase64url(v));
+      }
+    }
+  });
+
+  it('decodeBase64urlInto never writes past the bytes it reports, and refuses a target without room', () => {
+    const target = Buffer.alloc(8, 0xee);
+    expect(decodeBase64urlInto('AAAA', target)).toBe(3);
+    expect([...target.subarray(3)]).toEqual([0xee, 0xee, 0xee, 0xee, 0xee]);
+    expect(() => decodeBase64urlInto('AAAAAAAAAAAA', target)).toThrow(RangeError);
   });
 });

@@ -47,6 +47,22 @@ describe('verified-token cache', () => {
     expect(off.decodeSync(raw, 'access')).not.toBe(off.decodeSync(raw, 'access'));
   });
 
+  it('keeps least-recently-used order: a hit moves its token to the newest place, a hit on the newest changes nothing', () => {
+    const tokens = service(Date.now, { verifiedTokenCacheSize: 2 });
+    const [a, b, c, d] = [1, 2, 3, 4].map(() => tokens.encode(tokens.forUser('access', user))) as [string, string, string, string];
+    const first = { a: tokens.decodeSync(a, 'access'), b: tokens.decodeSync(b, 'access') };
+    expect(tokens.decodeSync(a, 'access')).toBe(first.a); // a hit: a becomes the newest
+    expect(tokens.decodeSync(a, 'access')).toBe(first.a); // a hit on the newest
+    tokens.decodeSync(c, 'access'); // evicts b, the least recently used
+    expect(tokens.decodeSync(a, 'access')).toBe(first.a);
+    expect(tokens.decodeSync(b, 'access')).not.toBe(first.b); // b was evicted; it is back now, and c was evicted
+    const again = tokens.decodeSync(b, 'access');
+    expect(tokens.decodeSync(b, 'access')).toBe(again); // b is the newest, hit twice
+    tokens.decodeSync(d, 'access'); // evicts a (c went when b came back)
+    expect(tokens.decodeSync(b, 'access')).toBe(again);
+    expect(tokens.decodeSync(a, 'access')).not.toBe(first.a);
+  });
+
   it('revocation is still checked on every hit (user deactivated, sliding token blacklisted)', async () => {
     const t = await startApp({ authTokenClasses: ['access', 'sliding'] });
     try {

@@ -75,7 +75,9 @@ function middlewareFor<U, L extends Record<string, unknown>>(restjwt: RestJwt, p
     const result = await restjwt.authorize(nodeHeaders(req), policy, req.method);
     if (result.response !== undefined) return sendNode(res, result.response);
     (req as RestJwtRequest<U>).auth = result.auth;
-    Object.assign(res.locals, { auth: result.auth, user: result.auth?.user ?? null });
+    const locals = res.locals as Record<string, unknown>;
+    locals.auth = result.auth;
+    locals.user = result.auth?.user ?? null;
     next();
   };
 }

@@ -37,7 +37,7 @@ export function rawTokenFromHeader(value: string | undefined, settings: Settings
   // below, without the regular expression and the arrays (a memchr per whitespace character instead).
   const space = value.indexOf(' ');
   if (space > 0 && space < value.length - 1 && value.indexOf(' ', space + 1) === -1 && !hasOtherWhitespace(value)) {
-    return settings.authHeaderTypes.includes(value.slice(0, space)) ? value.slice(space + 1) : null;
+    return isHeaderType(value, space, settings.authHeaderTypes) ? value.slice(space + 1) : null;
   }
   // Python's str.split(): any run of whitespace separates, leading/trailing ignored.
   const parts = value.split(/[\t\n\v\f\r ]+/).filter((p) => p.length > 0);
@@ -46,12 +46,18 @@ export function rawTokenFromHeader(value: string | undefined, settings: Settings
   return parts[1] as string;
 }
 
+/** Whether `value`'s first `length` characters are one of `types` (`includes(value.slice(0, length))`, without the slice). */
+function isHeaderType(value: string, length: number, types: readonly string[]): boolean {
+  for (const type of types) if (type.length === length && value.startsWith(type)) return true;
+  return false;
+}
+
 const hasOtherWhitespace = (value: string): boolean =>
   value.indexOf('\t') !== -1 || value.indexOf('\n') !== -1 || value.indexOf('\v') !== -1 || value.indexOf('\f') !== -1 || value.indexOf('\r') !== -1;
 
 /** simplejwt's get_validated_token: the first of the allowed token classes that accepts the token. */
 export async function validateAuthToken(raw: string, tokens: TokenService, store: TokenStore): Promise<Token> {
-  return validateFrom(raw, tokens, store, 0, []);
+  return validateFrom(raw, tokens, store, 0, undefined);
 }
 
 /** Whether a token of `kind` that verified must still be looked up in the store before it is accepted. */
@@ -60,8 +66,15 @@ const needsStoreCheck = (kind: TokenKind, settings: Settings): boolean => kind =
 /**
  * validateAuthToken's loop from the class at `start`, returning the token itself (no promise, no microtask) while
  * nothing needs to wait: local keys and no store lookup for the class that accepts it — the per-request case.
+ * `failures` is made at the first refusal: an accepted token allocates no list.
  */
-function validateFrom(raw: string, tokens: TokenService, store: TokenStore, start: number, failures: TokenClassFailure[]): Token | Promise<Token> {
+function validateFrom(
+  raw: string,
+  tokens: TokenService,
+  store: TokenStore,
+  start: number,
+  failures: TokenClassFailure[] | undefined,
+): Token | Promise<Token> {
   const classes = tokens.settings.authTokenClasses;
   for (let i = start; i < classes.length; i++) {
     const kind = classes[i] as TokenKind;
@@ -71,10 +84,10 @@ function validateFrom(raw: string, tokens: TokenService, store: TokenStore, star
       return token;
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
-      failures.push({ tokenClass: TOKEN_CLASS_NAMES[kind], tokenType: kind, message: err.msg });
+      (failures ??= []).push({ tokenClass: TOKEN_CLASS_NAMES[kind], tokenType: kind, message: err.msg });
     }
   }
-  throw new InvalidToken({ key: 'token_not_valid_for_any' }, failures);
+  throw new InvalidToken({ key: 'token_not_valid_for_any' }, failures ?? []);
 }
 
 /** The class at `i` with what must be awaited (a remote key, the store's revocation lookups); then the next ones. */
@@ -84,7 +97,7 @@ async function checkThenContinue(
   store: TokenStore,
   i: number,
   pending: Token | Promise<Token>,
-  failures: TokenClassFailure[],
+  failures: TokenClassFailure[] | undefined,
 ): Promise<Token> {
   const kind = tokens.settings.authTokenClasses[i] as TokenKind;
   try {
@@ -100,7 +113,7 @@ async function checkThenContinue(
     return token;
   } catch (err) {
     if (!(err instanceof TokenError)) throw err;
-    failures.push({ tokenClass: TOKEN_CLASS_NAMES[kind], tokenType: kind, message: err.msg });
+    (failures ??= []).push({ tokenClass: TOKEN_CLASS_NAMES[kind], tokenType: kind, message: err.msg });
   }
   return validateFrom(raw, tokens, store, i + 1, failures);
 }
@@ -163,7 +176,7 @@ export async function authenticateRequest(
   }
   if (raw === null) return null;
   // One await per request in the usual case: the user lookup (validation returns the token itself when it can).
-  const validated = validateFrom(raw, tokens, store, 0, []);
+  const validated = validateFrom(raw, tokens, store, 0, undefined);
   const token = validated instanceof Promise ? await validated : validated;
   if (options.stateless === true) return { user: tokenUserForToken(token, tokens.settings), token };
   return { user: checkedUser(await store.findUser(tokens.settings.userIdField, requiredUserId(token, tokens.settings)), token, tokens.settings), token };

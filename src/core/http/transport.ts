@@ -17,14 +17,23 @@ export type HeaderInput =
 /** Lower-cases names and joins repeated values with ", " (as Node and `Headers` do). */
 export function headerRecord(input: HeaderInput): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
-  const entries = Symbol.iterator in input ? (input as Iterable<readonly [string, unknown]>) : Object.entries(input);
-  for (const [name, value] of entries) {
-    if (value === undefined) continue;
-    const key = name.toLowerCase();
-    const text = Array.isArray(value) ? value.join(', ') : String(value);
-    out[key] = out[key] === undefined ? text : `${out[key]}, ${text}`;
+  if (Symbol.iterator in input) {
+    for (const [name, value] of input as Iterable<readonly [string, unknown]>) addHeader(out, name, value);
+    return out;
   }
+  // A plain object (Node's headers, on every guarded request): its keys, without an [name, value] array for each.
+  const record = input as Readonly<Record<string, unknown>>;
+  const names = Object.keys(record);
+  for (let i = 0; i < names.length; i++) addHeader(out, names[i] as string, record[names[i] as string]);
   return out;
+}
+
+function addHeader(out: Record<string, string | undefined>, name: string, value: unknown): void {
+  if (value === undefined) return;
+  const key = name.toLowerCase();
+  const text = Array.isArray(value) ? value.join(', ') : String(value);
+  const previous = out[key];
+  out[key] = previous === undefined ? text : `${previous}, ${text}`;
 }
 
 /** A web `ReadableStream` reader, structurally (so the core needs no DOM types). */

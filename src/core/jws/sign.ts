@@ -1,6 +1,7 @@
 import { constants, createHmac, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import type { Algorithm } from '../settings/types.js';
 import { ALGORITHM_SPECS } from './algorithms.js';
+import { Scratch } from './scratch.js';
 
 /** Signs `signingInput` (the ASCII `header.payload`) with a prepared KeyObject. */
 export function signRaw(alg: Algorithm, key: KeyObject, signingInput: string): Buffer {
@@ -38,6 +39,15 @@ function headerSegment(alg: Algorithm, kid: string | undefined): string {
   return segment;
 }
 
+/** The payload's UTF-8 bytes on their way to base64url (synchronous use only: see scratch.ts). */
+const payloadArea = new Scratch(1024);
+
+/** base64url of the UTF-8 bytes of `json`, as Buffer.from(json).toString('base64url'), without the Buffer. */
+function payloadSegment(json: string): string {
+  const room = payloadArea.room(json.length * 3);
+  return room.toString('base64url', 0, room.write(json, 0, room.length, 'utf8'));
+}
+
 /**
  * Encodes a compact JWS: header `{"alg", "typ": "JWT"[, "kid"]}` in that order, compact JSON, base64url without
  * padding — byte for byte what PyJWT (simplejwt) produces, so both sides' tokens look alike.
@@ -48,10 +58,15 @@ export function signCompact(
   payload: Readonly<Record<string, unknown>>,
   kid?: string,
 ): string {
-  const signingInput = `${headerSegment(alg, kid)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  // HMAC straight to base64url: one buffer and one conversion fewer on the signing path.
+  const header = headerSegment(alg, kid);
+  const body = payloadSegment(JSON.stringify(payload));
   const spec = ALGORITHM_SPECS[alg];
-  const signature =
-    spec.family === 'hmac' ? createHmac(spec.hash as string, key).update(signingInput).digest('base64url') : signRaw(alg, key, signingInput).toString('base64url');
-  return `${signingInput}.${signature}`;
+  if (spec.family === 'hmac') {
+    // The HMAC takes the three parts in turn: hashing `${header}.${body}` would first flatten that string into a
+    // copy, garbage as soon as the digest is out. Straight to base64url: one buffer and one conversion fewer.
+    const signature = createHmac(spec.hash as string, key).update(header).update('.').update(body).digest('base64url');
+    return `${header}.${body}.${signature}`;
+  }
+  const signingInput = `${header}.${body}`;
+  return `${signingInput}.${signRaw(alg, key, signingInput).toString('base64url')}`;
 }

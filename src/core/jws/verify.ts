@@ -2,7 +2,8 @@ import { constants, createHmac, timingSafeEqual, verify as cryptoVerify } from '
 import type { VerifyKey } from '../keys/keyset.js';
 import type { Algorithm } from '../settings/types.js';
 import { ALGORITHM_SPECS, isAlgorithm, type AlgorithmSpec } from './algorithms.js';
-import { decodeBase64url } from './base64url.js';
+import { decodeBase64url, decodeBase64urlInto } from './base64url.js';
+import { Scratch } from './scratch.js';
 
 /** Why a compact JWS was refused. Stable codes for tests and logs; never shown to clients (they see one message). */
 export type JwsFailure =
@@ -79,19 +80,38 @@ function validateHeader(segment: string): JwsHeader {
 }
 
 /**
+ * Reused areas for the per-token bytes (see scratch.ts): the signature, the payload, the signing input of the
+ * asymmetric algorithms, the expected HMAC. Sharing them is safe: verification is synchronous (node:crypto's one-shot
+ * calls return before the next token starts), and no view of them leaves this module.
+ */
+const signatureArea = new Scratch(512);
+const payloadArea = new Scratch(1024);
+const inputArea = new Scratch(1024);
+/** HMAC outputs (≤ 64 bytes). */
+const macArea = new Scratch(64);
+
+/**
  * Checks one signature over `signingInput` (for a compact JWS, the ASCII bytes of `header.payload`; a string is taken
  * as its UTF-8 bytes) with a prepared key, exactly as `verifyCompact` does. Exported for the Wycheproof primitive
  * vectors (test/security/wycheproof.test.ts).
  */
 export function verifySignature(key: VerifyKey, signingInput: Buffer | string, signature: Buffer): boolean {
   const spec = ALGORITHM_SPECS[key.alg];
-  if (spec.family === 'hmac') {
-    if (signature.length !== spec.signatureLength) return false;
-    // HMAC takes the string as it is (UTF-8, as Buffer.from would encode it): no Buffer to build first.
-    const expected = createHmac(spec.hash as string, key.key).update(signingInput).digest();
-    return timingSafeEqual(expected, signature);
-  }
+  if (spec.family === 'hmac') return verifyHmac(spec, key, signingInput, signature);
   return verifyAsymmetric(spec, key, typeof signingInput === 'string' ? Buffer.from(signingInput) : signingInput, signature);
+}
+
+function verifyHmac(spec: AlgorithmSpec, key: VerifyKey, signingInput: Buffer | string, signature: Buffer): boolean {
+  const length = signature.length;
+  if (length !== spec.signatureLength) return false;
+  // HMAC takes the string as it is (UTF-8, as Buffer.from would encode it): no Buffer to build first. The digest
+  // comes back as a latin1 string ('binary' is its other name: one byte per character) and is copied into the reused
+  // area: a Buffer digest would allocate an ArrayBuffer and two objects per token. The comparison stays
+  // crypto.timingSafeEqual's.
+  const mac = createHmac(spec.hash as string, key.key).update(signingInput).digest('binary');
+  const expected = macArea.first(macArea.room(length), length);
+  expected.write(mac, 0, length, 'latin1');
+  return timingSafeEqual(expected, signature);
 }
 
 function verifyAsymmetric(spec: AlgorithmSpec, key: VerifyKey, signingInput: Buffer, signature: Buffer): boolean {
@@ -123,12 +143,19 @@ function verifyAsymmetric(spec: AlgorithmSpec, key: VerifyKey, signingInput: Buf
  * Claims (exp, nbf, aud…) are not checked here: see tokens/claims.ts.
  */
 export function verifyCompact(token: string, keys: readonly VerifyKey[], maxLength = 8192): VerifiedJws {
+  const payload = verifyCompactPayload(token, keys, maxLength);
+  // The header was validated and remembered on the way: this finds it again without work.
+  return { header: parseHeader(token, token.indexOf('.')), payload };
+}
+
+/** verifyCompact without its result object: the payload only (what the token service keeps). */
+export function verifyCompactPayload(token: string, keys: readonly VerifyKey[], maxLength = 8192): Record<string, unknown> {
   if (token.length > maxLength) throw new JwsError('too_large');
   const dot1 = token.indexOf('.');
   const dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1);
   if (dot1 <= 0 || dot2 < 0 || token.indexOf('.', dot2 + 1) !== -1) throw new JwsError('malformed');
   const header = parseHeader(token, dot1);
-  const signature = decodeBase64url(token.slice(dot2 + 1));
+  const signature = decodeSegment(token.slice(dot2 + 1), signatureArea);
   if (signature === null || signature.length === 0) throw new JwsError('malformed');
   // The signing input stays a string for HMAC; the asymmetric families get its bytes once, whatever the key count.
   const input = token.slice(0, dot2);
@@ -140,21 +167,38 @@ export function verifyCompact(token: string, keys: readonly VerifyKey[], maxLeng
     if (key.alg !== header.alg) continue;
     if (header.kid !== undefined && key.kid !== undefined && key.kid !== header.kid) continue;
     matched = true;
-    if (verifySignature(key, ALGORITHM_SPECS[key.alg].family === 'hmac' ? input : (inputBytes ??= Buffer.from(input)), signature)) {
+    const spec = ALGORITHM_SPECS[key.alg];
+    if (spec.family === 'hmac' ? verifyHmac(spec, key, input, signature) : verifyAsymmetric(spec, key, (inputBytes ??= utf8Bytes(input)), signature)) {
       verified = true;
       break;
     }
   }
   if (!matched) throw new JwsError(keys.some((k) => k.alg === header.alg) ? 'no_key' : 'alg_not_allowed');
   if (!verified) throw new JwsError('bad_signature');
-  const body = decodeBase64url(token.slice(dot1 + 1, dot2));
-  if (body === null) throw new JwsError('malformed');
+  const segment = token.slice(dot1 + 1, dot2);
+  const room = payloadArea.room((segment.length * 3) >>> 2);
+  const length = decodeBase64urlInto(segment, room);
+  if (length < 0) throw new JwsError('malformed');
   let payload: unknown;
   try {
-    payload = JSON.parse(body.toString('utf8'));
+    // Lenient UTF-8, as before: only the header is decoded strictly.
+    payload = JSON.parse(room.toString('utf8', 0, length));
   } catch {
     throw new JwsError('bad_payload');
   }
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new JwsError('bad_payload');
-  return { header, payload: payload as Record<string, unknown> };
+  return payload as Record<string, unknown>;
+}
+
+/** decodeBase64url into `scratch`: a view of exactly the decoded bytes, valid until the area's next use; null if not canonical. */
+function decodeSegment(segment: string, scratch: Scratch): Buffer | null {
+  const room = scratch.room((segment.length * 3) >>> 2);
+  const n = decodeBase64urlInto(segment, room);
+  return n < 0 ? null : scratch.first(room, n);
+}
+
+/** The UTF-8 bytes of `text` (what Buffer.from(text) holds), in the reused input area. */
+function utf8Bytes(text: string): Buffer {
+  const room = inputArea.room(text.length * 3);
+  return inputArea.first(room, room.write(text, 0, room.length, 'utf8'));
 }

@@ -1,5 +1,6 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import type { Keyset } from './keyset.js';
+import { jwkThumbprint } from './thumbprint.js';
 
 /** A public JWK as published: public members only, with `kid`, `alg` and `use`. */
 export interface PublicJwk {
@@ -8,21 +9,6 @@ export interface PublicJwk {
   alg: string;
   use: 'sig';
   [member: string]: string;
-}
-
-/** The members RFC 7638 hashes for each key type, in lexicographic order. */
-const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
-  RSA: ['e', 'kty', 'n'],
-  EC: ['crv', 'kty', 'x', 'y'],
-  OKP: ['crv', 'kty', 'x'],
-};
-
-/** RFC 7638 JWK thumbprint (SHA-256, base64url) of a public key: a stable default `kid`. */
-export function jwkThumbprint(publicKey: KeyObject): string {
-  const jwk = publicKey.export({ format: 'jwk' }) as Record<string, string>;
-  const members = THUMBPRINT_MEMBERS[jwk.kty ?? ''] ?? [];
-  const canonical = `{${members.map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk[m])}`).join(',')}}`;
-  return createHash('sha256').update(canonical).digest('base64url');
 }
 
 /**

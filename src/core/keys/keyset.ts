@@ -3,7 +3,7 @@ import { ConfigurationError } from '../errors.js';
 import { ALGORITHM_SPECS } from '../jws/algorithms.js';
 import type { Algorithm, Settings } from '../settings/types.js';
 import { importSigningKey, importVerifyingKey } from './import-key.js';
-import { jwkThumbprint } from './jwks.js';
+import { jwkThumbprint } from './thumbprint.js';
 
 /** A key that verifies tokens of exactly one algorithm. */
 export interface VerifyKey {

@@ -20,24 +20,39 @@ const isNumericDate = (v: unknown): v is number => typeof v === 'number' && Numb
  * @param checkExp false only for sliding refresh, where `refresh_exp` rules instead.
  */
 export function validateRegisteredClaims(payload: Readonly<Record<string, unknown>>, settings: Settings, now: number, checkExp = true): void {
-  const invalid = (): never => {
-    throw new TokenError(invalidMessage(settings));
-  };
+  // No closure or arrays here: this runs on every uncached verification, and each would be an allocation.
   const { exp, nbf, iat, aud, iss } = payload;
   if (exp !== undefined) {
-    if (!isNumericDate(exp)) invalid();
+    if (!isNumericDate(exp)) invalid(settings);
     if (checkExp && (exp as number) <= now - settings.leeway) throw new TokenError(expiredMessage(settings));
   }
-  if (nbf !== undefined && (!isNumericDate(nbf) || nbf > now + settings.leeway)) invalid();
-  if (iat !== undefined && !isNumericDate(iat)) invalid();
+  if (nbf !== undefined && (!isNumericDate(nbf) || nbf > now + settings.leeway)) invalid(settings);
+  if (iat !== undefined && !isNumericDate(iat)) invalid(settings);
   const audience = settings.audience;
   if (audience === undefined) {
     // PyJWT refuses a token that names an audience when the service has none: it was meant for someone else.
-    if (aud !== undefined && aud !== null && aud !== '' && !(Array.isArray(aud) && aud.length === 0)) invalid();
-  } else {
-    const wanted = typeof audience === 'string' ? [audience] : audience;
-    const got = typeof aud === 'string' ? [aud] : Array.isArray(aud) && aud.every((a) => typeof a === 'string') ? (aud as string[]) : null;
-    if (got === null || !got.some((a) => wanted.includes(a))) invalid();
+    if (aud !== undefined && aud !== null && aud !== '' && !(Array.isArray(aud) && aud.length === 0)) invalid(settings);
+  } else if (!audienceMatches(aud, audience)) {
+    invalid(settings);
   }
-  if (settings.issuer !== undefined && iss !== settings.issuer) invalid();
+  if (settings.issuer !== undefined && iss !== settings.issuer) invalid(settings);
+}
+
+function invalid(settings: Settings): never {
+  throw new TokenError(invalidMessage(settings));
+}
+
+/** `aud` (a string, or an array of strings only) names at least one of the configured audiences. */
+function audienceMatches(aud: unknown, audience: string | readonly string[]): boolean {
+  if (typeof aud === 'string') return wanted(aud, audience);
+  if (!Array.isArray(aud)) return false;
+  const list = aud as unknown[];
+  // `i in list` skips holes, as every() and some() did.
+  for (let i = 0; i < list.length; i++) if (i in list && typeof list[i] !== 'string') return false;
+  for (let i = 0; i < list.length; i++) if (i in list && wanted(list[i] as string, audience)) return true;
+  return false;
+}
+
+function wanted(aud: string, audience: string | readonly string[]): boolean {
+  return typeof audience === 'string' ? aud === audience : audience.includes(aud);
 }

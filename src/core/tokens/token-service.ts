@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError, TokenError } from '../errors.js';
 import { signCompact } from '../jws/sign.js';
-import { JwsError, verifyCompact, type VerifiedJws } from '../jws/verify.js';
+import { JwsError, verifyCompactPayload } from '../jws/verify.js';
 import type { Keyset } from '../keys/keyset.js';
 import type { RemoteKeys } from '../keys/remote-jwks.js';
 import type { Settings } from '../settings/types.js';
@@ -35,6 +35,12 @@ export class TokenService {
   private readonly reserved: ReadonlySet<string>;
   private readonly cache = new Map<string, Token & { exp: number; nbf: number | undefined }>();
   private readonly cacheSize: number;
+  /**
+   * The key set into the cache last, hence its newest entry whenever it is still in it (every set goes through
+   * here; deletions do not reorder the rest). A hit on it needs no move to the end: for one client repeating its
+   * token, that spares the Map a delete and an insert per request and the table rebuilds they cause.
+   */
+  private newest: string | undefined;
 
   constructor(
     readonly settings: Settings,
@@ -48,7 +54,8 @@ export class TokenService {
 
   /** Current time in seconds (float), as PyJWT compares. */
   nowSeconds(): number {
-    return this.clock() / 1000;
+    // Date.now called as itself is inlined by the optimizing compiler; through the field it returns a boxed number.
+    return (this.clock === Date.now ? Date.now() : this.clock()) / 1000;
   }
 
   /** A new token of `kind` with `token_type`, `exp`, `iat`, `jti` (and `refresh_exp` for sliding), in that order. */
@@ -128,54 +135,60 @@ export class TokenService {
    * Only the kinds that authenticate requests (access, sliding) are remembered: a refresh token is presented once
    * per rotation, and remembering it would only push out the access tokens presented on every request.
    */
-  decodeSync(raw: string, kind: TokenKind, options: DecodeOptions = {}): Token {
-    const cached = this.cacheSize > 0 && options.checkExp !== false && (kind === 'access' || kind === 'sliding');
+  decodeSync(raw: string, kind: TokenKind, options?: DecodeOptions): Token {
+    // `options?` rather than a `= {}` default: the default would build an object on every call.
+    const checkExp = options?.checkExp !== false;
+    const cached = this.cacheSize > 0 && checkExp && (kind === 'access' || kind === 'sliding');
     if (cached) {
       const hit = this.cache.get(raw);
       if (hit !== undefined && hit.kind === kind) {
         const now = this.nowSeconds();
         const leeway = this.settings.leeway;
         if (hit.exp > now - leeway && (hit.nbf === undefined || hit.nbf <= now + leeway)) {
-          this.cache.delete(raw);
-          this.cache.set(raw, hit);
+          if (raw !== this.newest) {
+            this.cache.delete(raw);
+            this.cache.set(raw, hit);
+            this.newest = raw;
+          }
           return hit;
         }
         this.cache.delete(raw);
       }
     }
-    const token = this.decodeUncached(raw, kind, options);
+    const token = this.decodeUncached(raw, kind, checkExp);
     if (cached) {
       if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
       const nbf = token.payload.nbf;
       Object.freeze(token.payload);
       const entry = { ...token, exp: token.payload.exp as number, nbf: typeof nbf === 'number' ? nbf : undefined };
       this.cache.set(raw, entry);
+      this.newest = raw;
       return entry;
     }
     return token;
   }
 
-  private decodeUncached(raw: string, kind: TokenKind, options: DecodeOptions): Token {
-    let verified: VerifiedJws;
+  private decodeUncached(raw: string, kind: TokenKind, checkExp: boolean): Token {
+    let payload: Record<string, unknown>;
     try {
-      verified = verifyCompact(raw, this.keys.verifying, this.settings.maxTokenLength);
+      payload = verifyCompactPayload(raw, this.keys.verifying, this.settings.maxTokenLength);
     } catch (err) {
       if (err instanceof JwsError) throw new TokenError(invalidMessage(this.settings));
       throw err;
     }
-    return this.checkPayload(verified.payload, kind, options);
+    return this.checkPayload(payload, kind, checkExp);
   }
 
   /**
    * `decode` without its promise when there is no remote JWKS (then it is `decodeSync`, and throws instead of
    * rejecting): what authentication calls on every request, sparing it a promise and a microtask.
    */
-  decodeNow(raw: string, kind: TokenKind, options: DecodeOptions = {}): Token | Promise<Token> {
+  decodeNow(raw: string, kind: TokenKind, options?: DecodeOptions): Token | Promise<Token> {
     return this.remote === undefined ? this.decodeSync(raw, kind, options) : this.decode(raw, kind, options);
   }
 
   /** Like decodeSync, falling back to the remote JWKS (jwkUrl) when no local key fits. */
-  async decode(raw: string, kind: TokenKind, options: DecodeOptions = {}): Promise<Token> {
+  async decode(raw: string, kind: TokenKind, options?: DecodeOptions): Promise<Token> {
     if (this.remote === undefined) return this.decodeSync(raw, kind, options);
     try {
       return this.decodeSync(raw, kind, options);
@@ -184,20 +197,19 @@ export class TokenService {
       const header = peekHeader(raw);
       const key = header === null ? null : await this.remote.keyFor(header);
       if (key === null) throw err;
-      let verified: VerifiedJws;
+      let payload: Record<string, unknown>;
       try {
-        verified = verifyCompact(raw, [key], this.settings.maxTokenLength);
+        payload = verifyCompactPayload(raw, [key], this.settings.maxTokenLength);
       } catch (e) {
         if (e instanceof JwsError) throw err;
         throw e;
       }
-      return this.checkPayload(verified.payload, kind, options);
+      return this.checkPayload(payload, kind, options?.checkExp !== false);
     }
   }
 
-  private checkPayload(payload: Record<string, unknown>, kind: TokenKind, options: DecodeOptions): Token {
+  private checkPayload(payload: Record<string, unknown>, kind: TokenKind, checkExp: boolean): Token {
     const s = this.settings;
-    const checkExp = options.checkExp !== false;
     validateRegisteredClaims(payload, s, this.nowSeconds(), checkExp);
     if (payload.exp === undefined) throw new TokenError({ key: 'token_no_claim', params: { claim: 'exp' } });
     const jti = payload[s.jtiClaim];
