@@ -296,31 +296,55 @@ describe('access-token revocation (revokeAccessTokens)', () => {
 });
 
 describe('a revocation cache ahead of the database (a rotation still in flight)', () => {
-  it('a request that sees the token blacklisted before the database does loses without revoking the family', async () => {
+  /** A memory store behind a cache that reports `pending` blacklisted, as Redis does between another instance's write there and its SQL commit. */
+  async function startBehindCache(settings: Record<string, unknown>) {
     const { createMemoryStore } = await import('../../src/stores/memory/index.js');
     const inner = createMemoryStore();
-    let pending: string | null = null;
-    // What the Redis cache does while another instance's rotation is between its Redis write and its SQL commit.
+    const cache = { pending: null as string | null };
     const store = new Proxy(inner, {
       get(target, prop, receiver) {
-        if (prop === 'isBlacklisted') return async (jti: string) => jti === pending || (await target.isBlacklisted(jti));
+        if (prop === 'isBlacklisted') return async (jti: string) => jti === cache.pending || (await target.isBlacklisted(jti));
         const value = Reflect.get(target, prop, receiver) as unknown;
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
     const { startApp: start } = await import('../helpers/server.js');
-    const t = await start({ rotateRefreshTokens: true, blacklistAfterRotation: true }, { store });
+    return { t: await start(settings, { store }), cache };
+  }
+
+  it('a refresh that reads the blacklist first and sees the token there before the database does loses without revoking the family', async () => {
+    // Without rotation the blacklist is read before anything else.
+    const { t, cache } = await startBehindCache({ rotateRefreshTokens: false });
     try {
       await t.user('alice');
       const { refresh } = await t.login();
-      pending = claimsOfToken(refresh).jti as string;
+      cache.pending = claimsOfToken(refresh).jti as string;
       const before = await t.store.countTokens();
       const lost = await t.post('/api/token/refresh/', { refresh });
       expect(lost.status).toBe(401);
       expect(lost.json).toEqual({ detail: 'Token is blacklisted', code: 'token_not_valid' });
       expect(await t.store.countTokens()).toEqual(before); // no family revocation
-      pending = null; // the in-flight operation never committed: the token is still the live one
+      cache.pending = null; // the in-flight operation never committed: the token is still the live one
       expect((await t.post('/api/token/refresh/', { refresh })).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a rotation is decided by the database alone: a cache entry the database does not have neither refuses it nor revokes the family', async () => {
+    const { t, cache } = await startBehindCache({ rotateRefreshTokens: true, blacklistAfterRotation: true });
+    try {
+      await t.user('alice');
+      const { refresh } = await t.login();
+      cache.pending = claimsOfToken(refresh).jti as string;
+      const won = await t.post('/api/token/refresh/', { refresh });
+      expect(won.status).toBe(200);
+      const next = (won.json as { refresh: string }).refresh;
+      cache.pending = null;
+      // The database recorded the rotation: the presented token is spent, its successor live.
+      expect(await t.store.isBlacklisted(claimsOfToken(refresh).jti as string)).toBe(true);
+      expect(await t.store.isBlacklisted(claimsOfToken(next).jti as string)).toBe(false);
+      expect(await t.store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
     } finally {
       await t.close();
     }

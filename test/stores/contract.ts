@@ -430,6 +430,56 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
         expect((await store.findOutstanding(presented.jti))?.replacedBy).toBe(successor.jti);
       });
 
+      it('rotate with inheritFamily puts the successor in the family recorded for the presented token', async () => {
+        const family = fam();
+        const presented = makeToken({ familyId: family });
+        await store.recordOutstanding(presented);
+        // The caller's guesses (the presented token's own jti, another family for the successor) lose to the record.
+        const successor = makeToken({ familyId: 'ignored' });
+        expect(await store.rotate({ ...presented, familyId: presented.jti }, successor, { inheritFamily: true })).toBe('rotated');
+        expect(await store.findOutstanding(successor.jti)).toMatchObject({ familyId: family, blacklistedAt: null });
+        expect((await store.findOutstanding(presented.jti))?.replacedBy).toBe(successor.jti);
+        // The next rotation inherits it again, so revoking the family reaches the whole chain.
+        const third = makeToken();
+        expect(await store.rotate({ ...successor, familyId: null }, third, { inheritFamily: true })).toBe('rotated');
+        expect(await store.findOutstanding(third.jti)).toMatchObject({ familyId: family });
+        expect(await store.revokeFamily(family)).toBe(1);
+        expect(await store.isBlacklisted(third.jti)).toBe(true);
+      });
+
+      it('rotate with inheritFamily of an unrecorded token uses its familyId, else its jti; a loser records nothing', async () => {
+        const withFamily = makeToken({ familyId: fam() });
+        const first = makeToken({ familyId: 'ignored' });
+        expect(await store.rotate(withFamily, first, { inheritFamily: true })).toBe('rotated');
+        expect(await store.findOutstanding(withFamily.jti)).toMatchObject({ familyId: withFamily.familyId, replacedBy: first.jti });
+        expect(await store.findOutstanding(first.jti)).toMatchObject({ familyId: withFamily.familyId });
+
+        const bare = makeToken();
+        const second = makeToken();
+        expect(await store.rotate(bare, second, { inheritFamily: true })).toBe('rotated');
+        expect(await store.findOutstanding(second.jti)).toMatchObject({ familyId: bare.jti });
+        expect((await store.findOutstanding(bare.jti))?.replacedBy).toBe(second.jti);
+
+        const late = makeToken();
+        expect(await store.rotate(bare, late, { inheritFamily: true })).toBe('already_blacklisted');
+        expect(await store.findOutstanding(late.jti)).toBeNull();
+        expect((await store.findOutstanding(bare.jti))?.replacedBy).toBe(second.jti);
+      });
+
+      it(`of ${concurrency} concurrent rotations with inheritFamily one wins, and only its successor joins the family`, async () => {
+        const family = fam();
+        const presented = makeToken({ familyId: family });
+        await store.recordOutstanding(presented);
+        const successors = Array.from({ length: concurrency }, () => makeToken());
+        const results = await Promise.all(successors.map((s) => store.rotate({ ...presented, familyId: null }, s, { inheritFamily: true })));
+        expect(results.filter((r) => r === 'rotated')).toHaveLength(1);
+        const winner = successors[results.indexOf('rotated')] as OutstandingToken;
+        expect(await store.findOutstanding(winner.jti)).toMatchObject({ familyId: family, blacklistedAt: null });
+        for (const s of successors) if (s !== winner) expect(await store.findOutstanding(s.jti)).toBeNull();
+        expect((await store.findOutstanding(presented.jti))?.replacedBy).toBe(winner.jti);
+        expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+      });
+
       it('revokeFamily blacklists every live token of the family (the current successor too) and nothing else', async () => {
         const family = fam();
         const other = makeToken({ familyId: fam() });
@@ -663,6 +713,17 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
         return first;
       };
 
+      /** A session logged in at `t0` by {@link login}, refreshed at `t1` from 198.51.100.7 without a user agent (so the login's stays). */
+      const refreshedSession = (familyId: string, t0: Date, t1: Date, expiresAt: Date) => ({
+        familyId,
+        createdAt: t0,
+        lastUsedAt: t1,
+        clientAddress: '198.51.100.7',
+        userAgent: 'Agent/1.0',
+        expiresAt,
+        active: true,
+      });
+
       it(`the store ${expected ? 'has' : 'does not have'} them`, () => {
         expect(hasSessions(store)).toBe(expected);
         expect(hasIdentities(store)).toBe(expected);
@@ -698,21 +759,38 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
           expect(await s.rotate(first, second)).toBe('rotated');
           await s.touchSession(use(family, t1, '198.51.100.7', null));
           const [touched] = await s.listSessions(user.id);
-          expect(touched).toMatchObject({
-            createdAt: t0,
-            lastUsedAt: t1,
-            clientAddress: '198.51.100.7',
-            // Unknown this time: the known one stays.
-            userAgent: 'Agent/1.0',
-            expiresAt: second.expiresAt,
-            active: true,
-          });
+          expect(touched).toMatchObject(refreshedSession(family, t0, t1, second.expiresAt));
 
           // A touch older than the recorded use (refreshes arriving out of order) and one of an unknown family: no-ops.
           await s.touchSession(use(family, at(-1, t1.getTime()), '192.0.2.99', 'Stale/0'));
           await s.touchSession(use('no-such-family', t1));
           expect(await s.listSessions(user.id)).toEqual([touched]);
           expect(await s.listSessions(user.id, { includeEnded: true })).toEqual([touched]);
+        });
+
+        it('rotate with sessionUse touches the session in the same step; a losing rotation touches nothing', async (ctx) => {
+          const s = sessions(ctx);
+          const user = await newUser();
+          const t0 = at(-10 * 60_000);
+          const first = await login(s, user.id, t0);
+          const t1 = at(5 * 60_000, t0.getTime());
+          const second = makeToken({ userId: user.id, createdAt: t1, expiresAt: at(2 * HOUR) });
+          const seen = { at: t1, clientAddress: '198.51.100.7', userAgent: null };
+          expect(await s.rotate({ ...first, familyId: null }, second, { inheritFamily: true, sessionUse: seen })).toBe('rotated');
+          const [touched] = await s.listSessions(user.id);
+          expect(touched).toMatchObject(refreshedSession(first.jti, t0, t1, second.expiresAt));
+
+          // A replay of the first token loses: no successor, and the session keeps the winner's use.
+          const replay = makeToken({ userId: user.id });
+          const later = { at: at(60_000, t1.getTime()), clientAddress: '192.0.2.66', userAgent: 'Thief/1' };
+          expect(await s.rotate(first, replay, { inheritFamily: true, sessionUse: later })).toBe('already_blacklisted');
+          expect(await s.listSessions(user.id)).toEqual([touched]);
+
+          // A use older than the recorded one (refreshes finishing out of order) moves nothing back.
+          const third = makeToken({ userId: user.id });
+          const stale = { at: at(-1, t1.getTime()), clientAddress: '192.0.2.99', userAgent: 'Stale/0' };
+          expect(await s.rotate(second, third, { inheritFamily: true, sessionUse: stale })).toBe('rotated');
+          expect((await s.listSessions(user.id))[0]).toMatchObject({ lastUsedAt: t1, clientAddress: '198.51.100.7', userAgent: 'Agent/1.0' });
         });
 
         it('a session of an unknown user is not recorded; an overlong user agent is clipped', async (ctx) => {

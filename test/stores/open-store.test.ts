@@ -44,6 +44,7 @@ describe('server database URLs', () => {
     ['mysql://u:s3cret@db/app?connect_timeout=soon', /connect_timeout must be a whole number/],
     ['postgres://u:s3cret@db/app?schema=a;drop', /schema must be a plain identifier/],
     ['postgres://u:s3cret@db:99999/app', /malformed/],
+    ['postgres://u:s3cret@db/app?prepare=no', /prepare must be true or false/],
   ])('rejects %s without echoing the password', (url, message) => {
     expect(() => parseSqlUrl(url)).toThrow(message);
     expect(() => parseSqlUrl(url)).not.toThrow(/s3cret/);
@@ -61,6 +62,19 @@ describe('server database URLs', () => {
       [5000, 5000],
       [5000, 5000],
     ]);
+    for (const c of connections) await c.db.destroy();
+  });
+
+  it('prepared statements: on for PostgreSQL unless the option or ?prepare=false says otherwise; never for MariaDB/MySQL', async () => {
+    const connections = [
+      createKysely('postgres://db/app'),
+      createKysely('postgres://db/app?prepare=false'),
+      createKysely('postgres://db/app?prepare=false', { prepareStatements: true }),
+      createKysely('postgres://db/app', { prepareStatements: false }),
+      createKysely('mysql://db/app'),
+    ];
+    expect(connections.map((c) => typeof c.prepared)).toEqual(['function', 'undefined', 'function', 'undefined', 'undefined']);
+    expect(parseSqlUrl('postgres://db/app?prepare=false&sslmode=require').driverUrl).toBe('postgres://db/app?sslmode=require');
     for (const c of connections) await c.db.destroy();
   });
 });

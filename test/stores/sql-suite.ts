@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/store/errors.js';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { createKysely, createMigrator, openSqlStore, SqlStore, type SqlDialect } from '../../src/stores/sql/index.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { makeToken, runStoreContract } from './contract.js';
@@ -232,6 +232,106 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         expect(results.filter((r) => r === 'rotated')).toHaveLength(1);
         expect(await instances[2]!.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
         for (const store of instances) expect(await store.isBlacklisted(presented.jti)).toBe(true);
+      });
+
+      it('a rotation that meets its presented token being recorded by an open transaction waits, then rotates it', async () => {
+        const scope = await newScope();
+        // A long statement timeout: on a loaded machine the server's lock wait must not expire before the release.
+        const store = await openSqlStore({ url: o.url, schema: scope, statementTimeoutMs: 60_000 });
+        stores.push(store);
+        const { db } = createKysely<Record<string, Record<string, unknown>>>(o.url, {});
+        const presented = makeToken({ familyId: 'fam-held' });
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        let recorded!: () => void;
+        const isRecorded = new Promise<void>((resolve) => (recorded = resolve));
+        // Another instance records the token (as a login does) in a transaction held open until released.
+        const holder = db
+          .withSchema(scope)
+          .transaction()
+          .execute(async (trx) => {
+            const { jti, tokenType, familyId, createdAt, expiresAt } = presented;
+            await trx
+              .insertInto('restjwt_outstanding_token')
+              .values({ jti, user_id: null, token_type: tokenType, family_id: familyId, created_at: createdAt, expires_at: expiresAt })
+              .execute();
+            recorded();
+            await released;
+          });
+        // Settled either way, so that a failure below is reported as itself and not as an unhandled rejection.
+        const holderDone = holder.then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        let rotationDone: Promise<unknown> = Promise.resolve();
+        try {
+          await isRecorded;
+          const successor = makeToken();
+          const rotation = store.rotate({ ...presented, familyId: presented.jti }, successor, { inheritFamily: true });
+          rotationDone = rotation.catch(() => undefined);
+          // Wait until this rotation is blocked on the held row (so this test really is the race it names). The
+          // probe looks for a waiting statement that names this test's schema: other test files run beside this one.
+          const waiting =
+            o.dialect === 'postgres'
+              ? sql<{ n: number }>`SELECT cast(count(*) as integer) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position(${scope} in query) > 0`
+              : sql<{ n: number }>`SELECT count(*) AS n FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT' AND locate(${scope}, trx_query) > 0`;
+          const deadline = Date.now() + 30_000;
+          while (Number((await waiting.execute(db)).rows[0]?.n ?? 0) === 0) {
+            if (Date.now() > deadline) throw new Error('the rotation never waited for the held row');
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          release();
+          expect(await holderDone).toBeUndefined();
+          // Not a false loss: the committed row is found, blacklisted, and its family inherited.
+          expect(await rotation).toBe('rotated');
+          expect(await store.findOutstanding(presented.jti)).toMatchObject({ familyId: 'fam-held', replacedBy: successor.jti });
+          expect(await store.findOutstanding(successor.jti)).toMatchObject({ familyId: 'fam-held', blacklistedAt: null });
+          expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+        } finally {
+          release();
+          await holderDone;
+          await rotationDone;
+          await db.destroy();
+        }
+      }, 90_000);
+
+      it('the hot statements keep working on a connection that prepared them after another instance adds a column', async () => {
+        // One connection, so the statements prepared before the change are the ones used after it.
+        const scope = await newScope();
+        const store = await openSqlStore({ url: o.url, schema: scope, poolSize: 1 });
+        stores.push(store);
+        const user = await store.createUser({ username: 'alice', passwordHash: 'x' });
+        const token = makeToken({ userId: user.id });
+        await store.recordOutstanding(token);
+        expect(await store.findUser('id', user.id)).toMatchObject({ username: 'alice' });
+        expect(await store.isBlacklisted(token.jti)).toBe(false);
+        // What a later restjwt version's migration would do while this instance keeps running.
+        const { db } = createKysely<Record<string, Record<string, unknown>>>(o.url, {});
+        try {
+          await db.schema.withSchema(scope).alterTable('restjwt_user').addColumn('nickname', 'varchar(40)').execute();
+        } finally {
+          await db.destroy();
+        }
+        expect(await store.findUser('id', user.id)).toMatchObject({ username: 'alice' });
+        expect(await store.findUser('username', 'alice')).toMatchObject({ id: user.id });
+        expect(await store.rotate(token, makeToken({ userId: user.id }), { inheritFamily: true })).toBe('rotated');
+        expect(await store.isBlacklisted(token.jti)).toBe(true);
+      });
+
+      it('with prepared statements off (?prepare=false, for poolers that cannot keep them) the same operations give the same answers', async () => {
+        const scope = await newScope();
+        const store = await openSqlStore({ url: o.url, schema: scope, prepareStatements: false });
+        stores.push(store);
+        const user = await store.createUser({ username: 'bob', passwordHash: 'x' });
+        expect(await store.findUser('username', 'bob')).toMatchObject({ id: user.id });
+        const first = makeToken({ userId: user.id, familyId: 'fam-np' });
+        await store.recordOutstanding(first);
+        const successors = Array.from({ length: 10 }, () => makeToken({ userId: user.id }));
+        const results = await Promise.all(successors.map((t) => store.rotate(first, t, { inheritFamily: true })));
+        expect(results.filter((r) => r === 'rotated')).toHaveLength(1);
+        const winner = successors[results.indexOf('rotated')]!;
+        expect(await store.findOutstanding(winner.jti)).toMatchObject({ familyId: 'fam-np', blacklistedAt: null });
+        expect(await store.isBlacklisted(first.jti)).toBe(true);
       });
 
       it('a blacklist written by one instance is seen by the others at once', async () => {

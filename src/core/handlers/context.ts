@@ -62,9 +62,13 @@ export function outstandingRecord(ctx: HandlerContext, token: Token, userId: str
 
 /** Where and when a session (family `familyId`) is being used, for the admin page's session list. */
 export function sessionUse(ctx: HandlerContext, familyId: string, meta: RequestMeta | undefined): SessionUse {
+  return { familyId, ...sessionSeen(ctx, meta) };
+}
+
+/** When and from where a session is being used now, for a store call that knows the family itself. */
+export function sessionSeen(ctx: HandlerContext, meta: RequestMeta | undefined): Omit<SessionUse, 'familyId'> {
   const agent = meta?.headers?.['user-agent'];
   return {
-    familyId,
     at: new Date(ctx.tokens.nowSeconds() * 1000),
     clientAddress: meta?.address || null,
     userAgent: agent === undefined || agent === '' ? null : agent.slice(0, 512),

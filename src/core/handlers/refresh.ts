@@ -4,8 +4,8 @@ import { readStringFields } from '../http/fields.js';
 import type { Token } from '../tokens/token-service.js';
 import type { RequestMeta } from './context.js';
 import { hasSessions } from '../store/types.js';
-import { outstandingRecord, sessionUse, type HandlerContext } from './context.js';
-import { activeUserForToken } from './stored-token.js';
+import { outstandingRecord, sessionSeen, sessionUse, type HandlerContext } from './context.js';
+import { activeUserForToken, checkTokenUser, refuseTokenUser } from './stored-token.js';
 
 /** The claim carrying the login time (seconds) when `refreshFamilyMaxAge` is on; rotation copies it. */
 export const AUTH_TIME_CLAIM = 'auth_time';
@@ -32,32 +32,47 @@ export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<str
     throw err;
   }
   const jti = refresh.payload[s.jtiClaim] as string;
-  if (await ctx.store.isBlacklisted(jti)) return reused(ctx, refresh, jti);
+  // With rotation and blacklisting, `rotate` itself finds a blacklisted token: the blacklist is read up front only
+  // otherwise, and in that path only before a refusal, so that a blacklisted token is refused as such first, as
+  // simplejwt does (and its reuse is acted on).
+  const rotateAtomically = s.rotateRefreshTokens && s.blacklistAfterRotation;
+  if (!rotateAtomically && (await ctx.store.isBlacklisted(jti))) return reused(ctx, refresh, jti);
+  const blacklistedAfterAll = async (): Promise<boolean> => rotateAtomically && (await ctx.store.isBlacklisted(jti));
   const now = Math.floor(ctx.tokens.nowSeconds());
   let authTime = refresh.payload[AUTH_TIME_CLAIM];
   if (s.refreshFamilyMaxAge > 0 && typeof authTime === 'number' && now - authTime > s.refreshFamilyMaxAge) {
+    if (await blacklistedAfterAll()) return reused(ctx, refresh, jti);
     ctx.log({ event: 'refresh_family_expired', level: 'info', userId: userIdFromClaims(refresh.payload, s), jti });
     throw new InvalidToken({ key: 'token_expired' });
   }
-  const user = await activeUserForToken(ctx, refresh);
+  const checked = await checkTokenUser(ctx, refresh);
+  if (checked.refusal !== undefined) {
+    if (await blacklistedAfterAll()) return reused(ctx, refresh, jti);
+    return refuseTokenUser(ctx, refresh, checked);
+  }
+  const { user } = checked;
   const access = ctx.tokens.encode(ctx.tokens.accessFrom(refresh));
   if (!s.rotateRefreshTokens) return { access };
-  const familyId = (await ctx.store.findOutstanding(jti))?.familyId ?? jti;
   const successor = ctx.tokens.renew(refresh);
   if (s.refreshFamilyMaxAge > 0) {
     // A token from before the setting was turned on starts its family's clock now.
     if (typeof authTime !== 'number') authTime = successor.payload[AUTH_TIME_CLAIM] = now;
     successor.payload.exp = Math.min(successor.payload.exp as number, (authTime as number) + s.refreshFamilyMaxAge);
   }
-  const successorRow = outstandingRecord(ctx, successor, user.id, familyId);
-  if (s.blacklistAfterRotation) {
-    const result = await ctx.store.rotate(outstandingRecord(ctx, refresh, user.id, familyId), successorRow);
-    // Lost a race for this token: the winner rotated it first. Answered as any later presentation would be.
+  if (rotateAtomically) {
+    // One store call: the family is the presented token's recorded one (this jti when it was never recorded), and
+    // the session is touched in the same transaction.
+    const result = await ctx.store.rotate(outstandingRecord(ctx, refresh, user.id, jti), outstandingRecord(ctx, successor, user.id, null), {
+      inheritFamily: true,
+      sessionUse: sessionSeen(ctx, meta),
+    });
+    // Blacklisted already: a replay, a stolen copy, or the loser of a race for this token. All are reuse.
     if (result === 'already_blacklisted') return reused(ctx, refresh, jti);
   } else {
-    await ctx.store.recordOutstanding(successorRow);
+    const familyId = (await ctx.store.findOutstanding(jti))?.familyId ?? jti;
+    await ctx.store.recordOutstanding(outstandingRecord(ctx, successor, user.id, familyId));
+    if (hasSessions(ctx.store)) await ctx.store.touchSession(sessionUse(ctx, familyId, meta));
   }
-  if (hasSessions(ctx.store)) await ctx.store.touchSession(sessionUse(ctx, familyId, meta));
   return { access, refresh: ctx.tokens.encode(successor) };
 }
 

@@ -82,6 +82,24 @@ export interface OutstandingState extends OutstandingToken {
 export type BlacklistResult = 'blacklisted' | 'already_blacklisted';
 export type RotateResult = 'rotated' | 'already_blacklisted';
 
+/**
+ * What {@link TokenStore.rotate} does besides the rotation itself, so that a refresh costs one store call (on a
+ * database server: one round trip) instead of a read before it and a write after it.
+ */
+export interface RotateOptions {
+  /**
+   * The successor joins the family recorded for `presented`; when `presented` is not recorded yet (or recorded
+   * without a family), `presented.familyId`, else `presented.jti`. `successor.familyId` is then ignored: the caller
+   * does not have to read the presented token's row first.
+   */
+  inheritFamily?: boolean;
+  /**
+   * A store with sessions ({@link SessionStore}) records this use of the successor's family in the same transaction,
+   * as `touchSession` would; only when the rotation succeeds. Other stores ignore it.
+   */
+  sessionUse?: Omit<SessionUse, 'familyId'>;
+}
+
 export interface FlushProgress {
   deleted: number;
 }
@@ -145,9 +163,10 @@ export interface TokenStore {
   /**
    * Rotation in one atomic step: blacklist `presented` and record `successor`, only if `presented` was not
    * blacklisted yet. Of N concurrent calls with the same presented jti exactly one returns `rotated`; the others
-   * return `already_blacklisted` and record nothing.
+   * return `already_blacklisted` and record nothing. `options` folds the family lookup and the session touch into
+   * the same atomic step.
    */
-  rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult>;
+  rotate(presented: OutstandingToken, successor: OutstandingToken, options?: RotateOptions): Promise<RotateResult>;
   /**
    * The recorded token `jti` with its blacklist state and successor (`replacedBy`, set by `rotate` in the same
    * transaction that blacklists it), or null when unknown.

@@ -260,6 +260,7 @@ export class DjangoStore implements Store, BlacklistSource {
     return this.driver.transaction(async (tx) => ((await this.blacklistRow(tx, token)) ? 'blacklisted' : 'already_blacklisted'));
   }
 
+  /** Django's tables have no families and no sessions: `RotateOptions` have nothing to act on here. */
   async rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult> {
     checkToken(presented);
     checkToken(successor);

@@ -18,6 +18,7 @@ import type {
   OneTimeStore,
   OutstandingState,
   OutstandingToken,
+  RotateOptions,
   RotateResult,
   SessionRecord,
   SessionStore,
@@ -37,8 +38,10 @@ import {
   isOneTimeLive,
   linkResult,
   newTokenVersion,
+  rotationUse,
   sessionFromRow,
   sessionUseValues,
+  successorFamily,
   toMillis,
   type SessionUseValues,
 } from '../shared/values.js';
@@ -229,14 +232,17 @@ export class MemoryStore implements Store, UserImportStore, SessionStore, Identi
     return this.blacklistRow(token) ? 'blacklisted' : 'already_blacklisted';
   }
 
-  async rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult> {
+  async rotate(presented: OutstandingToken, successor: OutstandingToken, options: RotateOptions = {}): Promise<RotateResult> {
     this.assertOpen();
-    // Validate both before writing anything, so a bad successor cannot leave the presented token half-rotated.
+    // Validate everything before writing anything, so bad input cannot leave the presented token half-rotated.
     copyToken(successor);
+    const use = rotationUse(options);
     if (!this.blacklistRow(presented)) return 'already_blacklisted';
-    this.insertIfMissing(successor);
-    const row = this.tokens.get(presented.jti);
-    if (row) row.replacedBy = successor.jti;
+    const row = this.tokens.get(presented.jti) as TokenRow;
+    const familyId = successorFamily(presented, successor, options, row.token.familyId);
+    this.insertIfMissing(familyId === successor.familyId ? successor : { ...successor, familyId });
+    row.replacedBy = successor.jti;
+    if (use !== null && familyId !== null) touch(this.sessions.get(familyId), { ...use, familyId });
     return 'rotated';
   }
 

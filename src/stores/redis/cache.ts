@@ -35,6 +35,7 @@ import {
   type OneTimeStore,
   type OutstandingState,
   type OutstandingToken,
+  type RotateOptions,
   type RotateResult,
   type SessionStore,
   type Store,
@@ -341,8 +342,8 @@ export class RedisCachedStore implements Store, BlacklistSource, Partial<Session
     return this.writeThrough(token, () => this.inner.blacklist(token));
   }
 
-  rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult> {
-    return this.writeThrough(presented, () => this.inner.rotate(presented, successor));
+  rotate(presented: OutstandingToken, successor: OutstandingToken, options?: RotateOptions): Promise<RotateResult> {
+    return this.writeThrough(presented, () => this.inner.rotate(presented, successor, options));
   }
 
   /** Access revocations stay in the store (one indexed lookup per request); Redis is not involved. */

@@ -8,6 +8,8 @@ import type {
   LinkedIdentity,
   LinkResult,
   OutstandingState,
+  OutstandingToken,
+  RotateOptions,
   SessionRecord,
   SessionUse,
   TokenKindName,
@@ -119,6 +121,19 @@ export interface SessionUseValues {
   at: number;
   clientAddress: string | null;
   userAgent: string | null;
+}
+
+/**
+ * The family a rotation's successor joins: with `inheritFamily`, the presented token's recorded family (`recorded`),
+ * else its own, else its jti; without it, the successor's own.
+ */
+export function successorFamily(presented: OutstandingToken, successor: OutstandingToken, options: RotateOptions, recorded: string | null | undefined): string | null {
+  return options.inheritFamily === true ? (recorded ?? presented.familyId ?? presented.jti) : successor.familyId;
+}
+
+/** A rotation's `sessionUse`, validated before anything is written; its `familyId` is filled in once known. */
+export function rotationUse(options: RotateOptions): SessionUseValues | null {
+  return options.sessionUse === undefined ? null : sessionUseValues({ ...options.sessionUse, familyId: '' });
 }
 
 /** Validates and clips a session use; metadata too long is cut rather than refused, as it only informs the admin page. */

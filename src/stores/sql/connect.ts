@@ -31,7 +31,20 @@ export interface SqlConnectOptions {
   connectTimeoutMs?: number;
   /** How long one statement may take, enforced by the server and by the client. Default: `?statement_timeout=MS`, else 5000. */
   statementTimeoutMs?: number;
+  /**
+   * PostgreSQL: run the hot statements (a refresh's rotation, user and blacklist lookups) as named, server-side
+   * prepared statements, parsed and planned once per connection. Default: `?prepare=false` turns it off, else on.
+   * Off is for a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21, or without
+   * `max_prepared_statements`).
+   */
+  prepareStatements?: boolean;
 }
+
+/**
+ * Runs a named statement on a pooled PostgreSQL connection: `text` is parsed and planned by the first use on each
+ * connection, later uses send only `name` and `values`. One `name` must always go with the same `text`.
+ */
+export type PgPrepared = <R>(name: string, text: string, values: unknown[]) => Promise<R[]>;
 
 /** What {@link createKysely} returns. */
 export interface SqlConnection<DB = RestJwtDatabase> {
@@ -44,6 +57,8 @@ export interface SqlConnection<DB = RestJwtDatabase> {
   poolSize: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  /** PostgreSQL with prepared statements on (see {@link SqlConnectOptions.prepareStatements}); undefined otherwise. */
+  prepared: PgPrepared | undefined;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
@@ -80,6 +95,8 @@ interface ParsedUrl {
   pool: number | undefined;
   connectTimeoutMs: number | undefined;
   statementTimeoutMs: number | undefined;
+  /** `?prepare=true|false`. */
+  prepare: boolean | undefined;
 }
 
 /**
@@ -124,6 +141,10 @@ export function parseSqlUrl(url: string): ParsedUrl {
   const connectSeconds = integer('connect_timeout', take('connect_timeout'), 1, 3600);
   const statementTimeoutMs = integer('statement_timeout', take('statement_timeout'), 1, 3_600_000);
   const schema = take('schema');
+  const prepare = take('prepare');
+  if (prepare !== undefined && prepare !== 'true' && prepare !== 'false') {
+    throw new Error(`The database URL parameter prepare must be true or false, got "${prepare}".`);
+  }
   if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(schema)) {
     throw new Error(`The database URL parameter schema must be a plain identifier (letters, digits, _), got "${schema}".`);
   }
@@ -137,6 +158,7 @@ export function parseSqlUrl(url: string): ParsedUrl {
     pool,
     connectTimeoutMs: connectSeconds === undefined ? undefined : connectSeconds * 1000,
     statementTimeoutMs,
+    prepare: prepare === undefined ? undefined : prepare === 'true',
   };
 }
 
@@ -169,6 +191,7 @@ export function createKysely<DB = RestJwtDatabase>(url: string, options: SqlConn
   const clientTimeoutMs = statementTimeoutMs + 1000;
 
   let db: Kysely<DB>;
+  let prepared: PgPrepared | undefined;
   if (parsed.dialect === 'postgres') {
     const pool = new pg.Pool({
       connectionString: parsed.driverUrl,
@@ -187,7 +210,9 @@ export function createKysely<DB = RestJwtDatabase>(url: string, options: SqlConn
     // An idle pooled connection that breaks emits 'error' on the pool; pg removes it. Without a listener the
     // process would crash.
     pool.on('error', () => undefined);
-    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new GuardedPgPool(pool) }) });
+    const guarded = new GuardedPgPool(pool);
+    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guarded }) });
+    if ((options.prepareStatements ?? parsed.prepare ?? true) === true) prepared = (name, text, values) => guarded.prepared(name, text, values);
   } else {
     const pool = mysql.createPool({
       uri: parsed.driverUrl,
@@ -224,7 +249,7 @@ export function createKysely<DB = RestJwtDatabase>(url: string, options: SqlConn
     });
     db = new Kysely<DB>({ dialect: new MysqlDialect({ pool: new GuardedMysqlPool(pool, clientTimeoutMs) }) });
   }
-  return { db, dialect: parsed.dialect, target: parsed.target, schema: parsed.schema, poolSize, connectTimeoutMs, statementTimeoutMs };
+  return { db, dialect: parsed.dialect, target: parsed.target, schema: parsed.schema, poolSize, connectTimeoutMs, statementTimeoutMs, prepared };
 }
 
 /**
@@ -242,7 +267,7 @@ class GuardedPgPool implements PostgresPool {
   private readonly clients = new WeakMap<pg.PoolClient, GuardedPgClient>();
   constructor(private readonly pool: pg.Pool) {}
 
-  async connect(): Promise<PostgresPoolClient> {
+  async connect(): Promise<GuardedPgClient> {
     const client = await this.pool.connect();
     let guarded = this.clients.get(client);
     if (guarded === undefined) {
@@ -250,6 +275,16 @@ class GuardedPgPool implements PostgresPool {
       this.clients.set(client, guarded);
     }
     return guarded;
+  }
+
+  /** See {@link PgPrepared}: one pooled connection, released (or destroyed, if it broke) afterwards. */
+  async prepared<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    const client = await this.connect();
+    try {
+      return await client.prepared<R>(name, text, values);
+    } finally {
+      client.release();
+    }
   }
 
   end(): Promise<void> {
@@ -274,11 +309,21 @@ class GuardedPgClient implements PostgresPoolClient {
     }
     return this.client.query(sqlOrCursor, parameters === undefined ? [] : [...parameters]).then(
       (result) => result as unknown as PostgresQueryResult<R>,
-      (error: unknown) => {
-        if (breaksPgConnection(error)) this.broken = true;
-        throw error;
-      },
+      (error: unknown) => this.failed(error),
     );
+  }
+
+  /** A named statement (see {@link PgPrepared}); its rows. */
+  prepared<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    return this.client.query({ name, text, values }).then(
+      (result) => result.rows as R[],
+      (error: unknown) => this.failed(error),
+    );
+  }
+
+  private failed(error: unknown): never {
+    if (breaksPgConnection(error)) this.broken = true;
+    throw error;
   }
 
   release(): void {

@@ -9,7 +9,7 @@
  * - Every call is bounded by the connection's timeouts and a deadline; outages surface as `StoreUnavailableError`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type ExpressionBuilder, type InsertQueryBuilder, type InsertResult, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type CompiledQuery, type ExpressionBuilder, type InsertQueryBuilder, type InsertResult, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
 import type {
   BlacklistPage,
@@ -23,6 +23,7 @@ import type {
   OneTimeStore,
   OutstandingState,
   OutstandingToken,
+  RotateOptions,
   RotateResult,
   SessionRecord,
   SessionStore,
@@ -35,7 +36,7 @@ import type {
   UserImportStore,
 } from '../../core/store/types.js';
 import { OneTimeKeyExistsError } from '../shared/errors.js';
-import { createKysely, dialectLabel, type SqlConnectOptions, type SqlDialect } from './connect.js';
+import { createKysely, dialectLabel, type PgPrepared, type SqlConnectOptions, type SqlDialect } from './connect.js';
 import { isRetryableConflict, translateSqlError, uniqueViolation } from './errors.js';
 import { MAX_ONE_TIME_VALUE, migrateToLatest } from './migrations.js';
 import type { RestJwtDatabase, SessionTable } from './schema.js';
@@ -64,8 +65,11 @@ import {
   linkResult,
   newTokenVersion,
   outstandingStateFromRow,
+  rotationUse,
   sessionFromRow,
   sessionUseValues,
+  successorFamily,
+  type SessionUseValues,
   toMillis,
   tokenListingFromRow,
 } from '../shared/values.js';
@@ -93,6 +97,8 @@ export interface SqlStoreOptions extends SqlConnectOptions {
   /** The PostgreSQL schema (MariaDB/MySQL: database) of the tables; default the URL's `?schema=`, else the default one. */
   schema?: string;
 }
+
+const USER_COLUMNS = ['id', 'username', 'email', 'password', 'is_active', 'is_staff', 'last_login', 'date_joined', 'token_version'] as const;
 
 interface UserRow {
   id: string;
@@ -123,6 +129,8 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore, Sessio
   private readonly db: Db;
   /** Upper bound of one call: however the driver behaves, nothing waits longer than this. */
   private readonly deadlineMs: number;
+  /** Named prepared statements (PostgreSQL, unless turned off). */
+  private readonly prepared: PgPrepared | undefined;
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -134,6 +142,7 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore, Sessio
     this.root = connection.db;
     this.db = this.schema === undefined ? this.root : this.root.withSchema(this.schema);
     this.deadlineMs = connection.connectTimeoutMs + 2 * (connection.statementTimeoutMs + 1000) + 1000;
+    this.prepared = connection.prepared;
   }
 
   /** Connects (lazily), and applies pending migrations unless `migrate: false`. */
@@ -193,7 +202,9 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore, Sessio
 
   async findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
     return this.run(async () => {
-      let query = this.db.selectFrom('restjwt_user').selectAll();
+      // Named columns, not `*`: a prepared `SELECT *` fails ("cached plan must not change result type") once another
+      // instance's migration adds a column.
+      let query = this.db.selectFrom('restjwt_user').select(USER_COLUMNS);
       if (field === 'id') {
         const id = parseId(value);
         if (id === null) return null;
@@ -204,7 +215,8 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore, Sessio
         // Emails are not unique: the oldest user wins.
         query = query.where('email', '=', value).orderBy('id').limit(1);
       }
-      const row = await query.executeTakeFirst();
+      // On every authenticated request and refresh.
+      const [row] = await this.hot(`restjwt_user_by_${field}`, query.compile());
       return row === undefined ? null : toUser(row);
     });
   }
@@ -336,22 +348,34 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore, Sessio
   }
 
   async isBlacklisted(jti: string): Promise<boolean> {
-    return this.run(async () => (await this.isBlacklistedQuery(jti).executeTakeFirst()) !== undefined);
+    return this.run(async () => (await this.hot('restjwt_is_blacklisted', this.isBlacklistedQuery(jti).compile())).length > 0);
   }
 
   async blacklist(token: OutstandingToken): Promise<BlacklistResult> {
     const values = tokenValues(token);
-    return this.write(async (trx) => ((await this.blacklistRow(trx, values)) ? 'blacklisted' : 'already_blacklisted'));
+    return this.write(async (trx) => ((await this.blacklistRow(trx, values)) !== undefined ? 'blacklisted' : 'already_blacklisted'));
   }
 
-  async rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult> {
-    // Validate both before writing anything.
+  /**
+   * On PostgreSQL one statement (one round trip, see {@link rotateInOneStatement}); on MariaDB/MySQL, and on
+   * PostgreSQL when the presented token is being recorded by a concurrent transaction, one READ COMMITTED transaction.
+   */
+  async rotate(presented: OutstandingToken, successor: OutstandingToken, options: RotateOptions = {}): Promise<RotateResult> {
+    // Validate everything before writing anything.
     const presentedValues = tokenValues(presented);
     const successorValues = tokenValues(successor);
+    const use = rotationUse(options);
+    if (this.dialect === 'postgres') {
+      const result = await this.rotateInOneStatement(presentedValues, successorValues, options, use, successorFamily(presented, successor, options, null));
+      if (result !== 'not_found') return result;
+    }
     return this.write(async (trx) => {
-      if (!(await this.blacklistRow(trx, presentedValues))) return 'already_blacklisted';
-      await this.insertOutstanding(trx, successorValues);
+      const won = await this.blacklistRow(trx, presentedValues);
+      if (won === undefined) return 'already_blacklisted';
+      const familyId = successorFamily(presented, successor, options, won.familyId);
+      await this.insertOutstanding(trx, { ...successorValues, familyId });
       await trx.updateTable('restjwt_outstanding_token').set({ replaced_by: successorValues.jti }).where('jti', '=', presentedValues.jti).execute();
+      if (use !== null && familyId !== null) await this.touchSessionIn(trx, { ...use, familyId });
       return 'rotated';
     });
   }
@@ -508,20 +532,7 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore, Sessio
   /** Records a refresh unless an equal or later one is recorded; a null address or user agent keeps the known one. */
   async touchSession(use: SessionUse): Promise<void> {
     const values = sessionUseValues(use);
-    const at = new Date(values.at);
-    return this.write(async (trx) => {
-      await trx
-        .updateTable('restjwt_session')
-        .set({
-          last_used_at: at,
-          ...(values.clientAddress === null ? {} : { client_address: values.clientAddress }),
-          ...(values.userAgent === null ? {} : { user_agent: values.userAgent }),
-        })
-        .where('family_id', '=', values.familyId)
-        // Refreshes finishing out of order: the older one changes nothing.
-        .where('last_used_at', '<=', at)
-        .execute();
-    });
+    return this.write((trx) => this.touchSessionIn(trx, values));
   }
 
   /** `userId`'s sessions, newest login first, with their family's expiry and state; ended ones only with `includeEnded`. */
@@ -835,12 +846,15 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore, Sessio
     else await insert.ignore().execute();
   }
 
-  /** Records `token` unless present and blacklists it; true when this call inserted the blacklist row. */
-  private async blacklistRow(trx: Transaction<RestJwtDatabase>, token: TokenValues): Promise<boolean> {
+  /**
+   * Records `token` unless present and blacklists it. The recorded row's family when this call inserted the blacklist
+   * row; undefined when the token was blacklisted already.
+   */
+  private async blacklistRow(trx: Transaction<RestJwtDatabase>, token: TokenValues): Promise<{ familyId: string | null } | undefined> {
     await this.insertOutstanding(trx, token);
     // A plain read: under READ COMMITTED it sees the row whether this transaction or a committed one inserted it
     // (an uncommitted insert by another transaction made the insert above wait for it).
-    const row = await trx.selectFrom('restjwt_outstanding_token').select('id').where('jti', '=', token.jti).executeTakeFirst();
+    const row = await trx.selectFrom('restjwt_outstanding_token').select(['id', 'family_id']).where('jti', '=', token.jti).executeTakeFirst();
     if (row === undefined) throw new Error(`Outstanding token ${token.jti} vanished inside its transaction`);
     const insert = trx.insertInto('restjwt_blacklisted_token').values({ token_id: String(row.id), blacklisted_at: new Date(Date.now()) });
     const result =
@@ -848,7 +862,124 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore, Sessio
         ? await insert.onConflict((oc) => oc.column('token_id').doNothing()).executeTakeFirst()
         : await insert.ignore().executeTakeFirst();
     // The unique token_id decides: only the call that inserted the row wins.
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1 ? { familyId: row.family_id } : undefined;
+  }
+
+  /** `touchSession` inside a transaction: a use not older than the recorded one; null metadata keeps the known values. */
+  private async touchSessionIn(trx: Transaction<RestJwtDatabase>, use: SessionUseValues): Promise<void> {
+    const at = new Date(use.at);
+    await trx
+      .updateTable('restjwt_session')
+      .set({
+        last_used_at: at,
+        ...(use.clientAddress === null ? {} : { client_address: use.clientAddress }),
+        ...(use.userAgent === null ? {} : { user_agent: use.userAgent }),
+      })
+      .where('family_id', '=', use.familyId)
+      // Refreshes finishing out of order: the older one changes nothing.
+      .where('last_used_at', '<=', at)
+      .execute();
+  }
+
+  /**
+   * `rotate` on PostgreSQL as one statement of data-modifying CTEs, committed on its own: one round trip where the
+   * transaction takes seven. The rules are `rotate`'s: the presented token is recorded unless it is (then with its
+   * successor as `replaced_by`: whoever inserts it wins, as no one else can have blacklisted it), the unique
+   * `token_id` of the blacklist insert decides the single winner, and only the winner records the successor, links
+   * it and touches the session. All parts share the statement's snapshot, so a presented row that a concurrent,
+   * uncommitted transaction is inserting is neither inserted here (the insert waits, then does nothing) nor seen:
+   * `not_found`, and the caller runs the transaction instead, whose statements each see what committed before them.
+   * The text never varies (choices are parameters), so it runs as one prepared statement.
+   */
+  private async rotateInOneStatement(
+    presented: TokenValues,
+    successor: TokenValues,
+    options: RotateOptions,
+    use: SessionUseValues | null,
+    fallbackFamily: string | null,
+  ): Promise<RotateResult | 'not_found'> {
+    const outstanding = this.tableRef('restjwt_outstanding_token');
+    const blacklisted = this.tableRef('restjwt_blacklisted_token');
+    const users = this.tableRef('restjwt_user');
+    const sessions = this.tableRef('restjwt_session');
+    const presentedJti = sql`cast(${presented.jti} as text)`;
+    const successorJti = sql`cast(${successor.jti} as text)`;
+    const fallback = sql`cast(${fallbackFamily} as text)`;
+    const usedAt = sql`cast(${use === null ? null : new Date(use.at)} as timestamptz)`;
+    const query = sql<{ found: number; won: number }>`
+      WITH inserted AS (
+        INSERT INTO ${outstanding} (jti, user_id, token_type, family_id, created_at, expires_at, replaced_by)
+        VALUES (${presentedJti}, (SELECT id FROM ${users} WHERE id = cast(${presented.userId} as bigint)), cast(${presented.tokenType} as text),
+                cast(${presented.familyId} as text), cast(${presented.createdAt} as timestamptz), cast(${presented.expiresAt} as timestamptz), ${successorJti})
+        ON CONFLICT (jti) DO NOTHING
+        RETURNING id, family_id
+      ), presented AS (
+        SELECT id, family_id FROM inserted
+        UNION ALL
+        SELECT id, family_id FROM ${outstanding} WHERE jti = ${presentedJti}
+      ), won AS (
+        INSERT INTO ${blacklisted} (token_id, blacklisted_at)
+        SELECT id, cast(${new Date(Date.now())} as timestamptz) FROM presented
+        ON CONFLICT (token_id) DO NOTHING
+        RETURNING token_id
+      ), family AS (
+        SELECT CASE WHEN cast(${options.inheritFamily === true} as boolean) THEN coalesce(p.family_id, ${fallback}) ELSE ${fallback} END AS family_id
+        FROM presented p JOIN won ON won.token_id = p.id
+      ), successor AS (
+        INSERT INTO ${outstanding} (jti, user_id, token_type, family_id, created_at, expires_at)
+        SELECT ${successorJti}, (SELECT id FROM ${users} WHERE id = cast(${successor.userId} as bigint)), cast(${successor.tokenType} as text),
+               family_id, cast(${successor.createdAt} as timestamptz), cast(${successor.expiresAt} as timestamptz)
+        FROM family
+        ON CONFLICT (jti) DO NOTHING
+        RETURNING 1
+      ), linked AS (
+        -- A presented row inserted above already names its successor (this update cannot see that row).
+        UPDATE ${outstanding} SET replaced_by = ${successorJti} WHERE id IN (SELECT token_id FROM won)
+        RETURNING 1
+      ), touched AS (
+        UPDATE ${sessions}
+        SET last_used_at = ${usedAt},
+            client_address = coalesce(cast(${use?.clientAddress ?? null} as text), client_address),
+            user_agent = coalesce(cast(${use?.userAgent ?? null} as text), user_agent)
+        WHERE ${usedAt} IS NOT NULL AND family_id = (SELECT family_id FROM family) AND last_used_at <= ${usedAt}
+        RETURNING 1
+      )
+      SELECT cast((SELECT count(*) FROM presented) as integer) AS found, cast((SELECT count(*) FROM won) as integer) AS won`;
+    const [row] = await this.oneStatement(() => this.hot('restjwt_rotate', query.compile(this.db)));
+    if (row === undefined || row.found === 0) return 'not_found';
+    return row.won === 1 ? 'rotated' : 'already_blacklisted';
+  }
+
+  /**
+   * Runs a statement of the hot path (refresh, authentication): on PostgreSQL as the prepared statement `name`
+   * (unless turned off: {@link SqlConnectOptions.prepareStatements}), so the server parses and plans it once per
+   * connection. `name` must always go with the same SQL text: the query's shape may not vary, only its parameters.
+   */
+  private async hot<R>(name: string, query: CompiledQuery<R>): Promise<R[]> {
+    if (this.prepared !== undefined) return this.prepared<R>(name, query.sql, [...query.parameters]);
+    return (await this.db.executeQuery(query)).rows;
+  }
+
+  /** A table of this store's schema, for raw SQL (Kysely's `withSchema` does not reach into `sql` templates). */
+  private tableRef(name: keyof RestJwtDatabase & string): RawBuilder<unknown> {
+    return sql.table(this.schema === undefined ? name : `${this.schema}.${name}`);
+  }
+
+  /** Runs one autocommitted statement, again after a deadlock or serialization failure (which rolled it back). */
+  private oneStatement<T>(fn: () => Promise<T>): Promise<T> {
+    return this.run(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await fn();
+        } catch (error) {
+          if (attempt < MAX_ATTEMPTS && isRetryableConflict(error)) {
+            await backOff(attempt);
+            continue;
+          }
+          throw translateSqlError(error, this.dialect, this.target, 'unknown');
+        }
+      }
+    });
   }
 
   /** Runs `fn` in one READ COMMITTED transaction, again after a deadlock or serialization failure. */
@@ -867,8 +998,8 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore, Sessio
             });
         } catch (error) {
           if (!committing && attempt < MAX_ATTEMPTS && isRetryableConflict(error)) {
-            // Rolled back by the database: nothing was applied. Back off a little, with jitter, and try again.
-            await sleep(5 * attempt + Math.floor(Math.random() * 10 * attempt));
+            // Rolled back by the database: nothing was applied. Try again.
+            await backOff(attempt);
             continue;
           }
           throw translateSqlError(error, this.dialect, this.target, committing ? 'unknown' : 'not_applied');
@@ -924,6 +1055,11 @@ function liveToken(eb: SessionScope, now: Date) {
     .whereRef('o.family_id', '=', 's.family_id')
     .where('o.expires_at', '>', now)
     .where((w) => w.not(w.exists(w.selectFrom('restjwt_blacklisted_token as b').select('b.id').whereRef('b.token_id', '=', 'o.id'))));
+}
+
+/** A little wait, growing with the attempt, with jitter so that conflicting retries spread out. */
+function backOff(attempt: number): Promise<void> {
+  return sleep(5 * attempt + Math.floor(Math.random() * 10 * attempt));
 }
 
 function closedError(store: SqlStore): StoreUnavailableError {

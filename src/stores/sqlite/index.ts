@@ -21,6 +21,7 @@ import type {
   OneTimeStore,
   OutstandingState,
   OutstandingToken,
+  RotateOptions,
   RotateResult,
   SessionRecord,
   SessionStore,
@@ -44,11 +45,14 @@ import {
   newTokenVersion,
   outstandingStateFromRow,
   sessionFromRow,
+  rotationUse,
   sessionUseValues,
+  successorFamily,
   toMillis,
   tokenListingFromRow,
   type IdentityRow,
   type SessionRow,
+  type SessionUseValues,
   type TokenListingRow,
 } from '../shared/values.js';
 
@@ -93,6 +97,8 @@ interface OutstandingStateRow {
 /** jti, user id, token type, family id, created at, expires at. */
 type OutstandingParams = [string, number | null, string, string | null, number, number];
 type Stmt<P extends unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
+/** The successor's family, given the presented token's recorded one (see `successorFamily`). */
+type FamilyOf = (recorded: string | null) => string | null;
 
 /** family id, created at, last used at, client address, user agent, user id. */
 type SessionParams = [string, number, number, string | null, string | null, number];
@@ -121,13 +127,14 @@ interface Prepared {
   updateLastLogin: Stmt<[number, number]>;
   listUsers: Stmt<[number, number], UserRow>;
   insertOutstanding: Stmt<OutstandingParams>;
-  outstandingId: Stmt<[string], number>;
   insertBlacklist: Stmt<[number, number]>;
   isBlacklisted: Stmt<[string], number>;
   countTokens: Stmt<[], { outstanding: number; blacklisted: number }>;
   listBlacklisted: Stmt<[number, number, number, number], { id: number; jti: string; expires_at: number }>;
   blacklist: BetterSqlite3.Transaction<(token: OutstandingParams, now: number) => BlacklistResult>;
-  rotate: BetterSqlite3.Transaction<(presented: OutstandingParams, successor: OutstandingParams, now: number) => RotateResult>;
+  rotate: BetterSqlite3.Transaction<
+    (presented: OutstandingParams, successor: OutstandingParams, now: number, family: FamilyOf, use: SessionUseValues | null) => RotateResult
+  >;
   flushBatch: BetterSqlite3.Transaction<(before: number, limit: number) => number>;
   // The optional capabilities (migration 0004_sessions_identities).
   insertSession: Stmt<SessionParams>;
@@ -369,8 +376,16 @@ export class SqliteStore implements Store, UserImportStore, SessionStore, Identi
     return this.call((q) => q.blacklist.immediate(tokenParams(token), Date.now()));
   }
 
-  rotate(presented: OutstandingToken, successor: OutstandingToken): Promise<RotateResult> {
-    return this.call((q) => q.rotate.immediate(tokenParams(presented), tokenParams(successor), Date.now()));
+  rotate(presented: OutstandingToken, successor: OutstandingToken, options: RotateOptions = {}): Promise<RotateResult> {
+    return this.call((q) =>
+      q.rotate.immediate(
+        tokenParams(presented),
+        tokenParams(successor),
+        Date.now(),
+        (recorded) => successorFamily(presented, successor, options, recorded),
+        rotationUse(options),
+      ),
+    );
   }
 
   revokeAccess(jti: string, expiresAt: Date): Promise<void> {
@@ -638,7 +653,7 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
      VALUES (?, (SELECT id FROM restjwt_user WHERE id = ?), ?, ?, ?, ?)
      ON CONFLICT (jti) DO NOTHING`,
   );
-  const outstandingId = db.prepare<[string], number>('SELECT id FROM restjwt_outstanding_token WHERE jti = ?').pluck();
+  const outstandingRow = db.prepare<[string], { id: number; family_id: string | null }>('SELECT id, family_id FROM restjwt_outstanding_token WHERE jti = ?');
   const insertBlacklist = db.prepare<[number, number]>(
     `INSERT INTO restjwt_blacklisted_token (token_id, blacklisted_at) VALUES (?, ?) ON CONFLICT (token_id) DO NOTHING`,
   );
@@ -693,14 +708,23 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
   const filters: TokenFilter[] = ['all:any', 'all:yes', 'all:no', 'user:any', 'user:yes', 'user:no'];
   const identity = 'SELECT provider, subject, user_id, email, created_at, last_used_at FROM restjwt_identity';
 
-  /** Records `token` unless present and blacklists it; true when this call inserted the blacklist row. */
-  const blacklistRow = (token: OutstandingParams, now: number): boolean => {
+  /**
+   * Records `token` unless present and blacklists it. The recorded row's family when this call inserted the blacklist
+   * row; undefined when the token was blacklisted already.
+   */
+  const blacklistRow = (token: OutstandingParams, now: number): { familyId: string | null } | undefined => {
     insertOutstanding.run(...token);
-    const id = outstandingId.get(token[0]);
-    if (id === undefined) throw new Error(`Outstanding token ${token[0]} vanished inside its transaction`);
+    const row = outstandingRow.get(token[0]);
+    if (row === undefined) throw new Error(`Outstanding token ${token[0]} vanished inside its transaction`);
     // The unique token_id decides: only the call that inserts the row wins.
-    return insertBlacklist.run(id, now).changes === 1;
+    return insertBlacklist.run(row.id, now).changes === 1 ? { familyId: row.family_id } : undefined;
   };
+  const touchSession = db.prepare<[number, string | null, string | null, string, number]>(
+    // An older use (refreshes finishing out of order) changes nothing; unknown metadata keeps the known one.
+    `UPDATE restjwt_session
+     SET last_used_at = ?, client_address = coalesce(?, client_address), user_agent = coalesce(?, user_agent)
+     WHERE family_id = ? AND last_used_at <= ?`,
+  );
 
   return {
     userById: db.prepare<[number], UserRow>(`${user} WHERE id = ?`),
@@ -730,7 +754,6 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
     updateLastLogin: db.prepare<[number, number]>('UPDATE restjwt_user SET last_login = ? WHERE id = ?'),
     listUsers: db.prepare<[number, number], UserRow>(`${user} ORDER BY id LIMIT ? OFFSET ?`),
     insertOutstanding,
-    outstandingId,
     insertBlacklist,
     isBlacklisted: db
       .prepare<[string], number>(
@@ -751,26 +774,26 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
        ORDER BY o.id LIMIT ?`,
     ),
     blacklist: db.transaction((token: OutstandingParams, now: number): BlacklistResult =>
-      blacklistRow(token, now) ? 'blacklisted' : 'already_blacklisted',
+      blacklistRow(token, now) !== undefined ? 'blacklisted' : 'already_blacklisted',
     ),
-    rotate: db.transaction((presented: OutstandingParams, successor: OutstandingParams, now: number): RotateResult => {
-      if (!blacklistRow(presented, now)) return 'already_blacklisted';
-      insertOutstanding.run(...successor);
-      setReplacedBy.run(successor[0], presented[0]);
-      return 'rotated';
-    }),
+    rotate: db.transaction(
+      (presented: OutstandingParams, successor: OutstandingParams, now: number, family: FamilyOf, use: SessionUseValues | null): RotateResult => {
+        const won = blacklistRow(presented, now);
+        if (won === undefined) return 'already_blacklisted';
+        const familyId = family(won.familyId);
+        insertOutstanding.run(successor[0], successor[1], successor[2], familyId, successor[4], successor[5]);
+        setReplacedBy.run(successor[0], presented[0]);
+        if (use !== null && familyId !== null) touchSession.run(use.at, use.clientAddress, use.userAgent, familyId, use.at);
+        return 'rotated';
+      },
+    ),
     flushBatch: db.transaction((before: number, limit: number): number => flush.run(before, limit).changes),
     insertSession: db.prepare<SessionParams>(
       `INSERT INTO restjwt_session (family_id, user_id, created_at, last_used_at, client_address, user_agent)
        SELECT ?, id, ?, ?, ?, ? FROM restjwt_user WHERE id = ?
        ON CONFLICT (family_id) DO NOTHING`,
     ),
-    touchSession: db.prepare<[number, string | null, string | null, string, number]>(
-      // An older use (refreshes finishing out of order) changes nothing; unknown metadata keeps the known one.
-      `UPDATE restjwt_session
-       SET last_used_at = ?, client_address = coalesce(?, client_address), user_agent = coalesce(?, user_agent)
-       WHERE family_id = ? AND last_used_at <= ?`,
-    ),
+    touchSession,
     listSessions: db.prepare<[{ now: number; userId: number; all: number }], SessionRow>(
       `SELECT s.family_id, s.user_id, s.created_at, s.last_used_at, s.client_address, s.user_agent,
               (SELECT max(o.expires_at) FROM restjwt_outstanding_token o WHERE o.family_id = s.family_id) AS expires_at,
