@@ -35,7 +35,8 @@ function buildProgram(): Command {
       'after',
       '\nEnvironment: RESTJWT_DATABASE (database URL), RESTJWT_SETTINGS (settings JSON), RESTJWT_SIGNING_KEY,\n' +
         'REDIS_URL (revocation cache shared by several instances), RESTJWT_DB_POOL_SIZE (server database pool),\n' +
-        'RESTJWT_DEBUG=1 (stack traces on errors).\n',
+        'RESTJWT_REQUEST_LOG=0 (serve: no log line per request, as --no-request-log), RESTJWT_DEBUG=1 (stack traces on\n' +
+        'errors).\n',
     );
   for (const command of [
     serveCommand(),

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { ACCEPTED_DATABASE_URLS, DEFAULT_DATABASE_URL } from '../stores/open-store.js';
+import { CliError } from './errors.js';
 
 /** `--database URL`, shared by every command that opens a store; falls back to `RESTJWT_DATABASE`, then the default. */
 export function databaseOption(): Option {
@@ -30,4 +31,22 @@ export function integerIn(min: number, max: number, what: string): (value: strin
     }
     return n;
   };
+}
+
+const TRUE_WORDS = ['1', 'true', 'yes', 'on'];
+const FALSE_WORDS = ['0', 'false', 'no', 'off'];
+
+/**
+ * A yes/no environment variable: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off` (any case); `fallback` when unset
+ * or empty. Read here rather than with commander's `Option.env()`, which sets a boolean option whenever the
+ * variable exists, whatever its value (so `…=0` would switch it on).
+ *
+ * @throws CliError for any other value, naming the variable and the accepted values.
+ */
+export function booleanFromEnv(name: string, fallback: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (TRUE_WORDS.includes(raw)) return true;
+  if (FALSE_WORDS.includes(raw)) return false;
+  throw new CliError(`${name} must be 1 or 0 (or true/false, yes/no, on/off), not "${env[name] ?? ''}". Fix it or unset it.`);
 }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { errorHandler, guard, methodNotAllowed, restjwtPlugin, sendCore } from '../adapters/fastify/index.js';
 import { NotFound, publicUser, type RestJwt } from '../core/index.js';
 import { publicJwks } from '../core/keys/jwks.js';
@@ -13,6 +13,25 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** Social login (`createSocialLogin` from `restjwt/social`): mounts `/api/auth/…` when given. */
   social?: import('../social/index.js').SocialLogin;
+  /**
+   * Leaves out the two info lines Fastify logs for every request ("incoming request", "request completed"), as an
+   * access log that is off. Errors are still logged (a failed request, a response that errored), and so is start-up.
+   * Default `false`: every request is logged. `restjwt serve --no-request-log` sets it.
+   */
+  disableRequestLogging?: boolean;
+}
+
+/**
+ * Fastify's log controller without the per-request info lines. Not Fastify's own `disableRequestLogging`: that also
+ * silences the per-request error lines (an errored response, stream and serializer failures), and its top-level form
+ * is deprecated in Fastify 5.12 (FSTDEP023, a warning printed by every process at start).
+ */
+class WithoutRequestLines extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (error) super.requestCompleted(error, request, reply, metadata);
+  }
 }
 
 /** JSON logs: request line and status only. Headers that carry credentials are redacted should anything log them. */
@@ -41,6 +60,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const { restjwt } = options;
   const app = Fastify({
     logger: options.logger ?? DEFAULT_LOGGER,
+    ...(options.disableRequestLogging === true ? { logController: new WithoutRequestLines() } : {}),
     bodyLimit: restjwt.settings.maxBodyBytes,
     trustProxy: false,
   });

@@ -54,6 +54,8 @@ interface Server {
   url: string;
   child: ChildProcess;
   stderr: () => string;
+  /** What it logged on stdout so far (Fastify's JSON log lines). */
+  stdout: () => string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -62,14 +64,25 @@ async function startServer(cwd: string, args: string[] = [], env: Record<string,
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
     cwd,
     env: cleanEnv(env),
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
+  // Read stdout always: a full pipe would block the server's logger.
+  let stdout = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
     child.once('exit', (code, signal) => res({ code, signal })),
   );
   const started = waitForListening(child, exit, 15_000);
-  return { url: await started.url, child, stderr: started.stderr, exit };
+  return { url: await started.url, child, stderr: started.stderr, stdout: () => stdout, exit };
+}
+
+/** The `msg` of each JSON log line. */
+function logMessages(stdout: string): string[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => (JSON.parse(l) as { msg?: string }).msg ?? '');
 }
 
 /** Logs in and returns the token pair. */
@@ -315,6 +328,38 @@ describe('serve', () => {
     expect(statuses).toEqual(Array(8).fill(200));
     server.child.kill('SIGTERM');
     expect(await server.exit).toEqual({ code: 0, signal: null });
+  });
+
+  test('--no-request-log (or RESTJWT_REQUEST_LOG=0): no log line per request; the start-up line stays', async () => {
+    const cwd = freshDir();
+    expect(run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'pw\n' }).status).toBe(0);
+    const cases: { args: string[]; env: Record<string, string>; requestLines: boolean }[] = [
+      { args: [], env: {}, requestLines: true },
+      { args: ['--no-request-log'], env: {}, requestLines: false },
+      { args: [], env: { RESTJWT_REQUEST_LOG: '0' }, requestLines: false },
+      { args: ['--no-request-log'], env: { RESTJWT_REQUEST_LOG: '1' }, requestLines: false }, // the flag wins
+      { args: [], env: { RESTJWT_REQUEST_LOG: 'on' }, requestLines: true },
+    ];
+    for (const c of cases) {
+      const server = await startServer(cwd, c.args, c.env);
+      const res = await fetch(`${server.url}/api/public/`);
+      await res.arrayBuffer();
+      expect(res.status).toBe(200);
+      server.child.kill('SIGTERM');
+      expect(await server.exit).toEqual({ code: 0, signal: null });
+      // After the exit, so every line the server wrote has been read.
+      const messages = logMessages(server.stdout());
+      expect(messages.some((m) => m.startsWith('Server listening at'))).toBe(true);
+      const requestLines = messages.filter((m) => m === 'incoming request' || m === 'request completed');
+      expect({ ...c, logged: requestLines }).toEqual({ ...c, logged: c.requestLines ? ['incoming request', 'request completed'] : [] });
+    }
+  });
+
+  test('RESTJWT_REQUEST_LOG with another value: exit 1 saying which values work', () => {
+    const cwd = freshDir();
+    const r = run(cwd, ['serve', '--port', '0'], { env: { RESTJWT_REQUEST_LOG: 'quiet' } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('restjwt: RESTJWT_REQUEST_LOG must be 1 or 0 (or true/false, yes/no, on/off), not "quiet". Fix it or unset it.\n');
   });
 
   test('refuses a key file other users can read', () => {

@@ -39,6 +39,67 @@ describe('logs', () => {
   });
 });
 
+describe('disableRequestLogging (restjwt serve --no-request-log)', () => {
+  /** A server logging into `lines` (JSON objects), with alice and an extra route that fails. */
+  async function serverLoggingTo(lines: { msg?: string; level?: number }[], disableRequestLogging?: boolean) {
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { msg?: string; level?: number });
+        done();
+      },
+    });
+    const store = createMemoryStore();
+    await store.createUser({ username: 'alice', passwordHash: await fastHasher.hash(PASSWORD) });
+    const restjwt = createRestJwt({ store, hasher: fastHasher, settings: { signingKey: SECRET } });
+    const app = await buildServer({ restjwt, logger: { ...(DEFAULT_LOGGER as object), stream }, ...(disableRequestLogging === undefined ? {} : { disableRequestLogging }) });
+    app.get('/fails', async () => {
+      throw new Error('boom');
+    });
+    return app;
+  }
+
+  const requestLines = (lines: { msg?: string }[]) => lines.filter((l) => l.msg === 'incoming request' || l.msg === 'request completed');
+
+  it('by default, logs two lines per request', async () => {
+    const lines: { msg?: string }[] = [];
+    const app = await serverLoggingTo(lines);
+    await app.inject({ method: 'GET', url: '/api/public/' });
+    await app.close();
+    expect(requestLines(lines).map((l) => l.msg)).toEqual(['incoming request', 'request completed']);
+  });
+
+  it('when set, logs no request line but still logs errors, without a deprecation warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const lines: { msg?: string; level?: number }[] = [];
+      const app = await serverLoggingTo(lines, true);
+      const ok = await app.inject({ method: 'GET', url: '/api/public/' });
+      expect(ok.statusCode).toBe(200);
+      expect(requestLines(lines)).toEqual([]);
+      const failed = await app.inject({ method: 'GET', url: '/fails' });
+      expect(failed.statusCode).toBe(500);
+      expect(lines).toContainEqual(expect.objectContaining({ msg: 'request failed', level: 50 }));
+      expect(requestLines(lines)).toEqual([]);
+      await app.close();
+      await new Promise((r) => setImmediate(r)); // process warnings are emitted on a later tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    // Fastify's top-level disableRequestLogging is deprecated (FSTDEP023): the server must not print that warning.
+    expect(warnings.map((w) => (w as Error & { code?: string }).code)).not.toContain('FSTDEP023');
+  });
+
+  it('set to false, logs as the default does', async () => {
+    const lines: { msg?: string }[] = [];
+    const app = await serverLoggingTo(lines, false);
+    await app.inject({ method: 'GET', url: '/api/public/' });
+    await app.close();
+    expect(requestLines(lines)).toHaveLength(2);
+  });
+});
+
 describe('jwkUrl: verification with keys from a remote JWKS', () => {
   let jwks: Server | undefined;
   afterAll(() => new Promise<void>((r) => (jwks ? jwks.close(() => r()) : r())));

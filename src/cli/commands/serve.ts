@@ -10,7 +10,7 @@ import { RedisCachedStore } from '../../stores/redis/cache.js';
 import { sqliteFilenameFromUrl, isSqliteUrl } from '../../stores/sqlite/url.js';
 import { loadServeSettings } from '../config.js';
 import { CliError, reportError } from '../errors.js';
-import { databaseOption, integerIn, redisOption } from '../options.js';
+import { booleanFromEnv, databaseOption, integerIn, redisOption } from '../options.js';
 import { openCliStore } from '../store.js';
 
 interface ServeOptions {
@@ -20,6 +20,8 @@ interface ServeOptions {
   redis?: string;
   config?: string;
   workers: number;
+  /** False with `--no-request-log` or `RESTJWT_REQUEST_LOG=0`: no log line per request. */
+  requestLog: boolean;
 }
 
 /** How long a shutdown may wait for in-flight requests before the process exits anyway. */
@@ -40,13 +42,21 @@ export function serveCommand(): Command {
     .addOption(
       new Option('--workers <n>', 'number of processes serving the port (node:cluster)').default(1).argParser(integerIn(1, 256, '--workers')),
     )
+    .addOption(
+      new Option(
+        '--no-request-log',
+        'do not log the two JSON lines Fastify writes per request ("incoming request", "request completed"); errors and start-up are still logged (or RESTJWT_REQUEST_LOG=0)',
+      ),
+    )
     .addHelpText(
       'after',
       '\nWithout a signing key (RESTJWT_SIGNING_KEY or signingKey in the config) and with an HMAC algorithm, serve\n' +
         'creates one in the database directory as "signing-key" (mode 0600) and reuses it on later starts.\n' +
         'Refresh-token rotation and blacklisting after rotation are on unless the config sets them.\n',
     )
-    .action(async (options: ServeOptions) => {
+    .action(async (options: ServeOptions, command: Command) => {
+      // The flag wins over the environment; checked here, so a bad value fails once, not in every worker.
+      if (command.getOptionValueSource('requestLog') !== 'cli') options.requestLog = booleanFromEnv('RESTJWT_REQUEST_LOG', true);
       if (cluster.isWorker) return runServer(options, true);
       if (options.workers > 1) return runPrimary(options);
       return runServer(options, false);
@@ -99,7 +109,7 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
     // every instance counts every attempt; else this process's own.
     const rateCounter = store instanceof RedisCachedStore ? store.rateCounter : createMemoryRateCounter();
     const restjwt = createRestJwt({ store, settings: input, rateCounter });
-    app = await buildServer({ restjwt, ...(social === undefined ? {} : { social: createSocialLogin(restjwt, social) }) });
+    app = await buildServer({ restjwt, disableRequestLogging: !options.requestLog, ...(social === undefined ? {} : { social: createSocialLogin(restjwt, social) }) });
     try {
       await app.listen({ host: options.host, port: options.port });
     } catch (error) {
