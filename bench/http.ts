@@ -1,6 +1,7 @@
 /**
- * HTTP benchmarks: autocannon (in this process) against servers started in separate child processes on loopback
- * (`bench/servers/*.js` from `dist-bench/`), so the load generator never shares the server's event loop.
+ * HTTP benchmarks: autocannon (in this process; in a pinned child for the frameworks group, see below) against servers
+ * started in separate child processes on loopback (`bench/servers/*.js` from `dist-bench/`), so the load generator
+ * never shares the server's event loop.
  *
  *   npm run bench:http          the full run: median of BENCH_RUNS (3) runs of `-c 50 -d 5` per target, the login-load
  *                               check, the memory check, simplejwt vs `restjwt serve --workers 2` when available, and
@@ -9,13 +10,18 @@
  *                               chains for 1 s per target, each rotation answered 200 and a rotated token refused)
  *
  * BENCH_JSON=FILE also writes the results as JSON; BENCH_ONLY=frameworks,simplejwt,refresh,login,memory runs only those
- * parts; BENCH_RUNS, BENCH_CONNECTIONS, BENCH_DURATION and BENCH_LOGIN_RATE change the load; BENCH_REFRESH_CONNECTIONS
+ * parts; BENCH_RUNS, BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP and BENCH_LOGIN_RATE change the load; BENCH_REFRESH_CONNECTIONS
  * (default BENCH_CONNECTIONS) and BENCH_REFRESH_DURATION (10 s) the refresh load; BENCH_PG_URL (default
  * postgres://postgres@127.0.0.1:5432/test) is where the refresh runs create, and drop, their fresh databases.
+ *
+ * Frameworks group: each (single-process) server runs on CPU 0 and autocannon on CPU 1 (`taskset`), as the issue that
+ * set the targets measured with the server on one core; BENCH_PIN=0 turns this off, and it is off without
+ * /usr/bin/taskset or with fewer than 2 CPUs. The 2-worker comparisons with simplejwt stay unpinned (both servers use
+ * both cores), and run `restjwt serve --no-request-log`, since gunicorn logs no requests either.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -30,8 +36,25 @@ const SMOKE = process.env.BENCH_SMOKE === '1';
 const RUNS = SMOKE ? 1 : Number(process.env.BENCH_RUNS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DURATION = SMOKE ? 1 : Number(process.env.BENCH_DURATION ?? 5);
+/** Seconds of load before a target's measured runs, thrown away: the server's JIT and caches warm up first. */
+const WARMUP = SMOKE ? 0 : Number(process.env.BENCH_WARMUP ?? 2);
 /** RSS bound for one million cache-on verifications of distinct tokens (stated before measuring: see docs/benchmarks.md). */
 const RSS_BOUND_MIB = 128;
+
+const TASKSET = '/usr/bin/taskset';
+/** Where the frameworks group puts each server and its load generator, when pinning is on. */
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+/** Why pinning is off, or null when it is on. availableParallelism() is what `nproc` prints (it honours affinity). */
+const PIN_OFF_REASON =
+  process.env.BENCH_PIN === '0'
+    ? 'BENCH_PIN=0'
+    : !existsSync(TASKSET)
+      ? `no ${TASKSET} (util-linux)`
+      : availableParallelism() < 2
+        ? `nproc = ${availableParallelism()}, 2 needed`
+        : null;
+const PIN = PIN_OFF_REASON === null;
 
 interface Started {
   url: string;
@@ -58,9 +81,23 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-/** Starts `bench/servers/NAME.js` and waits for its `{"port","token"}` line. */
-async function startServer(name: string, env: Record<string, string> = {}): Promise<Started> {
-  const child = spawn(process.execPath, [join(HERE, 'servers', `${name}.js`)], {
+/** The CPUs the kernel lets process `pid` run on (`Cpus_allowed_list` in /proc), to show that pinning took. */
+function allowedCpus(pid: number | undefined): string {
+  try {
+    return /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid ?? 'self'}/status`, 'utf8'))?.[1] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+/**
+ * Starts `bench/servers/NAME.js` and waits for its `{"port","token"}` line. `pin`: on CPU 0 (`taskset -c 0 node …`;
+ * taskset execs node, so the child's pid is the server's and stopping it works as without taskset).
+ */
+async function startServer(name: string, env: Record<string, string> = {}, pin = false): Promise<Started> {
+  const node = [process.execPath, join(HERE, 'servers', `${name}.js`)];
+  const [command, ...args] = pin && PIN ? [TASKSET, '-c', String(SERVER_CPU), ...node] : node;
+  const child = spawn(command!, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -71,7 +108,18 @@ async function startServer(name: string, env: Record<string, string> = {}): Prom
     child.once('exit', (code) => reject(new Error(`server ${name} exited (${String(code)}) before listening`)));
   });
   const { port, token } = JSON.parse(line) as { port: number; token: string };
+  if (pin && PIN) notePinning('server', allowedCpus(child.pid));
   return { url: `http://127.0.0.1:${port}`, token, stop: () => stopChild(child) };
+}
+
+/** Prints, once per role, the CPUs a pinned process was allowed (they must be the ones asked for). */
+const pinningNoted = new Set<string>();
+function notePinning(role: 'server' | 'autocannon', cpus: string): void {
+  const wanted = String(role === 'server' ? SERVER_CPU : LOAD_CPU);
+  if (cpus !== wanted) throw new Error(`pinning: the ${role} runs on CPUs ${cpus}, not ${wanted}; run with BENCH_PIN=0 to measure unpinned`);
+  if (pinningNoted.has(role)) return;
+  pinningNoted.add(role);
+  console.log(`pinning: ${role} pid affinity (Cpus_allowed_list) = ${cpus}`);
 }
 
 interface Load {
@@ -82,9 +130,58 @@ interface Load {
   errors: number;
 }
 
-async function load(url: string, options: Partial<autocannon.Options> = {}): Promise<Load> {
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, ...options });
-  return { rps: r.requests.average, p99: r.latency.p99, p50: r.latency.p50, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+const loadFigures = (r: autocannon.Result): Load => ({ rps: r.requests.average, p99: r.latency.p99, p50: r.latency.p50, non2xx: r.non2xx, errors: r.errors + r.timeouts });
+
+/**
+ * One autocannon run; `pin` (frameworks group): in a child process on CPU 1, see {@link loadPinned}. Only plain JSON
+ * options (no callbacks) can be pinned.
+ */
+async function load(url: string, options: Partial<autocannon.Options> = {}, pin = false): Promise<Load> {
+  const all = { url, connections: CONNECTIONS, duration: DURATION, ...options };
+  if (pin && PIN) return loadPinned(all);
+  return loadFigures(await autocannon(all));
+}
+
+/**
+ * The child that runs one pinned autocannon run: the same programmatic API and options as in-process, its result
+ * (and the CPUs it was allowed) back as one JSON line. argv[1]: autocannon's module URL, argv[2]: the options (JSON).
+ */
+const PINNED_LOAD_SCRIPT = `
+const { default: autocannon } = await import(process.argv[1]);
+const { readFileSync } = await import('node:fs');
+const r = await autocannon(JSON.parse(process.argv[2]));
+const cpus = /Cpus_allowed_list:\\s*(\\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '?';
+process.stdout.write(JSON.stringify({ result: r, cpus }) + '\\n');
+`;
+
+/**
+ * autocannon in a child process started as `taskset -c 1 node`, so the load generator keeps to CPU 1 while the server
+ * has CPU 0. A child rather than re-running this whole script under taskset: everything else this script starts or
+ * does (gunicorn, `restjwt serve --workers 2`, the refresh load client, which runs in this process) must keep both
+ * cores, and the only thing to move is autocannon. The child costs a Node start-up (~50 ms) before each run, outside
+ * autocannon's measured duration.
+ */
+function loadPinned(options: Partial<autocannon.Options>): Promise<Load> {
+  const args = ['-c', String(LOAD_CPU), process.execPath, '--input-type=module', '-e', PINNED_LOAD_SCRIPT, import.meta.resolve('autocannon'), JSON.stringify(options)];
+  return new Promise<Load>((resolve, reject) => {
+    const child = spawn(TASKSET, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    track(child);
+    let out = '';
+    let err = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (err = (err + c).slice(-4000)));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`pinned autocannon exited (${String(code)}): ${err}`);
+        const { result, cpus } = JSON.parse(out.trim().split('\n').pop() ?? '') as { result: autocannon.Result; cpus: string };
+        notePinning('autocannon', cpus);
+        resolve(loadFigures(result));
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  });
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -96,13 +193,18 @@ interface Row {
   p99: number;
   runs: number[];
   errors: number;
+  /** Framework group: the same server's `/api/public/`, run just before each measured run (req/s of each run). */
+  baselineRuns?: number[];
+  /** Median of the per-pair ratios protected ÷ public (each pair measured back to back in one server process). */
+  ratio?: number;
 }
 
-/** Median req/s and median p99 of RUNS runs; throws when any answer was not 2xx. */
-async function measure(framework: string, target: string, url: string, headers: Record<string, string> = {}, allowErrors = false): Promise<Row> {
+/** Median req/s and median p99 of RUNS runs; throws when any answer was not 2xx. `pin`: autocannon on CPU 1. */
+async function measure(framework: string, target: string, url: string, headers: Record<string, string> = {}, allowErrors = false, pin = false): Promise<Row> {
   const runs: Load[] = [];
+  if (WARMUP > 0) await load(url, { headers, duration: WARMUP }, pin);
   for (let i = 0; i < RUNS; i++) {
-    const r = await load(url, { headers });
+    const r = await load(url, { headers }, pin);
     if (r.non2xx > 0 || (r.errors > 0 && !allowErrors) || r.rps === 0) {
       throw new Error(`${framework} / ${target}: ${r.non2xx} non-2xx answers, ${r.errors} errors, ${r.rps} req/s`);
     }
@@ -110,7 +212,47 @@ async function measure(framework: string, target: string, url: string, headers: 
   }
   const errors = runs.reduce((a, r) => a + r.errors, 0);
   const row = { framework, target, rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)), runs: runs.map((r) => r.rps), errors };
-  console.log(`${framework.padEnd(10)} ${target.padEnd(44)} ${row.rps.toFixed(0).padStart(7)} req/s  p99 ${row.p99.toFixed(1).padStart(6)} ms  (runs ${row.runs.map((x) => x.toFixed(0)).join(', ')})${errors > 0 ? `, ${errors} connection errors` : ''}`);
+  console.log(`${framework.padEnd(10)} ${target.padEnd(56)} ${row.rps.toFixed(0).padStart(7)} req/s  p99 ${row.p99.toFixed(1).padStart(6)} ms  (runs ${row.runs.map((x) => x.toFixed(0)).join(', ')})${errors > 0 ? `, ${errors} connection errors` : ''}`);
+  return row;
+}
+
+/**
+ * A framework-group target: RUNS pairs of runs on one server process, `/api/public/` then the protected URL, back to
+ * back, after a warm-up of both. Pairing in time and process cancels what drifts between targets measured minutes
+ * apart (this VM's clock: the same baseline measured 68 k and 56 k req/s in two runs) and the JIT state of a fresh
+ * process. The ratio is the median of the pairs' ratios.
+ */
+async function measurePaired(framework: string, target: string, base: string, headers: Record<string, string>): Promise<Row> {
+  const publicUrl = `${base}/api/public/`;
+  const protectedUrl = `${base}/api/protected/`;
+  if (WARMUP > 0) {
+    await load(publicUrl, { duration: WARMUP }, true);
+    await load(protectedUrl, { headers, duration: WARMUP }, true);
+  }
+  const runs: Load[] = [];
+  const baselines: Load[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    for (const [url, h, into] of [[publicUrl, {}, baselines], [protectedUrl, headers, runs]] as const) {
+      const r = await load(url, { headers: h }, true);
+      if (r.non2xx > 0 || r.errors > 0 || r.rps === 0) throw new Error(`${framework} / ${target} (${url}): ${r.non2xx} non-2xx answers, ${r.errors} errors, ${r.rps} req/s`);
+      into.push(r);
+    }
+  }
+  const ratio = median(runs.map((r, i) => r.rps / (baselines[i] as Load).rps));
+  const row: Row = {
+    framework,
+    target,
+    rps: median(runs.map((r) => r.rps)),
+    p99: median(runs.map((r) => r.p99)),
+    runs: runs.map((r) => r.rps),
+    errors: 0,
+    baselineRuns: baselines.map((r) => r.rps),
+    ratio,
+  };
+  console.log(
+    `${framework.padEnd(10)} ${target.padEnd(56)} ${row.rps.toFixed(0).padStart(7)} req/s  p99 ${row.p99.toFixed(1).padStart(6)} ms  ` +
+      `${ratio.toFixed(2)}x its /api/public/ (runs ${row.runs.map((x) => x.toFixed(0)).join(', ')} vs ${row.baselineRuns?.map((x) => x.toFixed(0)).join(', ')})`,
+  );
   return row;
 }
 
@@ -138,7 +280,6 @@ for (const [framework, server] of [
   ['Hono', 'restjwt-hono'],
 ] as const) {
   TARGETS.push(
-    { framework, server, target: 'baseline GET /api/public/', path: '/api/public/' },
     { framework, server, target: 'restjwt, cache on (user lookup)', path: '/api/protected/' },
     { framework, server, target: 'restjwt, cache off (user lookup)', path: '/api/protected/', env: { BENCH_CACHE: '0' } },
     { framework, server, target: 'restjwt stateless, cache on', path: '/api/protected/', env: { BENCH_STATELESS: '1' } },
@@ -156,11 +297,12 @@ TARGETS.push(
 async function frameworkRuns(): Promise<Row[]> {
   const rows: Row[] = [];
   for (const t of TARGETS) {
-    const s = await startServer(t.server, t.env);
+    const s = await startServer(t.server, t.env, true);
     try {
-      const headers = t.path === '/api/protected/' ? bearer(s.token) : {};
+      const headers = bearer(s.token);
+      await expect200(`${s.url}/api/public/`);
       await expect200(s.url + t.path, headers);
-      rows.push(await measure(t.framework, t.target, s.url + t.path, headers));
+      rows.push(await measurePaired(t.framework, t.target, s.url, headers));
     } finally {
       await s.stop();
     }
@@ -292,7 +434,10 @@ async function startDjangoPeer(databaseUrl: string, extra: Record<string, string
   }
 }
 
-/** `restjwt serve --workers 2` on `database`, with alice created first (argon2id, the CLI's default hasher). */
+/**
+ * `restjwt serve --workers 2 --no-request-log` on `database`, with alice created first (argon2id, the CLI's default
+ * hasher). Without request log lines, as gunicorn runs (no `--access-logfile`): both sides log errors only.
+ */
 async function startRestjwtServe(database: string, settings?: Record<string, unknown>): Promise<Running> {
   const cli = join(ROOT, 'dist-bench', 'src', 'cli', 'main.js');
   const env: NodeJS.ProcessEnv = { ...process.env, RESTJWT_SIGNING_KEY: BENCH_SIGNING_KEY };
@@ -303,7 +448,7 @@ async function startRestjwtServe(database: string, settings?: Record<string, unk
     encoding: 'utf8',
   });
   if (made.status !== 0) throw new Error(`restjwt createuser failed: ${made.stderr}`);
-  const child = spawn(process.execPath, [cli, 'serve', '--workers', '2', '--port', '0', '--database', database], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'serve', '--workers', '2', '--no-request-log', '--port', '0', '--database', database], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   track(child);
   try {
     const url = await listeningUrl(child, /listening on (http:\/\/\S+)/);
@@ -335,7 +480,7 @@ async function versusSimplejwt(): Promise<Row[]> {
     try {
       const token = await login(server.url);
       await expect200(`${server.url}/api/protected/`, bearer(token));
-      rows.push(await measure('restjwt', 'restjwt serve --workers 2 (SQLite)', `${server.url}/api/protected/`, bearer(token)));
+      rows.push(await measure('restjwt', 'restjwt serve --workers 2 --no-request-log (SQLite)', `${server.url}/api/protected/`, bearer(token)));
     } finally {
       await server.stop();
     }
@@ -526,7 +671,7 @@ async function measureRefresh(engine: string, server: string, base: string, stri
     .filter((x) => x !== '')
     .join(', ');
   console.log(
-    `refresh    ${`${server} (${engine})`.padEnd(44)} ${row.rps.toFixed(0).padStart(7)} req/s  p99 ${row.p99.toFixed(1).padStart(6)} ms  (runs ${row.runs.map((x) => x.toFixed(0)).join(', ')}; p99 ${row.p99s.map((x) => x.toFixed(1)).join(', ')})${notes === '' ? '' : `, ${notes}`}`,
+    `refresh    ${`${server} (${engine})`.padEnd(56)} ${row.rps.toFixed(0).padStart(7)} req/s  p99 ${row.p99.toFixed(1).padStart(6)} ms  (runs ${row.runs.map((x) => x.toFixed(0)).join(', ')}; p99 ${row.p99s.map((x) => x.toFixed(1)).join(', ')})${notes === '' ? '' : `, ${notes}`}`,
   );
   return row;
 }
@@ -570,7 +715,7 @@ async function refreshRuns(): Promise<RefreshRow[]> {
   const restjwtOn = async (engine: string, database: string) => {
     const server = await startRestjwtServe(database, rotation);
     try {
-      rows.push(await measureRefresh(engine, 'restjwt serve --workers 2', server.url, true));
+      rows.push(await measureRefresh(engine, 'restjwt serve --workers 2 --no-request-log', server.url, true));
     } finally {
       await server.stop();
     }
@@ -599,6 +744,13 @@ async function refreshRuns(): Promise<RefreshRow[]> {
 
 console.log(`autocannon -c ${CONNECTIONS} -d ${DURATION}, ${RUNS} run(s) per target${SMOKE ? ' (smoke: only checks 200s)' : ''}`);
 const only = new Set((process.env.BENCH_ONLY ?? 'frameworks,simplejwt,refresh,login,memory').split(','));
+if (only.has('frameworks')) {
+  console.log(
+    PIN
+      ? `pinning: on for the frameworks group: each server on CPU ${SERVER_CPU}, autocannon on CPU ${LOAD_CPU} (taskset; BENCH_PIN=0 turns it off)`
+      : `pinning: off (${PIN_OFF_REASON ?? ''}): the frameworks group's servers and autocannon share all CPUs`,
+  );
+}
 const rows = only.has('frameworks') ? await frameworkRuns() : [];
 const versus = only.has('simplejwt') ? await versusSimplejwt() : [];
 const refresh = only.has('refresh') ? await refreshRuns() : [];
@@ -606,14 +758,8 @@ const loginResult = only.has('login') ? await loginLoad() : {};
 const memory = only.has('memory') ? memoryCheck() : {};
 
 if (!SMOKE) {
-  console.log('\nratios (protected / the same framework\'s baseline; restjwt / simplejwt):');
-  for (const fw of ['Fastify', 'Express', 'Hono']) {
-    const base = rows.find((r) => r.framework === fw && r.target.startsWith('baseline'));
-    if (base === undefined) continue;
-    for (const r of rows.filter((x) => x.framework === fw && !x.target.startsWith('baseline'))) {
-      console.log(`  ${fw.padEnd(8)} ${r.target.padEnd(44)} ${(r.rps / base.rps).toFixed(2)}x`);
-    }
-  }
+  console.log('\nratios (protected / the same server\'s /api/public/, paired runs; restjwt / simplejwt):');
+  for (const r of rows) console.log(`  ${r.framework.padEnd(8)} ${r.target.padEnd(44)} ${(r.ratio ?? NaN).toFixed(2)}x`);
   if (versus.length === 2) console.log(`  restjwt serve / simplejwt (2 workers each): ${((versus[1]?.rps ?? NaN) / (versus[0]?.rps ?? NaN)).toFixed(1)}x`);
   for (const engine of ['SQLite', 'PostgreSQL']) {
     const ours = refresh.find((r) => r.engine === engine && r.server.startsWith('restjwt'));
