@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { UserExistsError, type IdentityStore, type Store, type UserRecord } from '../core/index.js';
-import { isLastWayToSignIn } from '../core/users/sign-in-methods.js';
 import { SocialError } from './errors.js';
 import type { SocialProfile } from './providers/types.js';
 
@@ -80,10 +79,10 @@ export async function linkToUser(store: IdentityBackend, provider: string, profi
 
 /** Unlinks one identity of `user`, unless it is the last way to sign in (no usable password and no other identity). */
 export async function unlinkFromUser(store: IdentityBackend, user: UserRecord, provider: string, subject: string): Promise<void> {
-  const identities = await store.listIdentities(user.id);
-  if (!identities.some((i) => i.provider === provider && i.subject === subject)) throw new SocialError('social_identity_not_found');
-  if (isLastWayToSignIn(user, identities.length)) throw new SocialError('social_last_login_method');
-  if (!(await store.unlinkIdentity(user.id, provider, subject))) throw new SocialError('social_identity_not_found');
+  // The store judges the rule in the same atomic step as the removal: two concurrent unlinks cannot both pass it.
+  const result = await store.unlinkIdentity(user.id, provider, subject, { keepLastWayToSignIn: true });
+  if (result === 'not_found') throw new SocialError('social_identity_not_found');
+  if (result === 'last_login_method') throw new SocialError('social_last_login_method');
 }
 
 export { publicIdentity } from '../core/users/public-user.js';

@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasIdentities, type IdentityStore, type Store } from '../../src/core/index.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { openSqlStore } from '../../src/stores/sql/index.js';
+import { POSTGRES_URL, postgresAdmin, probePostgres, uniqueName } from '../stores/services.js';
 import { PASSWORD, startApp, type Answer, type TestApp } from '../helpers/server.js';
 
 const SETTINGS = { rotateRefreshTokens: true, blacklistAfterRotation: true, checkRevokeToken: true, locales: ['en', 'fr'] };
@@ -553,6 +555,41 @@ describe.each(SESSION_STORES)('admin API: linked identities (%s store)', (_name,
       expect(r.json.subject).toBe(subject);
     }
     expect((await identitiesOf(frank)).count).toBe(0);
+  });
+});
+
+const postgres = await probePostgres();
+
+// On PostgreSQL each store call is real I/O, so concurrent requests interleave between the reads and the removal: the
+// race an in-process store cannot show. Before the store judged the rule atomically, all ten unlinks succeeded here.
+describe.skipIf(!postgres.ok)('admin API: concurrent unlinks on PostgreSQL (the race attack)', () => {
+  const schema = uniqueName('rjt_admin');
+  let t: TestApp;
+  let staff: Record<string, string>;
+
+  beforeAll(async () => {
+    t = await startApp(SETTINGS, { store: await openSqlStore({ url: POSTGRES_URL, schema }) });
+    await t.user('admin', { isStaff: true });
+    staff = bearer((await t.login('admin')).access);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await postgresAdmin(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  });
+
+  it('unlinking all the identities of a user without a password at once: all but one succeed, one stays', async () => {
+    const gina = (await t.store.createUser({ username: 'gina', email: 'gina@example.com', passwordHash: '' })).id;
+    const subjects = Array.from({ length: 10 }, (_, i) => `g-${i}`);
+    for (const subject of subjects) await link(t.store, gina, 'github', subject);
+    // All sent at once, as two staff tabs or a script would: each request alone sees other identities left.
+    const answers = await Promise.all(
+      subjects.map((subject) => t.post(`/api/admin/users/${gina}/identities/github/${subject}/unlink/`, {}, staff)),
+    );
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(9);
+    expect(answers.filter((a) => a.status === 400).map((a) => a.json.code)).toEqual(['last_login_method']);
+    const left = (await t.get(`/api/admin/users/${gina}/identities/`, staff)).json as { count: number; results: Array<{ subject: string }> };
+    expect(left.count).toBe(1);
+    expect(left.results[0]?.subject).toBe(subjects[answers.findIndex((a) => a.status === 400)]);
   });
 });
 

@@ -986,15 +986,52 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
           expect(await s.listIdentities('999999')).toEqual([]);
 
           // Only the owner unlinks.
-          expect(await s.unlinkIdentity(bob.id, 'github', '12345')).toBe(false);
+          expect(await s.unlinkIdentity(bob.id, 'github', '12345')).toBe('not_found');
           expect(await s.findIdentity('github', '12345')).not.toBeNull();
-          expect(await s.unlinkIdentity(alice.id, 'github', '12345')).toBe(true);
-          expect(await s.unlinkIdentity(alice.id, 'github', '12345')).toBe(false);
+          expect(await s.unlinkIdentity(alice.id, 'github', '12345')).toBe('unlinked');
+          expect(await s.unlinkIdentity(alice.id, 'github', '12345')).toBe('not_found');
+          expect(await s.unlinkIdentity('999999', 'github', '12345')).toBe('not_found');
+          expect(await s.unlinkIdentity('not-a-number', 'github', '12345')).toBe('not_found');
           expect(await s.findIdentity('github', '12345')).toBeNull();
           expect(await s.listIdentities(alice.id)).toHaveLength(1);
           // Free again: another user may link it now.
           expect(await link(bob.id)).toBe('linked');
           expect((await s.findIdentity('github', '12345'))?.userId).toBe(bob.id);
+        });
+
+        it('with keepLastWayToSignIn, never removes the last way to sign in: a usable password, or another identity', async (ctx) => {
+          const s = identities(ctx);
+          const link = (userId: string, subject: string) => s.linkIdentity({ provider: 'github', subject, userId, email: null, at: new Date() });
+          const keep = { keepLastWayToSignIn: true };
+          // A user with a usable password may unlink every identity.
+          const alice = await newUser();
+          await link(alice.id, 'a-1');
+          expect(await s.unlinkIdentity(alice.id, 'github', 'a-1', keep)).toBe('unlinked');
+          // Without one (empty, or Django's unusable "!…" marker), the last identity stays.
+          for (const passwordHash of ['', '!unusable']) {
+            const carol = await s.createUser({ username: `carol-${randomUUID().slice(0, 8)}`, passwordHash });
+            await link(carol.id, `${carol.id}-1`);
+            await link(carol.id, `${carol.id}-2`);
+            expect(await s.unlinkIdentity(carol.id, 'github', `${carol.id}-1`, keep)).toBe('unlinked');
+            expect(await s.unlinkIdentity(carol.id, 'github', `${carol.id}-2`, keep)).toBe('last_login_method');
+            expect(await s.listIdentities(carol.id)).toHaveLength(1);
+            // Someone else's identity is still not found, whatever the rule would say.
+            expect(await s.unlinkIdentity(carol.id, 'github', 'a-1', keep)).toBe('not_found');
+            // The caller that does not ask for the rule (an operator's cleanup) may remove it.
+            expect(await s.unlinkIdentity(carol.id, 'github', `${carol.id}-2`)).toBe('unlinked');
+          }
+        });
+
+        it(`of ${concurrency} concurrent unlinks of a passwordless user's identities, all but one succeed: one always stays`, async (ctx) => {
+          const s = identities(ctx);
+          const dave = await s.createUser({ username: `dave-${randomUUID().slice(0, 8)}`, passwordHash: '' });
+          const subjects = Array.from({ length: concurrency }, (_, i) => `d-${i}`);
+          for (const subject of subjects) await s.linkIdentity({ provider: 'github', subject, userId: dave.id, email: null, at: new Date() });
+          const results = await Promise.all(subjects.map((subject) => s.unlinkIdentity(dave.id, 'github', subject, { keepLastWayToSignIn: true })));
+          expect(results.filter((r) => r === 'unlinked')).toHaveLength(concurrency - 1);
+          expect(results.filter((r) => r === 'last_login_method')).toHaveLength(1);
+          const left = await s.listIdentities(dave.id);
+          expect(left.map((i) => i.subject)).toEqual([subjects[results.indexOf('last_login_method')]]);
         });
 
         it('refuses to link to a user that does not exist, and links nothing', async (ctx) => {

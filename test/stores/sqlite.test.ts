@@ -377,7 +377,7 @@ describe('SqliteStore', () => {
  */
 function buildStandaloneStore(): string {
   const out = join(dir, 'standalone');
-  const sources = ['src/core/store/errors.ts', 'src/core/store/types.ts', 'src/stores/sqlite/index.ts', 'src/stores/sqlite/migrations.ts', 'src/stores/sqlite/url.ts', 'src/stores/shared/values.ts', 'src/stores/shared/errors.ts'];
+  const sources = ['src/core/store/errors.ts', 'src/core/store/types.ts', 'src/stores/sqlite/index.ts', 'src/stores/sqlite/migrations.ts', 'src/stores/sqlite/url.ts', 'src/stores/shared/values.ts', 'src/stores/shared/errors.ts', 'src/core/users/sign-in-methods.ts'];
   for (const source of sources) {
     const { outputText } = ts.transpileModule(readFileSync(resolve(source), 'utf8'), {
       fileName: source,

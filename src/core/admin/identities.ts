@@ -1,11 +1,11 @@
 /**
  * Linked identities: the accounts at social-login providers (GitHub, Google, an OpenID provider, …) a user signs in
  * with. Needs the store's optional `IdentityStore` capability. Unlinking follows the rule social login's own unlink
- * applies ({@link isLastWayToSignIn}): never the user's last way to sign in.
+ * applies, judged by the store atomically with the removal: never the user's last way to sign in.
  */
 import { NotFound } from '../errors.js';
 import { publicIdentity, type PublicIdentity } from '../users/public-user.js';
-import { hasUsablePassword, isLastWayToSignIn } from '../users/sign-in-methods.js';
+import { hasUsablePassword } from '../users/sign-in-methods.js';
 import { identityStore, type AdminContext } from './context.js';
 import { LastLoginMethod } from './errors.js';
 import { requireUser } from './users.js';
@@ -40,12 +40,14 @@ export async function listIdentities(ctx: AdminContext, userId: string): Promise
  */
 export async function unlinkIdentity(ctx: AdminContext, userId: string, provider: string, subject: string): Promise<IdentityView> {
   const store = identityStore(ctx);
-  const user = await requireUser(ctx, userId);
+  await requireUser(ctx, userId);
   const identities = await store.listIdentities(userId);
   const identity = identities.find((i) => i.provider === provider && i.subject === subject);
   if (identity === undefined) throw new NotFound();
-  if (isLastWayToSignIn(user, identities.length)) throw new LastLoginMethod();
+  // The store judges the rule in the same atomic step as the removal: two concurrent unlinks cannot both pass it.
   // Unlinked meanwhile (another staff user, or the user themselves): the same 404 as if it had not been there.
-  if (!(await store.unlinkIdentity(userId, provider, subject))) throw new NotFound();
+  const result = await store.unlinkIdentity(userId, provider, subject, { keepLastWayToSignIn: true });
+  if (result === 'not_found') throw new NotFound();
+  if (result === 'last_login_method') throw new LastLoginMethod();
   return identityView(identity);
 }

@@ -308,6 +308,15 @@ export interface LinkedIdentity {
   lastUsedAt: Date;
 }
 
+/** What {@link IdentityStore.unlinkIdentity} did. */
+export type UnlinkResult = 'unlinked' | 'not_found' | 'last_login_method';
+
+/** Options of {@link IdentityStore.unlinkIdentity}. */
+export interface UnlinkOptions {
+  /** Refuse to remove the user's last way to sign in (no usable password, no other identity). Default: false. */
+  keepLastWayToSignIn?: boolean;
+}
+
 /** What {@link IdentityStore.linkIdentity} did. */
 export type LinkResult = 'linked' | 'already_linked' | 'linked_to_other_user';
 
@@ -327,8 +336,13 @@ export interface IdentityStore {
   linkIdentity(identity: { provider: string; subject: string; userId: string; email: string | null; at: Date }): Promise<LinkResult>;
   /** Records a sign-in through the identity: last used, and the email asserted now (null: none). Unknown identity: no-op. */
   touchIdentity(provider: string, subject: string, email: string | null, at: Date): Promise<void>;
-  /** Removes the link if it belongs to `userId`; returns whether a row was removed. */
-  unlinkIdentity(userId: string, provider: string, subject: string): Promise<boolean>;
+  /**
+   * Removes the link if it belongs to `userId`: `unlinked`, else `not_found`. With `keepLastWayToSignIn`, refuses
+   * with `last_login_method` (removing nothing) when it is the user's last way to sign in (no usable password, no
+   * other identity), judged atomically with the removal: of two concurrent unlinks of a passwordless user's last two
+   * identities one succeeds, and a concurrent password change is seen before or after, never in between.
+   */
+  unlinkIdentity(userId: string, provider: string, subject: string, options?: UnlinkOptions): Promise<UnlinkResult>;
   /** `userId`'s linked identities, by provider then subject. */
   listIdentities(userId: string): Promise<LinkedIdentity[]>;
 }

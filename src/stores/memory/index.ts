@@ -27,6 +27,8 @@ import type {
   TokenListing,
   UserImportStore,
   UserLookupField,
+  UnlinkOptions,
+  UnlinkResult,
   UserRecord,
 } from '../../core/store/types.js';
 import { OneTimeKeyExistsError } from '../shared/errors.js';
@@ -43,6 +45,7 @@ import {
   sessionUseValues,
   successorFamily,
   toMillis,
+  unlinkVerdict,
   type SessionUseValues,
 } from '../shared/values.js';
 
@@ -459,11 +462,13 @@ export class MemoryStore implements Store, UserImportStore, SessionStore, Identi
     found.email = email;
   }
 
-  async unlinkIdentity(userId: string, provider: string, subject: string): Promise<boolean> {
+  async unlinkIdentity(userId: string, provider: string, subject: string, options?: UnlinkOptions): Promise<UnlinkResult> {
     this.assertOpen();
-    const key = identityKey(provider, subject);
-    if (this.identities.get(key)?.userId !== userId) return false;
-    return this.identities.delete(key);
+    const owned = [...this.identities.values()].filter((identity) => identity.userId === userId);
+    const verdict = unlinkVerdict(this.users.get(userId)?.passwordHash ?? null, owned, provider, subject, options);
+    if (verdict !== 'remove') return verdict;
+    this.identities.delete(identityKey(provider, subject));
+    return 'unlinked';
   }
 
   /** `userId`'s linked identities, by provider then subject. */

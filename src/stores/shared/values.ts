@@ -14,7 +14,10 @@ import type {
   SessionUse,
   TokenKindName,
   TokenListing,
+  UnlinkOptions,
+  UnlinkResult,
 } from '../../core/store/types.js';
+import { isLastWayToSignIn } from '../../core/users/sign-in-methods.js';
 
 /** Rows `flushExpired` deletes per transaction unless told otherwise. */
 export const DEFAULT_FLUSH_BATCH_SIZE = 1000;
@@ -218,6 +221,22 @@ export function linkResult(owner: string | number | bigint | undefined, userId: 
   if (owner === undefined) throw new RangeError(`Cannot link an identity to user ${JSON.stringify(userId)}: there is no such user`);
   if (String(owner) !== userId) return 'linked_to_other_user';
   return inserted ? 'linked' : 'already_linked';
+}
+
+/**
+ * What `unlinkIdentity` may do, read where the store holds the user still (a transaction with the user row locked, or
+ * no await in between): `remove`, or the answer that removes nothing. `passwordHash` is null when there is no user.
+ */
+export function unlinkVerdict(
+  passwordHash: string | null,
+  identities: readonly { provider: string; subject: string }[],
+  provider: string,
+  subject: string,
+  options: UnlinkOptions | undefined,
+): 'remove' | Exclude<UnlinkResult, 'unlinked'> {
+  if (!identities.some((i) => i.provider === provider && i.subject === subject)) return 'not_found';
+  if (options?.keepLastWayToSignIn === true && isLastWayToSignIn({ passwordHash: passwordHash ?? '' }, identities.length)) return 'last_login_method';
+  return 'remove';
 }
 
 /** A one-time value is usable while `now` is before its expiry. */

@@ -30,6 +30,8 @@ import type {
   SessionUse,
   Store,
   TokenListing,
+  UnlinkOptions,
+  UnlinkResult,
   UserLookupField,
   UserRecord,
   ImportUserResult,
@@ -72,6 +74,7 @@ import {
   type SessionUseValues,
   toMillis,
   tokenListingFromRow,
+  unlinkVerdict,
 } from '../shared/values.js';
 export { createMigrator, migrateToLatest, sqlMigrations, MIGRATION_NAMES, MIGRATIONS_TABLE, MIGRATIONS_LOCK_TABLE } from './migrations.js';
 export type { RestJwtDatabase } from './schema.js';
@@ -651,17 +654,18 @@ export class SqlStore implements Store, BlacklistSource, UserImportStore, Sessio
     });
   }
 
-  async unlinkIdentity(userId: string, provider: string, subject: string): Promise<boolean> {
+  async unlinkIdentity(userId: string, provider: string, subject: string, options?: UnlinkOptions): Promise<UnlinkResult> {
     const key = parseId(userId);
-    if (key === null) return false;
+    if (key === null) return 'not_found';
     return this.write(async (trx) => {
-      const result = await trx
-        .deleteFrom('restjwt_identity')
-        .where('user_id', '=', key)
-        .where('provider', '=', provider)
-        .where('subject', '=', subject)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows) === 1;
+      // The user row's lock orders this unlink after any other of the same user (and after a password change), so
+      // the identities read next are the ones left when it commits.
+      const user = await trx.selectFrom('restjwt_user').select('password').where('id', '=', key).forUpdate().executeTakeFirst();
+      const identities = await trx.selectFrom('restjwt_identity').select(['provider', 'subject']).where('user_id', '=', key).execute();
+      const verdict = unlinkVerdict(user?.password ?? null, identities, provider, subject, options);
+      if (verdict !== 'remove') return verdict;
+      await trx.deleteFrom('restjwt_identity').where('user_id', '=', key).where('provider', '=', provider).where('subject', '=', subject).execute();
+      return 'unlinked';
     });
   }
 

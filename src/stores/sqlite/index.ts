@@ -28,6 +28,8 @@ import type {
   SessionUse,
   Store,
   TokenListing,
+  UnlinkOptions,
+  UnlinkResult,
   UserImportStore,
   UserLookupField,
   UserRecord,
@@ -50,6 +52,7 @@ import {
   successorFamily,
   toMillis,
   tokenListingFromRow,
+  unlinkVerdict,
   type IdentityRow,
   type SessionRow,
   type SessionUseValues,
@@ -146,7 +149,7 @@ interface Prepared {
   findIdentity: Stmt<[string, string], IdentityRow>;
   linkIdentity: BetterSqlite3.Transaction<(identity: IdentityParams) => { owner: number | undefined; inserted: boolean }>;
   touchIdentity: Stmt<[number, string | null, string, string]>;
-  unlinkIdentity: Stmt<[number, string, string]>;
+  unlinkIdentity: BetterSqlite3.Transaction<(userId: number, provider: string, subject: string, options: UnlinkOptions | undefined) => UnlinkResult>;
   listIdentities: Stmt<[number], IdentityRow>;
   putOneTime: Stmt<[string, string, number]>;
   takeOneTime: Stmt<[string], { value: string; expires_at: number }>;
@@ -545,10 +548,10 @@ export class SqliteStore implements Store, UserImportStore, SessionStore, Identi
     });
   }
 
-  unlinkIdentity(userId: string, provider: string, subject: string): Promise<boolean> {
+  unlinkIdentity(userId: string, provider: string, subject: string, options?: UnlinkOptions): Promise<UnlinkResult> {
     return this.call((q) => {
       const key = parseId(userId);
-      return key !== null && q.unlinkIdentity.run(key, provider, subject).changes === 1;
+      return key === null ? 'not_found' : q.unlinkIdentity.immediate(key, provider, subject, options);
     });
   }
 
@@ -707,6 +710,9 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
   };
   const filters: TokenFilter[] = ['all:any', 'all:yes', 'all:no', 'user:any', 'user:yes', 'user:no'];
   const identity = 'SELECT provider, subject, user_id, email, created_at, last_used_at FROM restjwt_identity';
+  const identitiesOf = db.prepare<[number], IdentityRow>(`${identity} WHERE user_id = ? ORDER BY provider, subject`);
+  const passwordOf = db.prepare<[number], string>('SELECT password FROM restjwt_user WHERE id = ?').pluck();
+  const deleteIdentity = db.prepare<[number, string, string]>('DELETE FROM restjwt_identity WHERE user_id = ? AND provider = ? AND subject = ?');
 
   /**
    * Records `token` unless present and blacklists it. The recorded row's family when this call inserted the blacklist
@@ -814,8 +820,14 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
     touchIdentity: db.prepare<[number, string | null, string, string]>(
       'UPDATE restjwt_identity SET last_used_at = ?, email = ? WHERE provider = ? AND subject = ?',
     ),
-    unlinkIdentity: db.prepare<[number, string, string]>('DELETE FROM restjwt_identity WHERE user_id = ? AND provider = ? AND subject = ?'),
-    listIdentities: db.prepare<[number], IdentityRow>(`${identity} WHERE user_id = ? ORDER BY provider, subject`),
+    unlinkIdentity: db.transaction((userId: number, provider: string, subject: string, options: UnlinkOptions | undefined): UnlinkResult => {
+      // Run with .immediate(): the write lock is taken before the reads, so another process's unlink waits for it.
+      const verdict = unlinkVerdict(passwordOf.get(userId) ?? null, identitiesOf.all(userId), provider, subject, options);
+      if (verdict !== 'remove') return verdict;
+      deleteIdentity.run(userId, provider, subject);
+      return 'unlinked';
+    }),
+    listIdentities: identitiesOf,
     putOneTime: db.prepare<[string, string, number]>(
       `INSERT INTO restjwt_one_time ("key", value, expires_at) VALUES (?, ?, ?) ON CONFLICT ("key") DO NOTHING`,
     ),
