@@ -128,6 +128,24 @@ export class PayloadTooLarge extends ApiError {
   }
 }
 
+/** The request's headers exceed the HTTP server's limit (Node's `maxHeaderSize`); answered before any route runs. */
+export class HeadersTooLarge extends ApiError {
+  readonly status = 431;
+  readonly code = 'headers_too_large';
+  constructor(limit: number) {
+    super({ key: 'headers_too_large', params: { limit } });
+  }
+}
+
+/** The HTTP parser could not read the request at all (a bad request line, an invalid header); before any route runs. */
+export class MalformedRequest extends ApiError {
+  readonly status = 400;
+  readonly code = 'malformed_request';
+  constructor() {
+    super({ key: 'malformed_request' });
+  }
+}
+
 export class NotFound extends ApiError {
   readonly status = 404;
   readonly code = 'not_found';

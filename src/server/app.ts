@@ -1,6 +1,8 @@
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { errorHandler, guard, methodNotAllowed, restjwtPlugin, sendCore } from '../adapters/fastify/index.js';
-import { NotFound, publicUser, type RestJwt } from '../core/index.js';
+import { HeadersTooLarge, MalformedRequest, NotFound, publicUser, type RestJwt } from '../core/index.js';
 import { publicJwks } from '../core/keys/jwks.js';
 import { registerAdmin } from './admin.js';
 import { registerOpenApi, routeDocs } from './openapi.js';
@@ -53,6 +55,27 @@ export const DEFAULT_LOGGER: FastifyServerOptions['logger'] = {
 };
 
 /**
+ * Node's HTTP parser refused a request before any route saw it (headers over `maxHeaderSize`, a malformed request
+ * line): the answer still has the core's body and code, in English (no header was read to choose a language), and the
+ * connection closes, since the parser cannot find where the next request would start.
+ */
+function clientErrorHandler(restjwt: RestJwt) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const refusal = error.code === 'HPE_HEADER_OVERFLOW' ? new HeadersTooLarge(maxHeaderSize) : new MalformedRequest();
+    const res = restjwt.errorResponse(refusal, {});
+    const body = JSON.stringify(res.body);
+    const headers = Object.entries({ ...res.headers, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' })
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
+    socket.end(`HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}\r\n${headers}\r\n${body}`);
+  };
+}
+
+/**
  * The reference server: the token endpoints, the seed's protected view, `/api/me/`, the unauthenticated
  * `/api/public/` baseline and `/healthz`. Built on the Fastify adapter: no HTTP logic of its own.
  */
@@ -63,6 +86,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...(options.disableRequestLogging === true ? { logController: new WithoutRequestLines() } : {}),
     bodyLimit: restjwt.settings.maxBodyBytes,
     trustProxy: false,
+    clientErrorHandler: clientErrorHandler(restjwt),
   });
   // DRF's response headers on every answer, not only the token endpoints'.
   app.addHook('onSend', async (_req, reply, payload) => {

@@ -7,6 +7,7 @@
  * test/http/protected.test.ts (scheme parsing with placeholder tokens) with genuine tokens behind wrong headers,
  * exact size boundaries, raw-socket requests, and bodies built to hurt the parser.
  */
+import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, startApp, type TestApp } from '../helpers/server.js';
 import {
@@ -89,9 +90,30 @@ describe('the Authorization header', () => {
     const before = await state(t.store);
     const r = await t.get('/api/protected/', { authorization: `Bearer ${'A'.repeat(17 * 1024)}` });
     expect(r.status).toBe(431);
+    // The core's error body, not the HTTP server's own: a client reads `code` as on every other refusal.
+    expect(r.json).toEqual({
+      detail: 'Request headers are larger than 16384 bytes. Send a shorter Authorization header or fewer cookies.',
+      code: 'headers_too_large',
+    });
     assertNothingIssued(r);
     expect(await state(t.store)).toBe(before);
     expect((await t.get('/healthz')).status).toBe(200);
+    expect((await t.get('/api/protected/', { authorization: `Bearer ${alice.access}` })).status).toBe(200);
+  });
+  it('a request the HTTP parser cannot read gets 400 malformed_request in the usual body, and the server keeps serving', async () => {
+    const { port, hostname } = new URL(t.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.write('GET /api/protected/ HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n'));
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    const [head = '', body = ''] = raw.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(head.toLowerCase()).toContain('content-type: application/json');
+    expect(JSON.parse(body)).toEqual({ detail: 'Malformed HTTP request. Check the request line and headers your client sends.', code: 'malformed_request' });
     expect((await t.get('/api/protected/', { authorization: `Bearer ${alice.access}` })).status).toBe(200);
   });
 });
