@@ -3,13 +3,15 @@
  * started in separate child processes on loopback (`bench/servers/*.js` from `dist-bench/`), so the load generator
  * never shares the server's event loop.
  *
- *   npm run bench:http          the full run: median of BENCH_RUNS (3) runs of `-c 50 -d 5` per target, the login-load
+ *   npm run bench:http          the full run: median of BENCH_RUNS (3) runs of `-c 50 -d 5` per target, the defaults
+ *                               group (`restjwt serve` with no flags, unpinned: protected / public, and --workers 2 vs
+ *                               simplejwt), the login-load
  *                               check, the memory check, simplejwt vs `restjwt serve --workers 2` when available, and
  *                               refresh with rotation + blacklist vs simplejwt on SQLite and PostgreSQL
  *   npm run bench:http:smoke    BENCH_SMOKE=1: every server ~1 s, only checks that they answer 200 (refresh: 4
  *                               chains for 1 s per target, each rotation answered 200 and a rotated token refused)
  *
- * BENCH_JSON=FILE also writes the results as JSON; BENCH_ONLY=frameworks,simplejwt,refresh,login,memory runs only those
+ * BENCH_JSON=FILE also writes the results as JSON; BENCH_ONLY=defaults,frameworks,simplejwt,refresh,login,memory runs only those
  * parts; BENCH_RUNS, BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP and BENCH_LOGIN_RATE change the load; BENCH_REFRESH_CONNECTIONS
  * (default BENCH_CONNECTIONS) and BENCH_REFRESH_DURATION (10 s) the refresh load; BENCH_PG_URL (default
  * postgres://postgres@127.0.0.1:5432/test) is where the refresh runs create, and drop, their fresh databases.
@@ -20,7 +22,7 @@
  * both cores), and run `restjwt serve --no-request-log`, since gunicorn logs no requests either.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -222,18 +224,18 @@ async function measure(framework: string, target: string, url: string, headers: 
  * apart (this VM's clock: the same baseline measured 68 k and 56 k req/s in two runs) and the JIT state of a fresh
  * process. The ratio is the median of the pairs' ratios.
  */
-async function measurePaired(framework: string, target: string, base: string, headers: Record<string, string>): Promise<Row> {
+async function measurePaired(framework: string, target: string, base: string, headers: Record<string, string>, pin = true): Promise<Row> {
   const publicUrl = `${base}/api/public/`;
   const protectedUrl = `${base}/api/protected/`;
   if (WARMUP > 0) {
-    await load(publicUrl, { duration: WARMUP }, true);
-    await load(protectedUrl, { headers, duration: WARMUP }, true);
+    await load(publicUrl, { duration: WARMUP }, pin);
+    await load(protectedUrl, { headers, duration: WARMUP }, pin);
   }
   const runs: Load[] = [];
   const baselines: Load[] = [];
   for (let i = 0; i < RUNS; i++) {
     for (const [url, h, into] of [[publicUrl, {}, baselines], [protectedUrl, headers, runs]] as const) {
-      const r = await load(url, { headers: h }, true);
+      const r = await load(url, { headers: h }, pin);
       if (r.non2xx > 0 || r.errors > 0 || r.rps === 0) throw new Error(`${framework} / ${target} (${url}): ${r.non2xx} non-2xx answers, ${r.errors} errors, ${r.rps} req/s`);
       into.push(r);
     }
@@ -434,21 +436,42 @@ async function startDjangoPeer(databaseUrl: string, extra: Record<string, string
   }
 }
 
+/** How `startRestjwtServe` runs `restjwt serve`. */
+interface ServeRun {
+  /** `--workers N` (default 2). */
+  workers?: number;
+  /** false: `--no-request-log` (the default here, as gunicorn runs without `--access-logfile`). */
+  requestLog?: boolean;
+  /** The working directory; the server's stdout (its JSON log lines) goes to `serve.log` in it. Default: none. */
+  cwd?: string;
+}
+
 /**
- * `restjwt serve --workers 2 --no-request-log` on `database`, with alice created first (argon2id, the CLI's default
- * hasher). Without request log lines, as gunicorn runs (no `--access-logfile`): both sides log errors only.
+ * `restjwt serve` on `database` (flags from `run`; by default `--workers 2 --no-request-log`), with alice created
+ * first (argon2id, the CLI's default hasher).
  */
-async function startRestjwtServe(database: string, settings?: Record<string, unknown>): Promise<Running> {
+async function startRestjwtServe(database: string | undefined, settings?: Record<string, unknown>, run: ServeRun = {}): Promise<Running> {
   const cli = join(ROOT, 'dist-bench', 'src', 'cli', 'main.js');
-  const env: NodeJS.ProcessEnv = { ...process.env, RESTJWT_SIGNING_KEY: BENCH_SIGNING_KEY };
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Default flags means a default key too: serve makes its own ./signing-key, as `npm start` does.
+  if (run.cwd === undefined) env.RESTJWT_SIGNING_KEY = BENCH_SIGNING_KEY;
   if (settings !== undefined) env.RESTJWT_SETTINGS = JSON.stringify(settings);
-  const made = spawnSync(process.execPath, [cli, 'createuser', 'alice', '--password-stdin', '--database', database], {
+  const dbArgs = database === undefined ? [] : ['--database', database];
+  const made = spawnSync(process.execPath, [cli, 'createuser', 'alice', '--password-stdin', ...dbArgs], {
     input: 'correct horse battery staple',
     env,
     encoding: 'utf8',
+    ...(run.cwd === undefined ? {} : { cwd: run.cwd }),
   });
   if (made.status !== 0) throw new Error(`restjwt createuser failed: ${made.stderr}`);
-  const child = spawn(process.execPath, [cli, 'serve', '--workers', '2', '--no-request-log', '--port', '0', '--database', database], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const flags = [...((run.workers ?? 2) > 1 ? ['--workers', String(run.workers ?? 2)] : []), ...(run.requestLog === true ? [] : ['--no-request-log'])];
+  const stdout = run.cwd === undefined ? 'ignore' : openSync(join(run.cwd, 'serve.log'), 'a');
+  const child = spawn(process.execPath, [cli, 'serve', ...flags, '--port', '0', ...dbArgs], {
+    env,
+    stdio: ['ignore', stdout, 'pipe'],
+    ...(run.cwd === undefined ? {} : { cwd: run.cwd }),
+  });
+  if (typeof stdout === 'number') closeSync(stdout);
   track(child);
   try {
     const url = await listeningUrl(child, /listening on (http:\/\/\S+)/);
@@ -457,6 +480,44 @@ async function startRestjwtServe(database: string, settings?: Record<string, unk
     await stopChild(child);
     throw err;
   }
+}
+
+/**
+ * What a user gets from `npm start` with no flags: `restjwt serve` as it starts by default (SQLite file and signing
+ * key made in a fresh directory, its JSON access log written to a file), measured unpinned (server and autocannon
+ * share both cores, as on a user's machine): `/api/public/` then `/api/protected/` in paired runs on one process, and
+ * `restjwt serve --workers 2` with default flags against simplejwt under `gunicorn --workers 2` (the simplejwt group's
+ * figure from the same run, or measured here when that group is not run).
+ */
+async function defaultsRuns(simplejwt: Row | undefined): Promise<DefaultsResult> {
+  const result: DefaultsResult = {};
+  for (const workers of [1, 2]) {
+    const dir = mkdtempSync(join(tmpdir(), 'restjwt-bench-defaults-'));
+    try {
+      const server = await startRestjwtServe(undefined, undefined, { workers, requestLog: true, cwd: dir });
+      try {
+        const token = await login(server.url);
+        await expect200(`${server.url}/api/protected/`, bearer(token));
+        const label = `restjwt serve${workers > 1 ? ` --workers ${workers}` : ''} (default flags, SQLite, access log on)`;
+        if (workers === 1) result.single = await measurePaired('defaults', label, server.url, bearer(token), false);
+        else result.workers2 = await measure('defaults', label, `${server.url}/api/protected/`, bearer(token));
+        const logged = readFileSync(join(dir, 'serve.log'), 'utf8').split('\n').filter((l) => l.includes('"msg":"request"')).length;
+        if (logged === 0) throw new Error(`defaults: ${label} wrote no access line: the default must log`);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  result.simplejwt = simplejwt ?? (await versusSimplejwt())[0];
+  return result;
+}
+
+interface DefaultsResult {
+  single?: Row;
+  workers2?: Row;
+  simplejwt?: Row;
 }
 
 /** simplejwt 5.2.2 under gunicorn (2 sync workers) vs `restjwt serve --workers 2`, both on SQLite, stateful. */
@@ -743,7 +804,7 @@ async function refreshRuns(): Promise<RefreshRow[]> {
 }
 
 console.log(`autocannon -c ${CONNECTIONS} -d ${DURATION}, ${RUNS} run(s) per target${SMOKE ? ' (smoke: only checks 200s)' : ''}`);
-const only = new Set((process.env.BENCH_ONLY ?? 'frameworks,simplejwt,refresh,login,memory').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'defaults,frameworks,simplejwt,refresh,login,memory').split(','));
 if (only.has('frameworks')) {
   console.log(
     PIN
@@ -753,6 +814,7 @@ if (only.has('frameworks')) {
 }
 const rows = only.has('frameworks') ? await frameworkRuns() : [];
 const versus = only.has('simplejwt') ? await versusSimplejwt() : [];
+const defaults = only.has('defaults') ? await defaultsRuns(versus[0]) : {};
 const refresh = only.has('refresh') ? await refreshRuns() : [];
 const loginResult = only.has('login') ? await loginLoad() : {};
 const memory = only.has('memory') ? memoryCheck() : {};
@@ -760,14 +822,18 @@ const memory = only.has('memory') ? memoryCheck() : {};
 if (!SMOKE) {
   console.log('\nratios (protected / the same server\'s /api/public/, paired runs; restjwt / simplejwt):');
   for (const r of rows) console.log(`  ${r.framework.padEnd(8)} ${r.target.padEnd(44)} ${(r.ratio ?? NaN).toFixed(2)}x`);
-  if (versus.length === 2) console.log(`  restjwt serve / simplejwt (2 workers each): ${((versus[1]?.rps ?? NaN) / (versus[0]?.rps ?? NaN)).toFixed(1)}x`);
+  if (versus.length === 2) console.log(`  restjwt serve --no-request-log / simplejwt (2 workers each): ${((versus[1]?.rps ?? NaN) / (versus[0]?.rps ?? NaN)).toFixed(1)}x`);
+  if (defaults.single !== undefined) console.log(`  defaults: restjwt serve (no flags), protected / public: ${(defaults.single.ratio ?? NaN).toFixed(2)}x (target >= 0.85)`);
+  if (defaults.workers2 !== undefined && defaults.simplejwt !== undefined) {
+    console.log(`  defaults: restjwt serve --workers 2 (no other flag) / simplejwt (2 workers): ${(defaults.workers2.rps / defaults.simplejwt.rps).toFixed(1)}x (target >= 20)`);
+  }
   for (const engine of ['SQLite', 'PostgreSQL']) {
     const ours = refresh.find((r) => r.engine === engine && r.server.startsWith('restjwt'));
     const theirs = refresh.find((r) => r.engine === engine && r.server.startsWith('simplejwt'));
     if (ours === undefined || theirs === undefined) continue;
     console.log(`  refresh (rotation + blacklist), ${engine}: restjwt / simplejwt ${(ours.rps / theirs.rps).toFixed(1)}x req/s; p99 ${ours.p99.toFixed(1)} vs ${theirs.p99.toFixed(1)} ms`);
   }
-  if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ rows, versus, refresh, login: loginResult, memory }, null, 2));
+  if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ defaults, rows, versus, refresh, login: loginResult, memory }, null, 2));
 } else {
-  console.log(`bench http smoke: ${rows.length + versus.length + refresh.length} targets answered 200`);
+  console.log(`bench http smoke: ${rows.length + versus.length + refresh.length + Object.keys(defaults).length} targets answered 200`);
 }

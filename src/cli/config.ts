@@ -7,6 +7,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigurationError, resolveSettings, type Settings } from '../core/index.js';
+import { DEFAULT_LOGIN_THROTTLE } from '../core/settings/resolve.js';
 import { ALGORITHM_SPECS } from '../core/jws/algorithms.js';
 import { buildKeyset } from '../core/keys/keyset.js';
 import type { ProviderConfig, SocialOptions } from '../social/index.js';
@@ -118,28 +119,47 @@ export function validateSettings(
 }
 
 /**
- * The reference server's safer defaults: refresh-token rotation with blacklisting of the used token, unless the
- * settings choose otherwise. Returns the settings to use and the notice to print (null when nothing was changed).
+ * The reference server's safer defaults, each unless the settings choose otherwise: refresh-token rotation with
+ * blacklisting of the used token, login throttling, and recording each user's last login. Returns the settings to
+ * use and the notices to print at start-up, one per default applied (none when the settings choose every one).
  */
-export function applyServerDefaults(input: SettingsObject): { input: SettingsObject; notice: string | null } {
-  const changed: string[] = [];
+export function applyServerDefaults(input: SettingsObject): { input: SettingsObject; notices: string[] } {
   const out = { ...input };
-  if (!hasSetting(input, 'rotateRefreshTokens', 'ROTATE_REFRESH_TOKENS')) {
-    out.rotateRefreshTokens = true;
-    changed.push('rotateRefreshTokens');
-  }
-  if (!hasSetting(input, 'blacklistAfterRotation', 'BLACKLIST_AFTER_ROTATION')) {
-    out.blacklistAfterRotation = true;
-    changed.push('blacklistAfterRotation');
-  }
-  if (changed.length === 0) return { input: out, notice: null };
-  return {
-    input: out,
-    notice:
-      `${changed.join(' and ')} ${changed.length === 1 ? 'is' : 'are'} on: the reference server turns refresh-token ` +
-      `rotation on by default (the library keeps simplejwt's defaults). Set ${changed.map((c) => `"${c}": false`).join(' and ')} ` +
-      'in the config to turn it off.',
+  const notices: string[] = [];
+  /** Turns on each of `names` ([camelCase, SIMPLE_JWT name if any]) the settings leave unset; returns those. */
+  const turnOn = (names: ReadonlyArray<readonly [string, string?]>): string[] => {
+    const changed = names.filter(([camel, simpleJwt]) => !hasSetting(input, camel, simpleJwt ?? camel)).map(([camel]) => camel);
+    for (const name of changed) out[name] = true;
+    return changed;
   };
+  const offHint = (changed: string[]): string => `Set ${changed.map((c) => `"${c}": false`).join(' and ')} in the config to turn it off.`;
+  const rotation = turnOn([
+    ['rotateRefreshTokens', 'ROTATE_REFRESH_TOKENS'],
+    ['blacklistAfterRotation', 'BLACKLIST_AFTER_ROTATION'],
+  ]);
+  if (rotation.length > 0) {
+    notices.push(
+      `${rotation.join(' and ')} ${rotation.length === 1 ? 'is' : 'are'} on: the reference server turns refresh-token ` +
+        `rotation on by default (the library keeps simplejwt's defaults). ${offHint(rotation)}`,
+    );
+  }
+  const throttle = turnOn([['loginThrottle']]);
+  if (throttle.length > 0) {
+    const { perUsernameAndAddress: ua, perUsername: u, perAddress: a } = DEFAULT_LOGIN_THROTTLE;
+    notices.push(
+      `loginThrottle is on: the reference server throttles logins by default (${ua.limit} failures per username and ` +
+        `address, ${u.limit} per username, ${a.limit} per address, per ${ua.windowSeconds / 60} minutes; the library's ` +
+        `default is off). ${offHint(throttle)}`,
+    );
+  }
+  const lastLogin = turnOn([['updateLastLogin', 'UPDATE_LAST_LOGIN']]);
+  if (lastLogin.length > 0) {
+    notices.push(
+      'updateLastLogin is on: the reference server records each login as the user\'s last login by default (the admin ' +
+        `page shows it; simplejwt's default is off). ${offHint(lastLogin)}`,
+    );
+  }
+  return { input: out, notices };
 }
 
 /**
@@ -218,6 +238,8 @@ export function usesHmac(settings: Settings): boolean {
 export interface ServeSettings {
   /** The settings object to hand to `createRestJwt`. */
   input: SettingsObject;
+  /** `input` resolved, for what start-up reports (whether login throttling is on). */
+  settings: Settings;
   /** Lines to show the operator at start-up (on stderr). */
   notices: string[];
   /** Social login, when the config or the environment configures a provider (for `createSocialLogin`). */
@@ -259,7 +281,7 @@ export async function loadServeSettings(options: {
   const notices: string[] = [];
   const withDefaults = applyServerDefaults(applySigningKeyFromEnv(loaded.input, env));
   let input = withDefaults.input;
-  if (withDefaults.notice !== null) notices.push(withDefaults.notice);
+  notices.push(...withDefaults.notices);
   if (isDjangoUrl(options.database) && input.rehashPasswords === undefined) {
     // Shared with a Django deployment: Django must keep reading the hashes it wrote.
     input = { ...input, rehashPasswords: false };
@@ -289,11 +311,12 @@ export async function loadServeSettings(options: {
         : `using the signing key in ${generated.path}.`,
     );
   }
+  const resolved = validateSettings(loaded, input).settings;
   // Import the keys now, so a key mistake is reported before any database file is created.
-  buildKeyset(validateSettings(loaded, input).settings);
+  buildKeyset(resolved);
   const social = socialOptionsFrom(input, env);
   const { social: _social, ...settingsOnly } = input;
-  return { input: settingsOnly, notices, ...(social === undefined ? {} : { social }) };
+  return { input: settingsOnly, settings: resolved, notices, ...(social === undefined ? {} : { social }) };
 }
 
 function capitalize(text: string): string {

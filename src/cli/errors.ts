@@ -2,7 +2,7 @@
  * How the CLI fails: one line on stderr, `restjwt: <message>`, and exit status 1. Stack traces only with
  * `RESTJWT_DEBUG=1`, because operators need the next step, not the call chain.
  */
-import { ConfigurationError, StoreUnavailableError, UserExistsError } from '../core/index.js';
+import { ConfigurationError, MissingKeyError, StoreUnavailableError, UserExistsError } from '../core/index.js';
 
 /** An error meant for the operator: its message already says what went wrong and what to do next. */
 export class CliError extends Error {
@@ -33,7 +33,7 @@ function isExplained(error: Error): boolean {
 export function reportError(error: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
   const debug = debugEnabled();
   if (error instanceof Error) {
-    let message = error.message.trim() || error.name;
+    let message = error instanceof MissingKeyError ? missingKeyMessage(error) : error.message.trim() || error.name;
     if (!isExplained(error) && !debug) message += ' (run again with RESTJWT_DEBUG=1 to see where it happened)';
     stderr.write(`restjwt: ${message}\n`);
     if (debug && error.stack !== undefined) stderr.write(`${error.stack}\n`);
@@ -42,6 +42,18 @@ export function reportError(error: unknown, stderr: NodeJS.WritableStream = proc
     stderr.write(`restjwt: ${describe(error)}\n`);
   }
   return 1;
+}
+
+/** The core's missing-key message names library options; on the command line the key comes from the environment. */
+function missingKeyMessage(error: MissingKeyError): string {
+  const alg = error.algorithm;
+  if (alg.startsWith('HS')) {
+    return `${alg} needs a signing key: set RESTJWT_SIGNING_KEY (or "signingKey" in the --config file) to a random secret; "npx restjwt keygen --alg ${alg}" prints one.`;
+  }
+  return (
+    `${alg} needs a key: set RESTJWT_SIGNING_KEY (or "signingKey" in the --config file) to a private key, PEM or JWK, ` +
+    `or set "verifyingKey" / "jwkUrl" in the config to only verify tokens. "npx restjwt keygen --alg ${alg}" makes a key pair.`
+  );
 }
 
 function describe(value: unknown): string {

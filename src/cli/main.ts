@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `restjwt` command: the reference server and the management commands simplejwt users know from Django
- * (`createuser`, `changepassword`, `flushexpiredtokens`, `migrate`), plus `keygen` and `importdjango`.
+ * (`createuser`, `changepassword`, `flushexpiredtokens`, `migrate`), plus `keygen`, `importdjango` and `checkusernames`.
  */
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { changePasswordCommand } from './commands/changepassword.js';
+import { checkUsernamesCommand } from './commands/checkusernames.js';
 import { createUserCommand } from './commands/createuser.js';
 import { flushExpiredTokensCommand } from './commands/flushexpiredtokens.js';
 import { importDjangoCommand } from './commands/importdjango.js';
@@ -46,6 +47,7 @@ function buildProgram(): Command {
     migrateCommand(),
     keygenCommand(),
     importDjangoCommand(),
+    checkUsernamesCommand(),
     rotateKeyCommand(),
   ]) {
     program.addCommand(command.showHelpAfterError('(add --help for usage)'));

@@ -15,8 +15,19 @@ export interface ClientEventMap {
 }
 
 export interface RestJwtClientOptions {
-  /** The API origin, e.g. `https://api.example.com`; '' for same-origin in a browser. */
+  /**
+   * The API's URL, e.g. `https://api.example.com`; `''` for the page's own origin in a browser (a relative baseUrl
+   * such as `/backend` is resolved against the page's location). Relative paths given to {@link RestJwtClient.fetch}
+   * are appended to it, as the token endpoints are (`baseUrl + prefix + 'token/'`).
+   */
   baseUrl: string;
+  /**
+   * Origins besides the baseUrl's that may receive this client's credentials (`['https://files.example.com']`;
+   * anything `new URL()` parses, reduced to its origin). The baseUrl's origin is always allowed. A request to any
+   * other origin is sent as you gave it, without the `Authorization` header and without the `credentials:
+   * 'include'` of cookie mode, and a 401 from it triggers no refresh. Default: none.
+   */
+  allowedOrigins?: readonly string[];
   /** Where the token endpoints are mounted. Default `/api/`. */
   prefix?: string;
   /** Default: the global fetch. */
@@ -44,6 +55,38 @@ export interface RestJwtClientOptions {
   now?: () => number;
 }
 
+/** A URL with a scheme (`https:`, `data:`…): not resolved against baseUrl. */
+const ABSOLUTE_URL = /^[a-z][a-z\d+.-]*:/i;
+
+/** The page's address in a browser (`location.href`), undefined elsewhere. */
+const pageLocation = (): string | undefined => (globalThis as { location?: { href?: string } }).location?.href;
+
+/** `baseUrl` as an absolute URL without a trailing slash (resolved against the page when relative), or null. */
+function absoluteRoot(baseUrl: string): string | null {
+  const page = pageLocation();
+  if (!ABSOLUTE_URL.test(baseUrl) && page === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(baseUrl === '' ? '/' : baseUrl, page);
+  } catch {
+    throw new RestJwtClientError(0, 'invalid_url', `baseUrl ${JSON.stringify(baseUrl)} is not a URL.`);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** The origin of an `allowedOrigins` entry. */
+function originOf(value: string): string {
+  let origin: string;
+  try {
+    origin = new URL(value).origin;
+  } catch {
+    origin = 'null';
+  }
+  // Opaque origins (`data:`, `file:`, typos without a scheme) would match nothing, or everything of their kind.
+  if (origin === 'null') throw new RestJwtClientError(0, 'invalid_url', `allowedOrigins: ${JSON.stringify(value)} is not an http(s) origin.`);
+  return origin;
+}
+
 /** A monotonic clock in milliseconds (for measuring waits, not for expiry: see `now`). */
 const clock = (): number => (globalThis as { performance?: { now(): number } }).performance?.now() ?? Date.now();
 
@@ -62,17 +105,22 @@ type ChannelConstructor = new (name: string) => ChannelLike;
 /**
  * A fetch-based client for restjwt (and simplejwt) servers, for browsers and Node, with no dependencies.
  *
- * - `fetch()` adds `Authorization: Bearer …`, refreshes shortly before the access token expires, and once more
- *   when the server answers 401, then retries the request once.
+ * - `fetch()` resolves relative paths against `baseUrl`, adds `Authorization: Bearer …` (only for the baseUrl's
+ *   origin and `allowedOrigins`), refreshes shortly before the access token expires, and once more when the server
+ *   answers 401, then retries the request once.
  * - One refresh in flight at a time however many requests wait on it (single flight), and one across tabs: the
  *   refresh runs under a lock, and a tab that finds fresh tokens written by another tab uses them instead of
  *   spending its (rotated, now blacklisted) refresh token.
  * - With `cookieStorage()` (server `cookieMode: 'refresh'`), the refresh token stays in its HttpOnly cookie:
- *   token requests are sent with `credentials: 'include'`, refresh and logout with an empty body and the
+ *   token requests, and `fetch()` requests to allowed origins, are sent with `credentials: 'include'`, refresh and logout with an empty body and the
  *   `X-CSRF-Token` header copied from the server's CSRF cookie.
  */
 export class RestJwtClient {
   private readonly base: string;
+  /** `baseUrl` made absolute, without a trailing slash; null when it is relative and there is no page to resolve it. */
+  private readonly root: string | null;
+  /** The origins that get the token (and, in cookie mode, the cookies): the baseUrl's and `allowedOrigins`. */
+  private readonly allowed: ReadonlySet<string>;
   private readonly doFetch: typeof fetch;
   private readonly storage: TokenStorage;
   private readonly cookie: CookieModeStorage | null;
@@ -100,6 +148,8 @@ export class RestJwtClient {
   constructor(options: RestJwtClientOptions) {
     const prefix = options.prefix ?? '/api/';
     this.base = `${options.baseUrl.replace(/\/$/, '')}${prefix}`;
+    this.root = absoluteRoot(options.baseUrl);
+    this.allowed = new Set([...(this.root !== null ? [new URL(this.root).origin] : []), ...(options.allowedOrigins ?? []).map(originOf)]);
     this.doFetch = options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
     this.storage = options.storage ?? memoryStorage();
     this.cookie = isCookieStorage(this.storage) ? this.storage : null;
@@ -111,6 +161,8 @@ export class RestJwtClient {
     const Channel = (globalThis as unknown as { BroadcastChannel?: ChannelConstructor }).BroadcastChannel;
     this.channel = name !== null && Channel !== undefined ? new Channel(name) : null;
     if (this.channel !== null) this.channel.onmessage = (e) => this.onMessage(e.data);
+    // In Node an open BroadcastChannel keeps the process alive: a script that logs in and fetches would never exit.
+    (this.channel as { unref?: () => void } | null)?.unref?.();
     this.ended = !this.loggedIn;
   }
 
@@ -199,13 +251,8 @@ export class RestJwtClient {
   async logoutAll(): Promise<void> {
     let res: Response;
     try {
-      const credentials = this.credentials;
-      res = await this.fetch(`${this.base}token/logout-all/`, {
-        method: 'POST',
-        headers: this.jsonHeaders(this.liveCsrf()),
-        body: '{}',
-        ...(credentials !== undefined ? { credentials } : {}),
-      });
+      // fetch() adds the cookie mode's credentials: the endpoint is under baseUrl.
+      res = await this.fetch(`${this.base}token/logout-all/`, { method: 'POST', headers: this.jsonHeaders(this.liveCsrf()), body: '{}' });
     } catch (err) {
       if (err instanceof RestJwtClientError && err.status === 401) this.forget(false);
       throw err;
@@ -252,15 +299,26 @@ export class RestJwtClient {
   /**
    * `fetch` with the access token; refreshes before expiry and retries once after a 401. A retried request is
    * sent again with the same `init`: give a body that can be sent twice (a string, Blob, FormData…, not a stream).
+   *
+   * A relative path (`'/api/me/'`) is appended to `baseUrl`. The token is added only for the baseUrl's origin and
+   * `allowedOrigins`; a request to another origin is sent without it (and without cookie mode's `credentials:
+   * 'include'`), with your `init` as it is and no refresh. Sent rather than refused, so that one `fetch` can also
+   * reach public resources elsewhere; a server that wanted the token answers 401, which says what to add to
+   * `allowedOrigins`. A `Request` always has an absolute URL (a browser resolves it against the page, not
+   * `baseUrl`): pass a path string to reach the API.
    */
   async fetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
     const isRequest = typeof Request !== 'undefined' && input instanceof Request;
+    const target = isRequest ? (input as Request) : this.resolve(input as string | URL);
+    const url = isRequest ? (input as Request).url : String(target);
+    if (!this.allowed.has(new URL(url).origin)) return this.doFetch(target, init);
+    const credentials = init.credentials ?? this.credentials;
     const send = (token: string) => {
       const headers = new Headers(isRequest ? (input as Request).headers : undefined);
       new Headers(init.headers).forEach((value, name) => headers.set(name, value));
       headers.set('Authorization', `Bearer ${token}`);
       // A Request's body can be read once: send a copy, keep the original for the retry.
-      return this.doFetch(isRequest ? (input as Request).clone() : input, { ...init, headers });
+      return this.doFetch(isRequest ? (input as Request).clone() : target, { ...init, headers, ...(credentials !== undefined ? { credentials } : {}) });
     };
     const token = await this.accessToken();
     const res = await send(token);
@@ -316,6 +374,17 @@ export class RestJwtClient {
   /** Cookie mode sends cookies to the API even cross-origin (and accepts the ones it sets); otherwise the default. */
   private get credentials(): RequestInit['credentials'] {
     return this.cookie !== null ? 'include' : undefined;
+  }
+
+  /** An absolute URL for `input`: a path joins `baseUrl` (not the page's origin, where the token must not go). */
+  private resolve(input: string | URL): string | URL {
+    if (typeof input !== 'string' || ABSOLUTE_URL.test(input)) return input;
+    if (this.root === null) {
+      throw new RestJwtClientError(0, 'invalid_url', `Cannot resolve ${JSON.stringify(input)}: baseUrl is relative and there is no page location (in Node, give an absolute baseUrl).`);
+    }
+    // Protocol-relative (`//host/…`) names a host: only the scheme comes from baseUrl.
+    if (input.startsWith('//')) return new URL(input, this.root);
+    return `${this.root}${input.startsWith('/') ? '' : '/'}${input}`;
   }
 
   private jsonHeaders(csrf: string | null): Record<string, string> {

@@ -4,9 +4,12 @@
  */
 export class RestJwtClientError extends Error {
   constructor(
-    /** HTTP status, or 0 when the server could not be reached. */
+    /** HTTP status, or 0 when no answer came (the server could not be reached, or `invalid_url`). */
     readonly status: number,
-    /** The server's `code`, or a client-side one: `network_error`, `not_logged_in`, `invalid_response`. */
+    /**
+     * The server's `code`, or a client-side one: `network_error`, `not_logged_in`, `invalid_response`, `invalid_url`
+     * (a `baseUrl` or `allowedOrigins` entry that is not a URL, or a relative path with nothing to resolve it against).
+     */
     readonly code: string,
     /** The server's `detail`, or a description of the client-side failure. */
     readonly detail: string,

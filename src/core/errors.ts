@@ -192,3 +192,18 @@ export class ConfigurationError extends Error {
     this.name = 'ConfigurationError';
   }
 }
+
+/**
+ * No key to sign or verify with. Its message names the library's options (`settings.signingKey`, …); the CLI, whose
+ * users set `RESTJWT_SIGNING_KEY` instead, words it for them from {@link MissingKeyError.algorithm}.
+ */
+export class MissingKeyError extends ConfigurationError {
+  constructor(
+    message: string,
+    /** The algorithm that needs the key. */
+    readonly algorithm: string,
+  ) {
+    super(message);
+    this.name = 'MissingKeyError';
+  }
+}

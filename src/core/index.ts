@@ -48,4 +48,5 @@ export { UserExistsError, StoreUnavailableError } from './store/errors.js';
 export { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
 export { changePassword, deactivateUser, type UserAdmin } from './users/change-password.js';
 export { publicIdentity, publicUser, type PublicIdentity, type PublicUser } from './users/public-user.js';
+export { createUserNormalized, findUserByUsername, normalizeUsername } from './users/username.js';
 export { builtinCatalogues, type MessageKey, type Catalogue } from './i18n/catalogue.js';

@@ -41,7 +41,10 @@ export interface RestJwtOptions {
   /** Defaults to argon2id with OWASP parameters. */
   hasher?: PasswordHasher;
   hooks?: Hooks;
-  /** Receives structured events (login, logout, refusals); never tokens or passwords. */
+  /**
+   * Receives structured events (login, logout, refusals; at construction, `rotation_without_blacklist` at `warn` when
+   * rotation is on without blacklisting); never tokens or passwords.
+   */
   log?: (event: LogEvent) => void;
   /** Milliseconds since the epoch; injectable for tests. */
   clock?: Clock;
@@ -53,6 +56,11 @@ export interface RestJwtOptions {
    */
   rateCounter?: RateCounter;
 }
+
+/** The construction-time warning for rotation without blacklisting (`rotation_without_blacklist`). */
+const ROTATION_WITHOUT_BLACKLIST =
+  'rotateRefreshTokens is on but blacklistAfterRotation is off: an old refresh token keeps working after rotation, until it ' +
+  'expires (simplejwt behaves the same). Set blacklistAfterRotation: true so that a rotated-out token is refused.';
 
 const SUCCESS_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   ...BASE_HEADERS,
@@ -98,6 +106,10 @@ export class RestJwt {
       log: options.log ?? (() => {}),
       ...(settings.loginThrottle === false ? {} : { throttle: new LoginThrottle(requireCounter(options.rateCounter), settings.loginThrottle) }),
     });
+    if (settings.rotateRefreshTokens && !settings.blacklistAfterRotation) {
+      // simplejwt allows it too; said once, so that nobody believes rotation retires the token it replaces.
+      this.ctx.log({ event: 'rotation_without_blacklist', level: 'warn', reason: ROTATION_WITHOUT_BLACKLIST });
+    }
   }
 
   /**

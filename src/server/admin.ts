@@ -12,6 +12,7 @@ import {
   adminContext,
   adminErrorResponse,
   adminResponse,
+  adminSettings,
   createUser,
   flushExpired,
   getUser,
@@ -153,7 +154,9 @@ const ROUTES: readonly AdminRoute[] = [
     },
     post: {
       summary: 'Create a user',
-      description: 'Creates a user with an argon2id password hash. The username must be unique (400 field error otherwise).',
+      description:
+        'Creates a user with an argon2id password hash. The username is stored in NFKC form, as Django does, and must be ' +
+        'unique in that form: a look-alike of an existing one (`ａｌｉｃｅ` beside `alice`) is a 400 field error too.',
       action: 'create_user',
       body: {
         type: 'object',
@@ -303,6 +306,18 @@ const ROUTES: readonly AdminRoute[] = [
       ok: [200, page(TOKEN_SCHEMA)],
       errors: [400, 501],
       run: async (ctx, call) => pageBody(await listTokens(ctx, call.query), call.pathname, call.search),
+    },
+  },
+  {
+    path: 'settings/',
+    get: {
+      summary: 'Admin settings',
+      description:
+        'The server settings that change what the admin shows: `update_last_login` (simplejwt\'s `UPDATE_LAST_LOGIN`) ' +
+        'says whether logins record `last_login`; when it is false a null `last_login` means "not recorded", not "never".',
+      ok: [200, { type: 'object', properties: { update_last_login: { type: 'boolean' } }, required: ['update_last_login'] }],
+      errors: [],
+      run: async (ctx) => adminSettings(ctx),
     },
   },
   {

@@ -1,58 +1,30 @@
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { errorHandler, guard, methodNotAllowed, restjwtPlugin, sendCore } from '../adapters/fastify/index.js';
 import { HeadersTooLarge, MalformedRequest, NotFound, publicUser, type RestJwt } from '../core/index.js';
 import { publicJwks } from '../core/keys/jwks.js';
 import { registerAdmin } from './admin.js';
+import { AccessLog, DEFAULT_LOGGER, WithoutRequestLines } from './logging.js';
 import { registerOpenApi, routeDocs } from './openapi.js';
 import { registerPages } from './pages.js';
 import { registerSocial } from './social.js';
 
+export { DEFAULT_LOGGER } from './logging.js';
+
 export interface ServerOptions {
   restjwt: RestJwt;
-  /** Fastify logger options; false for none. Defaults to JSON logs at info with secrets redacted. */
+  /** Fastify logger options; false for none. Defaults to {@link DEFAULT_LOGGER}: JSON lines at info, secrets redacted. */
   logger?: FastifyServerOptions['logger'];
   /** Social login (`createSocialLogin` from `restjwt/social`): mounts `/api/auth/…` when given. */
   social?: import('../social/index.js').SocialLogin;
   /**
-   * Leaves out the two info lines Fastify logs for every request ("incoming request", "request completed"), as an
-   * access log that is off. Errors are still logged (a failed request, a response that errored), and so is start-up.
-   * Default `false`: every request is logged. `restjwt serve --no-request-log` sets it.
+   * Leaves out the access line logged for every request (`"msg":"request"`: method, route, status, ms), as an access
+   * log that is off. Errors are still logged (a failed request, a response that errored), and so is start-up.
+   * Default `false`: one line per request. `restjwt serve --no-request-log` sets it.
    */
   disableRequestLogging?: boolean;
 }
-
-/**
- * Fastify's log controller without the per-request info lines. Not Fastify's own `disableRequestLogging`: that also
- * silences the per-request error lines (an errored response, stream and serializer failures), and its top-level form
- * is deprecated in Fastify 5.12 (FSTDEP023, a warning printed by every process at start).
- */
-class WithoutRequestLines extends LogController {
-  override incomingRequest(): void {}
-
-  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
-    if (error) super.requestCompleted(error, request, reply, metadata);
-  }
-}
-
-/** JSON logs: request line and status only. Headers that carry credentials are redacted should anything log them. */
-export const DEFAULT_LOGGER: FastifyServerOptions['logger'] = {
-  level: 'info',
-  serializers: {
-    // The query string is dropped: clients sometimes put tokens or passwords there (?access_token=…).
-    req: (req: { method?: string; url?: string; hostname?: string; ip?: string }) => ({
-      method: req.method,
-      url: (req.url ?? '').split('?')[0],
-      host: req.hostname,
-      remoteAddress: req.ip,
-    }),
-  },
-  redact: {
-    paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'req.body', '*.password', '*.refresh', '*.access', '*.token'],
-    censor: '[redacted]',
-  },
-};
 
 /**
  * Node's HTTP parser refused a request before any route saw it (headers over `maxHeaderSize`, a malformed request
@@ -83,7 +55,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const { restjwt } = options;
   const app = Fastify({
     logger: options.logger ?? DEFAULT_LOGGER,
-    ...(options.disableRequestLogging === true ? { logController: new WithoutRequestLines() } : {}),
+    logController: options.disableRequestLogging === true ? new WithoutRequestLines() : new AccessLog(),
     bodyLimit: restjwt.settings.maxBodyBytes,
     trustProxy: false,
     clientErrorHandler: clientErrorHandler(restjwt),

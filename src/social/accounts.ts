@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { UserExistsError, type IdentityStore, type Store, type UserRecord } from '../core/index.js';
+import { createUserNormalized, normalizeUsername, UserExistsError, type IdentityStore, type Store, type UserRecord } from '../core/index.js';
 import { SocialError } from './errors.js';
 import type { SocialProfile } from './providers/types.js';
 
@@ -105,18 +105,21 @@ async function userWithEmail(store: IdentityBackend, email: string): Promise<Use
   return (await store.findUser('email', email)) ?? (email.toLowerCase() === email ? null : await store.findUser('email', email.toLowerCase()));
 }
 
-/** Django's username rule: letters, digits and @.+-_, at most 150 characters. */
+/** Django's username rule: letters, digits and @.+-_, at most 150 characters, in NFKC form (the core's rule). */
 function cleanUsername(raw: string): string {
-  return raw.normalize('NFKC').replace(/[^\w.@+-]/g, '').slice(0, 120);
+  return normalizeUsername(raw).replace(/[^\w.@+-]/g, '').slice(0, 120);
 }
 
-/** A new user with no usable password, named after the profile; a taken name gets a random suffix. */
+/**
+ * A new user with no usable password, named after the profile; a taken name (the core's rule: a look-alike of an
+ * existing name is taken too) gets a random suffix, so a provider's `ａｌｉｃｅ` never becomes a second `alice`.
+ */
 async function createUser(store: IdentityBackend, provider: string, profile: SocialProfile, verifiedEmail: string | null): Promise<UserRecord> {
   const base = cleanUsername(profile.username ?? verifiedEmail?.split('@')[0] ?? '') || cleanUsername(`${provider}-${profile.subject}`) || provider;
   for (let attempt = 0; attempt < 5; attempt++) {
     const username = attempt === 0 ? base : `${base}-${randomBytes(3).toString('hex')}`;
     try {
-      return await store.createUser({ username, email: verifiedEmail ?? '', passwordHash: '' });
+      return await createUserNormalized(store, { username, email: verifiedEmail ?? '', passwordHash: '' });
     } catch (err) {
       if (!(err instanceof UserExistsError)) throw err;
     }

@@ -4,7 +4,7 @@
  */
 import type { Store } from '../core/store/types.js';
 import { isDjangoUrl, openDjangoStore } from './django/index.js';
-import { createMemoryStore } from './memory/index.js';
+import { openMemoryStore } from './memory/index.js';
 import { withRedisCache, type RedisCacheEvent } from './redis/cache.js';
 import { isSqlUrl, parseSqlUrl, SQL_URL_EXAMPLES } from './sql/connect.js';
 import { openSqlStore } from './sql/index.js';
@@ -58,7 +58,7 @@ function poolSizeFromEnv(env: NodeJS.ProcessEnv): number | undefined {
 async function openDatabase(url: string, options: OpenStoreOptions, env: NodeJS.ProcessEnv) {
   const migrate = options.migrate ?? true;
   if (isSqliteUrl(url)) return openSqliteStore({ filename: sqliteFilenameFromUrl(url), migrate });
-  if (isMemoryUrl(url)) return createMemoryStore();
+  if (isMemoryUrl(url)) return openMemoryStore();
   // Django owns that schema: "migrating" only checks that its tables exist.
   if (isDjangoUrl(url)) return openDjangoStore({ database: url, check: migrate, ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }) });
   if (isSqlUrl(url)) {

@@ -13,8 +13,8 @@ import { createSecretKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ExampleOptions } from '../../examples/settings.js';
 import { createRestJwt, isTokenUser, type Authentication, type RestJwt, type TokenUser, type UserRecord } from '../../src/core/index.js';
-import { createMemoryStore, type MemoryStore } from '../../src/stores/memory/index.js';
-import { claimsOf, fastHasher, mint, PASSWORD, SECRET } from '../helpers/server.js';
+import { createMemoryRateCounter, createMemoryStore, type MemoryStore } from '../../src/stores/memory/index.js';
+import { claimsOf, fastHasher, heldBurst, mint, PASSWORD, SECRET } from '../helpers/server.js';
 
 export interface Answer {
   status: number;
@@ -386,6 +386,34 @@ export function adapterSuite(name: string, harness: AdapterHarness): void {
           expect(r.json).toMatchObject({ code: 'store_unavailable' });
           expect(r.headers.get('retry-after')).toBe('1');
         }
+      } finally {
+        await c.close();
+      }
+    });
+  });
+
+  describe(`${name} adapter: login throttling under a parallel burst`, () => {
+    it('of 30 parallel wrong passwords on one account (limit 5) only 5 are checked; the other 25 get 429 with Retry-After', async () => {
+      const store = createMemoryStore();
+      const burst = heldBurst();
+      const hasher = burst.hasher;
+      await store.createUser({ username: 'alice', passwordHash: await fastHasher.hash(PASSWORD) });
+      const restjwt = createRestJwt({ store, hasher, rateCounter: createMemoryRateCounter(), settings: { signingKey: SECRET, loginThrottle: true } });
+      const c = await harness.start(restjwt);
+      try {
+        const { post } = helpers(() => c);
+        const answers = await burst.run(30, (i) => post('/api/token/', { username: 'alice', password: `wrong-${i}` }));
+        expect(hasher.checks()).toBe(5);
+        expect(answers.filter((r) => r.status === 401)).toHaveLength(5);
+        const throttled = answers.filter((r) => r.status === 429);
+        expect(throttled).toHaveLength(25);
+        for (const r of throttled) {
+          expect(r.headers.get('retry-after')).toBe('300');
+          expect(r.json).toEqual({ detail: 'Request was throttled. Expected available in 300 seconds.', code: 'throttled' });
+        }
+        // Locked: even the right password is refused, and not checked.
+        expect((await post('/api/token/', { username: 'alice', password: PASSWORD })).status).toBe(429);
+        expect(hasher.checks()).toBe(5);
       } finally {
         await c.close();
       }

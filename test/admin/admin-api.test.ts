@@ -72,6 +72,7 @@ describe('admin API: who may use it', () => {
     ['POST', `/api/admin/users/${bobId}/deactivate/`],
     ['POST', `/api/admin/users/${bobId}/activate/`],
     ['GET', '/api/admin/tokens/?blacklisted=true'],
+    ['GET', '/api/admin/settings/'],
     ['POST', '/api/admin/flush/'],
   ];
   const call = (method: string, path: string, body: unknown, headers: Record<string, string>) =>
@@ -593,6 +594,29 @@ describe.skipIf(!postgres.ok)('admin API: concurrent unlinks on PostgreSQL (the 
   });
 });
 
+describe('admin API: settings', () => {
+  it('answers whether logins record last_login, as the server is configured, and the user list agrees', async () => {
+    for (const updateLastLogin of [false, true]) {
+      const t = await startApp({ ...SETTINGS, updateLastLogin }, { store: createMemoryStore() });
+      try {
+        await t.user('admin', { isStaff: true });
+        const staff = bearer((await t.login('admin')).access);
+        const r = await t.get('/api/admin/settings/', staff);
+        expect(r.status).toBe(200);
+        expect(r.headers.get('cache-control')).toBe('no-store');
+        expect(r.json).toEqual({ update_last_login: updateLastLogin });
+        // What the setting means for the admin who just logged in.
+        const me = (await t.get('/api/admin/users/', staff)).json.results[0] as { username: string; last_login: string | null };
+        expect(me.username).toBe('admin');
+        if (updateLastLogin) expect(Date.parse(me.last_login ?? '')).toBeGreaterThan(Date.now() - 60_000);
+        else expect(me.last_login).toBeNull();
+      } finally {
+        await t.close();
+      }
+    }
+  });
+});
+
 describe('admin API: HTTP details', () => {
   let t: TestApp;
   let staff: Record<string, string>;
@@ -665,6 +689,7 @@ describe('admin API: HTTP details', () => {
         'GET /api/admin/users/{id}/identities/',
         'POST /api/admin/users/{id}/identities/{provider}/{subject}/unlink/',
         'GET /api/admin/tokens/',
+        'GET /api/admin/settings/',
         'POST /api/admin/flush/',
       ].sort(),
     );

@@ -7,10 +7,12 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { calculateJwkThumbprint } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openSqliteStore } from '../../src/stores/sqlite/index.js';
 import { waitForListening } from '../helpers/serve-process.js';
+import { deleteRedisKeys, probeRedis, REDIS_URL, uniqueName } from '../stores/services.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -190,6 +192,83 @@ describe('user management', () => {
   });
 });
 
+describe('look-alike usernames (NFKC, as Django)', () => {
+  /** Users as rows written by SQL, below restjwt's rule (a database from before it, or an operator's INSERT). */
+  function insertUsers(file: string, usernames: readonly string[]): void {
+    const db = new Database(file);
+    try {
+      const insert = db.prepare(
+        "INSERT INTO restjwt_user (username, email, password, is_active, is_staff, date_joined, token_version) VALUES (?, '', '', 1, 0, 0, 'v')",
+      );
+      db.transaction(() => usernames.forEach((u) => insert.run(u)))();
+    } finally {
+      db.close();
+    }
+  }
+
+  function usernames(file: string): string[] {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.prepare('SELECT username FROM restjwt_user ORDER BY id').pluck().all() as string[];
+    } finally {
+      db.close();
+    }
+  }
+
+  test('createuser refuses a look-alike of an existing username, saying what to do; a new name is stored in NFKC form', () => {
+    const cwd = freshDir();
+    const file = join(cwd, 'restjwt.sqlite3');
+    expect(run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'pw-1\n' }).status).toBe(0);
+    for (const lookAlike of ['ａｌｉｃｅ', '𝐚𝐥𝐢𝐜𝐞']) {
+      const dup = run(cwd, ['createuser', lookAlike, '--password-stdin'], { input: 'pw-2\n' });
+      expect(dup.status).toBe(1);
+      expect(dup.stderr).toBe(
+        `restjwt: A user named "alice" already exists ("${lookAlike}" is the same username once normalised to NFKC, as Django ` +
+          'normalises usernames). Pick another username, or use "restjwt changepassword alice" to change its password.\n',
+      );
+    }
+    expect(usernames(file)).toEqual(['alice']);
+
+    const bob = run(cwd, ['createuser', 'ｂｏｂ', '--password-stdin'], { input: 'pw-3\n' });
+    expect(bob.status).toBe(0);
+    expect(bob.stdout).toMatch(/^Created user "bob" \(id \d+\)\.\n$/);
+    expect(bob.stderr).toMatch(/"ｂｏｂ" was stored in its NFKC form "bob"/);
+    expect(usernames(file)).toEqual(['alice', 'bob']);
+    // changepassword finds users by the same rule.
+    expect(run(cwd, ['changepassword', 'ｂｏｂ', '--password-stdin'], { input: 'pw-4\n' }).stdout).toBe('Changed the password of "bob".\n');
+  });
+
+  test('checkusernames: exit 0 on a clean database; look-alike and non-NFKC rows written by SQL are listed with their ids, exit 1', () => {
+    const cwd = freshDir();
+    const file = join(cwd, 'restjwt.sqlite3');
+    expect(run(cwd, ['migrate']).status).toBe(0);
+    // More than two pages (500 users each), with the look-alikes of alice in different pages.
+    insertUsers(file, ['alice', ...Array.from({ length: 1198 }, (_, i) => `user${i}`), 'carol']);
+    const clean = run(cwd, ['checkusernames']);
+    expect(clean.stdout).toBe('Checked 1200 users: no look-alike usernames, every username in NFKC form.\n');
+    expect(clean.stderr).toBe('checked 500 users…\nchecked 1000 users…\nchecked 1200 users…\n');
+    expect(clean.status).toBe(0);
+
+    insertUsers(file, ['ａｌｉｃｅ', 'ｄａｖｅ', 'ⓐⓛⓘⓒⓔ', 'ｃａｒｏｌ\u00A0']);
+    const before = usernames(file);
+    const dirty = run(cwd, ['checkusernames', '--database', 'sqlite:./restjwt.sqlite3']);
+    expect(dirty.status).toBe(1);
+    expect(dirty.stdout).toBe(
+      'Look-alike usernames (the same once normalised to NFKC, as Django normalises usernames):\n' +
+        '  "alice": id 1 "alice", id 1201 "ａｌｉｃｅ", id 1203 "ⓐⓛⓘⓒⓔ"\n' +
+        'Usernames not stored in NFKC form:\n' +
+        '  id 1201 "ａｌｉｃｅ" (NFKC form: "alice")\n' +
+        '  id 1202 "ｄａｖｅ" (NFKC form: "dave")\n' +
+        '  id 1203 "ⓐⓛⓘⓒⓔ" (NFKC form: "alice")\n' +
+        '  id 1204 "ｃａｒｏｌ\\u{a0}" (NFKC form: "carol ")\n' +
+        'Checked 1204 users: 1 group of look-alike usernames, 4 usernames not in NFKC form.\n',
+    );
+    expect(dirty.stderr).toMatch(/^checked 500 users…\nchecked 1000 users…\nchecked 1204 users…\nrestjwt: Some usernames need attention; nothing was changed\..*rename.*"restjwt checkusernames" again\.\n$/s);
+    // Reported, never merged or renamed.
+    expect(usernames(file)).toEqual(before);
+  });
+});
+
 describe('database maintenance', () => {
   test('migrate twice: the second run has nothing to apply', () => {
     const cwd = freshDir();
@@ -330,7 +409,74 @@ describe('serve', () => {
     expect(await server.exit).toEqual({ code: 0, signal: null });
   });
 
-  test('--no-request-log (or RESTJWT_REQUEST_LOG=0): no log line per request; the start-up line stays', async () => {
+  test('throttling and last-login recording are on by default, say so, and say where attempts are counted', async () => {
+    const cwd = freshDir();
+    expect(run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'pw\n' }).status).toBe(0);
+    const server = await startServer(cwd);
+    expect(server.stderr()).toMatch(/loginThrottle is on: .*"loginThrottle": false/);
+    expect(server.stderr()).toMatch(/updateLastLogin is on: .*"updateLastLogin": false/);
+    expect(server.stderr()).toMatch(/login throttling counts attempts in this process/);
+    await login(server.url, 'alice', 'pw');
+    const wrong = () =>
+      fetch(`${server.url}/api/token/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'nope' }) });
+    for (let i = 0; i < 5; i++) expect((await wrong()).status).toBe(401);
+    const locked = await wrong();
+    expect(locked.status).toBe(429);
+    expect(locked.headers.get('retry-after')).toBe('300');
+    server.child.kill('SIGTERM');
+    expect(await server.exit).toEqual({ code: 0, signal: null });
+    const store = await openSqliteStore({ filename: join(cwd, 'restjwt.sqlite3') });
+    try {
+      expect((await store.findUser('username', 'alice'))?.lastLogin).toBeInstanceOf(Date);
+    } finally {
+      await store.close();
+    }
+
+    // Set in the config: no default applied, no notice; throttling off, so no counting line either.
+    writeFileSync(join(cwd, 'off.json'), JSON.stringify({ loginThrottle: false, UPDATE_LAST_LOGIN: false }));
+    const off = await startServer(cwd, ['--config', 'off.json']);
+    expect(off.stderr()).not.toMatch(/loginThrottle|updateLastLogin|login throttling/);
+    off.child.kill('SIGTERM');
+    expect(await off.exit).toEqual({ code: 0, signal: null });
+  });
+
+  test('--workers: each worker counts in its own memory (said at start-up), or all in Redis with --redis', async () => {
+    const cwd = freshDir();
+    expect(run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'pw\n' }).status).toBe(0);
+    const local = await startServer(cwd, ['--workers', '2']);
+    expect(local.stderr()).toMatch(/login throttling counts attempts in each worker process, not shared: with 2 workers/);
+    local.child.kill('SIGTERM');
+    expect(await local.exit).toEqual({ code: 0, signal: null });
+    // The Redis part is skipped (probeRedis says so) when no Redis runs.
+    if (!(await probeRedis()).ok) return;
+    const prefix = `${uniqueName('rjt')}:`;
+    try {
+      const shared = await startServer(cwd, ['--workers', '2', '--redis', REDIS_URL], { RESTJWT_REDIS_PREFIX: prefix });
+      expect(shared.stderr()).toMatch(/login throttling counts attempts in Redis \(shared by every instance\)/);
+      shared.child.kill('SIGTERM');
+      expect(await shared.exit).toEqual({ code: 0, signal: null });
+    } finally {
+      await deleteRedisKeys(prefix);
+    }
+  });
+
+  test('rotation without blacklisting: serve prints the core\'s warning once, in one process or with --workers', async () => {
+    const cwd = freshDir();
+    writeFileSync(join(cwd, 'config.json'), JSON.stringify({ blacklistAfterRotation: false }));
+    for (const args of [[], ['--workers', '2']]) {
+      const server = await startServer(cwd, ['--config', 'config.json', ...args]);
+      // The listening line comes after every worker started, hence after their start-up lines.
+      const warnings = server.stderr().match(/warning \(rotation_without_blacklist\): [^\n]*/g) ?? [];
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/an old refresh token keeps working after rotation.*simplejwt.*blacklistAfterRotation: true/);
+      expect(server.stderr()).toMatch(/rotateRefreshTokens is on: /);
+      server.child.kill('SIGTERM');
+      expect(await server.exit).toEqual({ code: 0, signal: null });
+      expect(server.stderr().match(/rotation_without_blacklist/g)).toHaveLength(1);
+    }
+  });
+
+  test('one access line per request by default; --no-request-log (or RESTJWT_REQUEST_LOG=0): none; the start-up line stays', async () => {
     const cwd = freshDir();
     expect(run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'pw\n' }).status).toBe(0);
     const cases: { args: string[]; env: Record<string, string>; requestLines: boolean }[] = [
@@ -350,8 +496,8 @@ describe('serve', () => {
       // After the exit, so every line the server wrote has been read.
       const messages = logMessages(server.stdout());
       expect(messages.some((m) => m.startsWith('Server listening at'))).toBe(true);
-      const requestLines = messages.filter((m) => m === 'incoming request' || m === 'request completed');
-      expect({ ...c, logged: requestLines }).toEqual({ ...c, logged: c.requestLines ? ['incoming request', 'request completed'] : [] });
+      const requestLines = messages.filter((m) => m === 'request' || m === 'incoming request' || m === 'request completed');
+      expect({ ...c, logged: requestLines }).toEqual({ ...c, logged: c.requestLines ? ['request'] : [] });
     }
   });
 
@@ -360,6 +506,16 @@ describe('serve', () => {
     const r = run(cwd, ['serve', '--port', '0'], { env: { RESTJWT_REQUEST_LOG: 'quiet' } });
     expect(r.status).toBe(1);
     expect(r.stderr).toBe('restjwt: RESTJWT_REQUEST_LOG must be 1 or 0 (or true/false, yes/no, on/off), not "quiet". Fix it or unset it.\n');
+  });
+
+  test('an asymmetric algorithm without a key: exit 1 naming RESTJWT_SIGNING_KEY and keygen', () => {
+    const cwd = freshDir();
+    const r = run(cwd, ['serve', '--port', '0'], { env: { RESTJWT_SETTINGS: '{"algorithm":"ES256"}' } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      'restjwt: ES256 needs a key: set RESTJWT_SIGNING_KEY (or "signingKey" in the --config file) to a private key, PEM or JWK, ' +
+        'or set "verifyingKey" / "jwkUrl" in the config to only verify tokens. "npx restjwt keygen --alg ES256" makes a key pair.\n',
+    );
   });
 
   test('refuses a key file other users can read', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { createPasswordHasher, createRestJwt, type RestJwt, type RestJwtOptions, type Store, type UserRecord } from '../../src/core/index.js';
+import { createPasswordHasher, createRestJwt, type PasswordHasher, type RestJwt, type RestJwtOptions, type Store, type UserRecord } from '../../src/core/index.js';
 import { signCompact } from '../../src/core/jws/sign.js';
 import type { Algorithm } from '../../src/core/settings/types.js';
 import { buildServer } from '../../src/server/app.js';
@@ -14,6 +14,67 @@ export const PASSWORD = 'correct horse battery staple';
 
 /** Cheap argon2 parameters keep the suite fast; the production parameters are tested in unit/passwords. */
 export const fastHasher = createPasswordHasher({ argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
+
+/** {@link fastHasher}, counting the password checks it runs (`verify`, and `burn` for an unknown user). */
+export function countingHasher(beforeCheck: () => Promise<void> = async () => {}): PasswordHasher & { checks(): number } {
+  let checks = 0;
+  return {
+    hash: (password) => fastHasher.hash(password),
+    needsRehash: (encoded) => fastHasher.needsRehash(encoded),
+    verify: async (encoded, password) => {
+      checks++;
+      await beforeCheck();
+      return fastHasher.verify(encoded, password);
+    },
+    burn: async (password) => {
+      checks++;
+      await beforeCheck();
+      return fastHasher.burn(password);
+    },
+    checks: () => checks,
+  };
+}
+
+/**
+ * Parallel login bursts that really overlap, whatever the transport: during {@link run} every password check waits
+ * until each of the `n` requests is either answered or waiting in a check, so no check finishes before every request
+ * has been past the throttle. (Without it a transport that sends one request at a time, or a hash faster than the
+ * next request's arrival, would hide a check-then-count race.) `hasher` counts the checks.
+ */
+export function heldBurst(): { hasher: PasswordHasher & { checks(): number }; run<T>(n: number, send: (i: number) => Promise<T>): Promise<T[]> } {
+  let gate: { n: number; waiting: number; answered: number; open: () => void; opened: Promise<void> } | null = null;
+  const settle = (): void => {
+    if (gate !== null && gate.waiting + gate.answered >= gate.n) gate.open();
+  };
+  const hasher = countingHasher(async () => {
+    if (gate === null) return;
+    gate.waiting++;
+    settle();
+    await gate.opened;
+  });
+  return {
+    hasher,
+    async run(n, send) {
+      let open = (): void => {};
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      gate = { n, waiting: 0, answered: 0, open, opened };
+      const current = gate;
+      try {
+        return await Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            send(i).finally(() => {
+              current.answered++;
+              settle();
+            }),
+          ),
+        );
+      } finally {
+        gate = null;
+        current.open();
+      }
+    },
+  };
+}
 
 export interface TestApp {
   url: string;

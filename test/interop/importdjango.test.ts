@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { checkUsernames, formatUsernameReport } from '../../src/cli/commands/checkusernames.js';
 import { importDjangoCommand } from '../../src/cli/commands/importdjango.js';
 import { CliError } from '../../src/cli/errors.js';
 import { openDjangoStore } from '../../src/stores/django/index.js';
@@ -193,6 +194,105 @@ describe.skipIf(skip !== null)(`restjwt importdjango${skip === null ? '' : ` (sk
     await expect(importdjango(['--from', from, '--database', `django+${from}`])).rejects.toBeInstanceOf(CliError);
     await expect(importdjango(['--from', `sqlite:${join(dir, 'missing.sqlite3')}`, '--database', `sqlite:${target}`])).rejects.toThrow(
       /Cannot read the Django database/,
+    );
+  });
+});
+
+describe.skipIf(skip !== null)(`restjwt importdjango: look-alike usernames (NFKC)${skip === null ? '' : ` (skipped: ${skip})`}`, () => {
+  let dir: string;
+  let djangoFile: string;
+  let from: string;
+
+  /** Rows written by SQL into Django's auth_user, below Django's own normalisation, with alice's password hash. */
+  function insertDjangoUsers(usernames: readonly string[]): void {
+    const db = new Database(djangoFile);
+    try {
+      const insert = db.prepare(
+        `INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
+         SELECT password, NULL, 0, ?, '', '', '', 0, 1, date_joined FROM auth_user WHERE username = 'alice'`,
+      );
+      for (const u of usernames) insert.run(u);
+    } finally {
+      db.close();
+    }
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'restjwt-interop-lookalike-'));
+    djangoFile = join(dir, 'django.sqlite3');
+    const config = { databaseUrl: `sqlite:///${djangoFile}` };
+    from = `sqlite:${djangoFile}`;
+    await migrateDjango(config);
+    await seedDjangoUsers(config, [{ username: 'alice', password: PASSWORD }, { username: 'erin', password: PASSWORD }]);
+  }, 60_000);
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('two Django users whose usernames are one NFKC name import nothing, naming both and what to do', async () => {
+    insertDjangoUsers(['ａｌｉｃｅ']); // id 3, a look-alike of alice (id 1)
+    const target = join(dir, 'refused.sqlite3');
+    await expect(importdjango(['--from', from, '--database', `sqlite:${target}`])).rejects.toThrow(
+      /Nothing was imported: 1 Django user clash[\s\S]*Django user 3 "ａｌｉｃｅ": the same username as Django user 1 once normalised to NFKC \("alice"\)[\s\S]*rename or remove one user of each look-alike pair[\s\S]*restjwt checkusernames/,
+    );
+    const store = await openSqliteStore({ filename: target });
+    try {
+      expect(await store.listUsers()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+    // checkusernames on the Django database lists them, as the message says.
+    const django = await openDjangoStore(`django+${from}`);
+    try {
+      const report = await checkUsernames(django);
+      expect(report.lookAlikes).toEqual([{ normalized: 'alice', users: [{ id: '1', username: 'alice' }, { id: '3', username: 'ａｌｉｃｅ' }] }]);
+      expect(formatUsernameReport(report)).toContain('id 3 "ａｌｉｃｅ" (NFKC form: "alice")');
+    } finally {
+      await django.close();
+    }
+  });
+
+  it('a lone non-NFKC Django username is imported in NFKC form (said on stderr) and logs in by either spelling', async () => {
+    // The operator resolved the pair: the look-alike is renamed in Django.
+    const db = new Database(djangoFile);
+    db.prepare("UPDATE auth_user SET username = 'alice2' WHERE username = 'ａｌｉｃｅ'").run();
+    db.close();
+    insertDjangoUsers(['ｆｒａｎｋ']); // id 4
+    const target = join(dir, 'imported.sqlite3');
+    const { stdout, stderr } = await importdjango(['--from', from, '--database', `sqlite:${target}`]);
+    expect(stdout).toMatch(/^Users: 4 imported of 4 \(0 already there, 0 conflicts\)\./);
+    expect(stderr).toContain('user 4 "ｆｒａｎｋ" imported as "frank" (its NFKC form, as Django stores usernames)\n');
+    const store = await openSqliteStore({ filename: target });
+    const app = await startApp({ signingKey: SHARED_KEY }, { store });
+    try {
+      expect((await store.listUsers()).map((u) => [u.id, u.username])).toEqual([
+        ['1', 'alice'],
+        ['2', 'erin'],
+        ['3', 'alice2'],
+        ['4', 'frank'],
+      ]);
+      const r = client(app.url);
+      for (const username of ['frank', 'ｆｒａｎｋ']) {
+        const login = await r.post('/api/token/', { username, password: PASSWORD });
+        expect(login.status, username).toBe(200);
+        expect(claimsOf(login.json.access as string).user_id).toBe('4');
+      }
+    } finally {
+      await app.close();
+    }
+    // A second run knows frank under his NFKC name: nothing changes.
+    const again = await importdjango(['--from', from, '--database', `sqlite:${target}`]);
+    expect(again.stdout).toMatch(/^Users: 0 imported of 4 \(4 already there, 0 conflicts\)\./);
+  });
+
+  it('a Django username whose NFKC form belongs to another target user is refused as a look-alike', async () => {
+    const target = join(dir, 'taken.sqlite3');
+    const store = await openSqliteStore({ filename: target });
+    const frank = { id: '99', username: 'frank', email: '', passwordHash: '', isActive: true, isStaff: false, lastLogin: null, dateJoined: new Date(), tokenVersion: 'v' };
+    expect(await store.importUser(frank)).toBe('imported');
+    await store.close();
+    // Django's user 4 is "ｆｒａｎｋ": its NFKC form is the target's user 99.
+    await expect(importdjango(['--from', from, '--database', `sqlite:${target}`])).rejects.toThrow(
+      /Django user 4 "ｆｒａｎｋ": that username has id 99 in the target store \(as "frank": the same once normalised to NFKC\)[\s\S]*look-alike pair/,
     );
   });
 });

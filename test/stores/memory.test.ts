@@ -1,15 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore, MemoryStore } from '../../src/stores/memory/index.js';
+import { createMemoryStore, MemoryStore, openMemoryStore } from '../../src/stores/memory/index.js';
 import { makeToken, runStoreContract } from './contract.js';
 
-runStoreContract('memory', async () => createMemoryStore());
+runStoreContract('memory', () => openMemoryStore());
 
 describe('MemoryStore', () => {
-  it('createMemoryStore returns independent stores', async () => {
-    const a = createMemoryStore();
-    const b = createMemoryStore();
+  it('openMemoryStore returns independent stores', async () => {
+    const a = await openMemoryStore();
+    const b = await openMemoryStore();
     expect(a).toBeInstanceOf(MemoryStore);
     await a.recordOutstanding(makeToken());
     expect(await b.countTokens()).toEqual({ outstanding: 0, blacklisted: 0 });
+  });
+
+  it('createMemoryStore, the deprecated name, still returns a working store', async () => {
+    const a = createMemoryStore();
+    expect(a).toBeInstanceOf(MemoryStore);
+    await a.recordOutstanding(makeToken());
+    expect(await a.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
   });
 });

@@ -53,6 +53,76 @@ function counterContract(name: string, make: () => Promise<{ counter: RateCounte
       expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     });
 
+    it('reserve counts every key when none is at its limit, and counts nothing when one is', async () => {
+      const { counter } = await make();
+      const slots = [
+        { key: 'r:tight', limit: 2, windowSeconds: 60 },
+        { key: 'r:loose', limit: 10, windowSeconds: 60 },
+      ];
+      expect(await counter.reserve(slots)).toEqual({ reserved: true, counts: [1, 1] });
+      expect(await counter.reserve(slots)).toEqual({ reserved: true, counts: [2, 2] });
+      expect(await counter.reserve(slots)).toEqual({ reserved: false, full: ['r:tight'] });
+      expect([await counter.peek('r:tight'), await counter.peek('r:loose')]).toEqual([2, 2]);
+      // A key filled by plain hits counts against reservations too.
+      for (let i = 0; i < 8; i++) await counter.hit('r:loose', 60);
+      await counter.reset('r:tight');
+      expect(await counter.reserve(slots)).toEqual({ reserved: false, full: ['r:loose'] });
+      expect(await counter.peek('r:tight')).toBe(0);
+    });
+
+    it('of concurrent reservations over the same keys exactly the limit succeed', async () => {
+      const { counter } = await make();
+      const slots = [
+        { key: 'c:ua', limit: 7, windowSeconds: 60 },
+        { key: 'c:u', limit: 50, windowSeconds: 60 },
+        { key: 'c:a', limit: 100, windowSeconds: 60 },
+      ];
+      const results = await Promise.all(Array.from({ length: 40 }, () => counter.reserve(slots)));
+      expect(results.filter((r) => r.reserved)).toHaveLength(7);
+      expect(results.filter((r) => !r.reserved).every((r) => !r.reserved && r.full.join() === 'c:ua')).toBe(true);
+      expect([await counter.peek('c:ua'), await counter.peek('c:u'), await counter.peek('c:a')]).toEqual([7, 7, 7]);
+    });
+
+    it('a reservation opens a window that closes like a hit\'s', async () => {
+      const { counter, wait } = await make();
+      const slot = { key: 'w', limit: 1, windowSeconds: 0.3 };
+      expect((await counter.reserve([slot])).reserved).toBe(true);
+      expect((await counter.reserve([slot])).reserved).toBe(false);
+      await wait(400);
+      expect(await counter.reserve([slot])).toEqual({ reserved: true, counts: [1] });
+    });
+
+    it('release takes one hit back, never below zero, and frees a reservation', async () => {
+      const { counter } = await make();
+      const slot = { key: 'rel', limit: 2, windowSeconds: 60 };
+      await counter.reserve([slot]);
+      await counter.reserve([slot]);
+      expect((await counter.reserve([slot])).reserved).toBe(false);
+      await counter.release('rel');
+      expect(await counter.peek('rel')).toBe(1);
+      expect(await counter.reserve([slot])).toEqual({ reserved: true, counts: [2] });
+      for (let i = 0; i < 3; i++) await counter.release('rel');
+      expect(await counter.peek('rel')).toBe(0);
+      await counter.release('never-hit');
+      expect(await counter.peek('never-hit')).toBe(0);
+      expect(await counter.hit('rel', 60)).toBe(1);
+    });
+
+    it('reserve rejects a bad slot without counting anything', async () => {
+      const { counter } = await make();
+      const good = { key: 'g', limit: 5, windowSeconds: 60 };
+      for (const bad of [
+        { key: '', limit: 5, windowSeconds: 60 },
+        { key: 'b', limit: 0, windowSeconds: 60 },
+        { key: 'b', limit: 1.5, windowSeconds: 60 },
+        { key: 'b', limit: 5, windowSeconds: 0 },
+        good,
+      ]) {
+        await expect(counter.reserve([good, bad])).rejects.toThrow(RangeError);
+      }
+      expect(await counter.peek('g')).toBe(0);
+    });
+
     it('rejects an empty key or a window that is not a positive number', async () => {
       const { counter } = await make();
       await expect(counter.hit('', 60)).rejects.toThrow(RangeError);
@@ -101,6 +171,22 @@ describe.skipIf(!redis.ok)('Redis rate counter over a real connection', () => {
     expect(await a.hit('login:carol', 60)).toBe(31);
     await b.reset('login:carol');
     expect(await a.hit('login:carol', 60)).toBe(1);
+  });
+
+  it('reserves atomically across instances: of a burst from two counters exactly the limit succeed', async () => {
+    const prefix = `${uniqueName('rjt')}:rate:`;
+    prefixes.push(prefix);
+    const a = await open(prefix);
+    const b = await open(prefix);
+    const slots = [
+      { key: 'login:ua:dave|1.2.3.4', limit: 5, windowSeconds: 60 },
+      { key: 'login:u:dave', limit: 50, windowSeconds: 60 },
+    ];
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).reserve(slots)));
+    expect(results.filter((r) => r.reserved)).toHaveLength(5);
+    expect(await a.peek('login:u:dave')).toBe(5);
+    await a.release('login:ua:dave|1.2.3.4');
+    expect(await b.reserve(slots)).toEqual({ reserved: true, counts: [5, 6] });
   });
 
   it.skipIf(!hasRedisServer())('rejects with StoreUnavailableError while Redis is down, and works again when it is back', async () => {

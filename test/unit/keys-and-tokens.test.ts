@@ -2,7 +2,7 @@ import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypt
 import { describe, expect, it } from 'vitest';
 import { exportJWK } from 'jose';
 import { jwtVerify } from 'jose';
-import { ConfigurationError, TokenError, type Algorithm } from '../../src/core/index.js';
+import { ConfigurationError, MissingKeyError, TokenError, type Algorithm } from '../../src/core/index.js';
 import { buildKeyset } from '../../src/core/keys/keyset.js';
 import { resolveSettings } from '../../src/core/settings/resolve.js';
 import { TokenService } from '../../src/core/tokens/token-service.js';
@@ -70,9 +70,15 @@ describe('key checks at start-up', () => {
     expect(() => service({ algorithm: alg, signingKey: key })).toThrow(msg);
   });
 
-  it('refuses a missing key', () => {
-    expect(() => service({})).toThrow(/needs signingKey/);
-    expect(() => service({ algorithm: 'ES256' })).toThrow(/needs a key/);
+  it('refuses a missing key, naming the option the caller passes (not the CLI\'s variable)', () => {
+    expect(() => service({})).toThrow(
+      'HS256 needs signingKey: pass settings.signingKey, a secret of at least 32 random bytes ("npx restjwt keygen --alg HS256" prints one). ' +
+        'It is undefined here: if you read it from an environment variable, that variable is not set.',
+    );
+    expect(() => service({ signingKey: process.env.RESTJWT_TEST_UNSET_VARIABLE })).toThrow(MissingKeyError);
+    expect(() => service({ algorithm: 'ES256' })).toThrow(
+      'ES256 needs a key: pass settings.signingKey (a private key, PEM or JWK) to issue tokens, or settings.verifyingKey / settings.jwkUrl to only verify them. "npx restjwt keygen --alg ES256" makes a key pair.',
+    );
   });
 
   it('refuses a key of the wrong kind, curve or size for the algorithm', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, DEFAULT_SETTINGS, resolveSettings } from '../../src/core/index.js';
+import { ConfigurationError, DEFAULT_SETTINGS, resolveSettings, type LogEvent } from '../../src/core/index.js';
+import { startApp } from '../helpers/server.js';
 
 describe('settings', () => {
   it('defaults equal simplejwt', () => {
@@ -89,5 +90,36 @@ describe('settings', () => {
 
   it('says blacklistAfterRotation without rotation has no effect', () => {
     expect(resolveSettings({ blacklistAfterRotation: true }).ignored[0]).toMatch(/no effect/);
+  });
+});
+
+describe('rotation without blacklisting', () => {
+  it('createRestJwt warns once, at construction, through the log hook; the old refresh token does keep working', async () => {
+    const events: LogEvent[] = [];
+    const t = await startApp({ ROTATE_REFRESH_TOKENS: true, BLACKLIST_AFTER_ROTATION: false }, { log: (e) => events.push(e) });
+    try {
+      const warnings = events.filter((e) => e.event === 'rotation_without_blacklist');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ level: 'warn', reason: expect.stringMatching(/old refresh token keeps working after rotation.*simplejwt.*blacklistAfterRotation: true/) });
+      // What the warning says is so: after a rotation the replaced token still refreshes.
+      await t.user('alice');
+      const { refresh } = await t.login();
+      expect((await t.post('/api/token/refresh/', { refresh })).json.refresh).toEqual(expect.any(String));
+      expect((await t.post('/api/token/refresh/', { refresh })).status).toBe(200);
+      expect(events.filter((e) => e.event === 'rotation_without_blacklist')).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it.each([
+    [{ rotateRefreshTokens: true, blacklistAfterRotation: true }],
+    [{ rotateRefreshTokens: false, blacklistAfterRotation: false }],
+    [{}],
+  ])('does not warn with %j', async (settings) => {
+    const events: LogEvent[] = [];
+    const t = await startApp(settings, { log: (e) => events.push(e) });
+    await t.close();
+    expect(events.filter((e) => e.level === 'warn')).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { changePassword, createPasswordHasher } from '../../core/index.js';
+import { changePassword, createPasswordHasher, findUserByUsername } from '../../core/index.js';
 import { CliError } from '../errors.js';
 import { databaseOption, passwordStdinOption } from '../options.js';
 import { readNewPassword } from '../password.js';
@@ -18,15 +18,17 @@ export function changePasswordCommand(): Command {
     .addOption(passwordStdinOption())
     .addOption(databaseOption())
     .action(async (username: string, options: ChangePasswordOptions) => {
-      await withStore(options.database, async (store) => {
-        const user = await store.findUser('username', username);
+      const name = await withStore(options.database, async (store) => {
+        // The user login would find by this name (its NFKC form first).
+        const user = await findUserByUsername(store, username);
         if (user === null) {
           throw new CliError(`There is no user named "${username}". Check the spelling (usernames are case-sensitive), or create it with "restjwt createuser ${username}".`);
         }
         const password = await readNewPassword(username, options.passwordStdin === true);
         // A new token version and every refresh token blacklisted: a password change ends every session.
         await changePassword({ store, hasher: createPasswordHasher() }, user.id, password);
+        return user.username;
       });
-      process.stdout.write(`Changed the password of "${username}".\n`);
+      process.stdout.write(`Changed the password of "${name}".\n`);
     });
 }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { createPasswordHasher } from '../../core/index.js';
+import { createPasswordHasher, createUserNormalized } from '../../core/index.js';
 import { databaseOption, passwordStdinOption } from '../options.js';
 import { readNewPassword } from '../password.js';
 import { withStore } from '../store.js';
@@ -16,7 +16,7 @@ interface CreateUserOptions {
 export function createUserCommand(): Command {
   return new Command('createuser')
     .description('create a user')
-    .argument('<username>', 'the new user\'s username')
+    .argument('<username>', 'the new user\'s username (stored in NFKC form, as Django does)')
     .option('--email <email>', 'email address')
     .option('--staff', 'mark the user as staff (passes the isStaff permission)')
     .option('--inactive', 'create the user inactive (cannot log in until activated)')
@@ -28,7 +28,8 @@ export function createUserCommand(): Command {
       const user = await withStore(options.database, async (store) => {
         const password = await readNewPassword(username, options.passwordStdin === true);
         const passwordHash = await createPasswordHasher().hash(password);
-        return store.createUser({
+        // Stored in NFKC form, as Django does; a look-alike of an existing name is refused (UserExistsError).
+        return createUserNormalized(store, {
           username,
           email: options.email ?? '',
           passwordHash,
@@ -37,5 +38,8 @@ export function createUserCommand(): Command {
         });
       });
       process.stdout.write(`Created user "${user.username}" (id ${user.id}${user.isActive ? '' : ', inactive'}${user.isStaff ? ', staff' : ''}).\n`);
+      if (user.username !== username) {
+        process.stderr.write(`Note: "${username}" was stored in its NFKC form "${user.username}", as Django stores usernames; log in with either.\n`);
+      }
     });
 }

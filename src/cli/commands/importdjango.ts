@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { canImportUsers, type Store, type UserImportStore } from '../../core/index.js';
+import { canImportUsers, findUserByUsername, normalizeUsername, type ImportUserResult, type Store, type UserImportStore, type UserRecord } from '../../core/index.js';
 import { openDjangoStore, type DjangoStore } from '../../stores/django/index.js';
 import { DJANGO_URL_EXAMPLES, isDjangoUrl, parseDjangoUrl } from '../../stores/django/url.js';
 import { CliError } from '../errors.js';
@@ -16,13 +16,26 @@ const PAGE = 500;
 
 /** The target store has users whose ids or usernames clash with Django's; nothing was imported. */
 export class ImportConflictError extends Error {
-  constructor(readonly conflicts: readonly string[]) {
+  /**
+   * @param conflicts one line per clashing Django user.
+   * @param lookAlikes whether some clash only once usernames are normalised to NFKC (look-alikes such as `ａｌｉｃｅ`
+   *   beside `alice`): the message then says how to resolve those.
+   */
+  constructor(
+    readonly conflicts: readonly string[],
+    lookAlikes = false,
+  ) {
     const shown = conflicts.slice(0, 10).map((c) => `  - ${c}`).join('\n');
     const more = conflicts.length > 10 ? `\n  … and ${conflicts.length - 10} more` : '';
     super(
       `Nothing was imported: ${conflicts.length} Django user${conflicts.length === 1 ? '' : 's'} clash with users of the target store:\n` +
         `${shown}${more}\nDjango's tokens name users by id, so they would authenticate as the wrong person. Import into an ` +
-        'empty store, or one filled only by earlier imports from this Django database.',
+        'empty store, or one filled only by earlier imports from this Django database.' +
+        (lookAlikes
+          ? '\nUsernames are compared in NFKC form, as Django\'s normalize_username stores them, so look-alikes are one name: ' +
+            'rename or remove one user of each look-alike pair (in Django, where "restjwt checkusernames --database ' +
+            'django+URL" lists them all), then run the import again.'
+          : ''),
     );
     this.name = 'ImportConflictError';
   }
@@ -41,8 +54,11 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
  * unexpired outstanding and blacklisted tokens into `target`. Idempotent: existing users are never changed,
  * tokens are recorded by jti, and a token already blacklisted stays so; a second run changes nothing.
  *
- * @throws ImportConflictError, before writing anything, when a Django user's id or username belongs to another
- *   user of the target.
+ * Usernames are stored in NFKC form, as Django's `normalize_username` makes them (a Django row stored otherwise is
+ * imported under its NFKC form, said on `progress`).
+ *
+ * @throws ImportConflictError, before writing anything, when a Django user's id or username (in NFKC form) belongs to
+ *   another user of the target, or two Django users' usernames are the same in NFKC form (look-alikes).
  */
 export async function importFromDjango(
   source: DjangoStore,
@@ -57,32 +73,45 @@ export async function importFromDjango(
 
   const totalUsers = await source.countUsers();
   // Tokens name users by id: importing Django's user 1 where the target's user 1 is someone else would let Django's
-  // tokens for one person act as another. Check everything before writing anything.
+  // tokens for one person act as another. Check everything before writing anything. Usernames are compared (and
+  // stored) in NFKC form, as every other way of creating a user does: a look-alike is the same name.
   const conflicts: string[] = [];
+  let lookAlikes = false;
+  const seen = new Map<string, string>(); // NFKC username → the Django id that has it
   for (let offset = 0; ; offset += PAGE) {
     const page = await source.listUsers({ limit: PAGE, offset });
     for (const user of page) {
+      const name = normalizeUsername(user.username);
       const byId = await target.findUser('id', user.id);
-      const byName = await target.findUser('username', user.username);
-      if (byId !== null && byId.username !== user.username) {
+      const byName = await findUserByUsername(target, user.username);
+      const twin = seen.get(name);
+      if (byId !== null && normalizeUsername(byId.username) !== name) {
         conflicts.push(`Django user ${user.id} "${user.username}": id ${user.id} is "${byId.username}" in the target store`);
       } else if (byName !== null && byName.id !== user.id) {
-        conflicts.push(`Django user ${user.id} "${user.username}": that username has id ${byName.id} in the target store`);
+        lookAlikes ||= byName.username !== user.username;
+        conflicts.push(`Django user ${user.id} "${user.username}": that username has id ${byName.id} in the target store${sameAs(byName.username, user.username)}`);
+      } else if (twin !== undefined) {
+        lookAlikes = true;
+        conflicts.push(`Django user ${user.id} "${user.username}": the same username as Django user ${twin} once normalised to NFKC ("${name}")`);
       }
+      if (twin === undefined) seen.set(name, user.id);
     }
     if (page.length < PAGE) break;
   }
-  if (conflicts.length > 0) throw new ImportConflictError(conflicts);
+  if (conflicts.length > 0) throw new ImportConflictError(conflicts, lookAlikes);
 
   for (let offset = 0; ; offset += PAGE) {
     const page = await source.listUsers({ limit: PAGE, offset });
     for (const user of page) {
       // tokenVersion is simplejwt's revoke claim (md5 of the hash): tokens Django issued with CHECK_REVOKE_TOKEN
       // keep validating until the password changes.
-      const result = await target.importUser(user);
+      const result = await importNormalized(target, user);
       summary.users.read++;
-      if (result === 'imported') summary.users.imported++;
-      else if (result === 'exists') summary.users.existing++;
+      if (result === 'imported') {
+        summary.users.imported++;
+        const name = normalizeUsername(user.username);
+        if (name !== user.username) progress(`user ${user.id} "${user.username}" imported as "${name}" (its NFKC form, as Django stores usernames)`);
+      } else if (result === 'exists') summary.users.existing++;
       else {
         // Only possible when another writer changed the target since the check above.
         summary.users.conflicts++;
@@ -125,6 +154,23 @@ export async function importFromDjango(
   summary.tokens.newOutstanding = end.outstanding - before.outstanding;
   summary.tokens.newlyBlacklisted = end.blacklisted - before.blacklisted;
   return summary;
+}
+
+/** `, "x" once normalised to NFKC` when the existing name differs from the submitted one (a look-alike). */
+function sameAs(existing: string, submitted: string): string {
+  return existing === submitted ? '' : ` (as "${existing}": the same once normalised to NFKC)`;
+}
+
+/**
+ * `importUser` with the username in NFKC form. A user imported before usernames were normalised, under its non-NFKC
+ * name, is the same user (`exists`), not a conflict.
+ */
+async function importNormalized(target: UserImportStore & Pick<Store, 'findUser'>, user: UserRecord): Promise<ImportUserResult> {
+  const name = normalizeUsername(user.username);
+  const result = await target.importUser({ ...user, username: name });
+  if (result !== 'conflict' || name === user.username) return result;
+  const byId = await target.findUser('id', user.id);
+  return byId !== null && byId.username === user.username ? 'exists' : result;
 }
 
 /** The summary as printed on stdout. */

@@ -2,8 +2,9 @@ import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { Command, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { createRestJwt, type Store } from '../../core/index.js';
+import { createRestJwt, type LogEvent, type Store } from '../../core/index.js';
 import { buildServer } from '../../server/app.js';
+import { DEFAULT_LOGGER, stdoutDestination } from '../../server/logging.js';
 import { createSocialLogin } from '../../social/index.js';
 import { createMemoryRateCounter } from '../../stores/memory/rate-counter.js';
 import { RedisCachedStore } from '../../stores/redis/cache.js';
@@ -45,14 +46,16 @@ export function serveCommand(): Command {
     .addOption(
       new Option(
         '--no-request-log',
-        'do not log the two JSON lines Fastify writes per request ("incoming request", "request completed"); errors and start-up are still logged (or RESTJWT_REQUEST_LOG=0)',
+        'do not log the access line written per request ({"msg":"request"} with method, route, status, ms); errors and start-up are still logged (or RESTJWT_REQUEST_LOG=0)',
       ),
     )
     .addHelpText(
       'after',
       '\nWithout a signing key (RESTJWT_SIGNING_KEY or signingKey in the config) and with an HMAC algorithm, serve\n' +
         'creates one in the database directory as "signing-key" (mode 0600) and reuses it on later starts.\n' +
-        'Refresh-token rotation and blacklisting after rotation are on unless the config sets them.\n',
+        'Refresh-token rotation, blacklisting after rotation, login throttling and last-login recording are on unless\n' +
+        'the config sets them. Throttling counts login attempts in Redis with --redis (shared by every instance and\n' +
+        'worker), else in the memory of each process.\n',
     )
     .action(async (options: ServeOptions, command: Command) => {
       // The flag wins over the environment; checked here, so a bad value fails once, not in every worker.
@@ -94,7 +97,7 @@ function listenError(error: unknown, host: string, port: number): unknown {
  * A cluster worker stays quiet: its primary prints the start-up lines once for all workers.
  */
 async function runServer(options: ServeOptions, worker: boolean): Promise<void> {
-  const { input, notices, social } = await loadServeSettings({ config: options.config, database: options.database });
+  const { input, settings, notices, social } = await loadServeSettings({ config: options.config, database: options.database });
   if (!worker) for (const notice of notices) say(notice);
 
   const store = await openCliStore(options.database, {
@@ -103,13 +106,32 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
       if (e.level !== 'info') say(`${e.event}: ${e.reason ?? ''}`);
     },
   });
+  // Asynchronous stdout: flushed on every way out, so no line is lost at exit.
+  const logs = stdoutDestination();
+  process.once('exit', () => logs.flushSync());
   let app: FastifyInstance | undefined;
   try {
     // Login-throttling counters (used when loginThrottle is on): shared through Redis when there is one, so that
     // every instance counts every attempt; else this process's own.
     const rateCounter = store instanceof RedisCachedStore ? store.rateCounter : createMemoryRateCounter();
-    const restjwt = createRestJwt({ store, settings: input, rateCounter });
-    app = await buildServer({ restjwt, disableRequestLogging: !options.requestLog, ...(social === undefined ? {} : { social: createSocialLogin(restjwt, social) }) });
+    if (!worker && settings.loginThrottle !== false) say(throttleLine(store instanceof RedisCachedStore, 1));
+    // The core's warnings and errors: those of start-up on stderr with the other start-up lines (in a cluster once,
+    // by the first worker), later ones in the JSON log.
+    let onEvent = (e: LogEvent): void => {
+      if (e.level !== 'info' && (!worker || cluster.worker?.id === 1)) say(`${e.level === 'warn' ? 'warning' : 'error'} (${e.event}): ${e.reason ?? ''}`);
+    };
+    const restjwt = createRestJwt({ store, settings: input, rateCounter, log: (e) => onEvent(e) });
+    app = await buildServer({
+      restjwt,
+      logger: { ...(DEFAULT_LOGGER as object), stream: logs.stream },
+      disableRequestLogging: !options.requestLog,
+      ...(social === undefined ? {} : { social: createSocialLogin(restjwt, social) }),
+    });
+    const log = app.log;
+    onEvent = ({ level, ...fields }) => {
+      // pino writes its own "level".
+      if (level !== 'info') log[level](fields, fields.event);
+    };
     try {
       await app.listen({ host: options.host, port: options.port });
     } catch (error) {
@@ -121,7 +143,6 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
     throw error;
   }
   const port = (app.server.address() as AddressInfo).port;
-  if (!worker) process.stderr.write(`restjwt listening on ${serverUrl(options.host, port)}\n${pagesLine(serverUrl(options.host, port))}`);
 
   const server = app;
   const stop = onShutdown(async () => {
@@ -131,6 +152,8 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
   }, !worker);
   // A worker whose primary is gone (killed without a chance to forward a signal) must not linger.
   if (worker) process.on('disconnect', () => stop('disconnect'));
+  // Only now: whoever waits for this line may signal at once, and the signal must find its handler.
+  if (!worker) process.stderr.write(`restjwt listening on ${serverUrl(options.host, port)}\n${pagesLine(serverUrl(options.host, port))}`);
 }
 
 /**
@@ -180,8 +203,10 @@ async function runPrimary(options: ServeOptions): Promise<void> {
     );
   }
   // Create the key file before forking: workers starting together must all read the same key, not race to make one.
-  const { notices } = await loadServeSettings({ config: options.config, database: options.database });
+  const { notices, settings } = await loadServeSettings({ config: options.config, database: options.database });
   for (const notice of notices) say(notice);
+  // Each worker opens its own store, hence its own counters: Redis when --redis is given, else its memory.
+  if (settings.loginThrottle !== false) say(throttleLine((options.redis ?? '').trim() !== '', options.workers));
   // Migrate once here, so workers do not all try at the same moment.
   const store: Store = await openCliStore(options.database);
   await store.close();
@@ -244,6 +269,18 @@ async function runPrimary(options: ServeOptions): Promise<void> {
   process.on('SIGTERM', () => shutdown(0));
   process.on('SIGINT', () => shutdown(0));
   for (let i = 0; i < options.workers; i++) cluster.fork();
+}
+
+/** Where login attempts are counted, for the start-up lines. */
+function throttleLine(inRedis: boolean, workers: number): string {
+  if (inRedis) return 'login throttling counts attempts in Redis (shared by every instance).';
+  if (workers > 1) {
+    return (
+      `login throttling counts attempts in each worker process, not shared: with ${workers} workers a guesser gets up to ` +
+      `${workers} times the limits. Give --redis to share the counts.`
+    );
+  }
+  return 'login throttling counts attempts in this process (another instance would count its own: give --redis to share the counts).';
 }
 
 /** Where the browser pages are, printed under the listening line. */

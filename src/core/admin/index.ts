@@ -39,4 +39,5 @@ export {
 export { listSessions, revokeSession, revokeAllSessions, sessionView, type SessionView, type SessionList, type Revocation } from './sessions.js';
 export { listTokens, flushExpired, tokenView, type TokenView } from './tokens.js';
 export { listIdentities, unlinkIdentity, identityView, type IdentityView, type IdentityList } from './identities.js';
+export { adminSettings, type AdminSettingsView } from './settings.js';
 export { adminResponse, adminHeaders, adminErrorResponse, pageBody, type AdminErrorRenderer, type PageBody } from './http.js';

@@ -8,6 +8,7 @@ import { endSessions } from '../handlers/logout-all.js';
 import { hasSessions, type UserRecord } from '../store/types.js';
 import { UserExistsError } from '../store/errors.js';
 import { changePassword } from '../users/change-password.js';
+import { findUserByUsername, normalizeUsername } from '../users/username.js';
 import type { AdminContext } from './context.js';
 import { CannotDeactivateSelf } from './errors.js';
 import { FieldErrors, readBoolean, readQueryInteger, readString, type QueryValue } from './fields.js';
@@ -86,7 +87,7 @@ export interface NewUserInput {
 }
 
 /**
- * Validates a `POST users/` body: `username` (required, Django's rules, unique), `email` (optional, unless users log
+ * Validates a `POST users/` body: `username` (required, Django's rules, unique; returned in NFKC form), `email` (optional, unless users log
  * in by email: then required and unique), `password` (required, {@link PASSWORD_MIN_LENGTH}–{@link PASSWORD_MAX_LENGTH}
  * characters, not trimmed), `is_staff` (default false), `is_active` (default true). Throws one 400 listing every field
  * error.
@@ -94,7 +95,10 @@ export interface NewUserInput {
 export async function readNewUser(ctx: AdminContext, data: Readonly<Record<string, unknown>>): Promise<NewUserInput> {
   const errors = new FieldErrors();
   const byEmail = ctx.settings.usernameField === 'email';
-  const username = readString(errors, data, 'username', { required: true, trim: true, maxLength: USERNAME_MAX_LENGTH });
+  const submitted = readString(errors, data, 'username', { required: true, trim: true, maxLength: USERNAME_MAX_LENGTH });
+  // Django's UsernameField: stripped, then NFKC, then validated (NFKC may lengthen a name).
+  const username = normalizeUsername(submitted);
+  if (!errors.has('username') && username.length > USERNAME_MAX_LENGTH) errors.add('username', { key: 'field_too_long', params: { max: USERNAME_MAX_LENGTH } });
   if (!errors.has('username') && !USERNAME_RE.test(username)) errors.add('username', { key: 'username_invalid' });
   const email = readString(errors, data, 'email', { required: byEmail, trim: true, maxLength: EMAIL_MAX_LENGTH, allowBlank: !byEmail });
   if (!errors.has('email') && email !== '' && !EMAIL_RE.test(email)) errors.add('email', { key: 'email_invalid' });
@@ -102,7 +106,8 @@ export async function readNewUser(ctx: AdminContext, data: Readonly<Record<strin
   const isStaff = readBoolean(errors, data, 'is_staff', false);
   const isActive = readBoolean(errors, data, 'is_active', true);
   // Uniqueness after the format checks, as DRF runs validators: one answer lists every problem.
-  if (!errors.has('username') && (await ctx.store.findUser('username', username)) !== null) errors.add('username', { key: 'username_exists' });
+  // Taken when login would find a user by it: the same NFKC form (a look-alike), or a legacy row of this spelling.
+  if (!errors.has('username') && (await findUserByUsername(ctx.store, submitted)) !== null) errors.add('username', { key: 'username_exists' });
   if (byEmail && !errors.has('email') && (await ctx.store.findUser('email', email)) !== null) errors.add('email', { key: 'email_exists' });
   errors.done();
   return { username, email, password, isStaff, isActive };

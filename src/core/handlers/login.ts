@@ -2,13 +2,14 @@ import type { RequestMeta } from './context.js';
 import { AuthenticationFailed, Throttled } from '../errors.js';
 import { readStringFields } from '../http/fields.js';
 import type { UserRecord } from '../store/types.js';
+import { findUserByUsername, normalizeUsername } from '../users/username.js';
 import type { HandlerContext } from './context.js';
 
 /**
  * Checks credentials like Django's ModelBackend + simplejwt's TokenObtainSerializer. Unknown user, wrong password
  * and a user the authentication rule refuses all get the same error, and an unknown user still pays for one hash
  * so that timing does not tell them apart. A Django hash that verifies is upgraded to argon2id, unless
- * `rehashPasswords` is off.
+ * `rehashPasswords` is off. A username is looked up by its NFKC form, as Django stores it ({@link findUserByUsername}).
  */
 export async function checkCredentials(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<UserRecord> {
   const field = ctx.settings.usernameField;
@@ -16,28 +17,38 @@ export async function checkCredentials(ctx: HandlerContext, data: Readonly<Recor
     { name: field, trim: true, maxLength: 254 },
     { name: 'password', trim: false, maxLength: 4096 },
   ]);
-  const username = creds[field];
+  const submitted = creds[field];
+  // Usernames are one NFKC name (Django's normalize_username): throttled under that name, so look-alike spellings
+  // share one budget. Emails are stored as given (by Django too) and looked up exactly: a look-alike names nobody.
+  const username = field === 'username' ? normalizeUsername(submitted) : submitted;
   const password = creds.password;
-  const throttle = ctx.throttle;
-  // Checked before the password: a locked-out attacker learns nothing, not even from a right guess.
-  const wait = throttle === undefined ? null : await throttle.check(username, meta.address);
-  if (wait !== null) {
+  // Counted before the password is checked, atomically with the limit: a burst of parallel guesses gets no more
+  // password checks than the limit, and a locked-out attacker learns nothing, not even from a right guess.
+  const reserved = ctx.throttle === undefined ? undefined : await ctx.throttle.reserve(username, meta.address);
+  if (reserved !== undefined && 'wait' in reserved) {
     ctx.log({ event: 'login_throttled', level: 'warn', reason: 'too_many_failures' });
-    throw new Throttled(wait);
+    throw new Throttled(reserved.wait);
   }
-  const fail = async (reason: string, userId: string | null): Promise<never> => {
-    await throttle?.failed(username, meta.address);
+  const attempt = reserved?.attempt;
+  // The reservation already counts this attempt as a failure.
+  const fail = (reason: string, userId: string | null): never => {
     ctx.log({ event: 'login_failed', level: 'info', userId, reason });
     throw new AuthenticationFailed('no_active_account');
   };
-  const user = await ctx.store.findUser(field, username);
-  if (user === null) {
-    await ctx.hasher.burn(password);
-    return fail('unknown_user', null);
+  let user: UserRecord | null;
+  let ok: boolean;
+  try {
+    user = field === 'username' ? await findUserByUsername(ctx.store, submitted) : await ctx.store.findUser(field, username);
+    if (user === null) await ctx.hasher.burn(password);
+    ok = user !== null && (await ctx.hasher.verify(user.passwordHash, password));
+  } catch (error) {
+    // No verdict on the password (the store is down): the attempt does not count.
+    await attempt?.abandoned().catch(() => undefined);
+    throw error;
   }
-  const ok = await ctx.hasher.verify(user.passwordHash, password);
+  if (user === null) return fail('unknown_user', null);
   if (!ok || !ctx.settings.userAuthenticationRule(user)) return fail(ok ? 'rule_refused' : 'bad_password', user.id);
-  await throttle?.succeeded(username, meta.address);
+  await attempt?.succeeded();
   // Off when the user table is shared with a system (Django) that must keep reading the hash it wrote.
   if (ctx.settings.rehashPasswords && ctx.hasher.needsRehash(user.passwordHash)) {
     await ctx.store.updatePasswordHash(user.id, await ctx.hasher.hash(password));

@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { ConfigurationError } from '../errors.js';
+import { MissingKeyError } from '../errors.js';
 import { ALGORITHM_SPECS } from '../jws/algorithms.js';
 import type { Algorithm, Settings } from '../settings/types.js';
 import { importSigningKey, importVerifyingKey } from './import-key.js';
@@ -56,8 +56,10 @@ export function buildKeyset(settings: Settings, extra: readonly ExtraVerifyKey[]
       verifying.push({ alg, key: createPublicKey(key), kid });
     }
   } else if (hmac) {
-    throw new ConfigurationError(
-      `${alg} needs signingKey: a secret of at least ${ALGORITHM_SPECS[alg].signatureLength} random bytes (set RESTJWT_SIGNING_KEY, or let "restjwt serve" create one).`,
+    throw new MissingKeyError(
+      `${alg} needs signingKey: pass settings.signingKey, a secret of at least ${ALGORITHM_SPECS[alg].signatureLength} random bytes ` +
+        `("npx restjwt keygen --alg ${alg}" prints one). It is undefined here: if you read it from an environment variable, that variable is not set.`,
+      alg,
     );
   }
   if (settings.verifyingKey !== undefined && !hmac) {
@@ -68,8 +70,9 @@ export function buildKeyset(settings: Settings, extra: readonly ExtraVerifyKey[]
     verifying.push({ alg: e.alg, key: importVerifyingKey(e.key, e.alg, `verifying key #${i + 1}`), kid: e.kid });
   }
   if (verifying.length === 0 && settings.jwkUrl === undefined) {
-    throw new ConfigurationError(
-      `${alg} needs a key: set signingKey (a private key, PEM or JWK) to issue tokens, or verifyingKey / jwkUrl to only verify them. "restjwt keygen --alg ${alg}" makes a key pair.`,
+    throw new MissingKeyError(
+      `${alg} needs a key: pass settings.signingKey (a private key, PEM or JWK) to issue tokens, or settings.verifyingKey / settings.jwkUrl to only verify them. "npx restjwt keygen --alg ${alg}" makes a key pair.`,
+      alg,
     );
   }
   return Object.freeze({

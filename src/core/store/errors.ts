@@ -1,8 +1,16 @@
 /** Raised by `createUser` when the username (or email, where unique) is already taken. */
 export class UserExistsError extends Error {
   readonly code = 'user_exists';
-  constructor(readonly username: string) {
-    super(`A user named "${username}" already exists. Pick another username, or use "restjwt changepassword ${username}" to change its password.`);
+  /**
+   * @param username the existing user's name.
+   * @param submitted the name asked for, when it differs (a look-alike: the same once normalised to NFKC).
+   */
+  constructor(
+    readonly username: string,
+    readonly submitted: string = username,
+  ) {
+    const lookAlike = submitted === username ? '' : ` ("${submitted}" is the same username once normalised to NFKC, as Django normalises usernames)`;
+    super(`A user named "${username}" already exists${lookAlike}. Pick another username, or use "restjwt changepassword ${username}" to change its password.`);
     this.name = 'UserExistsError';
   }
 }

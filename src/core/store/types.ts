@@ -149,7 +149,48 @@ export interface RateCounter {
   peek(key: string): Promise<number>;
   /** Forgets `key`'s hits (e.g. after a successful login). */
   reset(key: string): Promise<void>;
+  /**
+   * Check-and-count in one atomic step, for limits that must hold under concurrency: when every slot's key holds
+   * fewer than its `limit` hits in its current window, counts one hit on each (opening windows as {@link RateCounter.hit} does)
+   * and answers `reserved: true`; when any key is at its limit, counts nothing and answers the keys that are. Of N
+   * concurrent reservations over the same keys — from one process or, with a shared backend, from several — at most
+   * `limit` succeed per window for each key, which a `peek` followed by a separate `hit` cannot promise.
+   *
+   * @throws RangeError for an empty key, a window that is not a positive number, a limit that is not a positive
+   *   whole number, or a key given twice.
+   * @throws StoreUnavailableError when the backend cannot answer (nothing is counted).
+   */
+  reserve(slots: readonly RateSlot[]): Promise<RateReservation>;
+  /**
+   * Takes one hit back from `key`'s current window (a reserved attempt that turned out not to count), never going
+   * below zero and leaving the window's end where it was; does nothing when no window is open.
+   *
+   * @throws StoreUnavailableError when the backend cannot answer.
+   */
+  release(key: string): Promise<void>;
 }
+
+/** One key {@link RateCounter.reserve} checks and counts. */
+export interface RateSlot {
+  key: string;
+  /** Hits allowed per window: a reservation is refused while the key already holds this many. */
+  limit: number;
+  /** The window a first hit opens, as for {@link RateCounter.hit}. */
+  windowSeconds: number;
+}
+
+/** What {@link RateCounter.reserve} answers. */
+export type RateReservation =
+  | {
+      readonly reserved: true;
+      /** Each slot's count in its current window, this hit included, in the order of the slots. */
+      readonly counts: readonly number[];
+    }
+  | {
+      readonly reserved: false;
+      /** The keys that were at their limit, in the order of the slots; no key was counted. */
+      readonly full: readonly string[];
+    };
 
 export interface TokenStore {
   /** Records an issued token. Recording the same `jti` twice is a no-op. */

@@ -549,7 +549,21 @@ export class MemoryStore implements Store, UserImportStore, SessionStore, Identi
   }
 }
 
-/** A new, empty {@link MemoryStore}. */
+/**
+ * A new, empty {@link MemoryStore}, for tests and demos (everything is lost when the process ends). Every store
+ * factory is an `open…Store` returning a promise (`openSqliteStore`, `openSqlStore`, `openDjangoStore`), so switching
+ * stores changes one name, not the `await`.
+ */
+export async function openMemoryStore(): Promise<MemoryStore> {
+  return new MemoryStore();
+}
+
+/**
+ * A new, empty {@link MemoryStore}, synchronously.
+ *
+ * @deprecated Use `await openMemoryStore()`, named like every other store factory; `createMemoryStore` goes away in
+ * the next minor version.
+ */
 export function createMemoryStore(): MemoryStore {
   return new MemoryStore();
 }

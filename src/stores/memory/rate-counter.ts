@@ -2,7 +2,8 @@
  * Login-throttling counters for one process (tests, single-instance servers). Several instances need the Redis
  * counter (`restjwt/stores/redis`), or each would count only its own share of the attempts.
  */
-import type { RateCounter } from '../../core/store/types.js';
+import { checkRateArguments, checkRateKey, checkRateSlots, windowMs } from '../../core/store/rate-arguments.js';
+import type { RateCounter, RateReservation, RateSlot } from '../../core/store/types.js';
 
 interface Window {
   count: number;
@@ -21,33 +22,54 @@ export class MemoryRateCounter implements RateCounter {
   constructor(private readonly clock: () => number = Date.now) {}
 
   async hit(key: string, windowSeconds: number): Promise<number> {
-    if (typeof key !== 'string' || key === '') throw new RangeError('key must be a non-empty string');
-    if (typeof windowSeconds !== 'number' || !Number.isFinite(windowSeconds) || windowSeconds <= 0) {
-      throw new RangeError(`windowSeconds must be a positive number, got ${String(windowSeconds)}`);
-    }
-    const now = this.clock();
-    if (this.windows.size >= SWEEP_THRESHOLD) this.sweep(now);
-    const current = this.windows.get(key);
-    if (current === undefined || current.endsAt <= now) {
-      this.windows.set(key, { count: 1, endsAt: now + Math.max(1, Math.ceil(windowSeconds * 1000)) });
-      return 1;
-    }
-    current.count++;
-    return current.count;
+    checkRateArguments(key, windowSeconds);
+    return this.count(key, windowSeconds, this.clock());
   }
 
   async peek(key: string): Promise<number> {
-    const current = this.windows.get(key);
-    return current === undefined || current.endsAt <= this.clock() ? 0 : current.count;
+    return this.current(key, this.clock())?.count ?? 0;
   }
 
   async reset(key: string): Promise<void> {
     this.windows.delete(key);
   }
 
+  // Atomic because nothing between the check and the counting awaits: no other call runs in between.
+  async reserve(slots: readonly RateSlot[]): Promise<RateReservation> {
+    checkRateSlots(slots);
+    const now = this.clock();
+    const full = slots.filter((s) => (this.current(s.key, now)?.count ?? 0) >= s.limit).map((s) => s.key);
+    if (full.length > 0) return { reserved: false, full };
+    return { reserved: true, counts: slots.map((s) => this.count(s.key, s.windowSeconds, now)) };
+  }
+
+  async release(key: string): Promise<void> {
+    checkRateKey(key);
+    const current = this.current(key, this.clock());
+    if (current !== undefined && current.count > 0) current.count--;
+  }
+
   /** Number of keys held (closed windows included until the next sweep). */
   get size(): number {
     return this.windows.size;
+  }
+
+  /** `key`'s window when one is open at `now`. */
+  private current(key: string, now: number): Window | undefined {
+    const window = this.windows.get(key);
+    return window === undefined || window.endsAt <= now ? undefined : window;
+  }
+
+  /** Counts one hit for `key` at `now`, opening a window when none is. */
+  private count(key: string, windowSeconds: number, now: number): number {
+    if (this.windows.size >= SWEEP_THRESHOLD) this.sweep(now);
+    const current = this.current(key, now);
+    if (current === undefined) {
+      this.windows.set(key, { count: 1, endsAt: now + windowMs(windowSeconds) });
+      return 1;
+    }
+    current.count++;
+    return current.count;
   }
 
   private sweep(now: number): void {

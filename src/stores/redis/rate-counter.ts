@@ -3,7 +3,8 @@
  * when its window closes.
  */
 import type { Redis } from 'ioredis';
-import type { RateCounter } from '../../core/store/types.js';
+import { checkRateArguments, checkRateKey, checkRateSlots, windowMs } from '../../core/store/rate-arguments.js';
+import type { RateCounter, RateReservation, RateSlot } from '../../core/store/types.js';
 import { connectRedis, createRedisClient, redisTarget, redisUnavailable, type RedisConnectOptions } from './connect.js';
 
 /** INCR, and start the window's expiry with the first hit (or repair a key that lost its expiry). */
@@ -12,12 +13,30 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
-export function checkRateArguments(key: string, windowSeconds: number): void {
-  if (typeof key !== 'string' || key === '') throw new RangeError('key must be a non-empty string');
-  if (typeof windowSeconds !== 'number' || !Number.isFinite(windowSeconds) || windowSeconds <= 0) {
-    throw new RangeError(`windowSeconds must be a positive number, got ${String(windowSeconds)}`);
-  }
-}
+/**
+ * Check every key against its limit (ARGV: limit, window ms, per key), then count one hit on each only if none is
+ * full — one script, so no other client's reservation can run between the check and the count. Answers
+ * `{1, counts}` or `{0, indexes of the full keys}`.
+ */
+const RESERVE_SCRIPT = `
+local full = {}
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[2 * i - 1]) then full[#full + 1] = i end
+end
+if #full > 0 then return {0, full} end
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 or redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[2 * i]) end
+  counts[i] = n
+end
+return {1, counts}`;
+
+/** One hit back, never below zero: DECR keeps the key's expiry, and the last hit goes with its key. */
+const RELEASE_SCRIPT = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 1 then redis.call('DECR', KEYS[1]) elseif n == 1 then redis.call('DEL', KEYS[1]) end
+return 0`;
 
 /** A {@link RateCounter} on Redis. Failures reject with `StoreUnavailableError`. */
 export class RedisRateCounter implements RateCounter {
@@ -31,16 +50,15 @@ export class RedisRateCounter implements RateCounter {
 
   async hit(key: string, windowSeconds: number): Promise<number> {
     checkRateArguments(key, windowSeconds);
-    const windowMs = Math.max(1, Math.ceil(windowSeconds * 1000));
     try {
-      return Number(await this.client.eval(HIT_SCRIPT, 1, this.prefix + key, windowMs));
+      return Number(await this.client.eval(HIT_SCRIPT, 1, this.prefix + key, windowMs(windowSeconds)));
     } catch (error) {
       throw redisUnavailable(error, this.target);
     }
   }
 
   async peek(key: string): Promise<number> {
-    if (typeof key !== 'string' || key === '') throw new RangeError('key must be a non-empty string');
+    checkRateKey(key);
     try {
       return Number((await this.client.get(this.prefix + key)) ?? 0);
     } catch (error) {
@@ -49,9 +67,35 @@ export class RedisRateCounter implements RateCounter {
   }
 
   async reset(key: string): Promise<void> {
-    if (typeof key !== 'string' || key === '') throw new RangeError('key must be a non-empty string');
+    checkRateKey(key);
     try {
       await this.client.del(this.prefix + key);
+    } catch (error) {
+      throw redisUnavailable(error, this.target);
+    }
+  }
+
+  async reserve(slots: readonly RateSlot[]): Promise<RateReservation> {
+    checkRateSlots(slots);
+    if (slots.length === 0) return { reserved: true, counts: [] };
+    const keys = slots.map((s) => this.prefix + s.key);
+    const args = slots.flatMap((s) => [s.limit, windowMs(s.windowSeconds)]);
+    let answer: [number, number[]];
+    try {
+      answer = (await this.client.eval(RESERVE_SCRIPT, keys.length, ...keys, ...args)) as [number, number[]];
+    } catch (error) {
+      throw redisUnavailable(error, this.target);
+    }
+    const [reserved, values] = answer;
+    if (reserved === 1) return { reserved: true, counts: values.map(Number) };
+    // Lua indexes from 1.
+    return { reserved: false, full: values.map((i) => slots[Number(i) - 1]?.key ?? '') };
+  }
+
+  async release(key: string): Promise<void> {
+    checkRateKey(key);
+    try {
+      await this.client.eval(RELEASE_SCRIPT, 1, this.prefix + key);
     } catch (error) {
       throw redisUnavailable(error, this.target);
     }

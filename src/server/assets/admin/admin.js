@@ -19,6 +19,7 @@ const state = {
   usersOffset: 0,
   tokensOffset: 0,
   /** @type {Record<string, unknown> & { id: string, username: string, is_active: boolean } | null} */ selected: null,
+  /** Whether logins record last_login (`GET settings/`); null until known. @type {boolean | null} */ lastLoginRecorded: null,
 };
 
 const $ = (id) => {
@@ -50,6 +51,14 @@ function time(iso) {
   const d = new Date(iso);
   const text = d.getFullYear() === new Date().getFullYear() ? thisYear.format(d) : dateFormat.format(d);
   return el('time', { datetime: iso, title: d.toISOString(), text });
+}
+
+/** A user's last login: with updateLastLogin off, a missing one was not recorded, which is not "never". */
+function lastLogin(iso) {
+  if ((iso === null || iso === undefined) && state.lastLoginRecorded === false) {
+    return el('span', { class: 'muted', text: 'not recorded (updateLastLogin is off)' });
+  }
+  return time(iso);
 }
 
 const badge = (on, yes, no, offClass = 'no') => el('span', { class: `badge ${on ? 'yes' : offClass}`, text: on ? yes : no });
@@ -220,8 +229,9 @@ async function signIn(event) {
     $('whoami').hidden = false;
     $('signin').hidden = true;
     $('app').hidden = false;
-    say(`Signed in as ${me.username}.`);
-    await Promise.all([loadUsers(), loadTokens()]);
+    // The name is in the top bar ("Signed in as …"): not repeated here.
+    say('Signed in.');
+    await Promise.all([loadSettings().then(loadUsers), loadTokens()]);
     $('users-heading').focus();
   } catch {
     error.textContent = 'The server could not be reached.';
@@ -269,6 +279,12 @@ async function signOut() {
 
 // --- users --------------------------------------------------------------------------------------------------------
 
+/** Learns the settings that change what the page shows (whether last_login is recorded). */
+async function loadSettings() {
+  const settings = await attempt(() => api('GET', `${ADMIN}settings/`));
+  state.lastLoginRecorded = settings === undefined ? null : settings.update_last_login === true;
+}
+
 function range(offset, shown, count) {
   if (shown === 0) return count === 0 || count === null ? 'None' : `Nothing from ${offset + 1}`;
   return `${offset + 1}–${offset + shown}${count === null ? '' : ` of ${count}`}`;
@@ -288,7 +304,7 @@ async function loadUsers() {
         { class: selected ? 'selected' : undefined, 'aria-current': selected ? 'true' : undefined, 'data-user-id': user.id },
         el('td', {}, el('span', { class: 'name', text: user.username }), user.email === '' ? '' : el('span', { class: 'sub', text: user.email })),
         el('td', { class: 'badges' }, badge(user.is_active, 'Active', 'Inactive', 'ended'), user.is_staff ? el('span', { class: 'badge staff', text: 'Staff' }) : ''),
-        el('td', { class: 'when' }, time(user.last_login)),
+        el('td', { class: 'when' }, lastLogin(user.last_login)),
         el('td', {}, el('button', { type: 'button', class: 'secondary small', 'aria-label': `Manage ${user.username}`, text: 'Manage', onclick: () => selectUser(user) })),
       ),
     );

@@ -167,7 +167,8 @@ ui.form.addEventListener('submit', (event) => {
     .login({ username, password })
     .then(() => {
       ui.form.reset();
-      return showSignedIn(`Signed in as ${username}.`);
+      // The name is in the heading ("Signed in as …"): not repeated here.
+      return showSignedIn('Signed in.');
     })
     .catch((err) => {
       ui.signinError.textContent = describeError(err);

@@ -1,0 +1,16 @@
+/**
+ * `GET settings/`: the server settings that change what the admin shows, so that a page can say what a value
+ * means (a `last_login` of null with `updateLastLogin` off is "not recorded", not "never"). Never a key or a secret.
+ */
+import type { AdminContext } from './context.js';
+
+/** The settings the admin API exposes, in the API's snake_case. */
+export interface AdminSettingsView {
+  /** Whether logins record `last_login` (simplejwt's `UPDATE_LAST_LOGIN`; off by default). */
+  update_last_login: boolean;
+}
+
+/** `GET settings/`. */
+export function adminSettings(ctx: AdminContext): AdminSettingsView {
+  return { update_last_login: ctx.settings.updateLastLogin };
+}
