@@ -63,6 +63,19 @@ export class AuthenticationFailed extends ApiError {
   }
 }
 
+/**
+ * 400 `duplicate_authorization_header`: the configured auth header came more than once (two field lines, or copies
+ * joined by commas as web `Headers` and proxies join them) and one copy names a configured type. Which copy counts
+ * would depend on who reads the request, so none does. No challenge: re-sending credentials would not help.
+ */
+export class DuplicateAuthorizationHeader extends ApiError {
+  readonly status = 400;
+  readonly code = 'duplicate_authorization_header';
+  constructor() {
+    super({ key: 'duplicate_authorization_header' });
+  }
+}
+
 /** 401 for an anonymous request to a protected route. */
 export class NotAuthenticated extends ApiError {
   readonly status = 401;

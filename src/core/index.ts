@@ -23,6 +23,9 @@ export {
 export {
   headerRecord,
   readRawBody,
+  nodeHeaderMap,
+  nodeHeaderRecord,
+  repeatedHeader,
   tokenRoutes,
   matchTokenRoute,
   slashRedirect,
@@ -31,6 +34,7 @@ export {
   outgoingHeaders,
   type HeaderMap,
   type HeaderInput,
+  type NodeHeaders,
   type BodySource,
   type TokenRoute,
   type RouteMatch,

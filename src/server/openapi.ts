@@ -53,7 +53,8 @@ const protectedRoute = (summary: string, ok: Record<string, unknown>, descriptio
     description,
     tags: ['example'],
     security: [{ [BEARER_AUTH]: [] }],
-    response: { 200: ok, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 503: ERROR_SCHEMA },
+    // 400: the Authorization header sent more than once (duplicate_authorization_header).
+    response: { 200: ok, 400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 503: ERROR_SCHEMA },
   },
   serializerCompiler: describeOnly,
 });

@@ -1,9 +1,7 @@
 /**
- * What every HTML page of the reference server (demo, admin, API reference) sends and where its files are: one
- * Content-Security-Policy, the framing and isolation headers, and the lookup of a page's asset folder.
+ * What every HTML page of the reference server (demo, admin, API reference) sends: one Content-Security-Policy and
+ * the framing and isolation headers. (Their files are served by `./static-files.ts`.)
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
 
 /**
@@ -35,19 +33,3 @@ export function securePage(reply: FastifyReply, csp: string): FastifyReply {
     .header('Cross-Origin-Resource-Policy', 'same-origin');
 }
 
-/** The first of `candidates` (folder URLs) holding the file `probe`, as a path ending in "/"; null when none does. */
-export function firstDirWith(candidates: readonly URL[], probe: string): string | null {
-  for (const dir of candidates) {
-    if (existsSync(new URL(probe, dir))) return fileURLToPath(dir);
-  }
-  return null;
-}
-
-/**
- * Where a page's static files (`assets/<page>/`) are: next to the compiled server when the build copied them
- * (`dist/server/assets/<page>/`), else in the sources (`src/server/assets/<page>/`), which is where they are under
- * vitest and in a checkout that ran only `tsc`.
- */
-export function pageAssetsDir(page: 'demo' | 'admin'): string | null {
-  return firstDirWith([new URL(`./assets/${page}/`, import.meta.url), new URL(`../../src/server/assets/${page}/`, import.meta.url)], 'index.html');
-}

@@ -3,9 +3,10 @@
  * (`dist/client/*.js`) at `/assets/client/`, so that the page imports `restjwt/client` with no build step of its own.
  */
 import { readFile } from 'node:fs/promises';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { RestJwt } from '../core/index.js';
-import { firstDirWith, pageAssetsDir, pageCsp, securePage } from './page-headers.js';
+import { pageCsp, securePage } from './page-headers.js';
+import { firstDirWith, pageAssetsDir, readAsset, sendStatic, sendText, staticFile } from './static-files.js';
 
 /** The demo's Content-Security-Policy: its own scripts, styles and API only; nothing inline, nothing external. */
 export const DEMO_CSP = pageCsp();
@@ -22,35 +23,7 @@ export function clientAssetsDir(): string | null {
   return firstDirWith([new URL('../client/', import.meta.url), new URL('../../dist/client/', import.meta.url)], 'index.js');
 }
 
-const TYPES: Readonly<Record<string, string>> = {
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
-
-/** Plain file names only (no directories, no dot files): nothing outside the asset directories can be named. */
-const SAFE_NAME = /^[a-z0-9][a-z0-9._-]*\.(js|css|svg|png)$/i;
-
-const typeOf = (file: string): string | undefined => TYPES[file.slice(file.lastIndexOf('.')).toLowerCase()];
-
-function notFound(reply: FastifyReply, text: string): FastifyReply {
-  return reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').header('Cache-Control', 'no-store').send(`${text}\n`);
-}
-
-/** Serves `file` from `dir` if it is a plain, known kind of file that exists there. */
-async function sendAsset(reply: FastifyReply, dir: string, file: string): Promise<FastifyReply> {
-  const type = typeOf(file);
-  if (!SAFE_NAME.test(file) || file.includes('..') || type === undefined) return notFound(reply, 'Not found.');
-  let body: Buffer;
-  try {
-    body = await readFile(`${dir}${file}`);
-  } catch {
-    return notFound(reply, 'Not found.');
-  }
-  // Development assets: always revalidated, so an edit or a rebuild shows at the next load.
-  return reply.header('Content-Type', type).header('Cache-Control', 'no-cache').send(body);
-}
+const NOT_FOUND = 'Not found.';
 
 /** Registers `GET /`, `/assets/demo/:file` and `/assets/client/:file`. */
 export async function registerPages(app: FastifyInstance, restjwt: RestJwt): Promise<void> {
@@ -59,26 +32,25 @@ export async function registerPages(app: FastifyInstance, restjwt: RestJwt): Pro
   // the access token is not (the client needs it; see docs/client.md).
   const cookieMode = restjwt.settings.cookieMode === 'refresh' ? 'refresh' : 'off';
 
-  app.get('/', hidden, async (_req, reply) => {
+  app.get('/', hidden, async (req, reply) => {
     const dir = demoAssetsDir();
-    if (dir === null) return notFound(reply, 'The demo page assets (src/server/assets/demo/) are missing.');
+    if (dir === null) return sendText(reply, 404, 'The demo page assets (src/server/assets/demo/) are missing.');
+    // Read per request, as the assets are: an edit or a rebuild shows at the next load.
     const html = (await readFile(`${dir}index.html`, 'utf8')).replace('%COOKIE_MODE%', cookieMode);
-    return securePage(reply, DEMO_CSP)
-      .header('Content-Type', 'text/html; charset=utf-8')
-      .header('Cache-Control', 'no-cache')
-      .send(html);
+    return sendStatic(req, securePage(reply, DEMO_CSP), staticFile('index.html', html));
   });
 
   app.get<{ Params: { file: string } }>('/assets/demo/:file', hidden, async (req, reply) => {
     const dir = demoAssetsDir();
-    if (dir === null || req.params.file === 'index.html') return notFound(reply, 'Not found.');
-    return sendAsset(reply, dir, req.params.file);
+    // readAsset names no page (index.html is served at / only).
+    const file = dir === null ? null : await readAsset(dir, req.params.file);
+    return file === null ? sendText(reply, 404, NOT_FOUND) : sendStatic(req, reply, file);
   });
 
   app.get<{ Params: { file: string } }>('/assets/client/:file', hidden, async (req, reply) => {
     const dir = clientAssetsDir();
-    if (dir === null) return notFound(reply, 'The restjwt client is not built: run `npm run build` (it compiles src/client/ to dist/client/).');
-    if (!req.params.file.endsWith('.js')) return notFound(reply, 'Not found.');
-    return sendAsset(reply, dir, req.params.file);
+    if (dir === null) return sendText(reply, 404, 'The restjwt client is not built: run `npm run build` (it compiles src/client/ to dist/client/).');
+    const file = req.params.file.endsWith('.js') ? await readAsset(dir, req.params.file) : null;
+    return file === null ? sendText(reply, 404, NOT_FOUND) : sendStatic(req, reply, file);
   });
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { sendCore } from '../adapters/fastify/index.js';
-import { ERROR_SCHEMA, headerRecord, type RestJwt } from '../core/index.js';
+import { ERROR_SCHEMA, nodeHeaderRecord, type RestJwt } from '../core/index.js';
 import type { SocialLogin, SocialRequest, SocialRoute } from '../social/index.js';
 
 /** The documentation of the routes (@fastify/swagger); they never validate: the handlers check their own input. */
@@ -90,8 +90,10 @@ const schemas: Record<SocialRoute['name'], FastifySchema & Record<string, unknow
   },
 };
 
-function toSocialRequest(req: FastifyRequest): SocialRequest {
-  return { method: req.method, headers: headerRecord(req.headers), rawBody: typeof req.body === 'string' ? req.body : undefined, ip: req.ip, url: req.url };
+function toSocialRequest(req: FastifyRequest, restjwt: RestJwt): SocialRequest {
+  // Every copy of the auth header, which Node alone would drop (linking reads it).
+  const headers = nodeHeaderRecord(req.headers, req.raw.rawHeaders, restjwt.settings.authHeaderName);
+  return { method: req.method, headers, rawBody: typeof req.body === 'string' ? req.body : undefined, ip: req.ip, url: req.url };
 }
 
 /**
@@ -114,7 +116,7 @@ export async function registerSocial(app: FastifyInstance, restjwt: RestJwt, soc
         url: route.path,
         schema: schemas[route.name],
         handler: async (req: FastifyRequest, reply: FastifyReply) =>
-          sendCore(reply, await route.handle(req.params as Record<string, string>, toSocialRequest(req))),
+          sendCore(reply, await route.handle(req.params as Record<string, string>, toSocialRequest(req, restjwt))),
       });
     }
   });

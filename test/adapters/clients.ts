@@ -1,7 +1,8 @@
 /** Clients for the shared suite: each framework's own way of sending a request without a network. */
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { toAnswer, type Answer, type Client, type RequestInit } from './suite.js';
+import { toAnswer, type Answer, type Client, type Listening, type RequestInit } from './suite.js';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
 
@@ -34,5 +35,14 @@ export function fetchClient(send: (path: string, init: { method: string; headers
       return toAnswer(res.status, Object.fromEntries(res.headers), await res.text());
     },
     close: async () => {},
+  };
+}
+
+/** Starts a Node server on loopback at a free port (Express's app, @hono/node-server's adaptor server). */
+export async function listenNode(server: Server): Promise<Listening> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
   };
 }

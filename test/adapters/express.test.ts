@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../examples/express/app.js';
@@ -5,7 +6,7 @@ import { authenticate, errorHandler, guard, restjwtRouter, type RestJwtRequest }
 import { createRestJwt, isStaff, type RestJwt } from '../../src/core/index.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
 import { PASSWORD, SECRET, fastHasher } from '../helpers/server.js';
-import { supertestClient } from './clients.js';
+import { listenNode, supertestClient } from './clients.js';
 import { adapterSuite, views } from './suite.js';
 
 function suiteApp(restjwt: RestJwt) {
@@ -22,6 +23,7 @@ function suiteApp(restjwt: RestJwt) {
 
 adapterSuite('Express', {
   start: async (restjwt) => supertestClient(suiteApp(restjwt)),
+  listen: async (restjwt) => listenNode(createServer(suiteApp(restjwt))),
   example: async (options) => supertestClient((await buildApp(options)).app),
 });
 

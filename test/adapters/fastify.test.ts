@@ -30,6 +30,10 @@ async function suiteApp(restjwt: RestJwt): Promise<FastifyInstance> {
 
 adapterSuite('Fastify', {
   start: async (restjwt) => injectClient(await suiteApp(restjwt)),
+  listen: async (restjwt) => {
+    const app = await suiteApp(restjwt);
+    return { url: await app.listen({ host: '127.0.0.1', port: 0 }), close: () => app.close() };
+  },
   example: async (options) => injectClient((await buildApp(options)).app),
 });
 

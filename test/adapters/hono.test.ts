@@ -1,5 +1,6 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { createAdaptorServer, serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { authenticate, errorHandler, guard, restjwtRoutes, type RestJwtEnv } fro
 import { createRestJwt, isStaff, type LogEvent, type RestJwt } from '../../src/core/index.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
 import { PASSWORD, SECRET, fastHasher } from '../helpers/server.js';
-import { fetchClient } from './clients.js';
+import { fetchClient, listenNode } from './clients.js';
 import { adapterSuite, views } from './suite.js';
 
 function suiteApp(restjwt: RestJwt): Hono {
@@ -25,6 +26,8 @@ function suiteApp(restjwt: RestJwt): Hono {
 
 adapterSuite('Hono', {
   start: async (restjwt) => fetchClient((path, init) => suiteApp(restjwt).request(path, init)),
+  // @hono/node-server: the web Request it builds joins repeated header lines with ", ", as Headers does.
+  listen: async (restjwt) => listenNode(createAdaptorServer({ fetch: suiteApp(restjwt).fetch }) as Server),
   example: async (options) => {
     const { app } = await buildApp(options);
     return fetchClient((path, init) => app.request(path, init));

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import { Body, Controller, Get, Inject, Post, UseGuards, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
@@ -65,6 +66,11 @@ async function nestClient(module: Parameters<typeof Test.createTestingModule>[0]
 
 adapterSuite('NestJS', {
   start: async (restjwt) => (await nestClient({ imports: [RestJwtModule.forRoot({ restjwt })], controllers: [SuiteController] })).client,
+  listen: async (restjwt) => {
+    const { app } = await nestClient({ imports: [RestJwtModule.forRoot({ restjwt })], controllers: [SuiteController] });
+    await app.listen(0, '127.0.0.1');
+    return { url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`, close: () => app.close() };
+  },
   example: async (options) => {
     const { app } = await buildApp(options);
     return supertestClient(app.getHttpServer(), () => app.close());

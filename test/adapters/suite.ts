@@ -15,6 +15,7 @@ import type { ExampleOptions } from '../../examples/settings.js';
 import { createRestJwt, isTokenUser, type Authentication, type RestJwt, type TokenUser, type UserRecord } from '../../src/core/index.js';
 import { createMemoryRateCounter, createMemoryStore, type MemoryStore } from '../../src/stores/memory/index.js';
 import { claimsOf, fastHasher, heldBurst, mint, PASSWORD, SECRET } from '../helpers/server.js';
+import { rawAnswer, rawHttp } from '../security/attack-kit.js';
 
 export interface Answer {
   status: number;
@@ -35,9 +36,18 @@ export interface Client {
   close(): Promise<void>;
 }
 
+/** The suite's routes listening on a real port, for what only a socket can send (two copies of a header). */
+export interface Listening {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  close(): Promise<void>;
+}
+
 export interface AdapterHarness {
   /** The suite's routes (above) in this framework, for this service. */
   start(restjwt: RestJwt): Promise<Client>;
+  /** The same routes on a real HTTP server (loopback, a free port). */
+  listen(restjwt: RestJwt): Promise<Listening>;
   /** `examples/<framework>/app.ts`'s `buildApp(options)`. */
   example(options: ExampleOptions): Promise<Client>;
 }
@@ -74,6 +84,7 @@ const now = () => Math.floor(Date.now() / 1000);
 const NOT_PROVIDED = { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' };
 const BAD_HEADER = { detail: 'Authorization header must contain two space-delimited values', code: 'bad_authorization_header' };
 const BLACKLISTED = { detail: 'Token is blacklisted', code: 'token_not_valid' };
+const DUPLICATE = { detail: 'The request has more than one Authorization header. Send exactly one.', code: 'duplicate_authorization_header' };
 const DENIED = { detail: 'You do not have permission to perform this action.', code: 'permission_denied' };
 const anyType = (message: string) => ({
   detail: 'Given token not valid for any token type',
@@ -371,6 +382,88 @@ export function adapterSuite(name: string, harness: AdapterHarness): void {
         expect(ok.status).toBe(200);
         expect(ok.json).toMatchObject({ id: '3', isStaff: true, name: 'boss' });
       });
+    });
+  });
+
+  describe(`${name} adapter: the auth header sent more than once (real HTTP, raw socket)`, () => {
+    let server: Listening;
+    let store: MemoryStore;
+    let service: RestJwt;
+    beforeAll(async () => {
+      ({ restjwt: service, store } = await suiteService());
+      server = await harness.listen(service);
+    });
+    afterAll(() => server.close());
+
+    /** One request with the given header lines, exactly as written, over a socket. */
+    const send = async (requestLine: string, lines: readonly string[], body?: string) => {
+      const head = [requestLine, 'Host: x', ...lines, 'Connection: close', ...(body === undefined ? [] : ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`])];
+      return rawAnswer(await rawHttp(server.url, `${head.join('\r\n')}\r\n\r\n${body ?? ''}`));
+    };
+    const genuine = async () => {
+      const r = await send('POST /api/token/ HTTP/1.1', [], JSON.stringify({ username: 'alice', password: PASSWORD }));
+      if (r.status !== 200) throw new Error(`login: ${r.status} ${r.text}`);
+      const { access, refresh } = r.json;
+      return { access: access as string, refresh: refresh as string };
+    };
+    const forged = (token: string) => `${token.split('.').slice(0, 2).join('.')}.${'A'.repeat(43)}`;
+
+    it('a single Authorization line authenticates over the socket as through the client', async () => {
+      const { access: a } = await genuine();
+      const r = await send('GET /api/protected/ HTTP/1.1', [`Authorization: Bearer ${a}`]);
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual(views.protected());
+    });
+
+    it.each([
+      ['the genuine token twice', (a: string) => [`Authorization: Bearer ${a}`, `Authorization: Bearer ${a}`]],
+      ['a genuine token, then a forged one', (a: string) => [`Authorization: Bearer ${a}`, `Authorization: Bearer ${forged(a)}`]],
+      ['a forged token, then the genuine one', (a: string) => [`Authorization: Bearer ${forged(a)}`, `Authorization: Bearer ${a}`]],
+      ['Basic credentials, then a genuine Bearer token', (a: string) => ['Authorization: Basic YWxpY2U6cHc=', `Authorization: Bearer ${a}`]],
+      ['a genuine Bearer token, then Basic credentials', (a: string) => [`Authorization: Bearer ${a}`, 'Authorization: Basic YWxpY2U6cHc=']],
+      ['a genuine Bearer token, then an empty line of the same name', (a: string) => [`Authorization: Bearer ${a}`, 'Authorization:']],
+      ['the names in other cases (authorization, AUTHORIZATION)', (a: string) => [`authorization: Bearer ${a}`, `AUTHORIZATION: Bearer ${a}`]],
+      ['one line holding two comma-joined values (as web Headers and proxies join them)', (a: string) => [`Authorization: Bearer ${a}, Bearer ${a}`]],
+    ])('%s: 400 duplicate_authorization_header on a guarded route and on authenticate, nobody authenticated', async (_n, lines) => {
+      const { access: a } = await genuine();
+      for (const path of ['/api/protected/', '/api/whoami/', '/api/stateless/']) {
+        const r = await send(`GET ${path} HTTP/1.1`, lines(a));
+        expect(r.status, `${path}: ${r.text}`).toBe(400);
+        expect(r.json).toEqual(DUPLICATE);
+        expect(r.headers.get('www-authenticate')).toBeNull();
+      }
+    });
+
+    it('two copies that are both another scheme stay anonymous, as one would', async () => {
+      const r = await send('GET /api/whoami/ HTTP/1.1', ['Authorization: Basic YWxpY2U6cHc=', 'Authorization: Basic Ym9iOnB3']);
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ user: null });
+    });
+
+    it('logout-all with two Authorization lines is 400 and ends no session', async () => {
+      const pair = await genuine();
+      const r = await send('POST /api/token/logout-all/ HTTP/1.1', [`Authorization: Bearer ${pair.access}`, `Authorization: Bearer ${pair.access}`], '{}');
+      expect(r.status).toBe(400);
+      expect(r.json).toEqual(DUPLICATE);
+      // A logout-all would have revoked this family: the refresh token still rotates.
+      const refreshed = await send('POST /api/token/refresh/ HTTP/1.1', [], JSON.stringify({ refresh: pair.refresh }));
+      expect(refreshed.status, refreshed.text).toBe(200);
+    });
+
+    it('with authHeaderName (AUTH_HEADER_NAME) set, two lines of that header are refused; Authorization lines are not read', async () => {
+      const custom = createRestJwt({ store, hasher: fastHasher, settings: { signingKey: SECRET, authHeaderName: 'HTTP_X_API_AUTH' } });
+      const other = await harness.listen(custom);
+      try {
+        const { access: a } = await genuine();
+        const at = async (lines: string[]) => rawAnswer(await rawHttp(other.url, `GET /api/protected/ HTTP/1.1\r\nHost: x\r\n${lines.join('\r\n')}\r\nConnection: close\r\n\r\n`));
+        expect((await at([`X-Api-Auth: Bearer ${a}`])).status).toBe(200);
+        const twice = await at([`X-Api-Auth: Bearer ${a}`, `x-api-auth: Bearer ${forged(a)}`]);
+        expect(twice.status).toBe(400);
+        expect(twice.json).toEqual(DUPLICATE);
+        expect((await at([`X-Api-Auth: Bearer ${a}`, `Authorization: Bearer ${a}`, `Authorization: Bearer ${a}`])).status).toBe(200);
+      } finally {
+        await other.close();
+      }
     });
   });
 

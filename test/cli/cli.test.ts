@@ -425,6 +425,11 @@ describe('serve', () => {
     expect(locked.headers.get('retry-after')).toBe('300');
     server.child.kill('SIGTERM');
     expect(await server.exit).toEqual({ code: 0, signal: null });
+    // The core's warnings at run time go to the JSON log (after the exit, so every line has been read).
+    const throttledLines = server.stdout().split('\n').filter((l) => l.includes('"login_throttled"'));
+    expect(throttledLines).toHaveLength(1);
+    expect(JSON.parse(throttledLines[0] ?? '{}')).toMatchObject({ level: 40, event: 'login_throttled', msg: 'login_throttled' });
+    expect(server.stdout()).not.toContain('nope');
     const store = await openSqliteStore({ filename: join(cwd, 'restjwt.sqlite3') });
     try {
       expect((await store.findUser('username', 'alice'))?.lastLogin).toBeInstanceOf(Date);

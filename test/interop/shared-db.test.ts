@@ -173,7 +173,7 @@ for (const backend of BACKENDS) {
       expect(Date.parse(row!.expires_at)).toBe((claims.exp as number) * 1000);
       // Django's own token rows read back through the store.
       const d = await django.login('alice', PASSWORD);
-      const fromDjango = (await store.listTokens({ limit: 10_000 })).find((t) => t.jti === claimsOf(d.refresh).jti);
+      const fromDjango = (await store.listDjangoTokens({ limit: 10_000 })).find((t) => t.jti === claimsOf(d.refresh).jti);
       expect(fromDjango).toMatchObject({ userId: String(users.get('alice')!.id), blacklistedAt: null });
       expect(fromDjango!.expiresAt.getTime()).toBe((claimsOf(d.refresh).exp as number) * 1000);
     });

@@ -68,6 +68,7 @@ export const WRONG_TYPE = tokenError('Token has wrong type');
 export const NO_USER_ID = tokenError('Token contained no recognizable user identification');
 export const NOT_PROVIDED = { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' };
 export const BAD_HEADER = { detail: 'Authorization header must contain two space-delimited values', code: 'bad_authorization_header' };
+export const DUPLICATE_HEADER = { detail: 'The request has more than one Authorization header. Send exactly one.', code: 'duplicate_authorization_header' };
 export const NO_ACCOUNT = { detail: 'No active account found with the given credentials', code: 'no_active_account' };
 
 /** Everything an attack could change: token rows, and every user row (password hash, last login, token version…). */
@@ -126,12 +127,12 @@ export async function expectRefused(t: TestApp, attempt: () => Promise<Answer>, 
 export async function refusedEverywhere(
   t: TestApp,
   make: (kind: Kind) => string,
-  options: { protectedBody?: unknown; skipHeader?: boolean; body?: unknown } = {},
+  options: { protectedBody?: unknown; protectedStatus?: number; skipHeader?: boolean; body?: unknown } = {},
 ): Promise<void> {
   const body = options.body ?? INVALID;
   if (options.skipHeader !== true) {
     const a = make('access');
-    await expectRefused(t, () => t.get('/api/protected/', { authorization: `Bearer ${a}` }), { status: 401, body: options.protectedBody ?? anyType((body as { detail: string }).detail) }, [a]);
+    await expectRefused(t, () => t.get('/api/protected/', { authorization: `Bearer ${a}` }), { status: options.protectedStatus ?? 401, body: options.protectedBody ?? anyType((body as { detail: string }).detail) }, [a]);
   }
   const r = make('refresh');
   await expectRefused(t, () => t.post('/api/token/refresh/', { refresh: r }), { status: 401, body }, [r]);
@@ -140,12 +141,16 @@ export async function refusedEverywhere(
   await expectRefused(t, () => t.post('/api/token/verify/', { token: v }), { status: 401, body }, [v]);
 }
 
-/** Sends raw bytes over one TCP connection (for what fetch will not send: duplicate headers, no Content-Type…). */
+/**
+ * Sends raw bytes over one TCP connection (for what fetch will not send: duplicate headers, no Content-Type…). The
+ * request must carry `Connection: close`: the answer is what arrives until the server closes. The socket is not
+ * half-closed first, since Node's server aborts a request whose client ended its side before the answer.
+ */
 export function rawHttp(url: string, request: string | Buffer): Promise<{ status: number; head: string; body: string }> {
   const { port, hostname } = new URL(url);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect(Number(port), hostname, () => socket.end(request));
+    const socket = connect(Number(port), hostname, () => socket.write(request));
     socket.on('data', (d: Buffer) => chunks.push(d));
     socket.on('error', reject);
     socket.on('close', () => {
@@ -157,20 +162,35 @@ export function rawHttp(url: string, request: string | Buffer): Promise<{ status
   });
 }
 
-/** The raw answer as an {@link Answer}, for {@link assertNothingIssued}. */
+/** The raw answer as an {@link Answer}, for {@link assertNothingIssued}; a chunked body is decoded. */
 export function rawAnswer(raw: { status: number; head: string; body: string }): Answer {
   const headers = new Headers();
   for (const line of raw.head.split('\r\n').slice(1)) {
     const i = line.indexOf(':');
     if (i > 0) headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
   }
+  const text = headers.get('transfer-encoding') === 'chunked' ? unchunk(raw.body) : raw.body;
   let json: unknown;
   try {
-    json = JSON.parse(raw.body);
+    json = JSON.parse(text);
   } catch {
     json = undefined;
   }
-  return { status: raw.status, headers, text: raw.body, json };
+  return { status: raw.status, headers, text, json };
+}
+
+/** A chunked body's data (sizes count bytes, so the chunks are cut as bytes). */
+function unchunk(body: string): string {
+  const bytes = Buffer.from(body, 'utf8');
+  const out: Buffer[] = [];
+  for (let at = 0; ; ) {
+    const eol = bytes.indexOf('\r\n', at);
+    const size = parseInt(bytes.subarray(at, eol).toString('latin1'), 16);
+    if (eol < 0 || !(size > 0)) break;
+    out.push(bytes.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
+  return Buffer.concat(out).toString('utf8');
 }
 
 export function median(values: readonly number[]): number {

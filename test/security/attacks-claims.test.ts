@@ -7,7 +7,7 @@
  * with the odd JSON shapes (Infinity via 1e400, null, lists, objects, huge values) and every endpoint.
  */
 import { createSecretKey } from 'node:crypto';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mint, SECRET, startApp, type TestApp } from '../helpers/server.js';
 import {
   anyType,
@@ -68,8 +68,32 @@ describe('time claims (signed with the server key)', () => {
     ['iat as a string', (k: Kind) => mint(claims(k, { iat: String(now()) }), secret), INVALID],
     ['iat 1e400', (k: Kind) => withRawClaim(k, 'iat', '1e400'), INVALID],
     ['iat null', (k: Kind) => mint(claims(k, { iat: null }), secret), INVALID],
+    ['iat ten minutes in the future (PyJWT: "The token is not yet valid (iat)")', (k: Kind) => mint(claims(k, { iat: now() + 600 }), secret), INVALID],
+    ['iat two seconds in the future, with no leeway', (k: Kind) => mint(claims(k, { iat: now() + 2 }), secret), INVALID],
   ])('a token with %s is refused everywhere', async (_n, make, body) => {
     await refusedEverywhere(t, make, { body });
+  });
+
+  describe('iat in the future with leeway 30 (simplejwt LEEWAY): refused beyond it, accepted within', () => {
+    let lee: TestApp;
+    beforeAll(async () => {
+      lee = await startApp({ ...ROTATION, leeway: 30 });
+      await lee.user('alice');
+    });
+    afterAll(() => lee?.close());
+
+    it('iat 60 s ahead is refused on a protected route, verify, refresh and logout', async () => {
+      await refusedEverywhere(lee, (k) => mint(claims(k, { iat: now() + 60 }), secret));
+    });
+
+    it('iat 20 s ahead is accepted on a protected route, verify and refresh', async () => {
+      const a = mint(claims('access', { iat: now() + 20 }), secret);
+      expect((await lee.get('/api/protected/', { authorization: `Bearer ${a}` })).status).toBe(200);
+      expect((await lee.post('/api/token/verify/', { token: a })).json).toEqual({});
+      const r = await lee.post('/api/token/refresh/', { refresh: mint(claims('refresh', { iat: now() + 20 }), secret) });
+      expect(r.status, r.text).toBe(200);
+      expect(Object.keys(r.json)).toEqual(['access', 'refresh']);
+    });
   });
 });
 

@@ -15,6 +15,7 @@ import {
   BAD_HEADER,
   anyType,
   claims,
+  DUPLICATE_HEADER,
   expectRefused,
   hmac,
   parts,
@@ -351,11 +352,16 @@ describe('JWS extensions the verifier does not understand (RFC 7515 §4.1.11, RF
   });
 
   it('b64: false with an unencoded JSON payload, signed with the real key, is refused', async () => {
-    await refusedEverywhere(hs, (kind) => {
-      const h = b64u({ alg: 'HS256', typ: 'JWT', kid: HS_KID, b64: false });
-      const input = `${h}.${JSON.stringify(claims(kind))}`;
-      return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
-    });
+    // In a header, the JSON's commas make the value a list of credentials (copies joined): 400 before any parsing.
+    await refusedEverywhere(
+      hs,
+      (kind) => {
+        const h = b64u({ alg: 'HS256', typ: 'JWT', kid: HS_KID, b64: false });
+        const input = `${h}.${JSON.stringify(claims(kind))}`;
+        return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+      },
+      { protectedStatus: 400, protectedBody: DUPLICATE_HEADER },
+    );
   });
 });
 

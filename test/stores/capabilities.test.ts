@@ -1,6 +1,7 @@
 /**
  * Which stores claim the optional capabilities (sessions, linked identities, one-time values): the native stores do,
  * the Django store does not (it shares Django's tables), and the Redis wrapper does exactly when its inner store does.
+ * Each store declares them in `capabilities`, and detection goes by that declaration, not by method names.
  * Needs no server: the wrapper is built around a client that never connects.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,17 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/store/errors.js';
-import { hasIdentities, hasSessions } from '../../src/core/store/types.js';
+import {
+  ALL_CAPABILITIES,
+  CAPABILITY_METHODS,
+  canImportUsers,
+  hasCapability,
+  hasIdentities,
+  hasSessions,
+  isBlacklistSource,
+  type StoreCapability,
+  type WithCapabilities,
+} from '../../src/core/store/types.js';
 import { DjangoStore, openDjangoStore } from '../../src/stores/django/index.js';
 import { createMemoryStore, MemoryStore } from '../../src/stores/memory/index.js';
 import { RedisCachedStore, type CacheableStore } from '../../src/stores/redis/index.js';
@@ -96,5 +107,64 @@ describe('optional store capabilities', () => {
     await store.close();
     await expect(store.countUsers()).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.takeOneTime('k')).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe('declared store capabilities', () => {
+  /** The capabilities whose method names `store` has, declared or not. */
+  function namesPresent(store: object): StoreCapability[] {
+    return ALL_CAPABILITIES.filter((c) => CAPABILITY_METHODS[c].some((m) => typeof (store as Record<string, unknown>)[m] === 'function'));
+  }
+
+  it('each store lists what it implements: the native stores all five, the Django store its blacklist only', () => {
+    for (const proto of [MemoryStore.prototype, SqliteStore.prototype, SqlStore.prototype]) {
+      expect([...proto.capabilities].sort()).toEqual(['blacklistSource', 'identities', 'importUsers', 'oneTime', 'sessions']);
+      for (const capability of ALL_CAPABILITIES) expect(hasCapability(proto, capability)).toBe(true);
+      // Memory and SQLite list their blacklist for the Redis cache like the SQL store does.
+      expect(isBlacklistSource(proto)).toBe(true);
+      expect(canImportUsers(proto)).toBe(true);
+    }
+    expect(DjangoStore.prototype.capabilities).toEqual(['blacklistSource']);
+    expect(isBlacklistSource(DjangoStore.prototype)).toBe(true);
+    expect(canImportUsers(DjangoStore.prototype)).toBe(false);
+  });
+
+  it('no store has a method named like a capability it does not declare (no name means two things)', () => {
+    for (const proto of [MemoryStore.prototype, SqliteStore.prototype, SqlStore.prototype, DjangoStore.prototype]) {
+      for (const capability of namesPresent(proto)) expect(proto.capabilities).toContain(capability);
+    }
+    // importdjango's paging of Django's own rows has names of its own.
+    expect(typeof DjangoStore.prototype.countDjangoUsers).toBe('function');
+    expect(typeof DjangoStore.prototype.listDjangoTokens).toBe('function');
+    expect('countUsers' in DjangoStore.prototype || 'listTokens' in DjangoStore.prototype).toBe(false);
+  });
+
+  it('methods without the declaration are no capability, and a declaration without the methods is none either', () => {
+    const inner = createMemoryStore();
+    // Every method of every capability, but no `capabilities`: a store that merely has the names.
+    const undeclared = Object.fromEntries(
+      ALL_CAPABILITIES.flatMap((c) => CAPABILITY_METHODS[c].map((m) => [m, (...args: unknown[]) => Reflect.apply(Reflect.get(inner, m) as () => unknown, inner, args)])),
+    );
+    for (const capability of ALL_CAPABILITIES) expect(hasCapability(undeclared, capability)).toBe(false);
+    expect(hasSessions(undeclared) || hasIdentities(undeclared) || canImportUsers(undeclared) || isBlacklistSource(undeclared)).toBe(false);
+
+    // @ts-expect-error: the compiler refuses a declaration of `sessions` without SessionStore's methods
+    const claimed: WithCapabilities<'sessions'> = { capabilities: ['sessions'] };
+    expect(hasSessions(claimed)).toBe(false);
+  });
+
+  it('the Redis wrapper declares the inner store capabilities it passes on, plus its blacklist', async () => {
+    expect([...wrap(createMemoryStore()).capabilities].sort()).toEqual(['blacklistSource', 'identities', 'oneTime', 'sessions']);
+    expect(wrap(withoutCapabilities(createMemoryStore())).capabilities).toEqual(['blacklistSource']);
+    const filename = join(dir, 'django-declared.sqlite3');
+    new Database(filename).close();
+    const django = await openDjangoStore({ database: { kind: 'sqlite', filename }, check: false });
+    try {
+      const wrapped = wrap(django);
+      expect(wrapped.capabilities).toEqual(['blacklistSource']);
+      expect(namesPresent(wrapped)).toEqual(['blacklistSource']);
+    } finally {
+      await django.close();
+    }
   });
 });

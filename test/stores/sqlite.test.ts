@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -219,6 +219,33 @@ describe('SqliteStore', () => {
     expect(await store.findUser('id', '99999999999999999999')).toBeNull();
   });
 
+  it('findUser by id (cached between writes) sees every change at once: its own, another connection\'s, another process\'s', async () => {
+    const file = freshFile();
+    const a = await open(file);
+    const b = await open(file);
+    const u = await a.createUser({ username: 'una', passwordHash: 'h' });
+    const seen = async () => {
+      const found = await a.findUser('id', u.id);
+      return found === null ? null : { isActive: found.isActive, isStaff: found.isStaff, tokenVersion: found.tokenVersion, passwordHash: found.passwordHash };
+    };
+    const first = await seen();
+    expect(await seen()).toEqual(first); // a repeated lookup (from the cache)
+    await a.setActive(u.id, false); // this connection's own write
+    expect(await seen()).toMatchObject({ isActive: false });
+    await b.setActive(u.id, true); // another connection, as another worker would
+    expect(await seen()).toMatchObject({ isActive: true });
+    await b.renewTokenVersion(u.id);
+    expect((await seen())?.tokenVersion).not.toBe(first?.tokenVersion);
+    raw(file).prepare('UPDATE restjwt_user SET is_staff = 1 WHERE id = ?').run(Number(u.id)); // not through a store at all
+    expect(await seen()).toMatchObject({ isStaff: true });
+    // Another OS process (restjwt deactivate, Django on the same file).
+    const update = `new (require('better-sqlite3'))(process.argv[1]).prepare("UPDATE restjwt_user SET password = 'from-elsewhere' WHERE id = ?").run(Number(process.argv[2]));`;
+    await promisify(execFile)(process.execPath, ['-e', update, file, u.id], { cwd: resolve(import.meta.dirname, '../..') });
+    expect(await seen()).toMatchObject({ passwordHash: 'from-elsewhere' });
+    raw(file).prepare('DELETE FROM restjwt_user WHERE id = ?').run(Number(u.id));
+    expect(await seen()).toBeNull();
+  });
+
   it('two stores on one file (like two processes): of concurrent rotations exactly one wins', async () => {
     const file = freshFile();
     const a = await open(file);
@@ -377,7 +404,9 @@ describe('SqliteStore', () => {
  */
 function buildStandaloneStore(): string {
   const out = join(dir, 'standalone');
-  const sources = ['src/core/store/errors.ts', 'src/core/store/types.ts', 'src/stores/sqlite/index.ts', 'src/stores/sqlite/migrations.ts', 'src/stores/sqlite/url.ts', 'src/stores/shared/values.ts', 'src/stores/shared/errors.ts', 'src/core/users/sign-in-methods.ts'];
+  // Every module the store imports: its own folder, the shared store layer, the core's store contract.
+  const folders = ['src/stores/sqlite', 'src/stores/shared', 'src/core/store'];
+  const sources = [...folders.flatMap((folder) => readdirSync(resolve(folder)).filter((f) => f.endsWith('.ts')).map((f) => `${folder}/${f}`)), 'src/core/users/sign-in-methods.ts'];
   for (const source of sources) {
     const { outputText } = ts.transpileModule(readFileSync(resolve(source), 'utf8'), {
       fileName: source,

@@ -28,6 +28,30 @@ describe('verified-token cache', () => {
     expect(() => tokens.decodeSync(raw, 'access')).toThrow(TokenError);
   });
 
+  it('a hit needs the whole string: one sharing the cached token\'s key (length, signature tail) is verified and refused', () => {
+    const tokens = service(Date.now);
+    const raw = tokens.encode(tokens.forUser('access', user));
+    const first = tokens.decodeSync(raw, 'access');
+    const dot = raw.indexOf('.') + 5; // inside the payload: the signature, and so the key, stay the same
+    const edited = `${raw.slice(0, dot)}${raw[dot] === 'A' ? 'B' : 'A'}${raw.slice(dot + 1)}`;
+    expect(edited).toHaveLength(raw.length);
+    expect(edited.slice(-8)).toBe(raw.slice(-8));
+    expect(() => tokens.decodeSync(edited, 'access')).toThrow(TokenError);
+    expect(tokens.decodeSync(raw, 'access')).toBe(first); // the genuine entry is still there
+  });
+
+  it('a token whose iat is in the future within leeway is served only while now + leeway has not fallen behind iat', () => {
+    let now = 1_800_000_000_000;
+    const tokens = service(() => now, { leeway: 30 });
+    const token = tokens.forUser('access', user);
+    token.payload.iat = now / 1000 + 20;
+    const raw = tokens.encode(token);
+    const first = tokens.decodeSync(raw, 'access');
+    expect(tokens.decodeSync(raw, 'access')).toBe(first);
+    now -= 15_000; // a clock set back: iat is now 35 s ahead, past the leeway, even for a cached token
+    expect(() => tokens.decodeSync(raw, 'access')).toThrow(TokenError);
+  });
+
   it('a hit is per token type: a cached refresh token is still the wrong type for authentication', () => {
     const tokens = service(Date.now);
     const raw = tokens.encode(tokens.forUser('refresh', user));

@@ -13,6 +13,7 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import {
   accessPolicy,
   authenticationPolicy,
+  nodeHeaderMap,
   ParseError,
   PayloadTooLarge,
   type AccessPolicy,
@@ -71,8 +72,10 @@ export function restjwtRouter(options: RestJwtExpressOptions): Router {
 
 /** Runs a policy: attaches the authentication, or answers the core's refusal. Other errors go to `next(err)`. */
 function middlewareFor<U, L extends Record<string, unknown>>(restjwt: RestJwt, policy: AccessPolicy<U>): RestJwtMiddleware<L> {
+  const name = restjwt.settings.authHeaderName;
   return async (req, res, next) => {
-    const result = await restjwt.authorize(nodeHeaders(req), policy, req.method);
+    // Node's header object itself (no copy per request), unless the auth header came more than once.
+    const result = await restjwt.authorize(nodeHeaderMap(req.headers, req.rawHeaders, name), policy, req.method);
     if (result.response !== undefined) return sendNode(res, result.response);
     (req as RestJwtRequest<U>).auth = result.auth;
     const locals = res.locals as Record<string, unknown>;
@@ -116,6 +119,6 @@ function translateExpressError(err: unknown, restjwt: RestJwt): unknown {
 export function errorHandler(restjwt: RestJwt): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    sendNode(res, restjwt.errorResponse(translateExpressError(err, restjwt), nodeHeaders(req)));
+    sendNode(res, restjwt.errorResponse(translateExpressError(err, restjwt), nodeHeaders(req, restjwt)));
   };
 }

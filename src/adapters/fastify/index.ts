@@ -14,6 +14,8 @@ import {
   endpointSchema,
   headerRecord,
   MethodNotAllowed,
+  nodeHeaderMap,
+  nodeHeaderRecord,
   ParseError,
   PayloadTooLarge,
   UnsupportedMediaType,
@@ -67,6 +69,8 @@ export function sendCore(reply: FastifyReply, res: CoreResponse): FastifyReply {
 }
 
 const headersOf = (req: FastifyRequest) => headerRecord(req.headers);
+/** The headers for a request the core authenticates: every copy of the auth header, which Node alone would drop. */
+const authHeadersOf = (req: FastifyRequest, rj: RestJwt) => nodeHeaderRecord(req.headers, req.raw.rawHeaders, rj.settings.authHeaderName);
 
 /** Fastify's own body errors, told in the core's words. */
 function translateFastifyError(err: FastifyError, rj: RestJwt, req: FastifyRequest): unknown {
@@ -116,7 +120,7 @@ const tokenRoutes: FastifyPluginAsync<{ restjwt: RestJwt; mount: string }> = asy
     const handler = async (req: FastifyRequest, reply: FastifyReply) =>
       sendCore(
         reply,
-        await restjwt.handle(route.name, { method: req.method, headers: headersOf(req), rawBody: typeof req.body === 'string' ? req.body : undefined, ip: req.ip }),
+        await restjwt.handle(route.name, { method: req.method, headers: authHeadersOf(req, restjwt), rawBody: typeof req.body === 'string' ? req.body : undefined, ip: req.ip }),
       );
     app.route({ method: 'POST', url: route.path, schema: routeSchema(route, restjwt), handler });
     // Fastify refuses a body schema on GET/HEAD: the other methods (405, OPTIONS) are a second, undocumented route.
@@ -135,8 +139,10 @@ const tokenRoutes: FastifyPluginAsync<{ restjwt: RestJwt; mount: string }> = asy
 
 /** Runs a policy and attaches `request.auth`, or answers the core's refusal. */
 function hookFor<U>(restjwt: RestJwt, policy: AccessPolicy<U>): preHandlerAsyncHookHandler {
+  const name = restjwt.settings.authHeaderName;
   return async function restjwtHook(req, reply) {
-    const result = await restjwt.authorize(headersOf(req), policy, req.method);
+    // Node's header object itself (no copy per request), unless the auth header came more than once.
+    const result = await restjwt.authorize(nodeHeaderMap(req.headers, req.raw.rawHeaders, name), policy, req.method);
     if (result.response !== undefined) return sendCore(reply, result.response);
     req.auth = result.auth as Authentication<FastifyAuthUser> | null;
   };

@@ -10,6 +10,10 @@
  *
  * `c.get('auth')` and `c.get('user')` are typed by the middleware on the route (non-null after `guard`), or by the
  * app's `Variables`: `new Hono<RestJwtEnv>()`.
+ *
+ * A web `Request` cannot tell two `Authorization` lines from one: `Headers` joins them with ", ". The core refuses a
+ * joined value (400 `duplicate_authorization_header`) when a comma follows `Bearer <token>` or a configured type
+ * follows a comma, which no single Bearer credential can contain (a token68 has no comma, nor any whitespace).
  */
 import { Hono, type Context, type ErrorHandler, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';

@@ -39,12 +39,15 @@ import type { Subscription } from 'rxjs';
 import {
   accessPolicy,
   headerRecord,
+  nodeHeaderMap,
   responseText,
   outgoingHeaders,
   type Authentication,
   type CoreResponse,
   type GuardArgs,
   type HeaderInput,
+  type HeaderMap,
+  type NodeHeaders,
   type Permission,
   type RestJwt,
   type UserRecord,
@@ -73,6 +76,8 @@ export interface RestJwtModuleAsyncOptions extends Pick<ModuleMetadata, 'imports
 /** The request as the guard leaves it: `req.auth` is the authentication (null when anonymous). */
 export interface RestJwtRequest<U = UserRecord> {
   headers: HeaderInput;
+  /** Node's raw header lines (Express platform): how the guard sees a repeated auth header that `headers` dropped. */
+  rawHeaders?: readonly string[];
   method?: string;
   auth?: Authentication<U> | null;
 }
@@ -159,13 +164,20 @@ export function createAuthGuard<S extends boolean = false>(...args: GuardArgs<S>
     async canActivate(context: ExecutionContext): Promise<boolean> {
       const permissions = this.reflector.getAllAndOverride<typeof defaults.permissions | undefined>(PERMISSIONS, [context.getHandler(), context.getClass()]);
       const req = context.switchToHttp().getRequest<RestJwtRequest<unknown>>();
-      const result = await this.restjwt.authorize(headerRecord(req.headers), permissions === undefined ? defaults : { ...defaults, permissions }, req.method);
+      const result = await this.restjwt.authorize(guardHeaders(req, this.restjwt), permissions === undefined ? defaults : { ...defaults, permissions }, req.method);
       if (result.response !== undefined) throw new RestJwtException(result.response);
       req.auth = result.auth;
       return true;
     }
   }
   return mixin(RestJwtAuthGuard);
+}
+
+/** Node's headers as they are, with every copy of the auth header (Express platform); any other request's, normalised. */
+function guardHeaders(req: RestJwtRequest<unknown>, restjwt: RestJwt): HeaderMap {
+  // With rawHeaders, `headers` is Node's IncomingMessage object (a plain record), not an iterable of pairs.
+  if (req.rawHeaders !== undefined) return nodeHeaderMap(req.headers as NodeHeaders, req.rawHeaders, restjwt.settings.authHeaderName);
+  return headerRecord(req.headers);
 }
 
 /** DRF's IsAuthenticated with JWTAuthentication: `@UseGuards(AuthGuard)`. */

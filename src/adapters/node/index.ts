@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  headerRecord,
   matchTokenRoute,
+  nodeHeaderRecord,
   slashRedirect,
   splitTarget,
   responseText,
@@ -17,7 +17,8 @@ import {
   type RestJwt,
 } from '../../core/index.js';
 
-export const nodeHeaders = (req: IncomingMessage): HeaderMap => headerRecord(req.headers);
+/** The request's headers for the core, with every copy of the configured auth header (see `nodeHeaderMap`). */
+export const nodeHeaders = (req: IncomingMessage, restjwt: RestJwt): HeaderMap => nodeHeaderRecord(req.headers, req.rawHeaders, restjwt.settings.authHeaderName);
 
 /** Writes a core response as it is: no framework serialiser, ETag or charset in between. */
 export function sendNode(res: ServerResponse, out: CoreResponse): void {
@@ -41,7 +42,7 @@ export async function handleNode(restjwt: RestJwt, name: EndpointName, req: Inco
         'mount the token endpoints before it (before express.json() / express.urlencoded())',
     );
   }
-  return restjwt.handleStream(name, { method: req.method ?? 'GET', headers: nodeHeaders(req), body: req, ip: ip ?? req.socket.remoteAddress });
+  return restjwt.handleStream(name, { method: req.method ?? 'GET', headers: nodeHeaders(req, restjwt), body: req, ip: ip ?? req.socket.remoteAddress });
 }
 
 /** A connect-style middleware (`(req, res, next)`) answering the token endpoints under `prefix`. */

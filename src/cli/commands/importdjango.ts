@@ -71,7 +71,7 @@ export async function importFromDjango(
     tokens: { read: 0, expiredSkipped: 0, newOutstanding: 0, newlyBlacklisted: 0 },
   };
 
-  const totalUsers = await source.countUsers();
+  const totalUsers = await source.countDjangoUsers();
   // Tokens name users by id: importing Django's user 1 where the target's user 1 is someone else would let Django's
   // tokens for one person act as another. Check everything before writing anything. Usernames are compared (and
   // stored) in NFKC form, as every other way of creating a user does: a look-alike is the same name.
@@ -126,7 +126,7 @@ export async function importFromDjango(
   const totalTokens = (await source.countTokens()).outstanding;
   let after: string | null = null;
   for (;;) {
-    const page = await source.listTokens({ afterRowId: after, limit: PAGE });
+    const page = await source.listDjangoTokens({ afterRowId: after, limit: PAGE });
     for (const row of page) {
       summary.tokens.read++;
       // An expired token can never be used again: nothing to carry over (flushexpiredtokens would delete it).

@@ -1,5 +1,5 @@
 import { authCookies, checkCsrf, isUnsafeMethod } from '../http/cookie-mode.js';
-import { AuthenticationFailed, InvalidToken, TokenError, type TokenClassFailure } from '../errors.js';
+import { AuthenticationFailed, DuplicateAuthorizationHeader, InvalidToken, TokenError, type TokenClassFailure } from '../errors.js';
 import type { Settings } from '../settings/types.js';
 import type { TokenStore, UserRecord, UserStore } from '../store/types.js';
 import { TOKEN_CLASS_NAMES, type TokenKind } from '../tokens/kinds.js';
@@ -30,14 +30,29 @@ export interface AuthenticateOptions<S extends boolean = boolean> {
 /** The user type an authentication yields: a `TokenUser` when stateless, the store's `UserRecord` otherwise. */
 export type AuthUser<S extends boolean = false> = S extends true ? TokenUser : UserRecord;
 
-/** The raw token from the configured header, null when the request is anonymous (simplejwt's get_raw_token). */
+/**
+ * The raw token from the configured header, null when the request is anonymous (simplejwt's get_raw_token).
+ * Throws {@link DuplicateAuthorizationHeader} when the value holds several copies of the header joined by commas
+ * (as web `Headers`, Node adapters and proxies join repeated field lines) and one of them is of a configured type:
+ * a comma after `Bearer <token>` (a token68 has none), or a configured type starting a later comma-separated part.
+ * Copies that are all of other schemes (`Basic …, Basic …`) stay anonymous, as one of them would be.
+ */
 export function rawTokenFromHeader(value: string | undefined, settings: Settings): string | null {
   if (value === undefined) return null;
+  const types = settings.authHeaderTypes;
   // The usual `Bearer <token>`: one space between two non-empty words and no other whitespace splits exactly as
   // below, without the regular expression and the arrays (a memchr per whitespace character instead).
   const space = value.indexOf(' ');
   if (space > 0 && space < value.length - 1 && value.indexOf(' ', space + 1) === -1 && !hasOtherWhitespace(value)) {
-    return isHeaderType(value, space, settings.authHeaderTypes) ? value.slice(space + 1) : null;
+    if (isHeaderType(value, space, types)) {
+      if (value.indexOf(',', space + 1) !== -1) throw new DuplicateAuthorizationHeader();
+      return value.slice(space + 1);
+    }
+    if (joinsConfiguredType(value, types)) throw new DuplicateAuthorizationHeader();
+    return null;
+  }
+  if (value.indexOf(',') !== -1 && (startsWithConfiguredType(value, 0, types) || joinsConfiguredType(value, types))) {
+    throw new DuplicateAuthorizationHeader();
   }
   // Python's str.split(): any run of whitespace separates, leading/trailing ignored.
   const parts = value.split(/[\t\n\v\f\r ]+/).filter((p) => p.length > 0);
@@ -49,6 +64,27 @@ export function rawTokenFromHeader(value: string | undefined, settings: Settings
 /** Whether `value`'s first `length` characters are one of `types` (`includes(value.slice(0, length))`, without the slice). */
 function isHeaderType(value: string, length: number, types: readonly string[]): boolean {
   for (const type of types) if (type.length === length && value.startsWith(type)) return true;
+  return false;
+}
+
+/** Python's whitespace, which its `split()` separates on: tab, LF, VT, FF, CR, space. */
+const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13);
+
+/** Whether a configured type, followed by whitespace or the end, starts `value` at `from` (after any whitespace). */
+function startsWithConfiguredType(value: string, from: number, types: readonly string[]): boolean {
+  let i = from;
+  while (i < value.length && isSpace(value.charCodeAt(i))) i++;
+  for (const type of types) {
+    if (value.startsWith(type, i) && (i + type.length === value.length || isSpace(value.charCodeAt(i + type.length)))) return true;
+  }
+  return false;
+}
+
+/** Whether a part after a comma starts with a configured type: a copy of the header joined to another. */
+function joinsConfiguredType(value: string, types: readonly string[]): boolean {
+  for (let comma = value.indexOf(','); comma !== -1; comma = value.indexOf(',', comma + 1)) {
+    if (startsWithConfiguredType(value, comma + 1, types)) return true;
+  }
   return false;
 }
 

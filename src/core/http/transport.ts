@@ -36,6 +36,49 @@ function addHeader(out: Record<string, string | undefined>, name: string, value:
   out[key] = previous === undefined ? text : `${previous}, ${text}`;
 }
 
+/** Node's `IncomingMessage.headers`: names lowercase, repeated lines joined or dropped (see {@link nodeHeaderMap}). */
+export type NodeHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/**
+ * Every value of the field `name` (lowercase) in Node's `rawHeaders`, joined by ", " as web `Headers` joins them,
+ * when it occurs more than once; undefined when it occurs once or not at all.
+ */
+export function repeatedHeader(rawHeaders: readonly string[], name: string): string | undefined {
+  // Both sides with 0x20 set: a letter in either case, and any other character the same on both.
+  const first = name.charCodeAt(0) | 0x20;
+  let found = -1;
+  let joined: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const field = rawHeaders[i] as string;
+    // Length, then first letter (either case), before any comparison: most fields stop at the first test.
+    if (field.length !== name.length || (field.charCodeAt(0) | 0x20) !== first || (field !== name && field.toLowerCase() !== name)) continue;
+    if (found === -1) found = i;
+    else joined = `${joined ?? rawHeaders[found + 1]}, ${rawHeaders[i + 1]}`;
+  }
+  return joined;
+}
+
+/**
+ * Node's request headers for the core. Node keeps the first `Authorization` line (and the first of a few other
+ * fields) and drops the others, which a proxy might read instead; so the configured auth header gets every copy from
+ * `rawHeaders`, joined as web `Headers` joins them, and the core refuses the ambiguity (`rawTokenFromHeader`).
+ * Otherwise Node's own object is used, not copied (what guards call on every request): its names are lowercase and
+ * its values strings, but `set-cookie`'s, which a request has no use for and the core never reads. A header name that
+ * Object.prototype also has (`constructor`…) gets a copy without a prototype, as {@link headerRecord} makes.
+ */
+export function nodeHeaderMap(headers: NodeHeaders, rawHeaders: readonly string[], authHeaderName: string): HeaderMap {
+  if (repeatedHeader(rawHeaders, authHeaderName) === undefined && !(authHeaderName in Object.prototype)) return headers as HeaderMap;
+  return nodeHeaderRecord(headers, rawHeaders, authHeaderName);
+}
+
+/** {@link headerRecord} of Node's request headers, with every copy of the configured auth header as {@link nodeHeaderMap} has them. */
+export function nodeHeaderRecord(headers: NodeHeaders, rawHeaders: readonly string[], authHeaderName: string): Record<string, string | undefined> {
+  const record = headerRecord(headers);
+  const repeated = repeatedHeader(rawHeaders, authHeaderName);
+  if (repeated !== undefined) record[authHeaderName] = repeated;
+  return record;
+}
+
 /** A web `ReadableStream` reader, structurally (so the core needs no DOM types). */
 interface ChunkReader {
   read(): Promise<{ done: boolean; value?: Uint8Array | undefined }>;

@@ -15,6 +15,7 @@ export const en = {
   token_not_valid_for_any: 'Given token not valid for any token type',
   token_no_user_id: 'Token contained no recognizable user identification',
   bad_authorization_header: 'Authorization header must contain two space-delimited values',
+  duplicate_authorization_header: 'The request has more than one Authorization header. Send exactly one.',
   not_authenticated: 'Authentication credentials were not provided.',
   permission_denied: 'You do not have permission to perform this action.',
   user_not_found: 'User not found',
@@ -42,6 +43,21 @@ export const en = {
   csrf_token_missing: 'CSRF Failed: CSRF token missing or incorrect.',
   csrf_origin: 'CSRF Failed: Origin checking failed - {origin} does not match any trusted origins.',
   throttled: 'Request was throttled. Expected available in {wait} seconds.',
+  // The admin API's (src/admin/), in Django's words where Django has the message.
+  username_invalid: 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.',
+  username_exists: 'A user with that username already exists.',
+  email_invalid: 'Enter a valid email address.',
+  email_exists: 'A user with that email address already exists.',
+  password_too_short: 'This password is too short. It must contain at least {min} characters.',
+  not_a_boolean: 'Must be a valid boolean.',
+  not_an_integer: 'A valid integer is required.',
+  integer_too_small: 'Ensure this value is greater than or equal to {min}.',
+  integer_too_large: 'Ensure this value is less than or equal to {max}.',
+  cannot_deactivate_self: 'You cannot deactivate your own account: ask another staff member.',
+  sessions_unsupported: 'This store does not record sessions or list tokens; use the memory, SQLite or SQL store.',
+  last_login_method:
+    "This is the user's last way to sign in (no usable password and no other linked identity): set a password for them first.",
+  identities_unsupported: 'This store does not record linked identities (social login); use the memory, SQLite or SQL store.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -61,6 +77,7 @@ export const fr: Catalogue = {
   token_not_valid_for_any: "Le jeton donné n'est valide pour aucun type de jeton",
   token_no_user_id: "Le jeton ne contient aucune information permettant d'identifier l'utilisateur",
   bad_authorization_header: "L'en-tête 'Authorization' doit contenir deux valeurs séparées par des espaces",
+  duplicate_authorization_header: "La requête contient plus d'un en-tête Authorization. N'en envoyez qu'un seul.",
   not_authenticated: "Informations d'authentification non fournies.",
   permission_denied: "Vous n'avez pas la permission d'effectuer cette action.",
   user_not_found: "L'utilisateur n'a pas été trouvé",
@@ -88,6 +105,22 @@ export const fr: Catalogue = {
   csrf_token_missing: 'Échec CSRF : jeton CSRF manquant ou incorrect.',
   csrf_origin: "Échec CSRF : la vérification de l'origine a échoué - {origin} ne correspond à aucune origine de confiance.",
   throttled: 'Requête ralentie. Nouvel essai possible dans {wait} secondes.',
+  username_invalid:
+    'Saisissez un nom d’utilisateur valide. Il ne peut contenir que des lettres, des nombres ou les caractères « @ », « . », « + », « - » et « _ ».',
+  username_exists: 'Un utilisateur avec ce nom existe déjà.',
+  email_invalid: 'Saisissez une adresse e-mail valide.',
+  email_exists: 'Un utilisateur avec cette adresse e-mail existe déjà.',
+  password_too_short: 'Ce mot de passe est trop court. Il doit contenir au minimum {min} caractères.',
+  not_a_boolean: 'Doit être un booléen valide.',
+  not_an_integer: 'Un nombre entier valide est requis.',
+  integer_too_small: 'Assurez-vous que cette valeur est supérieure ou égale à {min}.',
+  integer_too_large: 'Assurez-vous que cette valeur est inférieure ou égale à {max}.',
+  cannot_deactivate_self: 'Vous ne pouvez pas désactiver votre propre compte : demandez à un autre membre de l’équipe.',
+  sessions_unsupported: 'Ce stockage n’enregistre pas les sessions et ne liste pas les jetons ; utilisez le stockage mémoire, SQLite ou SQL.',
+  last_login_method:
+    'C’est le dernier moyen de connexion de cet utilisateur (pas de mot de passe utilisable ni d’autre identité liée) : définissez-lui d’abord un mot de passe.',
+  identities_unsupported:
+    'Ce stockage n’enregistre pas les identités liées (connexion sociale) ; utilisez le stockage mémoire, SQLite ou SQL.',
 };
 
 /** The locales shipped with the library; settings may add more. */

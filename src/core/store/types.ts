@@ -8,7 +8,20 @@
  *   database's guarantee (a conditional write in one transaction), never a read followed by a write in the core.
  * - Lookups key on `jti`, never on the token string; the token string itself is never stored.
  * - Identifiers cross the boundary as strings, whatever the column type.
+ * - The optional capabilities a store implements are declared in its `capabilities` (see `capabilities.ts`).
  */
+export {
+  ALL_CAPABILITIES,
+  CAPABILITY_METHODS,
+  canImportUsers,
+  hasCapability,
+  hasIdentities,
+  hasSessions,
+  isBlacklistSource,
+  type StoreCapability,
+  type StoreCapabilityInterfaces,
+  type WithCapabilities,
+} from './capabilities.js';
 
 /** A user as the core sees it. */
 export interface UserRecord {
@@ -255,11 +268,6 @@ export interface UserImportStore {
   importUser(user: UserRecord): Promise<ImportUserResult>;
 }
 
-/** True when `store` implements {@link UserImportStore}. */
-export function canImportUsers<S extends object>(store: S): store is S & UserImportStore {
-  return typeof (store as Partial<UserImportStore>).importUser === 'function';
-}
-
 /** A complete backend: users and tokens, with a lifecycle. */
 export interface Store extends UserStore, TokenStore {
   /** Creates or upgrades the schema; safe to run on every start. Returns the migration names it applied. */
@@ -403,14 +411,4 @@ export interface OneTimeStore {
    * current time; an expired value is removed too). `flushExpired` removes the ones nobody took.
    */
   takeOneTime(key: string, now?: Date): Promise<string | null>;
-}
-
-/** True when `store` implements {@link SessionStore}. */
-export function hasSessions<S extends object>(store: S): store is S & SessionStore {
-  return typeof (store as Partial<SessionStore>).listSessions === 'function';
-}
-
-/** True when `store` implements {@link IdentityStore} and {@link OneTimeStore} (what social login needs). */
-export function hasIdentities<S extends object>(store: S): store is S & IdentityStore & OneTimeStore {
-  return typeof (store as Partial<IdentityStore>).linkIdentity === 'function' && typeof (store as Partial<OneTimeStore>).takeOneTime === 'function';
 }

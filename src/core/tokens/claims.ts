@@ -15,8 +15,9 @@ const isNumericDate = (v: unknown): v is number => typeof v === 'number' && Numb
 
 /**
  * PyJWT's registered-claim checks, as simplejwt runs them (and jose agrees on): `exp`/`nbf`/`iat` must be numbers
- * when present; `exp <= now - leeway` is expired; `nbf > now + leeway` is not yet valid; `aud` must match when an
- * audience is configured and must be absent when none is; `iss` must match when configured.
+ * when present; `exp <= now - leeway` is expired; `nbf > now + leeway` and `iat > now + leeway` are not yet valid
+ * (PyJWT's ImmatureSignatureError, which simplejwt answers as an invalid token); `aud` must match when an audience is
+ * configured and must be absent when none is; `iss` must match when configured.
  * @param checkExp false only for sliding refresh, where `refresh_exp` rules instead.
  */
 export function validateRegisteredClaims(payload: Readonly<Record<string, unknown>>, settings: Settings, now: number, checkExp = true): void {
@@ -27,7 +28,7 @@ export function validateRegisteredClaims(payload: Readonly<Record<string, unknow
     if (checkExp && (exp as number) <= now - settings.leeway) throw new TokenError(expiredMessage(settings));
   }
   if (nbf !== undefined && (!isNumericDate(nbf) || nbf > now + settings.leeway)) invalid(settings);
-  if (iat !== undefined && !isNumericDate(iat)) invalid(settings);
+  if (iat !== undefined && (!isNumericDate(iat) || iat > now + settings.leeway)) invalid(settings);
   const audience = settings.audience;
   if (audience === undefined) {
     // PyJWT refuses a token that names an audience when the service has none: it was meant for someone else.

@@ -33,14 +33,15 @@ export const newJti = (): string => randomUUID().replace(/-/g, '');
  */
 export class TokenService {
   private readonly reserved: ReadonlySet<string>;
-  private readonly cache = new Map<string, Token & { exp: number; nbf: number | undefined }>();
+  /** Keyed on {@link cacheKey}; an entry serves only the exact string it was verified from. */
+  private readonly cache = new Map<number, CachedToken>();
   private readonly cacheSize: number;
   /**
    * The key set into the cache last, hence its newest entry whenever it is still in it (every set goes through
    * here; deletions do not reorder the rest). A hit on it needs no move to the end: for one client repeating its
    * token, that spares the Map a delete and an insert per request and the table rebuilds they cause.
    */
-  private newest: string | undefined;
+  private newest: number | undefined;
 
   constructor(
     readonly settings: Settings,
@@ -130,8 +131,8 @@ export class TokenService {
 
   /**
    * Verifies signature and structure synchronously (local keys only); throws TokenError.
-   * Tokens that passed are remembered (bounded LRU keyed on the exact string): a hit re-checks only the time claims,
-   * so an entry is never served past `exp`. Revocation is checked by the callers on every request, hit or not.
+   * Tokens that passed are remembered (bounded LRU; a hit needs the exact string): a hit re-checks only the time
+   * claims, so an entry is never served past `exp`. Revocation is checked by the callers on every request, hit or not.
    * Only the kinds that authenticate requests (access, sliding) are remembered: a refresh token is presented once
    * per rotation, and remembering it would only push out the access tokens presented on every request.
    */
@@ -139,30 +140,32 @@ export class TokenService {
     // `options?` rather than a `= {}` default: the default would build an object on every call.
     const checkExp = options?.checkExp !== false;
     const cached = this.cacheSize > 0 && checkExp && (kind === 'access' || kind === 'sliding');
+    const key = cached ? cacheKey(raw) : 0;
     if (cached) {
-      const hit = this.cache.get(raw);
-      if (hit !== undefined && hit.kind === kind) {
+      const hit = this.cache.get(key);
+      // The whole string decides a hit: the key only finds the one entry that may be it.
+      if (hit !== undefined && hit.raw === raw && hit.kind === kind) {
         const now = this.nowSeconds();
         const leeway = this.settings.leeway;
-        if (hit.exp > now - leeway && (hit.nbf === undefined || hit.nbf <= now + leeway)) {
-          if (raw !== this.newest) {
-            this.cache.delete(raw);
-            this.cache.set(raw, hit);
-            this.newest = raw;
+        if (hit.exp > now - leeway && (hit.notBefore === undefined || hit.notBefore <= now + leeway)) {
+          if (key !== this.newest) {
+            this.cache.delete(key);
+            this.cache.set(key, hit);
+            this.newest = key;
           }
           return hit;
         }
-        this.cache.delete(raw);
+        this.cache.delete(key);
       }
     }
     const token = this.decodeUncached(raw, kind, checkExp);
     if (cached) {
-      if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
-      const nbf = token.payload.nbf;
+      // The slot may hold another token with the same key, or this one under another type: it is replaced.
+      if (!this.cache.delete(key) && this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as number);
       Object.freeze(token.payload);
-      const entry = { ...token, exp: token.payload.exp as number, nbf: typeof nbf === 'number' ? nbf : undefined };
-      this.cache.set(raw, entry);
-      this.newest = raw;
+      const entry: CachedToken = { ...token, raw, exp: token.payload.exp as number, notBefore: notBefore(token.payload) };
+      this.cache.set(key, entry);
+      this.newest = key;
       return entry;
     }
     return token;
@@ -223,6 +226,33 @@ export class TokenService {
     }
     return { kind, payload };
   }
+}
+
+/** A verified token as the cache holds it: the string it was verified from, and the times a hit re-checks. */
+interface CachedToken extends Token {
+  readonly raw: string;
+  readonly exp: number;
+  /** The later of `nbf` and `iat`: before it (minus leeway) the token is not yet valid. */
+  readonly notBefore: number | undefined;
+}
+
+function notBefore(payload: Readonly<Record<string, unknown>>): number | undefined {
+  const { nbf, iat } = payload;
+  if (typeof nbf !== 'number') return typeof iat === 'number' ? iat : undefined;
+  return typeof iat === 'number' && iat > nbf ? iat : nbf;
+}
+
+/**
+ * The cache's key for a token string: a hash of its length and last 8 characters (the signature's) as a small
+ * integer. A Map keyed on the string itself hashes all of it for every request (each request's header is a new
+ * string), which cost more than the rest of a hit; a colliding token only makes a miss, since a hit compares the
+ * whole string.
+ */
+function cacheKey(raw: string): number {
+  let h = raw.length;
+  for (let i = raw.length > 8 ? raw.length - 8 : 0; i < raw.length; i++) h = (Math.imul(h, 31) + raw.charCodeAt(i)) | 0;
+  // Within V8's small-integer range on every platform: no heap number for the key.
+  return h & 0x3fffffff;
 }
 
 function peekHeader(raw: string): { alg: string; kid?: string } | null {

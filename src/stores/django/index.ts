@@ -28,12 +28,15 @@ import type {
   Store,
   UserLookupField,
   UserRecord,
+  WithCapabilities,
 } from '../../core/store/types.js';
 import type { DjangoDriver, SqlRunner, SqlValue } from './driver.js';
 import { openDjangoPostgres } from './postgres-driver.js';
 import { openDjangoSqlite } from './sqlite-driver.js';
 import { parseDjangoUrl, type DjangoDatabase } from './url.js';
-import { checkBatchSize, deleteInBatches } from '../shared/values.js';
+import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
+import { blacklistPage, userFromRow } from '../shared/rows.js';
+import { checkBlacklistListing, checkPage, integerIdParser, toMillis } from '../shared/validate.js';
 
 export type { DjangoDriver, SqlRunner, SqlValue } from './driver.js';
 export { formatDjangoSqliteDate, parseDjangoSqliteDate } from './sqlite-driver.js';
@@ -42,7 +45,7 @@ export { DJANGO_URL_EXAMPLES, isDjangoUrl, parseDjangoUrl, type DjangoDatabase }
 /** The tables the store reads and writes; Django creates them (`auth` and `token_blacklist` migrations). */
 export const DJANGO_TABLES = ['auth_user', 'token_blacklist_outstandingtoken', 'token_blacklist_blacklistedtoken'] as const;
 
-export { DEFAULT_FLUSH_BATCH_SIZE } from '../shared/values.js';
+export { DEFAULT_FLUSH_BATCH_SIZE } from '../shared/flush.js';
 
 /** Options for {@link openDjangoStore}. */
 export interface DjangoStoreOptions {
@@ -61,7 +64,7 @@ export interface DjangoStoreOptions {
   poolSize?: number;
 }
 
-/** A token row as Django keeps it, for `importdjango`. */
+/** A token row as Django keeps it, for `importdjango` ({@link DjangoStore.listDjangoTokens}). */
 export interface DjangoTokenRow {
   /** The row id (Django's primary key), for paging. */
   rowId: string;
@@ -72,7 +75,7 @@ export interface DjangoTokenRow {
   blacklistedAt: Date | null;
 }
 
-interface UserRow {
+interface DjangoUserRow {
   id: number | string;
   username: string;
   email: string;
@@ -86,17 +89,17 @@ interface UserRow {
 const USER_COLUMNS = 'id, username, email, password, is_active, is_staff, last_login, date_joined';
 const OUTSTANDING = 'token_blacklist_outstandingtoken';
 const BLACKLISTED = 'token_blacklist_blacklistedtoken';
+/** Blacklists the outstanding row `token_id` unless it is; of concurrent calls only one inserts (the unique token_id). */
+const INSERT_BLACKLISTED = `INSERT INTO ${BLACKLISTED} (token_id, blacklisted_at) VALUES (?, ?) ON CONFLICT (token_id) DO NOTHING`;
 
-// auth_user.id is Django's AutoField, a 32-bit integer: anything else cannot name a row (and PostgreSQL would
-// reject the comparison outright).
-const MAX_AUTO_ID = 2 ** 31 - 1;
+/**
+ * A Django user id as a number, or null when `value` cannot be one: auth_user.id is Django's AutoField, a 32-bit
+ * integer from 1, so anything else cannot name a row (and PostgreSQL would reject the comparison outright).
+ */
+const djangoId = integerIdParser({ min: 1, max: 2 ** 31 - 1, leadingZeros: true });
 
-/** A Django user id as a number, or null when `value` cannot be one. */
-function djangoId(value: string | null): number | null {
-  if (value === null || !/^[0-9]{1,10}$/.test(value)) return null;
-  const id = Number(value);
-  return id >= 1 && id <= MAX_AUTO_ID ? id : null;
-}
+/** The only optional capability of the Django store: its blacklist, for a revocation cache to load. */
+const DJANGO_CAPABILITIES = ['blacklistSource'] as const;
 
 /** simplejwt's `get_md5_hash_password`: the revoke claim value for a stored password hash. */
 export function djangoRevokeClaim(passwordHash: string): string {
@@ -111,8 +114,11 @@ export function toDjangoHash(passwordHash: string): string {
   return /^\$argon2(id|i|d)\$/.test(passwordHash) ? `argon2${passwordHash}` : passwordHash;
 }
 
-/** A {@link Store} over a Django database. Create it with {@link openDjangoStore}. */
-export class DjangoStore implements Store, BlacklistSource {
+/**
+ * A {@link Store} over a Django database. Create it with {@link openDjangoStore}. Of the optional capabilities it has
+ * only `BlacklistSource`: Django's tables hold no sessions, identities or one-time values.
+ */
+export class DjangoStore implements Store, WithCapabilities<(typeof DJANGO_CAPABILITIES)[number]> {
   private readonly allowRehash: boolean;
 
   constructor(
@@ -121,6 +127,10 @@ export class DjangoStore implements Store, BlacklistSource {
     options: { allowRehash?: boolean } = {},
   ) {
     this.allowRehash = options.allowRehash ?? false;
+  }
+
+  get capabilities(): typeof DJANGO_CAPABILITIES {
+    return DJANGO_CAPABILITIES;
   }
 
   // --- lifecycle -------------------------------------------------------------------------------------------------
@@ -154,15 +164,15 @@ export class DjangoStore implements Store, BlacklistSource {
   // --- users -----------------------------------------------------------------------------------------------------
 
   async findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
-    let rows: UserRow[];
+    let rows: DjangoUserRow[];
     if (field === 'id') {
       const id = djangoId(value);
       if (id === null) return null;
-      rows = await this.driver.all<UserRow>(`SELECT ${USER_COLUMNS} FROM auth_user WHERE id = ?`, [id]);
+      rows = await this.driver.all<DjangoUserRow>(`SELECT ${USER_COLUMNS} FROM auth_user WHERE id = ?`, [id]);
     } else if (field === 'username') {
-      rows = await this.driver.all<UserRow>(`SELECT ${USER_COLUMNS} FROM auth_user WHERE username = ?`, [value]);
+      rows = await this.driver.all<DjangoUserRow>(`SELECT ${USER_COLUMNS} FROM auth_user WHERE username = ?`, [value]);
     } else {
-      rows = await this.driver.all<UserRow>(`SELECT ${USER_COLUMNS} FROM auth_user WHERE email = ? ORDER BY id LIMIT 1`, [value]);
+      rows = await this.driver.all<DjangoUserRow>(`SELECT ${USER_COLUMNS} FROM auth_user WHERE email = ? ORDER BY id LIMIT 1`, [value]);
     }
     const row = rows[0];
     return row === undefined ? null : this.toUser(row);
@@ -172,7 +182,7 @@ export class DjangoStore implements Store, BlacklistSource {
   async createUser(user: NewUser): Promise<UserRecord> {
     const d = this.driver;
     try {
-      const rows = await d.all<UserRow>(
+      const rows = await d.all<DjangoUserRow>(
         `INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
          VALUES (?, NULL, ?, ?, '', '', ?, ?, ?, ?) RETURNING ${USER_COLUMNS}`,
         [
@@ -218,16 +228,14 @@ export class DjangoStore implements Store, BlacklistSource {
   async renewTokenVersion(_id: string): Promise<void> {}
 
   async updateLastLogin(id: string, at: Date): Promise<void> {
-    checkDate(at, 'at');
+    toMillis(at, 'at');
     const key = djangoId(id);
     if (key !== null) await this.driver.run('UPDATE auth_user SET last_login = ? WHERE id = ?', [this.driver.dateParam(at), key]);
   }
 
   /** Users in id order. */
   async listUsers(options: { limit?: number; offset?: number } = {}): Promise<UserRecord[]> {
-    const { limit, offset = 0 } = options;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new RangeError(`limit must be a non-negative integer, got ${String(limit)}`);
-    if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be a non-negative integer, got ${String(offset)}`);
+    const { limit, offset } = checkPage(options);
     const params: SqlValue[] = [];
     let page = '';
     if (limit !== undefined) {
@@ -237,7 +245,7 @@ export class DjangoStore implements Store, BlacklistSource {
       page = this.driver.dialect === 'sqlite' ? ' LIMIT -1 OFFSET ?' : ' OFFSET ?';
       params.push(offset);
     }
-    const rows = await this.driver.all<UserRow>(`SELECT ${USER_COLUMNS} FROM auth_user ORDER BY id${page}`, params);
+    const rows = await this.driver.all<DjangoUserRow>(`SELECT ${USER_COLUMNS} FROM auth_user ORDER BY id${page}`, params);
     return rows.map((r) => this.toUser(r));
   }
 
@@ -323,10 +331,7 @@ export class DjangoStore implements Store, BlacklistSource {
         );
         if (live.length === 0) break;
         for (const { id } of live) {
-          total += await tx.run(`INSERT INTO ${BLACKLISTED} (token_id, blacklisted_at) VALUES (?, ?) ON CONFLICT (token_id) DO NOTHING`, [
-            id,
-            this.driver.dateParam(new Date()),
-          ]);
+          total += await tx.run(INSERT_BLACKLISTED, [id, this.driver.dateParam(new Date())]);
         }
       }
       return total;
@@ -339,7 +344,7 @@ export class DjangoStore implements Store, BlacklistSource {
    */
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
     const batchSize = checkBatchSize(options);
-    checkDate(now, 'now');
+    toMillis(now, 'now');
     const before = this.driver.dateParam(now);
     return deleteInBatches(batchSize, options.onProgress, () =>
       this.driver.transaction(async (tx) => {
@@ -362,24 +367,17 @@ export class DjangoStore implements Store, BlacklistSource {
   }
 
   /** Blacklisted tokens in row order, a page at a time (for the Redis revocation cache). */
-  async listBlacklisted(
-    options: { expiresAfter?: Date; expiresBefore?: Date; cursor?: string | null; limit?: number } = {},
-  ): Promise<BlacklistPage> {
-    const limit = options.limit ?? 1000;
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${String(options.limit)}`);
-    const cursor = options.cursor ?? null;
-    if (cursor !== null && !/^[0-9]{1,18}$/.test(cursor)) throw new RangeError('cursor must be the `next` of a previous page');
+  async listBlacklisted(options: Parameters<BlacklistSource['listBlacklisted']>[0] = {}): Promise<BlacklistPage> {
+    const { limit, cursor, after, before } = checkBlacklistListing(options, (c) => (/^[0-9]{1,18}$/.test(c) ? Number(c) : null));
     const where = ['o.id > ?'];
-    const params: SqlValue[] = [cursor === null ? 0 : Number(cursor)];
-    if (options.expiresAfter !== undefined) {
-      checkDate(options.expiresAfter, 'expiresAfter');
+    const params: SqlValue[] = [cursor ?? 0];
+    if (after !== undefined) {
       where.push('o.expires_at > ?');
-      params.push(this.driver.dateParam(options.expiresAfter));
+      params.push(this.driver.dateParam(new Date(after)));
     }
-    if (options.expiresBefore !== undefined) {
-      checkDate(options.expiresBefore, 'expiresBefore');
+    if (before !== undefined) {
       where.push('o.expires_at < ?');
-      params.push(this.driver.dateParam(options.expiresBefore));
+      params.push(this.driver.dateParam(new Date(before)));
     }
     params.push(limit);
     const rows = await this.driver.all<{ id: number | string; jti: string; expires_at: unknown }>(
@@ -387,21 +385,23 @@ export class DjangoStore implements Store, BlacklistSource {
         WHERE ${where.join(' AND ')} ORDER BY o.id LIMIT ?`,
       params,
     );
-    const last = rows.at(-1);
-    return {
-      entries: rows.map((r) => ({ jti: r.jti, expiresAt: this.driver.readDate(r.expires_at) ?? new Date(0) })),
-      next: rows.length === limit && last !== undefined ? String(last.id) : null,
-    };
+    return blacklistPage(
+      rows.map((r) => ({ id: r.id, jti: r.jti, expires_at: this.driver.readDate(r.expires_at) ?? new Date(0) })),
+      limit,
+    );
   }
 
-  /** Number of `auth_user` rows. */
-  async countUsers(): Promise<number> {
+  /**
+   * Number of `auth_user` rows, for `importdjango`'s progress. (Not `SessionStore.countUsers`: this store has no
+   * session capability, and no name here means what a capability's method means.)
+   */
+  async countDjangoUsers(): Promise<number> {
     const rows = await this.driver.all<{ n: number | string }>('SELECT count(*) AS n FROM auth_user');
     return Number(rows[0]?.n ?? 0);
   }
 
-  /** Django's token rows in id order, after `afterRowId`, for `importdjango`. */
-  async listTokens(options: { afterRowId?: string | null; limit: number }): Promise<DjangoTokenRow[]> {
+  /** Django's token rows in id order, after `afterRowId`, for `importdjango` (not `SessionStore.listTokens`). */
+  async listDjangoTokens(options: { afterRowId?: string | null; limit: number }): Promise<DjangoTokenRow[]> {
     const rows = await this.driver.all<{
       id: number | string;
       jti: string;
@@ -451,38 +451,27 @@ export class DjangoStore implements Store, BlacklistSource {
     const id = rows[0]?.id;
     if (id === undefined) throw new Error(`Outstanding token ${token.jti} vanished inside its transaction`);
     // The unique token_id decides: of concurrent calls only the one that inserts the row wins.
-    const inserted = await tx.run(`INSERT INTO ${BLACKLISTED} (token_id, blacklisted_at) VALUES (?, ?) ON CONFLICT (token_id) DO NOTHING`, [
-      id,
-      this.driver.dateParam(new Date()),
-    ]);
+    const inserted = await tx.run(INSERT_BLACKLISTED, [id, this.driver.dateParam(new Date())]);
     return inserted === 1;
   }
 
-  private toUser(row: UserRow): UserRecord {
-    return {
-      id: String(row.id),
-      username: row.username,
-      email: row.email,
-      passwordHash: row.password,
-      isActive: Boolean(row.is_active),
-      isStaff: Boolean(row.is_staff),
-      lastLogin: this.driver.readDate(row.last_login),
-      dateJoined: this.driver.readDate(row.date_joined) ?? new Date(0),
-      tokenVersion: djangoRevokeClaim(row.password),
-    };
+  /** A user row with the driver's dates read, and simplejwt's revoke claim as its token version. */
+  private toUser(row: DjangoUserRow): UserRecord {
+    return userFromRow({
+      ...row,
+      last_login: this.driver.readDate(row.last_login),
+      date_joined: this.driver.readDate(row.date_joined) ?? new Date(0),
+      token_version: djangoRevokeClaim(row.password),
+    });
   }
-}
-
-function checkDate(date: Date, what: string): void {
-  if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw new RangeError(`${what} must be a valid Date`);
 }
 
 function checkToken(token: OutstandingToken): void {
   if (typeof token.jti !== 'string' || token.jti.length === 0 || token.jti.length > 255) {
     throw new RangeError('jti must be a non-empty string of at most 255 characters (the column is varchar(255))');
   }
-  checkDate(token.createdAt, 'createdAt');
-  checkDate(token.expiresAt, 'expiresAt');
+  toMillis(token.createdAt, 'createdAt');
+  toMillis(token.expiresAt, 'expiresAt');
 }
 
 /**

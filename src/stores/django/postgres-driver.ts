@@ -5,6 +5,7 @@
  */
 import { CompiledQuery, type Kysely } from 'kysely';
 import { StoreUnavailableError } from '../../core/store/errors.js';
+import { closedStoreError } from '../shared/errors.js';
 import { createKysely, type SqlConnection } from '../sql/connect.js';
 import { translateSqlError, uniqueViolation } from '../sql/errors.js';
 import type { DjangoDriver, SqlRunner, SqlValue } from './driver.js';
@@ -106,7 +107,7 @@ class PostgresDjangoDriver implements DjangoDriver {
   }
 
   private async execute<R>(db: Kysely<AnyDatabase>, sql: string, params: unknown[]): Promise<{ rows: R[]; numAffectedRows?: bigint }> {
-    if (this.closed) throw new StoreUnavailableError(`The Django store for ${this.description} is closed.`);
+    if (this.closed) throw closedStoreError(`The Django store for ${this.description}`);
     try {
       return await db.executeQuery<R>(CompiledQuery.raw(sql, params));
     } catch (error) {

@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { StoreUnavailableError } from '../../core/store/errors.js';
+import { closedStoreError } from '../shared/errors.js';
 import type { DjangoDriver, SqlRunner, SqlValue } from './driver.js';
 
 /**
@@ -184,7 +185,7 @@ function translateSqliteError(error: unknown, filename: string, busyTimeoutMs: n
     return error;
   }
   if (error instanceof TypeError && error.message.includes('database connection is not open')) {
-    return new StoreUnavailableError(`The Django store for ${filename} is closed.`, { cause: error });
+    return closedStoreError(`The Django store for ${filename}`, undefined, error);
   }
   return error;
 }

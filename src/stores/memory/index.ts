@@ -3,52 +3,39 @@
  *
  * It keeps the SQL backends' semantics (the shared contract suite checks both). Atomicity comes from JavaScript
  * being single-threaded: each method does its check and its write with no `await` in between.
+ *
+ * One idea, one file (about 600 lines): the whole contract over `Map`s, each method its own check-and-write.
  */
-import { StoreUnavailableError, UserExistsError } from '../../core/store/errors.js';
-import type {
-  BlacklistPage,
-  BlacklistResult,
-  BlacklistSource,
-  FlushProgress,
-  IdentityStore,
-  ImportUserResult,
-  LinkedIdentity,
-  LinkResult,
-  NewUser,
-  OneTimeStore,
-  OutstandingState,
-  OutstandingToken,
-  RotateOptions,
-  RotateResult,
-  SessionRecord,
-  SessionStore,
-  SessionUse,
-  Store,
-  TokenListing,
-  UserImportStore,
-  UserLookupField,
-  UnlinkOptions,
-  UnlinkResult,
-  UserRecord,
-} from '../../core/store/types.js';
-import { OneTimeKeyExistsError } from '../shared/errors.js';
+import { UserExistsError } from '../../core/store/errors.js';
 import {
-  checkBatchSize,
-  checkPage,
-  checkTokenListing,
-  deleteInBatches,
-  isOneTimeLive,
-  linkResult,
-  newTokenVersion,
-  rotationUse,
-  sessionFromRow,
-  sessionUseValues,
-  successorFamily,
-  toMillis,
-  unlinkVerdict,
-  type SessionUseValues,
-} from '../shared/values.js';
-
+  ALL_CAPABILITIES,
+  type BlacklistPage,
+  type BlacklistResult,
+  type BlacklistSource,
+  type FlushProgress,
+  type ImportUserResult,
+  type LinkedIdentity,
+  type LinkResult,
+  type NewUser,
+  type OutstandingState,
+  type OutstandingToken,
+  type RotateOptions,
+  type RotateResult,
+  type SessionRecord,
+  type SessionUse,
+  type Store,
+  type TokenListing,
+  type UnlinkOptions,
+  type UnlinkResult,
+  type UserLookupField,
+  type UserRecord,
+  type WithCapabilities,
+} from '../../core/store/types.js';
+import { closedStoreError, OneTimeKeyExistsError } from '../shared/errors.js';
+import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
+import { blacklistPage, sessionFromRow, type BlacklistedRow } from '../shared/rows.js';
+import { checkBlacklistListing, checkPage, checkTokenListing, rotationUse, sessionUseValues, toMillis, type SessionUseValues } from '../shared/validate.js';
+import { isOneTimeLive, linkResult, newTokenVersion, successorFamily, unlinkVerdict, userChanges, type UserChange } from '../shared/verdicts.js';
 
 interface TokenRow {
   token: OutstandingToken;
@@ -79,7 +66,7 @@ interface OneTimeRow {
  * A {@link Store} held in `Map`s, with every optional capability (sessions, linked identities, one-time values).
  * Records are copied in and out, so callers cannot change stored state by mutation.
  */
-export class MemoryStore implements Store, UserImportStore, SessionStore, IdentityStore, OneTimeStore {
+export class MemoryStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIES)[number]> {
   /** By id; ids are assigned in increasing order, so insertion order is id order. */
   private readonly users = new Map<string, UserRecord>();
   private readonly userIdsByUsername = new Map<string, string>();
@@ -96,6 +83,11 @@ export class MemoryStore implements Store, UserImportStore, SessionStore, Identi
   private readonly identities = new Map<string, LinkedIdentity>();
   private readonly oneTime = new Map<string, OneTimeRow>();
   private closed = false;
+
+  /** The optional capabilities: all of them. */
+  get capabilities(): typeof ALL_CAPABILITIES {
+    return ALL_CAPABILITIES;
+  }
 
   // --- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -158,38 +150,28 @@ export class MemoryStore implements Store, UserImportStore, SessionStore, Identi
 
   async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
     this.assertOpen();
-    const user = this.users.get(id);
-    if (user) user.passwordHash = passwordHash;
+    this.updateUser(id, userChanges.rehash(passwordHash));
   }
 
   async setPassword(id: string, passwordHash: string): Promise<void> {
     this.assertOpen();
-    const user = this.users.get(id);
-    if (!user) return;
-    user.passwordHash = passwordHash;
-    user.tokenVersion = newTokenVersion();
+    this.updateUser(id, userChanges.password(passwordHash));
   }
 
   /** Deactivating also renews `tokenVersion`, so the user's outstanding tokens stop working where it is checked. */
   async setActive(id: string, isActive: boolean): Promise<void> {
     this.assertOpen();
-    const user = this.users.get(id);
-    if (!user) return;
-    user.isActive = isActive;
-    if (!isActive) user.tokenVersion = newTokenVersion();
+    this.updateUser(id, userChanges.active(isActive));
   }
 
   async renewTokenVersion(id: string): Promise<void> {
     this.assertOpen();
-    const user = this.users.get(id);
-    if (user) user.tokenVersion = newTokenVersion();
+    this.updateUser(id, userChanges.renewal());
   }
 
   async updateLastLogin(id: string, at: Date): Promise<void> {
     this.assertOpen();
-    const ms = toMillis(at, 'at');
-    const user = this.users.get(id);
-    if (user) user.lastLogin = new Date(ms);
+    this.updateUser(id, userChanges.lastLogin(at));
   }
 
   /** Users in id (creation) order. */
@@ -313,27 +295,21 @@ export class MemoryStore implements Store, UserImportStore, SessionStore, Identi
   }
 
   /** Blacklisted tokens in insertion order (see `BlacklistSource`). */
-  async listBlacklisted(
-    options: { expiresAfter?: Date; expiresBefore?: Date; cursor?: string | null; limit?: number } = {},
-  ): Promise<BlacklistPage> {
+  async listBlacklisted(options: Parameters<BlacklistSource['listBlacklisted']>[0] = {}): Promise<BlacklistPage> {
     this.assertOpen();
-    const limit = options.limit ?? 1000;
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${String(options.limit)}`);
-    const after = options.cursor === undefined || options.cursor === null ? 0 : Number(options.cursor);
-    if (!Number.isSafeInteger(after) || after < 0) throw new RangeError('cursor must be the `next` of a previous page');
-    const from = options.expiresAfter === undefined ? -Infinity : toMillis(options.expiresAfter, 'expiresAfter');
-    const to = options.expiresBefore === undefined ? Infinity : toMillis(options.expiresBefore, 'expiresBefore');
-    const entries: BlacklistPage['entries'] = [];
-    let last = 0;
+    const { limit, cursor, after = -Infinity, before = Infinity } = checkBlacklistListing(options, (c) => {
+      const seq = Number(c);
+      return Number.isSafeInteger(seq) && seq >= 0 ? seq : null;
+    });
+    const rows: BlacklistedRow[] = [];
     for (const row of this.tokens.values()) {
-      if (row.seq <= after || row.blacklistedAt === undefined) continue;
+      if (row.seq <= (cursor ?? 0) || row.blacklistedAt === undefined) continue;
       const expires = row.token.expiresAt.getTime();
-      if (expires <= from || expires >= to) continue;
-      entries.push({ jti: row.token.jti, expiresAt: new Date(expires) });
-      last = row.seq;
-      if (entries.length === limit) break;
+      if (expires <= after || expires >= before) continue;
+      rows.push({ id: row.seq, jti: row.token.jti, expires_at: expires });
+      if (rows.length === limit) break;
     }
-    return { entries, next: entries.length === limit ? String(last) : null };
+    return blacklistPage(rows, limit);
   }
 
   // --- sessions (SessionStore) -----------------------------------------------------------------------------------
@@ -503,7 +479,17 @@ export class MemoryStore implements Store, UserImportStore, SessionStore, Identi
   // --- internals -------------------------------------------------------------------------------------------------
 
   private assertOpen(): void {
-    if (this.closed) throw new StoreUnavailableError('The memory store is closed. Create a new one with createMemoryStore().');
+    if (this.closed) throw closedStoreError('The memory store', 'Create a new one with createMemoryStore().');
+  }
+
+  /** Applies a user change (see `userChanges`); an unknown id changes nothing. */
+  private updateUser(id: string, change: UserChange): void {
+    const user = this.users.get(id);
+    if (user === undefined) return;
+    if (change.passwordHash !== undefined) user.passwordHash = change.passwordHash;
+    if (change.isActive !== undefined) user.isActive = change.isActive;
+    if (change.lastLogin !== undefined) user.lastLogin = new Date(change.lastLogin);
+    if (change.tokenVersion !== undefined) user.tokenVersion = change.tokenVersion;
   }
 
   /** A detached copy of a token row's state. */

@@ -19,29 +19,31 @@
  * Entries expire `ttlGraceSeconds` after their token (default one day, which covers leeway and sliding tokens that
  * stay refreshable after their `exp`). Every instance that writes to the database must use the same Redis and prefix.
  * Redis must not evict keys (`maxmemory-policy noeviction`, its default).
+ *
+ * One idea, one file (about 550 lines): these rules, and the store that keeps them.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../../core/store/errors.js';
 import {
-  hasIdentities,
-  hasSessions,
+  CAPABILITY_METHODS,
+  hasCapability,
+  isBlacklistSource,
   type BlacklistPage,
   type BlacklistResult,
   type BlacklistSource,
   type FlushProgress,
   type IdentityStore,
-  type NewUser,
   type OneTimeStore,
-  type OutstandingState,
   type OutstandingToken,
   type RotateOptions,
   type RotateResult,
   type SessionStore,
   type Store,
-  type UserLookupField,
-  type UserRecord,
+  type StoreCapability,
 } from '../../core/store/types.js';
+import { closedStoreError } from '../shared/errors.js';
+import { checkBatchSize } from '../shared/flush.js';
 import { connectRedis, createRedisClient, redisTarget, redisUnavailable, type RedisConnectOptions } from './connect.js';
 import { RedisRateCounter } from './rate-counter.js';
 
@@ -117,40 +119,53 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1`;
 const MAX_DEFERRED = 100_000;
 
-/** The optional capabilities' methods: none of them touches revocations, so the inner store answers them as is. */
-const SESSION_METHODS = ['recordSession', 'touchSession', 'listSessions', 'sessionOwner', 'listTokens', 'countUsers'] as const satisfies readonly (keyof SessionStore)[];
-const IDENTITY_METHODS = [
-  'findIdentity',
-  'linkIdentity',
-  'touchIdentity',
-  'unlinkIdentity',
-  'listIdentities',
-  'putOneTime',
-  'takeOneTime',
-] as const satisfies readonly (keyof (IdentityStore & OneTimeStore))[];
+/**
+ * The inner store's methods the wrapper passes on as they are, because none of them reads or writes the revocation
+ * set: users, token bookkeeping, access revocations (one indexed lookup per request, Redis is not involved).
+ */
+const PASSED_ON = [
+  'migrate',
+  'findUser',
+  'createUser',
+  'updatePasswordHash',
+  'setPassword',
+  'setActive',
+  'renewTokenVersion',
+  'updateLastLogin',
+  'listUsers',
+  'recordOutstanding',
+  'countTokens',
+  'findOutstanding',
+  'revokeAccess',
+  'isAccessRevoked',
+  'listBlacklisted',
+] as const satisfies readonly (keyof CacheableStore)[];
+
+/** The optional capabilities passed on when the inner store has them (none touches revocations either). */
+const PASSED_ON_CAPABILITIES = ['sessions', 'identities', 'oneTime'] as const satisfies readonly StoreCapability[];
+
+/**
+ * The passed-on methods, which the constructor defines on each instance (see {@link RedisCachedStore}): declared
+ * here, as a class cannot declare members without emitting fields; interface and class merge into one type.
+ */
+export interface RedisCachedStore
+  extends Pick<CacheableStore, (typeof PASSED_ON)[number]>,
+    Partial<SessionStore>,
+    Partial<IdentityStore>,
+    Partial<OneTimeStore> {}
 
 /**
  * The {@link Store} returned by {@link withRedisCache}: users and tokens from the inner store, revocations cached.
  *
- * It has the optional capabilities (sessions, linked identities, one-time values) exactly when the inner store has
- * them: their methods exist on the instance only when `hasSessions` (resp. `hasIdentities`) holds for the inner
- * store, and forward to it. So both guards answer for the wrapper what they answer for the inner store.
+ * One mechanism passes methods on to the inner store: the constructor defines each method of {@link PASSED_ON}, and
+ * each method of an optional capability the inner store declares (sessions, linked identities, one-time values), as
+ * a call of the inner store's method that is refused once this store is closed. So the wrapper declares (in
+ * `capabilities`) and has exactly the inner store's capabilities, plus `blacklistSource`, and every capability guard
+ * answers for it what it answers for the inner store.
  */
-export class RedisCachedStore implements Store, BlacklistSource, Partial<SessionStore>, Partial<IdentityStore>, Partial<OneTimeStore> {
-  // Set in the constructor when the inner store has them (see the class comment); `declare` emits no field.
-  declare readonly recordSession?: SessionStore['recordSession'];
-  declare readonly touchSession?: SessionStore['touchSession'];
-  declare readonly listSessions?: SessionStore['listSessions'];
-  declare readonly sessionOwner?: SessionStore['sessionOwner'];
-  declare readonly listTokens?: SessionStore['listTokens'];
-  declare readonly countUsers?: SessionStore['countUsers'];
-  declare readonly findIdentity?: IdentityStore['findIdentity'];
-  declare readonly linkIdentity?: IdentityStore['linkIdentity'];
-  declare readonly touchIdentity?: IdentityStore['touchIdentity'];
-  declare readonly unlinkIdentity?: IdentityStore['unlinkIdentity'];
-  declare readonly listIdentities?: IdentityStore['listIdentities'];
-  declare readonly putOneTime?: OneTimeStore['putOneTime'];
-  declare readonly takeOneTime?: OneTimeStore['takeOneTime'];
+export class RedisCachedStore implements Store, BlacklistSource {
+  /** The optional capabilities: `blacklistSource`, and those of the inner store it passes on. */
+  readonly capabilities: readonly StoreCapability[];
   /** Login-throttling counters on the same Redis connection (keys `<prefix>rate:…`). */
   readonly rateCounter: RedisRateCounter;
   readonly target: string;
@@ -190,7 +205,9 @@ export class RedisCachedStore implements Store, BlacklistSource, Partial<Session
     this.pageSize = options.loadPageSize ?? 1000;
     this.onEvent = options.onEvent ?? (() => undefined);
     this.rateCounter = new RedisRateCounter(client, `${prefix}rate:`, this.target);
-    this.forwardCapabilities();
+    const passed = PASSED_ON_CAPABILITIES.filter((capability) => hasCapability(inner, capability));
+    this.capabilities = Object.freeze(['blacklistSource', ...passed]);
+    this.passOn([...PASSED_ON, ...passed.flatMap((capability) => CAPABILITY_METHODS[capability])]);
 
     // Until the new connection's run_id is known, the marker cannot be trusted.
     const forget = (): void => {
@@ -218,11 +235,6 @@ export class RedisCachedStore implements Store, BlacklistSource, Partial<Session
   }
 
   // --- lifecycle -------------------------------------------------------------------------------------------------
-
-  migrate(): Promise<string[]> {
-    this.assertOpen();
-    return this.inner.migrate();
-  }
 
   /** Resolves when both Redis and the inner store answer. */
   async ping(): Promise<void> {
@@ -260,57 +272,7 @@ export class RedisCachedStore implements Store, BlacklistSource, Partial<Session
     return this.isLoaded();
   }
 
-  // --- users: the inner store's -----------------------------------------------------------------------------------
-
-  findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
-    this.assertOpen();
-    return this.inner.findUser(field, value);
-  }
-  createUser(user: NewUser): Promise<UserRecord> {
-    this.assertOpen();
-    return this.inner.createUser(user);
-  }
-  updatePasswordHash(id: string, passwordHash: string): Promise<void> {
-    this.assertOpen();
-    return this.inner.updatePasswordHash(id, passwordHash);
-  }
-  setPassword(id: string, passwordHash: string): Promise<void> {
-    this.assertOpen();
-    return this.inner.setPassword(id, passwordHash);
-  }
-  setActive(id: string, isActive: boolean): Promise<void> {
-    this.assertOpen();
-    return this.inner.setActive(id, isActive);
-  }
-  renewTokenVersion(id: string): Promise<void> {
-    this.assertOpen();
-    return this.inner.renewTokenVersion(id);
-  }
-  updateLastLogin(id: string, at: Date): Promise<void> {
-    this.assertOpen();
-    return this.inner.updateLastLogin(id, at);
-  }
-  listUsers(options?: { limit?: number; offset?: number }): Promise<UserRecord[]> {
-    this.assertOpen();
-    return this.inner.listUsers(options);
-  }
-
-  // --- tokens ----------------------------------------------------------------------------------------------------
-
-  recordOutstanding(token: OutstandingToken): Promise<void> {
-    this.assertOpen();
-    return this.inner.recordOutstanding(token);
-  }
-
-  countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
-    this.assertOpen();
-    return this.inner.countTokens();
-  }
-
-  listBlacklisted(options: Parameters<BlacklistSource['listBlacklisted']>[0]): Promise<BlacklistPage> {
-    this.assertOpen();
-    return this.inner.listBlacklisted(options);
-  }
+  // --- revocations: the cache's --------------------------------------------------------------------------------
 
   /**
    * From Redis when it holds the full set (one round trip: the marker and the entry together); else from the
@@ -346,22 +308,6 @@ export class RedisCachedStore implements Store, BlacklistSource, Partial<Session
     return this.writeThrough(presented, () => this.inner.rotate(presented, successor, options));
   }
 
-  /** Access revocations stay in the store (one indexed lookup per request); Redis is not involved. */
-  revokeAccess(jti: string, expiresAt: Date): Promise<void> {
-    this.assertOpen();
-    return this.inner.revokeAccess(jti, expiresAt);
-  }
-
-  isAccessRevoked(jti: string): Promise<boolean> {
-    this.assertOpen();
-    return this.inner.isAccessRevoked(jti);
-  }
-
-  findOutstanding(jti: string): Promise<OutstandingState | null> {
-    this.assertOpen();
-    return this.inner.findOutstanding(jti);
-  }
-
   revokeFamily(familyId: string): Promise<number> {
     return this.bulkRevoke(() => this.inner.revokeFamily(familyId));
   }
@@ -376,10 +322,7 @@ export class RedisCachedStore implements Store, BlacklistSource, Partial<Session
    */
   async flushExpired(now: Date, options?: { batchSize?: number; onProgress?: (p: FlushProgress) => void }): Promise<number> {
     this.assertOpen();
-    const batchSize = options?.batchSize;
-    if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) {
-      throw new RangeError(`batchSize must be a positive integer, got ${String(batchSize)}`);
-    }
+    checkBatchSize(options ?? {});
     try {
       let cursor: string | null = null;
       do {
@@ -396,21 +339,14 @@ export class RedisCachedStore implements Store, BlacklistSource, Partial<Session
 
   // --- internals -------------------------------------------------------------------------------------------------
 
-  /**
-   * Defines the methods of each capability the inner store has (by the same guards the core uses, so that a
-   * same-named method of another meaning, like the Django store's `listTokens`, is never forwarded), each refused
-   * once this store is closed.
-   */
-  private forwardCapabilities(): void {
+  /** Defines each of `names` on this instance as a call of the inner store's method, refused once this store is closed. */
+  private passOn(names: readonly string[]): void {
     const inner = this.inner;
-    const names: readonly string[] = [...(hasSessions(inner) ? SESSION_METHODS : []), ...(hasIdentities(inner) ? IDENTITY_METHODS : [])];
     for (const name of names) {
       const method = Reflect.get(inner, name) as (...args: unknown[]) => Promise<unknown>;
-      const forward = async (...args: unknown[]): Promise<unknown> => {
-        this.assertOpen();
-        return method.apply(inner, args);
-      };
-      Object.defineProperty(this, name, { value: forward, enumerable: false, writable: false, configurable: false });
+      // Not async: on the hot path (findUser) the inner store's promise is returned as it is.
+      const passed = (...args: unknown[]): Promise<unknown> => (this.closed ? Promise.reject(this.closedError()) : method.apply(inner, args));
+      Object.defineProperty(this, name, { value: passed, enumerable: false, writable: false, configurable: false });
     }
   }
 
@@ -575,7 +511,11 @@ export class RedisCachedStore implements Store, BlacklistSource, Partial<Session
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new StoreUnavailableError('This Redis-cached store is closed. Open a new one.', { outcome: 'not_applied' });
+    if (this.closed) throw this.closedError();
+  }
+
+  private closedError(): StoreUnavailableError {
+    return closedStoreError('This Redis-cached store', 'Open a new one.');
   }
 }
 
@@ -586,8 +526,10 @@ export class RedisCachedStore implements Store, BlacklistSource, Partial<Session
  * @throws StoreUnavailableError when Redis does not answer (nothing is left open; `store` stays open).
  */
 export async function withRedisCache(store: CacheableStore, options: RedisCacheOptions): Promise<RedisCachedStore> {
-  if (typeof (store as Partial<BlacklistSource>).listBlacklisted !== 'function') {
-    throw new TypeError('withRedisCache needs a store that can list its blacklist (listBlacklisted): the SQL, SQLite or memory store.');
+  if (!isBlacklistSource(store)) {
+    throw new TypeError(
+      'withRedisCache needs a store that can list its blacklist (that declares the blacklistSource capability): the SQL, SQLite, memory or Django store.',
+    );
   }
   let client = options.client;
   const owns = client === undefined;

@@ -1,7 +1,8 @@
 /**
- * Errors the stores raise for the optional capabilities, with stable codes. (The core's own store errors are in
+ * Errors the stores raise, with stable codes, written once. (The core's own store errors are in
  * `core/store/errors.ts`.)
  */
+import { StoreUnavailableError } from '../../core/store/errors.js';
 
 /** Raised by `putOneTime` when the key is taken (keys are random, so a clash is a bug in the caller). */
 export class OneTimeKeyExistsError extends Error {
@@ -11,4 +12,15 @@ export class OneTimeKeyExistsError extends Error {
     super('A one-time value already exists under this key. Keys must be fresh random values.');
     this.name = 'OneTimeKeyExistsError';
   }
+}
+
+/**
+ * What every store answers once closed: `StoreUnavailableError` (503), `not_applied` since nothing reached the
+ * database. `store` names it ("The SQLite store for ./db.sqlite3"); `advice` says how to get a working one.
+ */
+export function closedStoreError(store: string, advice?: string, cause?: unknown): StoreUnavailableError {
+  return new StoreUnavailableError(`${store} is closed.${advice === undefined ? '' : ` ${advice}`}`, {
+    outcome: 'not_applied',
+    ...(cause === undefined ? {} : { cause }),
+  });
 }

@@ -3,17 +3,17 @@
  * Each reader returns the value or records an error under the field's name, so that one 400 lists every bad field,
  * as a serializer does.
  */
-import { AdminValidationError } from './errors.js';
-import type { AdminMessage } from './messages.js';
+import { ValidationError } from '../core/errors.js';
+import type { Message } from '../core/i18n/translate.js';
 
 /** A query-string value as frameworks parse it: absent, once, or repeated (the last one wins, as `QueryDict.get`). */
 export type QueryValue = string | readonly string[] | undefined;
 
 /** Collects field errors; `done()` throws them all at once. */
 export class FieldErrors {
-  private readonly errors: Record<string, AdminMessage[]> = {};
+  private readonly errors: Record<string, Message[]> = {};
 
-  add(field: string, message: AdminMessage): void {
+  add(field: string, message: Message): void {
     (this.errors[field] ??= []).push(message);
   }
 
@@ -21,9 +21,9 @@ export class FieldErrors {
     return Object.hasOwn(this.errors, field);
   }
 
-  /** Throws an `AdminValidationError` when any field failed. */
+  /** Throws the core's `ValidationError` (400, DRF's field map) when any field failed. */
   done(): void {
-    if (Object.keys(this.errors).length > 0) throw new AdminValidationError(this.errors);
+    if (Object.keys(this.errors).length > 0) throw new ValidationError(this.errors);
   }
 }
 

@@ -1,5 +1,5 @@
 /** Outstanding and blacklisted tokens (simplejwt's two admin tables), and flushing the expired ones. */
-import type { TokenKindName, TokenListing } from '../store/types.js';
+import type { TokenKindName, TokenListing } from '../core/store/types.js';
 import { sessionStore, type AdminContext } from './context.js';
 import { FieldErrors, lastValue, readQueryBoolean, type QueryValue } from './fields.js';
 import { readPaging, type AdminPage } from './users.js';

@@ -3,16 +3,16 @@
  * Every operation that takes access away also ends the user's sessions, so it is effective at once, not at the next
  * token expiry.
  */
-import { NotFound } from '../errors.js';
-import { endSessions } from '../handlers/logout-all.js';
-import { hasSessions, type UserRecord } from '../store/types.js';
-import { UserExistsError } from '../store/errors.js';
-import { changePassword } from '../users/change-password.js';
-import { findUserByUsername, normalizeUsername } from '../users/username.js';
+import { NotFound } from '../core/errors.js';
+import { endSessions } from '../core/handlers/logout-all.js';
+import { hasSessions, type UserRecord } from '../core/store/types.js';
+import { UserExistsError } from '../core/store/errors.js';
+import { changePassword } from '../core/users/change-password.js';
+import { findUserByUsername, normalizeUsername } from '../core/users/username.js';
 import type { AdminContext } from './context.js';
 import { CannotDeactivateSelf } from './errors.js';
 import { FieldErrors, readBoolean, readQueryInteger, readString, type QueryValue } from './fields.js';
-import { publicUser, type PublicUser } from '../users/public-user.js';
+import { publicUser, type PublicUser } from '../core/users/public-user.js';
 
 /** Django's `username` column: 150 characters of letters, digits and `@.+-_` (UnicodeUsernameValidator). */
 export const USERNAME_MAX_LENGTH = 150;

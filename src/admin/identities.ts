@@ -3,9 +3,9 @@
  * with. Needs the store's optional `IdentityStore` capability. Unlinking follows the rule social login's own unlink
  * applies, judged by the store atomically with the removal: never the user's last way to sign in.
  */
-import { NotFound } from '../errors.js';
-import { publicIdentity, type PublicIdentity } from '../users/public-user.js';
-import { hasUsablePassword } from '../users/sign-in-methods.js';
+import { NotFound } from '../core/errors.js';
+import { publicIdentity, type PublicIdentity } from '../core/users/public-user.js';
+import { hasUsablePassword } from '../core/users/sign-in-methods.js';
 import { identityStore, type AdminContext } from './context.js';
 import { LastLoginMethod } from './errors.js';
 import { requireUser } from './users.js';

@@ -2,9 +2,9 @@
  * Sessions: one per login, a refresh-token family (its first jti names it; every rotation stays in it). Listing needs
  * the store's optional `SessionStore` capability; revoking everything works with any store.
  */
-import { NotFound } from '../errors.js';
-import { endSessions } from '../handlers/logout-all.js';
-import type { SessionRecord } from '../store/types.js';
+import { NotFound } from '../core/errors.js';
+import { endSessions } from '../core/handlers/logout-all.js';
+import type { SessionRecord } from '../core/store/types.js';
 import { sessionStore, type AdminContext } from './context.js';
 import { FieldErrors, readQueryBoolean, type QueryValue } from './fields.js';
 import { requireUser } from './users.js';

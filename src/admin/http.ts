@@ -1,13 +1,8 @@
 /**
  * The admin API's answers as core responses (framework-neutral): success bodies, DRF's paginated list shape, and
- * errors in the same `{"detail", "code"}` / `{"field": ["message"]}` shapes as every other endpoint.
+ * errors as the core renders every error (`{"detail", "code"}` / `{"field": ["message"]}`), never cached.
  */
-import { negotiateLocale } from '../i18n/negotiate.js';
-import { BASE_HEADERS, type CoreResponse } from '../http/types.js';
-import type { HeaderMap } from '../http/types.js';
-import type { Settings } from '../settings/types.js';
-import { AdminError } from './errors.js';
-import { renderAdminMessage } from './messages.js';
+import { BASE_HEADERS, type CoreResponse, type HeaderMap } from '../core/http/types.js';
 import type { AdminPage } from './users.js';
 
 /** Headers of every admin answer: DRF's, and never cached (they carry user data). */
@@ -22,28 +17,16 @@ export function adminResponse(status: number, body: unknown, allow: readonly str
 
 /** What rendering an error needs: a `RestJwt` fits. */
 export interface AdminErrorRenderer {
-  readonly settings: Settings;
   errorResponse(err: unknown, headers: HeaderMap): CoreResponse;
 }
 
 /**
- * Any error as an answer: the admin's own errors in the request's language (field errors as DRF's field map, others
- * as `{"detail", "code"}`); everything else as the core renders it (401/403/404/503, 500 for bugs).
+ * Any error as an answer, in the request's language: the admin's own errors and field errors like the core's
+ * (400/401/403/404/501/503, 500 for bugs), all through the core's one renderer, with `Cache-Control: no-store`.
  */
 export function adminErrorResponse(service: AdminErrorRenderer, err: unknown, headers: HeaderMap): CoreResponse {
-  if (!(err instanceof AdminError)) {
-    const res = service.errorResponse(err, headers);
-    return { ...res, headers: { ...res.headers, 'Cache-Control': 'no-store' } };
-  }
-  const locale = negotiateLocale(headers['accept-language'], service.settings.locales, 'en');
-  const body: Record<string, unknown> = {};
-  if (err.fields !== undefined) {
-    for (const [field, messages] of Object.entries(err.fields)) body[field] = messages.map((m) => renderAdminMessage(m, locale));
-  } else {
-    body.detail = renderAdminMessage(err.detail, locale);
-    body.code = err.code;
-  }
-  return { status: err.status, headers: { ...BASE_HEADERS, 'Cache-Control': 'no-store' }, body };
+  const res = service.errorResponse(err, headers);
+  return { ...res, headers: { ...res.headers, 'Cache-Control': 'no-store' } };
 }
 
 /** DRF's LimitOffsetPagination body. */

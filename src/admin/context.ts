@@ -1,8 +1,8 @@
-import type { Authentication } from '../auth/authenticate.js';
-import { checkPermissions, isStaff } from '../auth/permissions.js';
-import type { PasswordHasher } from '../passwords/index.js';
-import type { Settings } from '../settings/types.js';
-import { hasIdentities, hasSessions, type IdentityStore, type SessionStore, type Store, type UserRecord } from '../store/types.js';
+import type { Authentication } from '../core/auth/authenticate.js';
+import { checkPermissions, isStaff } from '../core/auth/permissions.js';
+import type { PasswordHasher } from '../core/passwords/index.js';
+import type { Settings } from '../core/settings/types.js';
+import { hasIdentities, hasSessions, type IdentityStore, type SessionStore, type Store, type UserRecord } from '../core/store/types.js';
 import { IdentitiesUnsupported, SessionsUnsupported } from './errors.js';
 
 /** What the admin operations run with: a `RestJwt` fits (`store`, `hasher`, `settings`, `tokens.nowSeconds`). */

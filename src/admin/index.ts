@@ -1,20 +1,13 @@
 /**
- * The admin operations behind `/api/admin/` and the admin page, framework-neutral: every one takes an
- * {@link AdminContext}, which only a staff user gets ({@link adminContext}), and answers plain data or throws an error
- * that {@link adminErrorResponse} renders.
+ * The admin API (`restjwt/admin`), framework-neutral: {@link adminRoutes} is its route table of plain request →
+ * `CoreResponse` handlers, for any adapter to mount (the reference server mounts it under `/api/admin/`). Every
+ * operation takes an {@link AdminContext}, which only a staff user gets ({@link adminContext}), and answers plain data
+ * or throws an `ApiError` that the core renders ({@link adminErrorResponse}). See docs/admin.md.
  */
+export { adminRoutes, ADMIN_API_PREFIX, type AdminRoute, type AdminRequest, type AdminAuditEntry } from './routes.js';
 export { adminContext, identityStore, sessionStore, type AdminContext, type AdminService } from './context.js';
-export {
-  AdminError,
-  AdminValidationError,
-  CannotDeactivateSelf,
-  IdentitiesUnsupported,
-  LastLoginMethod,
-  SessionsUnsupported,
-  type AdminErrorCode,
-} from './errors.js';
+export { CannotDeactivateSelf, IdentitiesUnsupported, LastLoginMethod, SessionsUnsupported, type AdminErrorCode } from './errors.js';
 export { FieldErrors, readBoolean, readString, readQueryBoolean, readQueryInteger, lastValue, type QueryValue } from './fields.js';
-export { adminEn, adminFr, renderAdminMessage, type AdminMessage, type AdminMessageKey, type AdminCatalogue } from './messages.js';
 export {
   listUsers,
   getUser,

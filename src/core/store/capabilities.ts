@@ -1,0 +1,77 @@
+/**
+ * The optional capabilities of a store, declared explicitly. A store lists the ones it implements in `capabilities`
+ * and, through {@link WithCapabilities}, the compiler holds it to implementing each one's interface. Detection
+ * ({@link hasCapability}, and `hasSessions`, `hasIdentities`, `canImportUsers`, `isBlacklistSource` on top of it)
+ * reads that list: a method that merely has a capability's name (the Django store's paging of its own rows, say)
+ * never counts as the capability.
+ */
+import type { BlacklistSource, IdentityStore, OneTimeStore, SessionStore, UserImportStore } from './types.js';
+
+/** Each optional capability, by the name a store declares it with. */
+export interface StoreCapabilityInterfaces {
+  /** {@link BlacklistSource}: pages of the blacklist, for a revocation cache to load. */
+  blacklistSource: BlacklistSource;
+  /** {@link UserImportStore}: users taken with their own ids (`restjwt importdjango`). */
+  importUsers: UserImportStore;
+  /** {@link SessionStore}: sessions and token listings (the admin page). */
+  sessions: SessionStore;
+  /** {@link IdentityStore}: linked social-login identities. */
+  identities: IdentityStore;
+  /** {@link OneTimeStore}: single-use expiring values (OAuth state, one-time login codes). */
+  oneTime: OneTimeStore;
+}
+
+/** The name of an optional capability. */
+export type StoreCapability = keyof StoreCapabilityInterfaces;
+
+/**
+ * The methods of each capability. A declared capability counts only while all of them are there, so that a wrapper
+ * or proxy that hides them (a store seen without the capability) withdraws it too.
+ */
+export const CAPABILITY_METHODS = {
+  blacklistSource: ['listBlacklisted'],
+  importUsers: ['importUser'],
+  sessions: ['recordSession', 'touchSession', 'listSessions', 'sessionOwner', 'listTokens', 'countUsers'],
+  identities: ['findIdentity', 'linkIdentity', 'touchIdentity', 'unlinkIdentity', 'listIdentities'],
+  oneTime: ['putOneTime', 'takeOneTime'],
+} as const satisfies { readonly [C in StoreCapability]: readonly (keyof StoreCapabilityInterfaces[C])[] };
+
+/** Every optional capability, for stores that implement them all (memory, SQLite, SQL). */
+export const ALL_CAPABILITIES = ['blacklistSource', 'importUsers', 'sessions', 'identities', 'oneTime'] as const satisfies readonly StoreCapability[];
+
+type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+
+/**
+ * What a store declaring the capabilities `C` is: it lists them in `capabilities` and implements each one's
+ * interface. `class S implements Store, WithCapabilities<'sessions' | 'oneTime'>` fails to compile when a declared
+ * capability is not implemented.
+ */
+export type WithCapabilities<C extends StoreCapability> = { readonly capabilities: readonly C[] } & Intersection<StoreCapabilityInterfaces[C]>;
+
+/** True when `store` declares the capability `name` (in `capabilities`) and has its methods. */
+export function hasCapability<S extends object, C extends StoreCapability>(store: S, name: C): store is S & StoreCapabilityInterfaces[C] {
+  const declared: unknown = (store as { capabilities?: unknown }).capabilities;
+  if (!Array.isArray(declared) || !declared.includes(name)) return false;
+  for (const method of CAPABILITY_METHODS[name]) if (typeof (store as Record<string, unknown>)[method] !== 'function') return false;
+  return true;
+}
+
+/** True when `store` implements {@link SessionStore}. */
+export function hasSessions<S extends object>(store: S): store is S & SessionStore {
+  return hasCapability(store, 'sessions');
+}
+
+/** True when `store` implements {@link IdentityStore} and {@link OneTimeStore} (what social login needs). */
+export function hasIdentities<S extends object>(store: S): store is S & IdentityStore & OneTimeStore {
+  return hasCapability(store, 'identities') && hasCapability(store, 'oneTime');
+}
+
+/** True when `store` implements {@link UserImportStore}. */
+export function canImportUsers<S extends object>(store: S): store is S & UserImportStore {
+  return hasCapability(store, 'importUsers');
+}
+
+/** True when `store` implements {@link BlacklistSource} (what a revocation cache in front of it needs). */
+export function isBlacklistSource<S extends object>(store: S): store is S & BlacklistSource {
+  return hasCapability(store, 'blacklistSource');
+}
