@@ -3,10 +3,10 @@
  * (`renderError`, through `RestJwt.errorResponse`) answers them like every other error. Invalid input is the core's
  * `ValidationError` (400 `invalid`, DRF's field map); `not_found`, `permission_denied`, … are the core's as they are.
  */
-import { ApiError } from '../core/errors.js';
+import { ApiError, type ApiErrorCode } from '../core/errors.js';
 
 /** Stable `code`s of the admin API's own errors (besides the core's). */
-export type AdminErrorCode = 'cannot_deactivate_self' | 'last_login_method' | 'sessions_unsupported' | 'identities_unsupported';
+export type AdminErrorCode = Extract<ApiErrorCode, 'cannot_deactivate_self' | 'last_login_method' | 'sessions_unsupported' | 'identities_unsupported'>;
 
 /** 400: a staff user asked to deactivate their own account (they would lock themselves out mid-request). */
 export class CannotDeactivateSelf extends ApiError {

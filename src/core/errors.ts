@@ -22,11 +22,38 @@ export interface TokenClassFailure {
   message: Message;
 }
 
+/**
+ * Every `code` an `ApiError` can carry on the wire, so that `switch (err.code)` over an `ApiError` is checked by the
+ * compiler. The admin API's four codes are listed here because its errors are `ApiError`s whose messages live in
+ * the core's catalogue; social login's codes are its own (`SocialErrorCode`).
+ */
+export type ApiErrorCode =
+  | 'token_not_valid'
+  | AuthenticationFailedCode
+  | 'duplicate_authorization_header'
+  | 'not_authenticated'
+  | 'permission_denied'
+  | 'invalid'
+  | 'parse_error'
+  | 'unsupported_media_type'
+  | 'method_not_allowed'
+  | 'request_too_large'
+  | 'headers_too_large'
+  | 'malformed_request'
+  | 'not_found'
+  | ServiceUnavailableCode
+  | 'csrf_failed'
+  | 'throttled'
+  | 'cannot_deactivate_self'
+  | 'last_login_method'
+  | 'sessions_unsupported'
+  | 'identities_unsupported';
+
 /** Base of every error with a wire representation. */
 export abstract class ApiError extends Error {
   abstract readonly status: number;
   /** Stable machine-readable code, sent as `code`. */
-  abstract readonly code: string;
+  abstract readonly code: ApiErrorCode;
   /** Whether a 401 carries `WWW-Authenticate`. */
   readonly challenge: boolean = false;
   extraHeaders?: Record<string, string>;
@@ -167,11 +194,13 @@ export class NotFound extends ApiError {
   }
 }
 
+export type ServiceUnavailableCode = 'store_unavailable' | 'signing_disabled';
+
 /** 503: a dependency (the store) cannot answer; nothing was issued or changed. */
 export class ServiceUnavailable extends ApiError {
   readonly status = 503;
-  readonly code: string;
-  constructor(code: 'store_unavailable' | 'signing_disabled', retryAfterSeconds?: number) {
+  readonly code: ServiceUnavailableCode;
+  constructor(code: ServiceUnavailableCode, retryAfterSeconds?: number) {
     super({ key: code });
     this.code = code;
     if (retryAfterSeconds !== undefined) this.extraHeaders = { 'Retry-After': String(retryAfterSeconds) };

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { sendCore } from '../adapters/fastify/index.js';
-import { ERROR_SCHEMA, nodeHeaderRecord, type RestJwt } from '../core/index.js';
+import { type RestJwt } from '../core/index.js';
+import { ERROR_SCHEMA, nodeHeaderRecord } from '../core/adapter-kit.js';
 import type { SocialLogin, SocialRequest, SocialRoute } from '../social/index.js';
 
 /** The documentation of the routes (@fastify/swagger); they never validate: the handlers check their own input. */

@@ -1,4 +1,5 @@
-import { BASE_HEADERS, type CoreResponse } from '../core/index.js';
+import { type CoreResponse } from '../core/index.js';
+import { BASE_HEADERS } from '../core/adapter-kit.js';
 
 /**
  * Social login's typed errors. Each has a stable `code` and HTTP status and renders as simplejwt's error body

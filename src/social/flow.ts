@@ -1,17 +1,5 @@
-import {
-  accessPolicy,
-  BASE_HEADERS,
-  ConfigurationError,
-  hasIdentities,
-  Throttled,
-  type CoreRequest,
-  type CoreResponse,
-  type IdentityStore,
-  type OneTimeStore,
-  type RestJwt,
-  type Store,
-  type UserRecord,
-} from '../core/index.js';
+import { accessPolicy, ConfigurationError, Throttled, type CoreRequest, type CoreResponse, type IdentityStore, type OneTimeStore, type RestJwt, type Store, type UserRecord } from '../core/index.js';
+import { BASE_HEADERS, hasIdentities } from '../core/adapter-kit.js';
 import type { RequestMeta } from '../core/endpoints.js';
 import { clientAddress } from '../core/http/client-ip.js';
 import { tokensToCookies } from '../core/http/cookie-mode.js';

@@ -6,7 +6,7 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRoutes } from '../../src/admin/index.js';
-import { headerRecord, outgoingHeaders, responseText } from '../../src/core/index.js';
+import { headerRecord, outgoingHeaders, responseText } from '../../src/core/adapter-kit.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
 import { startApp, type TestApp } from '../helpers/server.js';
 

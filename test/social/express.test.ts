@@ -2,7 +2,8 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createRestJwt, headerRecord, outgoingHeaders, responseText } from '../../src/core/index.js';
+import { createRestJwt } from '../../src/core/index.js';
+import { headerRecord, outgoingHeaders, responseText } from '../../src/core/adapter-kit.js';
 import { createSocialLogin } from '../../src/social/index.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
 import { SECRET } from '../helpers/server.js';

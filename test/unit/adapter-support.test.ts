@@ -1,25 +1,7 @@
 import { createSecretKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  accessPolicy,
-  authenticationPolicy,
-  createRestJwt,
-  endpointSchema,
-  ENDPOINTS,
-  headerRecord,
-  isAuthenticated,
-  isStaff,
-  isTokenUser,
-  matchTokenRoute,
-  ParseError,
-  PayloadTooLarge,
-  readRawBody,
-  slashRedirect,
-  splitTarget,
-  tokenRoutes,
-  tokenUser,
-  type Permission,
-} from '../../src/core/index.js';
+import { accessPolicy, authenticationPolicy, createRestJwt, isAuthenticated, isStaff, isTokenUser, ParseError, PayloadTooLarge, tokenUser, type Permission } from '../../src/core/index.js';
+import { endpointSchema, ENDPOINTS, headerRecord, matchTokenRoute, readRawBody, slashRedirect, splitTarget, tokenRoutes } from '../../src/core/adapter-kit.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
 import { fastHasher, mint, SECRET } from '../helpers/server.js';
 

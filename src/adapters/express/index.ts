@@ -10,19 +10,8 @@
  * inference from the middleware) and `req.auth` (type the handler's `req` as `RestJwtRequest<U>`).
  */
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
-import {
-  accessPolicy,
-  authenticationPolicy,
-  nodeHeaderMap,
-  ParseError,
-  PayloadTooLarge,
-  type AccessPolicy,
-  type Authentication,
-  type AuthUser,
-  type GuardArgs,
-  type RestJwt,
-  type UserRecord,
-} from '../../core/index.js';
+import { accessPolicy, authenticationPolicy, ParseError, PayloadTooLarge, type AccessPolicy, type Authentication, type AuthUser, type GuardArgs, type RestJwt, type UserRecord } from '../../core/index.js';
+import { nodeHeaderMap } from '../../core/adapter-kit.js';
 import type { ParamsDictionary } from 'express-serve-static-core';
 import { handleNode, nodeHeaders, redirectNode, sendNode } from '../node/index.js';
 

@@ -8,30 +8,8 @@ import type {
   preHandlerAsyncHookHandler,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import {
-  accessPolicy,
-  authenticationPolicy,
-  endpointSchema,
-  headerRecord,
-  MethodNotAllowed,
-  nodeHeaderMap,
-  nodeHeaderRecord,
-  ParseError,
-  PayloadTooLarge,
-  UnsupportedMediaType,
-  mediaType,
-  responseText,
-  outgoingHeaders,
-  slashRedirect,
-  splitTarget,
-  type AccessPolicy,
-  type Authentication,
-  type CoreResponse,
-  type GuardArgs,
-  type RestJwt,
-  type TokenRoute,
-  type UserRecord,
-} from '../../core/index.js';
+import { accessPolicy, authenticationPolicy, MethodNotAllowed, ParseError, PayloadTooLarge, UnsupportedMediaType, type AccessPolicy, type Authentication, type CoreResponse, type GuardArgs, type RestJwt, type UserRecord } from '../../core/index.js';
+import { endpointSchema, headerRecord, nodeHeaderMap, nodeHeaderRecord, mediaType, responseText, outgoingHeaders, slashRedirect, splitTarget, type TokenRoute } from '../../core/adapter-kit.js';
 
 /**
  * Types `request.auth`'s user, as @fastify/jwt's `FastifyJWT` does. The default is the store's `UserRecord`; an app

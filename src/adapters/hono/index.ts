@@ -17,20 +17,8 @@
  */
 import { Hono, type Context, type ErrorHandler, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import {
-  accessPolicy,
-  authenticationPolicy,
-  headerRecord,
-  responseText,
-  slashRedirect,
-  type AccessPolicy,
-  type Authentication,
-  type AuthUser,
-  type CoreResponse,
-  type GuardArgs,
-  type RestJwt,
-  type UserRecord,
-} from '../../core/index.js';
+import { accessPolicy, authenticationPolicy, type AccessPolicy, type Authentication, type AuthUser, type CoreResponse, type GuardArgs, type RestJwt, type UserRecord } from '../../core/index.js';
+import { headerRecord, responseText, slashRedirect } from '../../core/adapter-kit.js';
 
 /** The variables `authenticate` sets: the authentication and its user, null when anonymous. */
 export interface RestJwtEnv<U = UserRecord> {

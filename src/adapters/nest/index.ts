@@ -36,22 +36,8 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { Subscription } from 'rxjs';
-import {
-  accessPolicy,
-  headerRecord,
-  nodeHeaderMap,
-  responseText,
-  outgoingHeaders,
-  type Authentication,
-  type CoreResponse,
-  type GuardArgs,
-  type HeaderInput,
-  type HeaderMap,
-  type NodeHeaders,
-  type Permission,
-  type RestJwt,
-  type UserRecord,
-} from '../../core/index.js';
+import { accessPolicy, type Authentication, type CoreResponse, type GuardArgs, type Permission, type RestJwt, type UserRecord } from '../../core/index.js';
+import { headerRecord, nodeHeaderMap, responseText, outgoingHeaders, type HeaderInput, type HeaderMap, type NodeHeaders } from '../../core/adapter-kit.js';
 import { tokenMiddleware } from '../node/index.js';
 
 /** Injection token of the `RestJwt` service (`@Inject(RESTJWT) restjwt: RestJwt`). */

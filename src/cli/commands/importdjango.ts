@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { canImportUsers, findUserByUsername, normalizeUsername, type ImportUserResult, type Store, type UserImportStore, type UserRecord } from '../../core/index.js';
+import { findUserByUsername, normalizeUsername, type ImportUserResult, type Store, type UserImportStore, type UserRecord } from '../../core/index.js';
+import { canImportUsers } from '../../core/adapter-kit.js';
 import { openDjangoStore, type DjangoStore } from '../../stores/django/index.js';
 import { DJANGO_URL_EXAMPLES, isDjangoUrl, parseDjangoUrl } from '../../stores/django/url.js';
 import { CliError } from '../errors.js';
