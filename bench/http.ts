@@ -4,8 +4,9 @@
  * never shares the server's event loop.
  *
  *   npm run bench:http          the full run: median of BENCH_RUNS (3) runs of `-c 50 -d 5` per target, the defaults
- *                               group (`restjwt serve` with no flags, unpinned: protected / public, and --workers 2 vs
- *                               simplejwt), the login-load
+ *                               group (`restjwt serve` with no flags, unpinned, loaded by `wrk -t2 -c50 -d6s` when
+ *                               /usr/bin/wrk exists — BENCH_DEFAULTS_LOAD=autocannon to use autocannon: protected /
+ *                               public, and --workers 2 vs simplejwt), the login-load
  *                               check, the memory check, simplejwt vs `restjwt serve --workers 2` when available, and
  *                               refresh with rotation + blacklist vs simplejwt on SQLite and PostgreSQL
  *   npm run bench:http:smoke    BENCH_SMOKE=1: every server ~1 s, only checks that they answer 200 (refresh: 4
@@ -138,10 +139,49 @@ const loadFigures = (r: autocannon.Result): Load => ({ rps: r.requests.average, 
  * One autocannon run; `pin` (frameworks group): in a child process on CPU 1, see {@link loadPinned}. Only plain JSON
  * options (no callbacks) can be pinned.
  */
-async function load(url: string, options: Partial<autocannon.Options> = {}, pin = false): Promise<Load> {
+async function load(url: string, options: Partial<autocannon.Options> = {}, pin = false, tool: LoadTool = 'autocannon'): Promise<Load> {
   const all = { url, connections: CONNECTIONS, duration: DURATION, ...options };
+  if (tool === 'wrk') return loadWrk(all);
   if (pin && PIN) return loadPinned(all);
   return loadFigures(await autocannon(all));
+}
+
+/** The load generator: autocannon (in this process, or pinned), or wrk where the issue's own measurement used it. */
+type LoadTool = 'autocannon' | 'wrk';
+const WRK = '/usr/bin/wrk';
+
+/**
+ * One `wrk -t2 --latency` run (unpinned, as a user would run it): a C load generator that takes far less CPU than
+ * autocannon, so on two shared cores more of the machine goes to the server. Parsed from wrk's text report.
+ */
+function loadWrk(options: { url: string; connections?: number; duration?: number | string; headers?: Readonly<Record<string, string | readonly string[] | undefined>> }): Promise<Load> {
+  const headerArgs = Object.entries(options.headers ?? {}).flatMap(([k, v]) => (v === undefined ? [] : ['-H', `${k}: ${String(v)}`]));
+  const args = ['-t2', `-c${options.connections ?? CONNECTIONS}`, `-d${options.duration ?? DURATION}s`, '--latency', ...headerArgs, options.url];
+  return new Promise<Load>((resolve, reject) => {
+    const child = spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    track(child);
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+      if (code !== 0 || rps === null) return reject(new Error(`wrk exited (${String(code)}): ${out.slice(-2000)}`));
+      const ms = (m: RegExpExecArray | null): number => {
+        if (m === null) return NaN;
+        const unit = m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1;
+        return Number(m[1]) * unit;
+      };
+      const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      resolve({
+        rps: Number(rps[1]),
+        p99: ms(/\s99%\s+([\d.]+)(us|ms|s)\b/.exec(out)),
+        p50: ms(/\s50%\s+([\d.]+)(us|ms|s)\b/.exec(out)),
+        non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
+        errors: socket === null ? 0 : socket.slice(1).reduce((a, x) => a + Number(x), 0),
+      });
+    });
+  });
 }
 
 /**
@@ -202,11 +242,20 @@ interface Row {
 }
 
 /** Median req/s and median p99 of RUNS runs; throws when any answer was not 2xx. `pin`: autocannon on CPU 1. */
-async function measure(framework: string, target: string, url: string, headers: Record<string, string> = {}, allowErrors = false, pin = false): Promise<Row> {
+async function measure(
+  framework: string,
+  target: string,
+  url: string,
+  headers: Record<string, string> = {},
+  allowErrors = false,
+  pin = false,
+  tool: LoadTool = 'autocannon',
+  duration = DURATION,
+): Promise<Row> {
   const runs: Load[] = [];
-  if (WARMUP > 0) await load(url, { headers, duration: WARMUP }, pin);
+  if (WARMUP > 0) await load(url, { headers, duration: WARMUP }, pin, tool);
   for (let i = 0; i < RUNS; i++) {
-    const r = await load(url, { headers }, pin);
+    const r = await load(url, { headers, duration }, pin, tool);
     if (r.non2xx > 0 || (r.errors > 0 && !allowErrors) || r.rps === 0) {
       throw new Error(`${framework} / ${target}: ${r.non2xx} non-2xx answers, ${r.errors} errors, ${r.rps} req/s`);
     }
@@ -224,18 +273,26 @@ async function measure(framework: string, target: string, url: string, headers: 
  * apart (this VM's clock: the same baseline measured 68 k and 56 k req/s in two runs) and the JIT state of a fresh
  * process. The ratio is the median of the pairs' ratios.
  */
-async function measurePaired(framework: string, target: string, base: string, headers: Record<string, string>, pin = true): Promise<Row> {
+async function measurePaired(
+  framework: string,
+  target: string,
+  base: string,
+  headers: Record<string, string>,
+  pin = true,
+  tool: LoadTool = 'autocannon',
+  duration = DURATION,
+): Promise<Row> {
   const publicUrl = `${base}/api/public/`;
   const protectedUrl = `${base}/api/protected/`;
   if (WARMUP > 0) {
-    await load(publicUrl, { duration: WARMUP }, pin);
-    await load(protectedUrl, { headers, duration: WARMUP }, pin);
+    await load(publicUrl, { duration: WARMUP }, pin, tool);
+    await load(protectedUrl, { headers, duration: WARMUP }, pin, tool);
   }
   const runs: Load[] = [];
   const baselines: Load[] = [];
   for (let i = 0; i < RUNS; i++) {
     for (const [url, h, into] of [[publicUrl, {}, baselines], [protectedUrl, headers, runs]] as const) {
-      const r = await load(url, { headers: h }, pin);
+      const r = await load(url, { headers: h, duration }, pin, tool);
       if (r.non2xx > 0 || r.errors > 0 || r.rps === 0) throw new Error(`${framework} / ${target} (${url}): ${r.non2xx} non-2xx answers, ${r.errors} errors, ${r.rps} req/s`);
       into.push(r);
     }
@@ -484,13 +541,14 @@ async function startRestjwtServe(database: string | undefined, settings?: Record
 
 /**
  * What a user gets from `npm start` with no flags: `restjwt serve` as it starts by default (SQLite file and signing
- * key made in a fresh directory, its JSON access log written to a file), measured unpinned (server and autocannon
- * share both cores, as on a user's machine): `/api/public/` then `/api/protected/` in paired runs on one process, and
- * `restjwt serve --workers 2` with default flags against simplejwt under `gunicorn --workers 2` (the simplejwt group's
- * figure from the same run, or measured here when that group is not run).
+ * key made in a fresh directory, its JSON access log written to a file), measured as issue 14 measured it: `wrk -t2
+ * -c50 -d6s`, unpinned (server and load share both cores, as on a user's machine): `/api/public/` then
+ * `/api/protected/` in paired runs on one process, and `restjwt serve --workers 2` with default flags against
+ * simplejwt under `gunicorn --workers 2`, loaded by the same tool.
  */
-async function defaultsRuns(simplejwt: Row | undefined): Promise<DefaultsResult> {
-  const result: DefaultsResult = {};
+async function defaultsRuns(): Promise<DefaultsResult> {
+  const result: DefaultsResult = { tool: DEFAULTS_TOOL, duration: DEFAULTS_DURATION };
+  console.log(`defaults: load by ${DEFAULTS_TOOL === 'wrk' ? `wrk -t2 -c${CONNECTIONS} -d${DEFAULTS_DURATION}s` : `autocannon -c ${CONNECTIONS} -d ${DEFAULTS_DURATION}`}, unpinned`);
   for (const workers of [1, 2]) {
     const dir = mkdtempSync(join(tmpdir(), 'restjwt-bench-defaults-'));
     try {
@@ -499,8 +557,8 @@ async function defaultsRuns(simplejwt: Row | undefined): Promise<DefaultsResult>
         const token = await login(server.url);
         await expect200(`${server.url}/api/protected/`, bearer(token));
         const label = `restjwt serve${workers > 1 ? ` --workers ${workers}` : ''} (default flags, SQLite, access log on)`;
-        if (workers === 1) result.single = await measurePaired('defaults', label, server.url, bearer(token), false);
-        else result.workers2 = await measure('defaults', label, `${server.url}/api/protected/`, bearer(token));
+        if (workers === 1) result.single = await measurePaired('defaults', label, server.url, bearer(token), false, DEFAULTS_TOOL, DEFAULTS_DURATION);
+        else result.workers2 = await measure('defaults', label, `${server.url}/api/protected/`, bearer(token), false, false, DEFAULTS_TOOL, DEFAULTS_DURATION);
         const logged = readFileSync(join(dir, 'serve.log'), 'utf8').split('\n').filter((l) => l.includes('"msg":"request"')).length;
         if (logged === 0) throw new Error(`defaults: ${label} wrote no access line: the default must log`);
       } finally {
@@ -510,14 +568,41 @@ async function defaultsRuns(simplejwt: Row | undefined): Promise<DefaultsResult>
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  result.simplejwt = simplejwt ?? (await versusSimplejwt())[0];
+  result.simplejwt = await simplejwtProtected(DEFAULTS_TOOL, DEFAULTS_DURATION);
   return result;
 }
 
+/** The issue's measurement: wrk -t2 -c50 -d6s, unpinned; autocannon where wrk is not installed. */
+const DEFAULTS_TOOL: LoadTool = process.env.BENCH_DEFAULTS_LOAD === 'autocannon' || !existsSync(WRK) ? 'autocannon' : 'wrk';
+const DEFAULTS_DURATION = SMOKE ? 1 : Number(process.env.BENCH_DEFAULTS_DURATION ?? 6);
+
 interface DefaultsResult {
+  tool: LoadTool;
+  duration: number;
   single?: Row;
   workers2?: Row;
   simplejwt?: Row;
+}
+
+/** simplejwt 5.2.2 under `gunicorn --workers 2` on SQLite: its protected route, loaded by `tool`. */
+async function simplejwtProtected(tool: LoadTool, duration: number): Promise<Row | undefined> {
+  if (!djangoAvailable()) {
+    console.log(`simplejwt: skipped (${PYTHON} cannot import rest_framework_simplejwt, gunicorn)`);
+    return undefined;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'restjwt-bench-peer-'));
+  try {
+    const peer = await startDjangoPeer(`sqlite:///${join(dir, 'peer.sqlite3')}`);
+    try {
+      const token = await login(peer.url);
+      await expect200(`${peer.url}/api/protected/`, bearer(token));
+      return await measure('Django', 'simplejwt 5.2.2, gunicorn --workers 2 (SQLite)', `${peer.url}/api/protected/`, bearer(token), true, false, tool, duration);
+    } finally {
+      await peer.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** simplejwt 5.2.2 under gunicorn (2 sync workers) vs `restjwt serve --workers 2`, both on SQLite, stateful. */
@@ -529,14 +614,8 @@ async function versusSimplejwt(): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'restjwt-bench-'));
   const rows: Row[] = [];
   try {
-    const peer = await startDjangoPeer(`sqlite:///${join(dir, 'peer.sqlite3')}`);
-    try {
-      const token = await login(peer.url);
-      await expect200(`${peer.url}/api/protected/`, bearer(token));
-      rows.push(await measure('Django', 'simplejwt 5.2.2, gunicorn --workers 2 (SQLite)', `${peer.url}/api/protected/`, bearer(token), true));
-    } finally {
-      await peer.stop();
-    }
+    const peer = await simplejwtProtected('autocannon', DURATION);
+    if (peer !== undefined) rows.push(peer);
     const server = await startRestjwtServe(`sqlite:///${join(dir, 'restjwt.sqlite3')}`);
     try {
       const token = await login(server.url);
@@ -814,7 +893,7 @@ if (only.has('frameworks')) {
 }
 const rows = only.has('frameworks') ? await frameworkRuns() : [];
 const versus = only.has('simplejwt') ? await versusSimplejwt() : [];
-const defaults = only.has('defaults') ? await defaultsRuns(versus[0]) : {};
+const defaults: Partial<DefaultsResult> = only.has('defaults') ? await defaultsRuns() : {};
 const refresh = only.has('refresh') ? await refreshRuns() : [];
 const loginResult = only.has('login') ? await loginLoad() : {};
 const memory = only.has('memory') ? memoryCheck() : {};
@@ -835,5 +914,5 @@ if (!SMOKE) {
   }
   if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ defaults, rows, versus, refresh, login: loginResult, memory }, null, 2));
 } else {
-  console.log(`bench http smoke: ${rows.length + versus.length + refresh.length + Object.keys(defaults).length} targets answered 200`);
+  console.log(`bench http smoke: ${rows.length + versus.length + refresh.length + [defaults.single, defaults.workers2, defaults.simplejwt].filter((r) => r !== undefined).length} targets answered 200`);
 }

@@ -1,6 +1,6 @@
 /**
  * The memory check `bench/http.ts` runs in its own process (`node --expose-gc dist-bench/bench/memory.js N`): N
- * `decodeSync` verifications with the verified-token cache on (1000 entries), each of a distinct token (a new jti),
+ * `decodeLocal` verifications with the verified-token cache on (1000 entries), each of a distinct token (a new jti),
  * so the cache is filled and evicted all along. Prints RSS before/after/peak and heap used after GC, in MiB.
  */
 import { resolveSettings } from '../src/core/settings/resolve.js';
@@ -20,7 +20,7 @@ let peak = before;
 const start = process.hrtime.bigint();
 for (let i = 0; i < n; i++) {
   const raw = tokens.encode(tokens.forUser('access', user));
-  if (tokens.decodeSync(raw, 'access').payload.user_id !== '42') throw new Error('bad payload');
+  if (tokens.decodeLocal(raw, 'access').payload.user_id !== '42') throw new Error('bad payload');
   if ((i & 0xffff) === 0) peak = Math.max(peak, process.memoryUsage().rss);
 }
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;

@@ -23,17 +23,46 @@ export interface EndpointSpec {
   readonly optionalFields?: readonly string[];
   /** Response fields on success. */
   readonly returns: readonly string[];
+  /** Cookie mode: a request without a `refresh` field takes the refresh cookie instead (after the CSRF check). */
+  readonly readsRefreshCookie?: boolean;
+  /**
+   * Cookie mode, on success: `set` moves the tokens of the answer into cookies, `clear` expires the cookies. Absent:
+   * the answer is left as it is.
+   */
+  readonly cookies?: 'set' | 'clear';
+  /** Cookie mode: a 401 clears the cookies too (a logout whose token is already gone still logs the browser out). */
+  readonly clearsCookiesOn401?: boolean;
   readonly run: (ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta) => Promise<Record<string, string>>;
 }
 
 /** Every token endpoint, in simplejwt's URL names. Adapters mount them all from this table. */
 export const ENDPOINTS: readonly EndpointSpec[] = Object.freeze([
-  { name: 'obtainPair', path: 'token/', title: 'Token Obtain Pair', fields: ['username', 'password'], returns: ['refresh', 'access'], run: obtainPair },
-  { name: 'refresh', path: 'token/refresh/', title: 'Token Refresh', fields: ['refresh'], returns: ['access', 'refresh'], run: refreshPair },
+  { name: 'obtainPair', path: 'token/', title: 'Token Obtain Pair', fields: ['username', 'password'], returns: ['refresh', 'access'], cookies: 'set', run: obtainPair },
+  {
+    name: 'refresh',
+    path: 'token/refresh/',
+    title: 'Token Refresh',
+    fields: ['refresh'],
+    returns: ['access', 'refresh'],
+    readsRefreshCookie: true,
+    cookies: 'set',
+    run: refreshPair,
+  },
   { name: 'verify', path: 'token/verify/', title: 'Token Verify', fields: ['token'], returns: [], run: verifyToken },
-  { name: 'blacklist', path: 'token/blacklist/', title: 'Token Blacklist', fields: ['refresh'], optionalFields: ['access'], returns: [], run: blacklistToken },
+  {
+    name: 'blacklist',
+    path: 'token/blacklist/',
+    title: 'Token Blacklist',
+    fields: ['refresh'],
+    optionalFields: ['access'],
+    returns: [],
+    readsRefreshCookie: true,
+    cookies: 'clear',
+    clearsCookiesOn401: true,
+    run: blacklistToken,
+  },
   { name: 'obtainSliding', path: 'token/sliding/', title: 'Token Obtain Sliding', fields: ['username', 'password'], returns: ['token'], run: obtainSliding },
   { name: 'refreshSliding', path: 'token/sliding/refresh/', title: 'Token Refresh Sliding', fields: ['token'], returns: ['token'], run: refreshSliding },
   // Authenticated by the access token (Authorization header or access cookie), not by a body field.
-  { name: 'logoutAll', path: 'token/logout-all/', title: 'Token Logout All', fields: [], returns: [], run: logoutAll },
+  { name: 'logoutAll', path: 'token/logout-all/', title: 'Token Logout All', fields: [], returns: [], cookies: 'clear', run: logoutAll },
 ]);

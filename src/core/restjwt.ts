@@ -51,6 +51,12 @@ export interface RestJwtOptions {
   /** More verifying keys (a retired signing key during rotation). */
   extraVerifyingKeys?: readonly ExtraVerifyKey[];
   /**
+   * Where the token endpoints are served: the whole path, starting and ending with "/". Default `/api/` (so
+   * `/api/token/`, `/api/token/refresh/`, …). Adapters mount the endpoints here, and in cookie mode the refresh
+   * cookie's path is below it (`{prefix}token/`), so that the browser sends it to the token endpoints only.
+   */
+  prefix?: string;
+  /**
    * Counters for login throttling, required when `loginThrottle` is on: `createMemoryRateCounter()` from
    * `restjwt/stores/memory` for one process, the Redis counter from `restjwt/stores/redis` for several.
    */
@@ -84,13 +90,14 @@ export class RestJwt {
   private readonly ctx: HandlerContext;
   private readonly catalogues: Readonly<Record<string, Catalogue>>;
   private readonly scheme: string;
-  /** Where the token endpoints are mounted (set by `routes`): the refresh cookie's path is below it. */
-  private prefix = '/api/';
+  /** Where the token endpoints are served ({@link RestJwtOptions.prefix}); the refresh cookie's path is below it. */
+  readonly prefix: string;
 
   constructor(options: RestJwtOptions) {
     const { settings, ignored } = resolveSettings(options.settings ?? {});
     this.settings = settings;
     this.ignoredSettings = ignored;
+    this.prefix = checkPrefix(options.prefix ?? '/api/');
     this.keys = buildKeyset(settings, options.extraVerifyingKeys);
     const remote = settings.jwkUrl === undefined ? undefined : new RemoteKeys(settings.jwkUrl, settings.algorithm);
     this.tokens = new TokenService(settings, this.keys, options.clock ?? Date.now, remote);
@@ -150,7 +157,7 @@ export class RestJwt {
       if (req.method !== 'POST') throw new MethodNotAllowed(req.method, ['POST', 'OPTIONS']);
       const data = parseBody(req.headers['content-type'], req.rawBody, this.settings.maxBodyBytes);
       const cookies = this.settings.cookieMode !== 'off';
-      if (cookies && (name === 'refresh' || name === 'blacklist') && !Object.hasOwn(data, 'refresh')) {
+      if (cookies && spec.readsRefreshCookie === true && !Object.hasOwn(data, 'refresh')) {
         const refresh = authCookies(req.headers, this.settings).refresh;
         if (refresh !== undefined && refresh !== '') {
           // The browser attaches this cookie to forged requests too: the CSRF check makes it the page's own request.
@@ -161,13 +168,13 @@ export class RestJwt {
       const address = clientAddress(req.ip, req.headers['x-forwarded-for'], this.settings.trustedProxies);
       const body = await spec.run(this.ctx, data, { address, headers: req.headers });
       if (!cookies) return { status: 200, headers: { ...SUCCESS_HEADERS }, body };
-      if (name === 'blacklist' || name === 'logoutAll') return { status: 200, headers: { ...SUCCESS_HEADERS }, body, cookies: clearingCookies(this.settings, this.prefix) };
-      const moved = name === 'obtainPair' || name === 'refresh' ? tokensToCookies(this.settings, this.prefix, body) : { body, cookies: [] };
+      if (spec.cookies === 'clear') return { status: 200, headers: { ...SUCCESS_HEADERS }, body, cookies: clearingCookies(this.settings, this.prefix) };
+      const moved = spec.cookies === 'set' ? tokensToCookies(this.settings, this.prefix, body) : { body, cookies: [] };
       return { status: 200, headers: { ...SUCCESS_HEADERS }, body: moved.body, cookies: moved.cookies };
     } catch (err) {
       const res = this.errorResponse(err, req.headers);
-      // A logout whose token is already gone still clears the browser's cookies.
-      return this.settings.cookieMode !== 'off' && name === 'blacklist' && res.status === 401 ? { ...res, cookies: clearingCookies(this.settings, this.prefix) } : res;
+      const clears = this.settings.cookieMode !== 'off' && spec.clearsCookiesOn401 === true && res.status === 401;
+      return clears ? { ...res, cookies: clearingCookies(this.settings, this.prefix) } : res;
     }
   }
 
@@ -185,10 +192,20 @@ export class RestJwt {
     return this.handle(name, { method: req.method, headers: req.headers, rawBody, ip: req.ip });
   }
 
-  /** The token endpoints under `prefix` (default `/api/`), for adapters to mount. */
-  routes(prefix = '/api/'): TokenRoute[] {
-    // Cookie paths follow the mount point, so the refresh cookie reaches only the token endpoints.
-    this.prefix = prefix;
+  /**
+   * The token endpoints for adapters to mount, under {@link RestJwt.prefix} unless an adapter was given another
+   * `prefix`. Another one works without cookies only: in cookie mode the refresh cookie's path is below
+   * {@link RestJwt.prefix}, where the browser would never send it to endpoints mounted elsewhere, so a different
+   * `prefix` is a ConfigurationError. Changes nothing: the same call always answers the same.
+   */
+  routes(prefix: string = this.prefix): TokenRoute[] {
+    if (prefix !== this.prefix && this.settings.cookieMode !== 'off') {
+      throw new ConfigurationError(
+        `The token endpoints are being mounted under "${prefix}", but createRestJwt's prefix is "${this.prefix}", which the ` +
+          `cookies' path follows (cookieMode "${this.settings.cookieMode}"). Pass prefix: "${prefix}" to createRestJwt and ` +
+          "leave it out of the adapter's options.",
+      );
+    }
     return tokenRoutes(this.endpoints, prefix);
   }
 
@@ -255,6 +272,11 @@ export class RestJwt {
       },
     };
   }
+}
+
+function checkPrefix(prefix: string): string {
+  if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new ConfigurationError(`prefix must start and end with "/", got "${prefix}"`);
+  return prefix;
 }
 
 function requireCounter(counter: RateCounter | undefined): RateCounter {

@@ -142,7 +142,7 @@ export class SocialLogin {
       const user = await this.account(provider, profile);
       if (this.delivery === 'cookie') {
         const pair = await this.restjwt.issuePair(user, this.meta(req));
-        return redirect(next, tokensToCookies(this.restjwt.settings, this.options.prefix, pair).cookies);
+        return redirect(next, tokensToCookies(this.restjwt.settings, this.restjwt.prefix, pair).cookies);
       }
       const code = await putExchange(this.store, { userId: user.id, provider }, new Date(now.getTime() + this.options.codeTtl * 1000));
       // In the fragment: never sent to a server, never in a Referer or an access log.
@@ -163,7 +163,7 @@ export class SocialLogin {
       if (user === null || !user.isActive) throw new SocialError('social_user_inactive');
       const pair = await this.restjwt.issuePair(user, this.meta(req));
       if (this.restjwt.settings.cookieMode === 'off') return ok(pair);
-      const moved = tokensToCookies(this.restjwt.settings, this.options.prefix, pair);
+      const moved = tokensToCookies(this.restjwt.settings, this.restjwt.prefix, pair);
       return { ...ok(moved.body), cookies: moved.cookies };
     });
   }

@@ -31,7 +31,7 @@ export interface SocialOptions {
    * the core's `cookieMode` is on, else `code`.
    */
   delivery?: 'cookie' | 'code';
-  /** Where the routes (and the token endpoints, for cookie paths) are mounted. Default `/api/`. */
+  /** Where the routes are mounted. Default `/api/`. (The token cookies' path follows the service's `prefix`.) */
   prefix?: string;
 }
 

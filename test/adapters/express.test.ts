@@ -3,7 +3,7 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../examples/express/app.js';
 import { authenticate, errorHandler, guard, restjwtRouter, type RestJwtRequest } from '../../src/adapters/express/index.js';
-import { createRestJwt, isStaff, type RestJwt } from '../../src/core/index.js';
+import { ConfigurationError, createRestJwt, isStaff, type RestJwt } from '../../src/core/index.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
 import { PASSWORD, SECRET, fastHasher } from '../helpers/server.js';
 import { listenNode, supertestClient } from './clients.js';
@@ -44,6 +44,48 @@ describe('Express adapter: Express conventions', () => {
     const r = await c.request('POST', '/v1/auth/token/refresh');
     expect(r.status).toBe(308);
     expect(r.headers.get('location')).toBe('/v1/auth/token/refresh/');
+  });
+
+  it('serves the endpoints under createRestJwt’s prefix, with the cookies’ path below it; in cookie mode an adapter prefix that differs is refused', async () => {
+    const store = createMemoryStore();
+    await store.createUser({ username: 'alice', passwordHash: await fastHasher.hash(PASSWORD) });
+    const settings = { signingKey: SECRET, cookieMode: 'refresh', cookieSecure: false, rotateRefreshTokens: true, blacklistAfterRotation: true } as const;
+    const restjwt = createRestJwt({ store, hasher: fastHasher, prefix: '/auth/', settings });
+    const app = express();
+    app.use(restjwtRouter({ restjwt }));
+    const server = await listenNode(createServer(app));
+    try {
+      const post = (path: string, headers: Record<string, string> = {}, body?: string) =>
+        fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: body ?? '{}' });
+      const cookieOf = (res: Response, name: string) => res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`)) ?? '';
+      const valueOf = (setCookie: string) => setCookie.slice(setCookie.indexOf('=') + 1, setCookie.indexOf(';'));
+
+      const pair = await post('/auth/token/', {}, login);
+      expect(pair.status).toBe(200);
+      expect(cookieOf(pair, 'restjwt-refresh')).toMatch(/; Path=\/auth\/token\/; /);
+      const csrf = valueOf(cookieOf(pair, 'restjwt-csrf'));
+      const jar = `restjwt-refresh=${valueOf(cookieOf(pair, 'restjwt-refresh'))}; restjwt-csrf=${csrf}`;
+
+      const refreshed = await post('/auth/token/refresh/', { cookie: jar, 'x-csrf-token': csrf });
+      expect(refreshed.status).toBe(200);
+      expect(cookieOf(refreshed, 'restjwt-refresh')).toMatch(/; Path=\/auth\/token\/; /);
+      const logout = await post('/auth/token/blacklist/', { cookie: `restjwt-refresh=${valueOf(cookieOf(refreshed, 'restjwt-refresh'))}; restjwt-csrf=${csrf}`, 'x-csrf-token': csrf });
+      expect(logout.status).toBe(200);
+      expect(cookieOf(logout, 'restjwt-refresh')).toMatch(/^restjwt-refresh=; Path=\/auth\/token\/; Max-Age=0/);
+      expect((await post('/api/token/', {}, login)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+
+    // Mounting elsewhere would set cookies the browser never sends back to the refresh endpoint: said at mount.
+    const mount = () => restjwtRouter({ restjwt, prefix: '/api/' });
+    expect(mount).toThrow(ConfigurationError);
+    expect(mount).toThrow(/"\/api\/".*"\/auth\/"/);
+    // The same service without cookies mounts anywhere: the prefix only places the routes.
+    const plain = createRestJwt({ store, hasher: fastHasher, prefix: '/auth/', settings: { signingKey: SECRET } });
+    const c = supertestClient(express().use(restjwtRouter({ restjwt: plain, prefix: '/v2/' })));
+    expect((await c.request('POST', '/v2/token/', { body: login, headers: { 'content-type': 'application/json' } })).status).toBe(200);
+    expect(() => createRestJwt({ store, prefix: 'auth/' })).toThrow(/prefix must start and end with "\/"/);
   });
 
   it('leaves the app’s own body parser to its routes, and sets req.auth for RestJwtRequest handlers', async () => {

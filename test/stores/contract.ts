@@ -768,7 +768,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
           expect(await s.listSessions(user.id, { includeEnded: true })).toEqual([touched]);
         });
 
-        it('rotate with sessionUse touches the session in the same step; a losing rotation touches nothing', async (ctx) => {
+        it('rotate with requestUse touches the session in the same step; a losing rotation touches nothing', async (ctx) => {
           const s = sessions(ctx);
           const user = await newUser();
           const t0 = at(-10 * 60_000);
@@ -776,20 +776,20 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
           const t1 = at(5 * 60_000, t0.getTime());
           const second = makeToken({ userId: user.id, createdAt: t1, expiresAt: at(2 * HOUR) });
           const seen = { at: t1, clientAddress: '198.51.100.7', userAgent: null };
-          expect(await s.rotate({ ...first, familyId: null }, second, { inheritFamily: true, sessionUse: seen })).toBe('rotated');
+          expect(await s.rotate({ ...first, familyId: null }, second, { inheritFamily: true, requestUse: seen })).toBe('rotated');
           const [touched] = await s.listSessions(user.id);
           expect(touched).toMatchObject(refreshedSession(first.jti, t0, t1, second.expiresAt));
 
           // A replay of the first token loses: no successor, and the session keeps the winner's use.
           const replay = makeToken({ userId: user.id });
           const later = { at: at(60_000, t1.getTime()), clientAddress: '192.0.2.66', userAgent: 'Thief/1' };
-          expect(await s.rotate(first, replay, { inheritFamily: true, sessionUse: later })).toBe('already_blacklisted');
+          expect(await s.rotate(first, replay, { inheritFamily: true, requestUse: later })).toBe('already_blacklisted');
           expect(await s.listSessions(user.id)).toEqual([touched]);
 
           // A use older than the recorded one (refreshes finishing out of order) moves nothing back.
           const third = makeToken({ userId: user.id });
           const stale = { at: at(-1, t1.getTime()), clientAddress: '192.0.2.99', userAgent: 'Stale/0' };
-          expect(await s.rotate(second, third, { inheritFamily: true, sessionUse: stale })).toBe('rotated');
+          expect(await s.rotate(second, third, { inheritFamily: true, requestUse: stale })).toBe('rotated');
           expect((await s.listSessions(user.id))[0]).toMatchObject({ lastUsedAt: t1, clientAddress: '198.51.100.7', userAgent: 'Agent/1.0' });
         });
 

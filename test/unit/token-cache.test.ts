@@ -20,24 +20,24 @@ describe('verified-token cache', () => {
     let now = 1_800_000_000_000;
     const tokens = service(() => now);
     const raw = tokens.encode(tokens.forUser('access', user));
-    const first = tokens.decodeSync(raw, 'access');
-    expect(tokens.decodeSync(raw, 'access')).toBe(first); // the same object: a hit
+    const first = tokens.decodeLocal(raw, 'access');
+    expect(tokens.decodeLocal(raw, 'access')).toBe(first); // the same object: a hit
     now += 299_000;
-    expect(tokens.decodeSync(raw, 'access').payload.jti).toBe(first.payload.jti);
+    expect(tokens.decodeLocal(raw, 'access').payload.jti).toBe(first.payload.jti);
     now += 1_000; // exp reached
-    expect(() => tokens.decodeSync(raw, 'access')).toThrow(TokenError);
+    expect(() => tokens.decodeLocal(raw, 'access')).toThrow(TokenError);
   });
 
   it('a hit needs the whole string: one sharing the cached token\'s key (length, signature tail) is verified and refused', () => {
     const tokens = service(Date.now);
     const raw = tokens.encode(tokens.forUser('access', user));
-    const first = tokens.decodeSync(raw, 'access');
+    const first = tokens.decodeLocal(raw, 'access');
     const dot = raw.indexOf('.') + 5; // inside the payload: the signature, and so the key, stay the same
     const edited = `${raw.slice(0, dot)}${raw[dot] === 'A' ? 'B' : 'A'}${raw.slice(dot + 1)}`;
     expect(edited).toHaveLength(raw.length);
     expect(edited.slice(-8)).toBe(raw.slice(-8));
-    expect(() => tokens.decodeSync(edited, 'access')).toThrow(TokenError);
-    expect(tokens.decodeSync(raw, 'access')).toBe(first); // the genuine entry is still there
+    expect(() => tokens.decodeLocal(edited, 'access')).toThrow(TokenError);
+    expect(tokens.decodeLocal(raw, 'access')).toBe(first); // the genuine entry is still there
   });
 
   it('a token whose iat is in the future within leeway is served only while now + leeway has not fallen behind iat', () => {
@@ -46,45 +46,45 @@ describe('verified-token cache', () => {
     const token = tokens.forUser('access', user);
     token.payload.iat = now / 1000 + 20;
     const raw = tokens.encode(token);
-    const first = tokens.decodeSync(raw, 'access');
-    expect(tokens.decodeSync(raw, 'access')).toBe(first);
+    const first = tokens.decodeLocal(raw, 'access');
+    expect(tokens.decodeLocal(raw, 'access')).toBe(first);
     now -= 15_000; // a clock set back: iat is now 35 s ahead, past the leeway, even for a cached token
-    expect(() => tokens.decodeSync(raw, 'access')).toThrow(TokenError);
+    expect(() => tokens.decodeLocal(raw, 'access')).toThrow(TokenError);
   });
 
   it('a hit is per token type: a cached refresh token is still the wrong type for authentication', () => {
     const tokens = service(Date.now);
     const raw = tokens.encode(tokens.forUser('refresh', user));
-    tokens.decodeSync(raw, 'refresh');
-    expect(() => tokens.decodeSync(raw, 'access')).toThrow(TokenError);
+    tokens.decodeLocal(raw, 'refresh');
+    expect(() => tokens.decodeLocal(raw, 'access')).toThrow(TokenError);
   });
 
   it('is bounded, and off with size 0', () => {
     const tokens = service(Date.now, { verifiedTokenCacheSize: 2 });
     const raws = [1, 2, 3].map(() => tokens.encode(tokens.forUser('access', user)));
-    const first = tokens.decodeSync(raws[0]!, 'access');
-    tokens.decodeSync(raws[1]!, 'access');
-    tokens.decodeSync(raws[2]!, 'access');
-    expect(tokens.decodeSync(raws[0]!, 'access')).not.toBe(first); // evicted
+    const first = tokens.decodeLocal(raws[0]!, 'access');
+    tokens.decodeLocal(raws[1]!, 'access');
+    tokens.decodeLocal(raws[2]!, 'access');
+    expect(tokens.decodeLocal(raws[0]!, 'access')).not.toBe(first); // evicted
     const off = service(Date.now, { verifiedTokenCacheSize: 0 });
     const raw = off.encode(off.forUser('access', user));
-    expect(off.decodeSync(raw, 'access')).not.toBe(off.decodeSync(raw, 'access'));
+    expect(off.decodeLocal(raw, 'access')).not.toBe(off.decodeLocal(raw, 'access'));
   });
 
   it('keeps least-recently-used order: a hit moves its token to the newest place, a hit on the newest changes nothing', () => {
     const tokens = service(Date.now, { verifiedTokenCacheSize: 2 });
     const [a, b, c, d] = [1, 2, 3, 4].map(() => tokens.encode(tokens.forUser('access', user))) as [string, string, string, string];
-    const first = { a: tokens.decodeSync(a, 'access'), b: tokens.decodeSync(b, 'access') };
-    expect(tokens.decodeSync(a, 'access')).toBe(first.a); // a hit: a becomes the newest
-    expect(tokens.decodeSync(a, 'access')).toBe(first.a); // a hit on the newest
-    tokens.decodeSync(c, 'access'); // evicts b, the least recently used
-    expect(tokens.decodeSync(a, 'access')).toBe(first.a);
-    expect(tokens.decodeSync(b, 'access')).not.toBe(first.b); // b was evicted; it is back now, and c was evicted
-    const again = tokens.decodeSync(b, 'access');
-    expect(tokens.decodeSync(b, 'access')).toBe(again); // b is the newest, hit twice
-    tokens.decodeSync(d, 'access'); // evicts a (c went when b came back)
-    expect(tokens.decodeSync(b, 'access')).toBe(again);
-    expect(tokens.decodeSync(a, 'access')).not.toBe(first.a);
+    const first = { a: tokens.decodeLocal(a, 'access'), b: tokens.decodeLocal(b, 'access') };
+    expect(tokens.decodeLocal(a, 'access')).toBe(first.a); // a hit: a becomes the newest
+    expect(tokens.decodeLocal(a, 'access')).toBe(first.a); // a hit on the newest
+    tokens.decodeLocal(c, 'access'); // evicts b, the least recently used
+    expect(tokens.decodeLocal(a, 'access')).toBe(first.a);
+    expect(tokens.decodeLocal(b, 'access')).not.toBe(first.b); // b was evicted; it is back now, and c was evicted
+    const again = tokens.decodeLocal(b, 'access');
+    expect(tokens.decodeLocal(b, 'access')).toBe(again); // b is the newest, hit twice
+    tokens.decodeLocal(d, 'access'); // evicts a (c went when b came back)
+    expect(tokens.decodeLocal(b, 'access')).toBe(again);
+    expect(tokens.decodeLocal(a, 'access')).not.toBe(first.a);
   });
 
   it('revocation is still checked on every hit (user deactivated, sliding token blacklisted)', async () => {

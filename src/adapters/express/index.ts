@@ -18,7 +18,10 @@ import { handleNode, nodeHeaders, redirectNode, sendNode } from '../node/index.j
 export interface RestJwtExpressOptions {
   /** The service built by `createRestJwt`. */
   restjwt: RestJwt;
-  /** Where the token endpoints go. Default `/api/` (so `/api/token/`, `/api/token/refresh/`, …). */
+  /**
+   * Where the token endpoints go. Default: the service's own (`createRestJwt({ prefix })`, `/api/` unless set: so
+   * `/api/token/`, `/api/token/refresh/`, …). Another one only without cookie mode: see `RestJwt.routes`.
+   */
   prefix?: string;
 }
 

@@ -34,7 +34,10 @@ declare module 'fastify' {
 export interface RestJwtFastifyOptions {
   /** The service built by `createRestJwt`. */
   restjwt: RestJwt;
-  /** Where the token endpoints go. Default `/api/` (so `/api/token/`, `/api/token/refresh/`, …). */
+  /**
+   * Where the token endpoints go. Default: the service's own (`createRestJwt({ prefix })`, `/api/` unless set: so
+   * `/api/token/`, `/api/token/refresh/`, …). Another one only without cookie mode: see `RestJwt.routes`.
+   */
   prefix?: string;
 }
 
@@ -157,7 +160,7 @@ export const restjwtPlugin = fp<RestJwtFastifyOptions>(
   async (app, options) => {
     app.decorate('restjwt', options.restjwt);
     app.decorateRequest('auth', null);
-    await app.register(tokenRoutes, { restjwt: options.restjwt, mount: options.prefix ?? '/api/' });
+    await app.register(tokenRoutes, { restjwt: options.restjwt, mount: options.prefix ?? options.restjwt.prefix });
   },
   { name: 'restjwt', fastify: '5.x' },
 );

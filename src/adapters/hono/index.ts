@@ -33,7 +33,10 @@ export interface GuardedEnv<U = UserRecord> {
 export interface RestJwtHonoOptions {
   /** The service built by `createRestJwt`. */
   restjwt: RestJwt;
-  /** Where the token endpoints go. Default `/api/` (so `/api/token/`, `/api/token/refresh/`, …). */
+  /**
+   * Where the token endpoints go. Default: the service's own (`createRestJwt({ prefix })`, `/api/` unless set: so
+   * `/api/token/`, `/api/token/refresh/`, …). Another one only without cookie mode: see `RestJwt.routes`.
+   */
   prefix?: string;
   /**
    * The client address for the core's request (the runtime knows it, not the `Request`): with @hono/node-server,

@@ -50,7 +50,10 @@ const PERMISSIONS = 'restjwt:permissions';
 export interface RestJwtModuleOptions {
   /** The service built by `createRestJwt`. */
   restjwt: RestJwt;
-  /** Where the token endpoints go. Default `/api/` (so `/api/token/`, `/api/token/refresh/`, …). */
+  /**
+   * Where the token endpoints go. Default: the service's own (`createRestJwt({ prefix })`, `/api/` unless set: so
+   * `/api/token/`, `/api/token/refresh/`, …). Another one only without cookie mode: see `RestJwt.routes`.
+   */
   prefix?: string;
 }
 
@@ -94,7 +97,9 @@ export class RestJwtExceptionFilter implements ExceptionFilter<RestJwtException>
  * on these paths; Nest's global prefix does not apply to them either: `prefix` is the whole path.)
  */
 function mountTokenEndpoints(host: HttpAdapterHost, options: RestJwtModuleOptions): Subscription {
-  return host.init$.subscribe(() => host.httpAdapter.use(tokenMiddleware(options.restjwt, options.prefix ?? '/api/')));
+  // Built here, so that a prefix `routes` refuses fails the module's creation rather than a later callback.
+  const middleware = tokenMiddleware(options.restjwt, options.prefix);
+  return host.init$.subscribe(() => host.httpAdapter.use(middleware));
 }
 
 /**

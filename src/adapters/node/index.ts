@@ -35,8 +35,8 @@ export async function handleNode(restjwt: RestJwt, name: EndpointName, req: Inco
   return restjwt.handleStream(name, { method: req.method ?? 'GET', headers: nodeHeaders(req, restjwt), body: req, ip: ip ?? req.socket.remoteAddress });
 }
 
-/** A connect-style middleware (`(req, res, next)`) answering the token endpoints under `prefix`. */
-export function tokenMiddleware(restjwt: RestJwt, prefix: string) {
+/** A connect-style middleware (`(req, res, next)`) answering the token endpoints under `prefix` (default: the service's). */
+export function tokenMiddleware(restjwt: RestJwt, prefix?: string) {
   const routes = restjwt.routes(prefix);
   return (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void => {
     const target = req.url ?? '/';

@@ -91,68 +91,70 @@ function joinsConfiguredType(value: string, types: readonly string[]): boolean {
 const hasOtherWhitespace = (value: string): boolean =>
   value.indexOf('\t') !== -1 || value.indexOf('\n') !== -1 || value.indexOf('\v') !== -1 || value.indexOf('\f') !== -1 || value.indexOf('\r') !== -1;
 
-/** simplejwt's get_validated_token: the first of the allowed token classes that accepts the token. */
-export async function validateAuthToken(raw: string, tokens: TokenService, store: TokenStore): Promise<Token> {
-  return validateFrom(raw, tokens, store, 0, undefined);
-}
-
 /** Whether a token of `kind` that verified must still be looked up in the store before it is accepted. */
 const needsStoreCheck = (kind: TokenKind, settings: Settings): boolean => kind === 'sliding' || (kind === 'access' && settings.revokeAccessTokens);
 
 /**
- * validateAuthToken's loop from the class at `start`, returning the token itself (no promise, no microtask) while
- * nothing needs to wait: local keys and no store lookup for the class that accepts it — the per-request case.
- * `failures` is made at the first refusal: an accepted token allocates no list.
+ * simplejwt's get_validated_token: the first of the allowed token classes that accepts the token, else
+ * InvalidToken with one failure per class, in order. Returns the token itself (no promise, no microtask) when the
+ * class that accepts it needs nothing awaited: local keys and no store lookup, the per-request case. At the first
+ * class that does need awaiting it hands over, once, to {@link validateAwaiting}. `failures` is made at the first
+ * refusal: an accepted token allocates no list.
  */
-function validateFrom(
+export function validateToken(raw: string, tokens: TokenService, store: TokenStore): Token | Promise<Token> {
+  const classes = tokens.settings.authTokenClasses;
+  let failures: TokenClassFailure[] | undefined;
+  for (let i = 0; i < classes.length; i++) {
+    const kind = classes[i] as TokenKind;
+    try {
+      const token = tokens.decode(raw, kind);
+      if (token instanceof Promise || needsStoreCheck(kind, tokens.settings)) return validateAwaiting(raw, tokens, store, i, token, failures);
+      return token;
+    } catch (err) {
+      (failures ??= []).push(classFailure(kind, err));
+    }
+  }
+  throw noClassAccepts(failures);
+}
+
+/**
+ * {@link validateToken}'s loop from the class at `start` on, awaiting what must be awaited (a remote key, the store's
+ * revocation lookups). `pending` is that class's decode, already started; the later classes are decoded here.
+ */
+async function validateAwaiting(
   raw: string,
   tokens: TokenService,
   store: TokenStore,
   start: number,
-  failures: TokenClassFailure[] | undefined,
-): Token | Promise<Token> {
-  const classes = tokens.settings.authTokenClasses;
-  for (let i = start; i < classes.length; i++) {
-    const kind = classes[i] as TokenKind;
-    try {
-      const token = tokens.decodeNow(raw, kind);
-      if (token instanceof Promise || needsStoreCheck(kind, tokens.settings)) return checkThenContinue(raw, tokens, store, i, token, failures);
-      return token;
-    } catch (err) {
-      if (!(err instanceof TokenError)) throw err;
-      (failures ??= []).push({ tokenClass: TOKEN_CLASS_NAMES[kind], tokenType: kind, message: err.msg });
-    }
-  }
-  throw new InvalidToken({ key: 'token_not_valid_for_any' }, failures ?? []);
-}
-
-/** The class at `i` with what must be awaited (a remote key, the store's revocation lookups); then the next ones. */
-async function checkThenContinue(
-  raw: string,
-  tokens: TokenService,
-  store: TokenStore,
-  i: number,
   pending: Token | Promise<Token>,
   failures: TokenClassFailure[] | undefined,
 ): Promise<Token> {
-  const kind = tokens.settings.authTokenClasses[i] as TokenKind;
-  try {
-    const token = await pending;
-    // Sliding tokens are blacklistable (simplejwt's BlacklistMixin); access tokens are not stored.
-    if (kind === 'sliding' && (await store.isBlacklisted(token.payload[tokens.settings.jtiClaim] as string))) {
-      throw new TokenError({ key: 'token_blacklisted' });
+  const s = tokens.settings;
+  const classes = s.authTokenClasses;
+  for (let i = start; i < classes.length; i++) {
+    const kind = classes[i] as TokenKind;
+    try {
+      const token = await (i === start ? pending : tokens.decode(raw, kind));
+      const jti = token.payload[s.jtiClaim] as string;
+      // Sliding tokens are blacklistable (simplejwt's BlacklistMixin); access tokens are not stored.
+      if (kind === 'sliding' && (await store.isBlacklisted(jti))) throw new TokenError({ key: 'token_blacklisted' });
+      // With revokeAccessTokens, a logged-out access token is refused at once (one indexed lookup).
+      if (kind === 'access' && s.revokeAccessTokens && (await store.isAccessRevoked(jti))) throw new TokenError({ key: 'token_blacklisted' });
+      return token;
+    } catch (err) {
+      (failures ??= []).push(classFailure(kind, err));
     }
-    // With revokeAccessTokens, a logged-out access token is refused at once (one indexed lookup).
-    if (kind === 'access' && tokens.settings.revokeAccessTokens && (await store.isAccessRevoked(token.payload[tokens.settings.jtiClaim] as string))) {
-      throw new TokenError({ key: 'token_blacklisted' });
-    }
-    return token;
-  } catch (err) {
-    if (!(err instanceof TokenError)) throw err;
-    (failures ??= []).push({ tokenClass: TOKEN_CLASS_NAMES[kind], tokenType: kind, message: err.msg });
   }
-  return validateFrom(raw, tokens, store, i + 1, failures);
+  throw noClassAccepts(failures);
 }
+
+/** A class's refusal for the failures list; anything but a TokenError is rethrown. */
+function classFailure(kind: TokenKind, err: unknown): TokenClassFailure {
+  if (!(err instanceof TokenError)) throw err;
+  return { tokenClass: TOKEN_CLASS_NAMES[kind], tokenType: kind, message: err.msg };
+}
+
+const noClassAccepts = (failures: TokenClassFailure[] | undefined): InvalidToken => new InvalidToken({ key: 'token_not_valid_for_any' }, failures ?? []);
 
 /** The user id claim as a string: simplejwt 5.2 wrote integers, 5.5 writes strings; both are accepted. */
 export function userIdFromClaims(payload: Readonly<Record<string, unknown>>, settings: Settings): string | null {
@@ -212,7 +214,7 @@ export async function authenticateRequest(
   }
   if (raw === null) return null;
   // One await per request in the usual case: the user lookup (validation returns the token itself when it can).
-  const validated = validateFrom(raw, tokens, store, 0, undefined);
+  const validated = validateToken(raw, tokens, store);
   const token = validated instanceof Promise ? await validated : validated;
   if (options.stateless === true) return { user: tokenUserForToken(token, tokens.settings), token };
   return { user: checkedUser(await store.findUser(tokens.settings.userIdField, requiredUserId(token, tokens.settings)), token, tokens.settings), token };

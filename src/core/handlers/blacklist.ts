@@ -1,8 +1,9 @@
-import { InvalidToken, TokenError } from '../errors.js';
+import { InvalidToken } from '../errors.js';
 import { userIdFromClaims } from '../auth/authenticate.js';
 import { readStringFields } from '../http/fields.js';
 import type { Token } from '../tokens/token-service.js';
 import { outstandingRecord, type HandlerContext } from './context.js';
+import { decodeOrInvalid } from './decode-or-invalid.js';
 import { decodeStoredToken } from './stored-token.js';
 
 /**
@@ -31,13 +32,7 @@ export async function blacklistToken(ctx: HandlerContext, data: Readonly<Record<
 
 /** The `access` field: a valid access token of the refresh token's user (another user's would let one log out others). */
 async function decodeAccessOf(ctx: HandlerContext, raw: string, userId: string | null): Promise<Token> {
-  let access: Token;
-  try {
-    access = await ctx.tokens.decode(raw, 'access');
-  } catch (err) {
-    if (err instanceof TokenError) throw new InvalidToken(err.msg);
-    throw err;
-  }
+  const access = await decodeOrInvalid(ctx, raw, 'access');
   if (userId === null || userIdFromClaims(access.payload, ctx.settings) !== userId) throw new InvalidToken({ key: 'token_invalid' });
   return access;
 }

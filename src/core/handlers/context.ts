@@ -1,7 +1,7 @@
 import type { PasswordHasher } from '../passwords/index.js';
 import type { LoginThrottle } from '../throttle/login-throttle.js';
 import type { Settings } from '../settings/types.js';
-import type { OutstandingToken, SessionUse, Store, UserRecord } from '../store/types.js';
+import type { OutstandingToken, RequestUse, Store, UserRecord } from '../store/types.js';
 import type { Token, TokenService } from '../tokens/token-service.js';
 
 /** What a handler may know of the request besides its body. */
@@ -60,13 +60,8 @@ export function outstandingRecord(ctx: HandlerContext, token: Token, userId: str
   };
 }
 
-/** Where and when a session (family `familyId`) is being used, for the admin page's session list. */
-export function sessionUse(ctx: HandlerContext, familyId: string, meta: RequestMeta | undefined): SessionUse {
-  return { familyId, ...sessionSeen(ctx, meta) };
-}
-
-/** When and from where a session is being used now, for a store call that knows the family itself. */
-export function sessionSeen(ctx: HandlerContext, meta: RequestMeta | undefined): Omit<SessionUse, 'familyId'> {
+/** When and from where this request uses a session's refresh token, for the admin page's session list. */
+export function requestUse(ctx: HandlerContext, meta: RequestMeta | undefined): RequestUse {
   const agent = meta?.headers?.['user-agent'];
   return {
     at: new Date(ctx.tokens.nowSeconds() * 1000),

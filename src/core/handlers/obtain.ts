@@ -2,7 +2,7 @@ import type { RequestMeta } from './context.js';
 import { ServiceUnavailable } from '../errors.js';
 import { hasSessions, type UserRecord } from '../store/types.js';
 import type { Token } from '../tokens/token-service.js';
-import { outstandingRecord, sessionUse, type HandlerContext } from './context.js';
+import { outstandingRecord, requestUse, type HandlerContext } from './context.js';
 import { checkCredentials } from './login.js';
 
 /**
@@ -17,7 +17,7 @@ export async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding',
   const jti = token.payload[ctx.settings.jtiClaim] as string;
   // Recorded before it is returned: a token the store does not know is never handed out.
   await ctx.store.recordOutstanding(outstandingRecord(ctx, token, user.id, jti));
-  if (hasSessions(ctx.store)) await ctx.store.recordSession(user.id, sessionUse(ctx, jti, meta));
+  if (hasSessions(ctx.store)) await ctx.store.recordSession(user.id, { familyId: jti, ...requestUse(ctx, meta) });
   if (ctx.settings.updateLastLogin) await ctx.store.updateLastLogin(user.id, new Date(ctx.tokens.nowSeconds() * 1000));
   ctx.log({ event: 'login', level: 'info', userId: user.id, jti });
   return token;

@@ -1,10 +1,11 @@
 import { userIdFromClaims } from '../auth/authenticate.js';
-import { InvalidToken, ServiceUnavailable, TokenError } from '../errors.js';
+import { InvalidToken, ServiceUnavailable } from '../errors.js';
 import { readStringFields } from '../http/fields.js';
 import type { Token } from '../tokens/token-service.js';
 import type { RequestMeta } from './context.js';
 import { hasSessions } from '../store/types.js';
-import { outstandingRecord, sessionSeen, sessionUse, type HandlerContext } from './context.js';
+import { outstandingRecord, requestUse, type HandlerContext } from './context.js';
+import { decodeOrInvalid } from './decode-or-invalid.js';
 import { activeUserForToken, checkTokenUser, refuseTokenUser } from './stored-token.js';
 
 /** The claim carrying the login time (seconds) when `refreshFamilyMaxAge` is on; rotation copies it. */
@@ -24,13 +25,7 @@ export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<str
   const s = ctx.settings;
   const { refresh: raw } = readStringFields(data, [{ name: 'refresh', trim: true, maxLength: s.maxBodyBytes }]);
   if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
-  let refresh: Token;
-  try {
-    refresh = await ctx.tokens.decode(raw, 'refresh');
-  } catch (err) {
-    if (err instanceof TokenError) throw new InvalidToken(err.msg);
-    throw err;
-  }
+  const refresh = await decodeOrInvalid(ctx, raw, 'refresh');
   const jti = refresh.payload[s.jtiClaim] as string;
   // With rotation and blacklisting, `rotate` itself finds a blacklisted token: the blacklist is read up front only
   // otherwise, and in that path only before a refusal, so that a blacklisted token is refused as such first, as
@@ -64,14 +59,14 @@ export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<str
     // the session is touched in the same transaction.
     const result = await ctx.store.rotate(outstandingRecord(ctx, refresh, user.id, jti), outstandingRecord(ctx, successor, user.id, null), {
       inheritFamily: true,
-      sessionUse: sessionSeen(ctx, meta),
+      requestUse: requestUse(ctx, meta),
     });
     // Blacklisted already: a replay, a stolen copy, or the loser of a race for this token. All are reuse.
     if (result === 'already_blacklisted') return reused(ctx, refresh, jti);
   } else {
     const familyId = (await ctx.store.findOutstanding(jti))?.familyId ?? jti;
     await ctx.store.recordOutstanding(outstandingRecord(ctx, successor, user.id, familyId));
-    if (hasSessions(ctx.store)) await ctx.store.touchSession(sessionUse(ctx, familyId, meta));
+    if (hasSessions(ctx.store)) await ctx.store.touchSession({ familyId, ...requestUse(ctx, meta) });
   }
   return { access, refresh: ctx.tokens.encode(successor) };
 }

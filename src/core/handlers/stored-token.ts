@@ -1,8 +1,9 @@
 import { userIdFromClaims } from '../auth/authenticate.js';
-import { AuthenticationFailed, InvalidToken, TokenError } from '../errors.js';
+import { AuthenticationFailed, InvalidToken } from '../errors.js';
 import type { UserRecord } from '../store/types.js';
 import type { DecodeOptions, Token } from '../tokens/token-service.js';
 import { outstandingRecord, type HandlerContext } from './context.js';
+import { decodeOrInvalid } from './decode-or-invalid.js';
 
 /** The token field of a request, decoded as `kind`, refused when blacklisted. Failures are 401 token_not_valid. */
 export async function decodeStoredToken(
@@ -11,13 +12,7 @@ export async function decodeStoredToken(
   kind: 'refresh' | 'sliding',
   options?: DecodeOptions,
 ): Promise<Token> {
-  let token: Token;
-  try {
-    token = await ctx.tokens.decode(raw, kind, options);
-  } catch (err) {
-    if (err instanceof TokenError) throw new InvalidToken(err.msg);
-    throw err;
-  }
+  const token = await decodeOrInvalid(ctx, raw, kind, options);
   if (await ctx.store.isBlacklisted(token.payload[ctx.settings.jtiClaim] as string)) {
     throw new InvalidToken({ key: 'token_blacklisted' });
   }

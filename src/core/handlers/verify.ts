@@ -1,6 +1,7 @@
-import { InvalidToken, TokenError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import { readStringFields } from '../http/fields.js';
 import type { HandlerContext } from './context.js';
+import { decodeOrInvalid } from './decode-or-invalid.js';
 
 /**
  * POST /api/token/verify/ — TokenVerifyView: `{}` when the token is valid (any type: UntypedToken).
@@ -10,13 +11,7 @@ import type { HandlerContext } from './context.js';
 export async function verifyToken(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<Record<string, never>> {
   const s = ctx.settings;
   const { token: raw } = readStringFields(data, [{ name: 'token', trim: true, maxLength: s.maxBodyBytes }]);
-  let jti: string;
-  try {
-    jti = (await ctx.tokens.decode(raw, 'untyped')).payload[s.jtiClaim] as string;
-  } catch (err) {
-    if (err instanceof TokenError) throw new InvalidToken(err.msg);
-    throw err;
-  }
+  const jti = (await decodeOrInvalid(ctx, raw, 'untyped')).payload[s.jtiClaim] as string;
   if (await ctx.store.isBlacklisted(jti)) throw new ValidationError({ non_field_errors: [{ key: 'token_blacklisted' }] });
   return {};
 }

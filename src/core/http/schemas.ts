@@ -48,18 +48,13 @@ export interface EndpointSchema {
   readonly response: Readonly<Record<string, JsonSchema>>;
 }
 
-/** Endpoints whose answer moves tokens into cookies in cookie mode (see `tokensToCookies`). */
-const ISSUES_TOKENS = new Set(['obtainPair', 'refresh']);
-/** Endpoints that read the refresh token from its cookie when the body has none (cookie mode). */
-const READS_REFRESH_COOKIE = new Set(['refresh', 'blacklist']);
-
 export function endpointSchema(spec: EndpointSpec, settings: Settings): EndpointSchema {
   const fields = requestFields(spec, settings);
   const cookies = settings.cookieMode !== 'off';
   // In cookie mode the refresh token may come from its cookie: the body field becomes optional.
-  const required = cookies && READS_REFRESH_COOKIE.has(spec.name) ? fields.filter((f) => f !== 'refresh') : [...fields];
+  const required = cookies && spec.readsRefreshCookie === true ? fields.filter((f) => f !== 'refresh') : [...fields];
   // What goes into a cookie is not in the body: the refresh token in cookie mode, the access token too with `both`.
-  const moved = (f: string) => ISSUES_TOKENS.has(spec.name) && cookies && (f === 'refresh' || (f === 'access' && settings.cookieMode === 'both'));
+  const moved = (f: string) => spec.cookies === 'set' && cookies && (f === 'refresh' || (f === 'access' && settings.cookieMode === 'both'));
   const returns = spec.returns.filter((f) => !moved(f));
   // `refresh` comes back from the refresh endpoint only with rotation: it is never required there.
   const returned = spec.name === 'refresh' ? returns.filter((f) => f !== 'refresh') : returns;
@@ -72,7 +67,7 @@ export function endpointSchema(spec: EndpointSpec, settings: Settings): Endpoint
     503: ERROR_SCHEMA,
   };
   // CSRF refusals of cookie-authenticated requests, and the login throttle.
-  if (cookies && (READS_REFRESH_COOKIE.has(spec.name) || spec.name === 'logoutAll')) errors[403] = ERROR_SCHEMA;
+  if (cookies && (spec.readsRefreshCookie === true || spec.name === 'logoutAll')) errors[403] = ERROR_SCHEMA;
   if (settings.loginThrottle !== false && (spec.name === 'obtainPair' || spec.name === 'obtainSliding')) errors[429] = ERROR_SCHEMA;
   return {
     summary: spec.title,

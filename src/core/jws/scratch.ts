@@ -17,7 +17,7 @@ export class Scratch {
   }
 
   /** A Buffer with room for `n` bytes: the area, grown as needed up to SCRATCH_MAX; past that a new one, not kept. */
-  room(n: number): Buffer {
+  bufferFor(n: number): Buffer {
     if (n <= this.area.length) return this.area;
     if (n > SCRATCH_MAX) return Buffer.allocUnsafe(n);
     this.area = Buffer.alloc(n);
@@ -25,8 +25,8 @@ export class Scratch {
     return this.area;
   }
 
-  /** The first `n` bytes of `of` (a Buffer `room` returned) as a Buffer of exactly that length: the same object while `n` repeats. */
-  first(of: Buffer, n: number): Buffer {
+  /** The first `n` bytes of `of` (a Buffer `bufferFor` returned) as a Buffer of exactly that length: the same object while `n` repeats. */
+  firstBytes(of: Buffer, n: number): Buffer {
     if (of !== this.area) return of.subarray(0, n);
     if (this.view.length !== n) this.view = this.area.subarray(0, n);
     return this.view;

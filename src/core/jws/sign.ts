@@ -44,8 +44,8 @@ const payloadArea = new Scratch(1024);
 
 /** base64url of the UTF-8 bytes of `json`, as Buffer.from(json).toString('base64url'), without the Buffer. */
 function payloadSegment(json: string): string {
-  const room = payloadArea.room(json.length * 3);
-  return room.toString('base64url', 0, room.write(json, 0, room.length, 'utf8'));
+  const buffer = payloadArea.bufferFor(json.length * 3);
+  return buffer.toString('base64url', 0, buffer.write(json, 0, buffer.length, 'utf8'));
 }
 
 /**

@@ -109,7 +109,7 @@ function verifyHmac(spec: AlgorithmSpec, key: VerifyKey, signingInput: Buffer | 
   // area: a Buffer digest would allocate an ArrayBuffer and two objects per token. The comparison stays
   // crypto.timingSafeEqual's.
   const mac = createHmac(spec.hash as string, key.key).update(signingInput).digest('binary');
-  const expected = macArea.first(macArea.room(length), length);
+  const expected = macArea.firstBytes(macArea.bufferFor(length), length);
   expected.write(mac, 0, length, 'latin1');
   return timingSafeEqual(expected, signature);
 }
@@ -176,13 +176,13 @@ export function verifyCompactPayload(token: string, keys: readonly VerifyKey[], 
   if (!matched) throw new JwsError(keys.some((k) => k.alg === header.alg) ? 'no_key' : 'alg_not_allowed');
   if (!verified) throw new JwsError('bad_signature');
   const segment = token.slice(dot1 + 1, dot2);
-  const room = payloadArea.room((segment.length * 3) >>> 2);
-  const length = decodeBase64urlInto(segment, room);
+  const buffer = payloadArea.bufferFor((segment.length * 3) >>> 2);
+  const length = decodeBase64urlInto(segment, buffer);
   if (length < 0) throw new JwsError('malformed');
   let payload: unknown;
   try {
     // Lenient UTF-8, as before: only the header is decoded strictly.
-    payload = JSON.parse(room.toString('utf8', 0, length));
+    payload = JSON.parse(buffer.toString('utf8', 0, length));
   } catch {
     throw new JwsError('bad_payload');
   }
@@ -192,13 +192,13 @@ export function verifyCompactPayload(token: string, keys: readonly VerifyKey[], 
 
 /** decodeBase64url into `scratch`: a view of exactly the decoded bytes, valid until the area's next use; null if not canonical. */
 function decodeSegment(segment: string, scratch: Scratch): Buffer | null {
-  const room = scratch.room((segment.length * 3) >>> 2);
-  const n = decodeBase64urlInto(segment, room);
-  return n < 0 ? null : scratch.first(room, n);
+  const buffer = scratch.bufferFor((segment.length * 3) >>> 2);
+  const n = decodeBase64urlInto(segment, buffer);
+  return n < 0 ? null : scratch.firstBytes(buffer, n);
 }
 
 /** The UTF-8 bytes of `text` (what Buffer.from(text) holds), in the reused input area. */
 function utf8Bytes(text: string): Buffer {
-  const room = inputArea.room(text.length * 3);
-  return inputArea.first(room, room.write(text, 0, room.length, 'utf8'));
+  const buffer = inputArea.bufferFor(text.length * 3);
+  return inputArea.firstBytes(buffer, buffer.write(text, 0, buffer.length, 'utf8'));
 }

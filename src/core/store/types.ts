@@ -107,10 +107,10 @@ export interface RotateOptions {
    */
   inheritFamily?: boolean;
   /**
-   * A store with sessions ({@link SessionStore}) records this use of the successor's family in the same transaction,
-   * as `touchSession` would; only when the rotation succeeds. Other stores ignore it.
+   * A store with sessions ({@link SessionStore}) records this use on the successor's family's session in the same
+   * transaction, as `touchSession` would; only when the rotation succeeds. Other stores ignore it.
    */
-  sessionUse?: Omit<SessionUse, 'familyId'>;
+  requestUse?: RequestUse;
 }
 
 export interface FlushProgress {
@@ -296,12 +296,16 @@ export interface SessionRecord {
   active: boolean;
 }
 
-/** Where a session was used from, as a handler saw the request. */
-export interface SessionUse {
-  familyId: string;
+/** When and from where a request used a session's refresh token, as the handler saw it (the session not yet known). */
+export interface RequestUse {
   at: Date;
   clientAddress: string | null;
   userAgent: string | null;
+}
+
+/** A {@link RequestUse} of the session (refresh-token family) `familyId`: what `recordSession` and `touchSession` record. */
+export interface SessionUse extends RequestUse {
+  familyId: string;
 }
 
 /** An outstanding token with its user's name, for the admin page's token lists. */

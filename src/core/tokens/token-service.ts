@@ -130,13 +130,30 @@ export class TokenService {
   }
 
   /**
-   * Verifies signature and structure synchronously (local keys only); throws TokenError.
+   * Verifies `raw` as a `kind` token (TokenError when refused): the token itself, or a synchronous throw, whenever the
+   * local keys decide; a promise only when they refuse it and the remote JWKS (`jwkUrl`) must be asked. The
+   * per-request path thus needs no promise and no microtask; callers that `await` it inside `try` see both alike.
+   */
+  decode(raw: string, kind: TokenKind, options?: DecodeOptions): Token | Promise<Token> {
+    if (this.remote === undefined) return this.decodeLocal(raw, kind, options);
+    try {
+      return this.decodeLocal(raw, kind, options);
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      const header = peekHeader(raw);
+      if (header === null) throw err;
+      return this.decodeRemote(this.remote, raw, header, kind, options, err);
+    }
+  }
+
+  /**
+   * `decode` with the local keys only, synchronous; throws TokenError.
    * Tokens that passed are remembered (bounded LRU; a hit needs the exact string): a hit re-checks only the time
    * claims, so an entry is never served past `exp`. Revocation is checked by the callers on every request, hit or not.
    * Only the kinds that authenticate requests (access, sliding) are remembered: a refresh token is presented once
    * per rotation, and remembering it would only push out the access tokens presented on every request.
    */
-  decodeSync(raw: string, kind: TokenKind, options?: DecodeOptions): Token {
+  decodeLocal(raw: string, kind: TokenKind, options?: DecodeOptions): Token {
     // `options?` rather than a `= {}` default: the default would build an object on every call.
     const checkExp = options?.checkExp !== false;
     const cached = this.cacheSize > 0 && checkExp && (kind === 'access' || kind === 'sliding');
@@ -158,7 +175,7 @@ export class TokenService {
         this.cache.delete(key);
       }
     }
-    const token = this.decodeUncached(raw, kind, checkExp);
+    const token = this.verifyLocal(raw, kind, checkExp);
     if (cached) {
       // The slot may hold another token with the same key, or this one under another type: it is replaced.
       if (!this.cache.delete(key) && this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as number);
@@ -171,7 +188,8 @@ export class TokenService {
     return token;
   }
 
-  private decodeUncached(raw: string, kind: TokenKind, checkExp: boolean): Token {
+  /** Signature against the local keys, then the claims: the uncached work of {@link decodeLocal}. */
+  private verifyLocal(raw: string, kind: TokenKind, checkExp: boolean): Token {
     let payload: Record<string, unknown>;
     try {
       payload = verifyCompactPayload(raw, this.keys.verifying, this.settings.maxTokenLength);
@@ -183,32 +201,27 @@ export class TokenService {
   }
 
   /**
-   * `decode` without its promise when there is no remote JWKS (then it is `decodeSync`, and throws instead of
-   * rejecting): what authentication calls on every request, sparing it a promise and a microtask.
+   * The remote JWKS's key for `header`, then the same checks; rejects with `localError` (what the local keys said)
+   * when it has no such key or the signature does not verify with it.
    */
-  decodeNow(raw: string, kind: TokenKind, options?: DecodeOptions): Token | Promise<Token> {
-    return this.remote === undefined ? this.decodeSync(raw, kind, options) : this.decode(raw, kind, options);
-  }
-
-  /** Like decodeSync, falling back to the remote JWKS (jwkUrl) when no local key fits. */
-  async decode(raw: string, kind: TokenKind, options?: DecodeOptions): Promise<Token> {
-    if (this.remote === undefined) return this.decodeSync(raw, kind, options);
+  private async decodeRemote(
+    remote: RemoteKeys,
+    raw: string,
+    header: { alg: string; kid?: string },
+    kind: TokenKind,
+    options: DecodeOptions | undefined,
+    localError: TokenError,
+  ): Promise<Token> {
+    const key = await remote.keyFor(header);
+    if (key === null) throw localError;
+    let payload: Record<string, unknown>;
     try {
-      return this.decodeSync(raw, kind, options);
+      payload = verifyCompactPayload(raw, [key], this.settings.maxTokenLength);
     } catch (err) {
-      if (!(err instanceof TokenError)) throw err;
-      const header = peekHeader(raw);
-      const key = header === null ? null : await this.remote.keyFor(header);
-      if (key === null) throw err;
-      let payload: Record<string, unknown>;
-      try {
-        payload = verifyCompactPayload(raw, [key], this.settings.maxTokenLength);
-      } catch (e) {
-        if (e instanceof JwsError) throw err;
-        throw e;
-      }
-      return this.checkPayload(payload, kind, options?.checkExp !== false);
+      if (err instanceof JwsError) throw localError;
+      throw err;
     }
+    return this.checkPayload(payload, kind, options?.checkExp !== false);
   }
 
   private checkPayload(payload: Record<string, unknown>, kind: TokenKind, checkExp: boolean): Token {

@@ -69,8 +69,8 @@ class SqliteDjangoDriver implements DjangoDriver {
   ) {
     this.description = db.name;
     this.direct = {
-      all: <R>(sql: string, params: readonly SqlValue[] = []) => this.settle(() => this.prepare(sql).all(...bind(params)) as R[]),
-      run: (sql: string, params: readonly SqlValue[] = []) => this.settle(() => this.prepare(sql).run(...bind(params)).changes),
+      all: <R>(sql: string, params: readonly SqlValue[] = []) => this.runAsPromise(() => this.prepare(sql).all(...bind(params)) as R[]),
+      run: (sql: string, params: readonly SqlValue[] = []) => this.runAsPromise(() => this.prepare(sql).run(...bind(params)).changes),
     };
   }
 
@@ -90,10 +90,10 @@ class SqliteDjangoDriver implements DjangoDriver {
     const result = this.tail.then(async () => {
       this.inTransaction = true;
       try {
-        await this.settle(() => this.db.exec('BEGIN IMMEDIATE'));
+        await this.runAsPromise(() => this.db.exec('BEGIN IMMEDIATE'));
         try {
           const value = await fn(this.direct);
-          await this.settle(() => this.db.exec('COMMIT'));
+          await this.runAsPromise(() => this.db.exec('COMMIT'));
           return value;
         } catch (error) {
           if (this.db.open && this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -154,7 +154,8 @@ class SqliteDjangoDriver implements DjangoDriver {
     return statement;
   }
 
-  private settle<T>(fn: () => T): Promise<T> {
+  /** Runs `fn` now (better-sqlite3 is synchronous): a promise settled with its result or its translated error. */
+  private runAsPromise<T>(fn: () => T): Promise<T> {
     try {
       return Promise.resolve(fn());
     } catch (error) {

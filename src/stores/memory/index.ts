@@ -34,7 +34,7 @@ import {
 import { closedStoreError, OneTimeKeyExistsError } from '../shared/errors.js';
 import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
 import { blacklistPage, sessionFromRow, type BlacklistedRow } from '../shared/rows.js';
-import { checkBlacklistListing, checkPage, checkTokenListing, rotationUse, sessionUseValues, toMillis, type SessionUseValues } from '../shared/validate.js';
+import { checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, type SessionUseValues } from '../shared/validate.js';
 import { isOneTimeLive, linkResult, newTokenVersion, successorFamily, unlinkVerdict, userChanges, type UserChange } from '../shared/verdicts.js';
 
 interface TokenRow {
@@ -221,7 +221,7 @@ export class MemoryStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
     this.assertOpen();
     // Validate everything before writing anything, so bad input cannot leave the presented token half-rotated.
     copyToken(successor);
-    const use = rotationUse(options);
+    const use = requestUseValues(options);
     if (!this.blacklistRow(presented)) return 'already_blacklisted';
     const row = this.tokens.get(presented.jti) as TokenRow;
     const familyId = successorFamily(presented, successor, options, row.token.familyId);

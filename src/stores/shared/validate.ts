@@ -137,9 +137,9 @@ export function sessionUseValues(use: SessionUse): SessionUseValues {
   };
 }
 
-/** A rotation's `sessionUse`, validated before anything is written; its `familyId` is filled in once known. */
-export function rotationUse(options: RotateOptions): SessionUseValues | null {
-  return options.sessionUse === undefined ? null : sessionUseValues({ ...options.sessionUse, familyId: '' });
+/** A rotation's `requestUse` as values, validated before anything is written; its `familyId` is filled in once known. */
+export function requestUseValues(options: RotateOptions): SessionUseValues | null {
+  return options.requestUse === undefined ? null : sessionUseValues({ ...options.requestUse, familyId: '' });
 }
 
 function clip(value: string | null, max: number): string | null {

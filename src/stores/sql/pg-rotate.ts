@@ -74,7 +74,7 @@ export async function rotateInOneStatement(
       RETURNING 1
     )
     SELECT cast((SELECT count(*) FROM presented) as integer) AS found, cast((SELECT count(*) FROM won) as integer) AS won`;
-  const [row] = await exec.oneStatement(() => exec.hot('restjwt_rotate', query.compile(exec.db)));
+  const [row] = await exec.oneStatement(() => exec.executePrepared('restjwt_rotate', query.compile(exec.db)));
   if (row === undefined || row.found === 0) return 'not_found';
   return row.won === 1 ? 'rotated' : 'already_blacklisted';
 }

@@ -38,7 +38,7 @@ import {
 import { OneTimeKeyExistsError } from '../shared/errors.js';
 import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
 import { blacklistPage, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow } from '../shared/rows.js';
-import { checkBlacklistListing, checkLength, checkPage, checkTokenListing, rotationUse, sessionUseValues, toMillis } from '../shared/validate.js';
+import { checkBlacklistListing, checkLength, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis } from '../shared/validate.js';
 import { isOneTimeLive, linkResult, newTokenVersion, successorFamily, unlinkVerdict, userChanges, type UserChange } from '../shared/verdicts.js';
 import { createKysely, type SqlConnectOptions, type SqlDialect } from './connect.js';
 import { translateSqlError, uniqueViolation } from './errors.js';
@@ -122,7 +122,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
 
   /** Resolves when the database answers a trivial query. */
   async ping(): Promise<void> {
-    return this.exec.run(async () => {
+    return this.exec.withDeadline(async () => {
       await sql`select 1`.execute(this.exec.db);
     });
   }
@@ -137,7 +137,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
    * text, or MariaDB/MySQL's `EXPLAIN` rows as `table=o type=const key=restjwt_outstanding_token_jti_uniq …`.
    */
   async explainIsBlacklisted(jti = ''): Promise<string[]> {
-    const rows = await this.exec.run(() => this.q.isBlacklisted(jti).explain<Record<string, unknown>>());
+    const rows = await this.exec.withDeadline(() => this.q.isBlacklisted(jti).explain<Record<string, unknown>>());
     return rows.map((row) => {
       if (typeof row['QUERY PLAN'] === 'string') return row['QUERY PLAN'];
       return Object.entries(row)
@@ -150,11 +150,11 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
   // --- users -----------------------------------------------------------------------------------------------------
 
   async findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
-    return this.exec.run(async () => {
+    return this.exec.withDeadline(async () => {
       const key = field === 'id' ? parseId(value) : value;
       if (key === null) return null;
       // On every authenticated request and refresh.
-      const [row] = await this.exec.hot(`restjwt_user_by_${field}`, this.q.userBy(field, key));
+      const [row] = await this.exec.executePrepared(`restjwt_user_by_${field}`, this.q.userBy(field, key));
       return row === undefined ? null : userFromRow(row);
     });
   }
@@ -173,7 +173,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
       date_joined: new Date(Date.now()),
       token_version: newTokenVersion(),
     };
-    return this.exec.run(async () => {
+    return this.exec.withDeadline(async () => {
       try {
         return userFromRow(await this.q.insertUser(values));
       } catch (error) {
@@ -197,7 +197,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     checkLength(user.username, MAX_USERNAME, 'username');
     checkLength(user.email, MAX_EMAIL, 'email');
     checkLength(user.passwordHash, MAX_PASSWORD_HASH, 'passwordHash');
-    return this.exec.write((trx) => this.q.importUser(trx, id, user));
+    return this.exec.inTransaction((trx) => this.q.importUser(trx, id, user));
   }
 
   async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
@@ -226,23 +226,23 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
   /** Users in id (creation) order. */
   async listUsers(options: { limit?: number; offset?: number } = {}): Promise<UserRecord[]> {
     const { limit, offset } = checkPage(options);
-    return this.exec.run(async () => (limit === 0 ? [] : (await this.q.listUsers(limit, offset)).map(userFromRow)));
+    return this.exec.withDeadline(async () => (limit === 0 ? [] : (await this.q.listUsers(limit, offset)).map(userFromRow)));
   }
 
   // --- tokens ----------------------------------------------------------------------------------------------------
 
   async recordOutstanding(token: OutstandingToken): Promise<void> {
     const values = tokenValues(token);
-    return this.exec.write((trx) => this.q.insertOutstanding(trx, values));
+    return this.exec.inTransaction((trx) => this.q.insertOutstanding(trx, values));
   }
 
   async isBlacklisted(jti: string): Promise<boolean> {
-    return this.exec.run(async () => (await this.exec.hot('restjwt_is_blacklisted', this.q.isBlacklisted(jti).compile())).length > 0);
+    return this.exec.withDeadline(async () => (await this.exec.executePrepared('restjwt_is_blacklisted', this.q.isBlacklisted(jti).compile())).length > 0);
   }
 
   async blacklist(token: OutstandingToken): Promise<BlacklistResult> {
     const values = tokenValues(token);
-    return this.exec.write(async (trx) => ((await this.q.blacklistRow(trx, values)) !== undefined ? 'blacklisted' : 'already_blacklisted'));
+    return this.exec.inTransaction(async (trx) => ((await this.q.blacklistRow(trx, values)) !== undefined ? 'blacklisted' : 'already_blacklisted'));
   }
 
   /**
@@ -253,13 +253,13 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     // Validate everything before writing anything.
     const presentedValues = tokenValues(presented);
     const successorValues = tokenValues(successor);
-    const use = rotationUse(options);
+    const use = requestUseValues(options);
     if (this.dialect === 'postgres') {
       const fallback = successorFamily(presented, successor, options, null);
       const result = await rotateInOneStatement(this.exec, this.q, presentedValues, successorValues, options, use, fallback);
       if (result !== 'not_found') return result;
     }
-    return this.exec.write(async (trx) => {
+    return this.exec.inTransaction(async (trx) => {
       const won = await this.q.blacklistRow(trx, presentedValues);
       if (won === undefined) return 'already_blacklisted';
       const familyId = successorFamily(presented, successor, options, won.familyId);
@@ -273,15 +273,15 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
   async revokeAccess(jti: string, expiresAt: Date): Promise<void> {
     checkLength(jti, MAX_JTI, 'jti');
     const expires = new Date(toMillis(expiresAt, 'expiresAt'));
-    return this.exec.write((trx) => this.q.revokeAccess(trx, jti, expires));
+    return this.exec.inTransaction((trx) => this.q.revokeAccess(trx, jti, expires));
   }
 
   async isAccessRevoked(jti: string): Promise<boolean> {
-    return this.exec.run(() => this.q.isAccessRevoked(jti));
+    return this.exec.withDeadline(() => this.q.isAccessRevoked(jti));
   }
 
   async findOutstanding(jti: string): Promise<OutstandingState | null> {
-    return this.exec.run(async () => {
+    return this.exec.withDeadline(async () => {
       const row = await this.q.findOutstanding(jti);
       return row === undefined ? null : outstandingStateFromRow(row);
     });
@@ -289,13 +289,13 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
 
   async revokeFamily(familyId: string): Promise<number> {
     checkLength(familyId, MAX_JTI, 'familyId');
-    return this.exec.write((trx) => this.q.revokeWhere(trx, 'family_id', familyId));
+    return this.exec.inTransaction((trx) => this.q.revokeWhere(trx, 'family_id', familyId));
   }
 
   async revokeUser(userId: string): Promise<number> {
     const key = parseId(userId);
     if (key === null) return 0;
-    return this.exec.write((trx) => this.q.revokeWhere(trx, 'user_id', key));
+    return this.exec.inTransaction((trx) => this.q.revokeWhere(trx, 'user_id', key));
   }
 
   /**
@@ -307,21 +307,21 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
     const batchSize = checkBatchSize(options);
     const before = new Date(toMillis(now, 'now'));
-    await this.exec.write((trx) => this.q.flushRevokedAndOneTime(trx, before));
-    const deleted = await deleteInBatches(batchSize, options.onProgress, () => this.exec.write((trx) => this.q.flushTokenBatch(trx, before, batchSize)));
-    await deleteInBatches(batchSize, undefined, () => this.exec.write((trx) => this.q.flushSessionBatch(trx, batchSize)));
+    await this.exec.inTransaction((trx) => this.q.flushRevokedAndOneTime(trx, before));
+    const deleted = await deleteInBatches(batchSize, options.onProgress, () => this.exec.inTransaction((trx) => this.q.flushTokenBatch(trx, before, batchSize)));
+    await deleteInBatches(batchSize, undefined, () => this.exec.inTransaction((trx) => this.q.flushSessionBatch(trx, batchSize)));
     return deleted;
   }
 
   async countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
-    return this.exec.run(() => this.q.countTokens());
+    return this.exec.withDeadline(() => this.q.countTokens());
   }
 
   /** Blacklisted tokens in outstanding-id order, for a revocation cache to load (see `BlacklistSource`). */
   async listBlacklisted(options: Parameters<BlacklistSource['listBlacklisted']>[0] = {}): Promise<BlacklistPage> {
     const { limit, cursor, after, before } = checkBlacklistListing(options, parseId);
     const bounds = { after: after === undefined ? undefined : new Date(after), before: before === undefined ? undefined : new Date(before) };
-    return this.exec.run(async () => blacklistPage(await this.q.listBlacklisted({ cursor, limit, ...bounds }), limit));
+    return this.exec.withDeadline(async () => blacklistPage(await this.q.listBlacklisted({ cursor, limit, ...bounds }), limit));
   }
 
   // --- sessions (SessionStore) -----------------------------------------------------------------------------------
@@ -332,13 +332,13 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     checkLength(values.familyId, MAX_JTI, 'familyId');
     const key = parseId(userId);
     if (key === null) return;
-    return this.exec.write((trx) => this.q.insertSession(trx, key, values));
+    return this.exec.inTransaction((trx) => this.q.insertSession(trx, key, values));
   }
 
   /** Records a refresh unless an equal or later one is recorded; a null address or user agent keeps the known one. */
   async touchSession(use: SessionUse): Promise<void> {
     const values = sessionUseValues(use);
-    return this.exec.write((trx) => this.q.touchSession(trx, values));
+    return this.exec.inTransaction((trx) => this.q.touchSession(trx, values));
   }
 
   /** `userId`'s sessions, newest login first, with their family's expiry and state; ended ones only with `includeEnded`. */
@@ -346,11 +346,11 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     const now = new Date(toMillis(options.now ?? new Date(Date.now()), 'now'));
     const key = parseId(userId);
     if (key === null) return [];
-    return this.exec.run(async () => (await this.q.listSessions(key, now, options.includeEnded === true)).map(sessionFromRow));
+    return this.exec.withDeadline(async () => (await this.q.listSessions(key, now, options.includeEnded === true)).map(sessionFromRow));
   }
 
   async sessionOwner(familyId: string): Promise<string | null> {
-    return this.exec.run(() => this.q.sessionOwner(familyId));
+    return this.exec.withDeadline(() => this.q.sessionOwner(familyId));
   }
 
   /** Outstanding tokens, newest first (by `createdAt`, then the later recorded), at most 1000 per call (default 100). */
@@ -358,17 +358,17 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     const { limit, offset } = checkTokenListing(options);
     const userId = options.userId === undefined ? undefined : parseId(options.userId);
     if (userId === null || limit === 0) return [];
-    return this.exec.run(async () => (await this.q.listTokens({ userId, blacklisted: options.blacklisted, limit, offset })).map(tokenListingFromRow));
+    return this.exec.withDeadline(async () => (await this.q.listTokens({ userId, blacklisted: options.blacklisted, limit, offset })).map(tokenListingFromRow));
   }
 
   async countUsers(): Promise<number> {
-    return this.exec.run(() => this.q.countUsers());
+    return this.exec.withDeadline(() => this.q.countUsers());
   }
 
   // --- linked identities (IdentityStore) -------------------------------------------------------------------------
 
   async findIdentity(provider: string, subject: string): Promise<LinkedIdentity | null> {
-    return this.exec.run(async () => {
+    return this.exec.withDeadline(async () => {
       const row = await this.q.findIdentity(provider, subject);
       return row === undefined ? null : identityFromRow(row);
     });
@@ -386,7 +386,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     if (identity.email !== null) checkLength(identity.email, MAX_EMAIL, 'email');
     const at = new Date(toMillis(identity.at, 'at'));
     const key = parseId(identity.userId);
-    return this.exec.write(async (trx) => {
+    return this.exec.inTransaction(async (trx) => {
       const inserted = key === null ? false : await this.q.insertIdentity(trx, identity, key, at);
       return linkResult(await this.q.identityOwner(trx, identity.provider, identity.subject), identity.userId, inserted);
     });
@@ -395,13 +395,13 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
   async touchIdentity(provider: string, subject: string, email: string | null, at: Date): Promise<void> {
     if (email !== null) checkLength(email, MAX_EMAIL, 'email');
     const when = new Date(toMillis(at, 'at'));
-    return this.exec.write((trx) => this.q.touchIdentity(trx, provider, subject, email, when));
+    return this.exec.inTransaction((trx) => this.q.touchIdentity(trx, provider, subject, email, when));
   }
 
   async unlinkIdentity(userId: string, provider: string, subject: string, options?: UnlinkOptions): Promise<UnlinkResult> {
     const key = parseId(userId);
     if (key === null) return 'not_found';
-    return this.exec.write(async (trx) => {
+    return this.exec.inTransaction(async (trx) => {
       const { passwordHash, identities } = await this.q.lockedSignInMethods(trx, key);
       const verdict = unlinkVerdict(passwordHash, identities, provider, subject, options);
       if (verdict !== 'remove') return verdict;
@@ -414,7 +414,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
   async listIdentities(userId: string): Promise<LinkedIdentity[]> {
     const key = parseId(userId);
     if (key === null) return [];
-    return this.exec.run(async () => (await this.q.listIdentities(key)).map(identityFromRow));
+    return this.exec.withDeadline(async () => (await this.q.listIdentities(key)).map(identityFromRow));
   }
 
   // --- one-time values (OneTimeStore) ----------------------------------------------------------------------------
@@ -428,7 +428,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     checkLength(key, MAX_ONE_TIME_KEY, 'key');
     checkLength(value, MAX_ONE_TIME_VALUE, 'value');
     const expires = new Date(toMillis(expiresAt, 'expiresAt'));
-    return this.exec.write(async (trx) => {
+    return this.exec.inTransaction(async (trx) => {
       if (!(await this.q.insertOneTime(trx, key, value, expires))) throw new OneTimeKeyExistsError();
     });
   }
@@ -437,7 +437,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
   async takeOneTime(key: string, now?: Date): Promise<string | null> {
     const at = toMillis(now ?? new Date(Date.now()), 'now');
     if (key.length > MAX_ONE_TIME_KEY) return null;
-    return this.exec.write(async (trx) => {
+    return this.exec.inTransaction(async (trx) => {
       const row = await this.q.takeOneTime(trx, key);
       return row !== undefined && isOneTimeLive(row.expires_at, at) ? row.value : null;
     });
@@ -450,7 +450,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     this.exec.assertOpen();
     const key = parseId(id);
     if (key === null) return;
-    await this.exec.run(() => this.q.updateUser(key, userColumns(change)));
+    await this.exec.withDeadline(() => this.q.updateUser(key, userColumns(change)));
   }
 }
 

@@ -53,8 +53,8 @@ export class SqlExecutor {
     if (this.closed) throw this.closedError();
   }
 
-  /** Runs `fn` unless closed, with errors translated and a deadline. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` unless closed, racing it against the deadline, with driver errors translated. */
+  async withDeadline<T>(fn: () => Promise<T>): Promise<T> {
     this.assertOpen();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -79,8 +79,8 @@ export class SqlExecutor {
   }
 
   /** Runs `fn` in one READ COMMITTED transaction, again after a deadlock or serialization failure. */
-  write<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
-    return this.run(async () => {
+  inTransaction<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    return this.withDeadline(async () => {
       for (let attempt = 1; ; attempt++) {
         let committing = false;
         try {
@@ -106,7 +106,7 @@ export class SqlExecutor {
 
   /** Runs one autocommitted statement, again after a deadlock or serialization failure (which rolled it back). */
   oneStatement<T>(fn: () => Promise<T>): Promise<T> {
-    return this.run(async () => {
+    return this.withDeadline(async () => {
       for (let attempt = 1; ; attempt++) {
         try {
           return await fn();
@@ -126,7 +126,7 @@ export class SqlExecutor {
    * (unless turned off: `SqlConnectOptions.prepareStatements`), so the server parses and plans it once per
    * connection. `name` must always go with the same SQL text: the query's shape may not vary, only its parameters.
    */
-  async hot<R>(name: string, query: CompiledQuery<R>): Promise<R[]> {
+  async executePrepared<R>(name: string, query: CompiledQuery<R>): Promise<R[]> {
     if (this.prepared !== undefined) return this.prepared<R>(name, query.sql, [...query.parameters]);
     return (await this.db.executeQuery(query)).rows;
   }

@@ -35,7 +35,7 @@ import {
 import { OneTimeKeyExistsError } from '../shared/errors.js';
 import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
 import { blacklistPage, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow } from '../shared/rows.js';
-import { checkBlacklistListing, checkPage, checkTokenListing, rotationUse, sessionUseValues, toMillis } from '../shared/validate.js';
+import { checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis } from '../shared/validate.js';
 import { isOneTimeLive, linkResult, newTokenVersion, successorFamily, userChanges, type UserChange } from '../shared/verdicts.js';
 import { sqliteClosed, translateSqliteError } from './errors.js';
 import { migrate as applyMigrations } from './migrations.js';
@@ -116,7 +116,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   /** Applies pending migrations (see `migrations.ts`); returns their names, `[]` when the schema is current. */
   migrate(): Promise<string[]> {
-    return this.settle(() => {
+    return this.runAsPromise(() => {
       const applied = applyMigrations(this.db);
       this.tryPrepare();
       return applied;
@@ -125,7 +125,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   /** Resolves when the database file can be read. */
   ping(): Promise<void> {
-    return this.settle(() => {
+    return this.runAsPromise(() => {
       this.pingStatement.get();
     });
   }
@@ -151,7 +151,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   // --- users -----------------------------------------------------------------------------------------------------
 
   findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       let row;
       if (field === 'id') {
         const id = parseId(value);
@@ -166,7 +166,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   }
 
   createUser(user: NewUser): Promise<UserRecord> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       try {
         const row = q.insertUser.get(
           user.username,
@@ -193,29 +193,29 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   }
 
   updatePasswordHash(id: string, passwordHash: string): Promise<void> {
-    return this.call((q) => this.updateUser(q, id, userChanges.rehash(passwordHash)));
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.rehash(passwordHash)));
   }
 
   setPassword(id: string, passwordHash: string): Promise<void> {
-    return this.call((q) => this.updateUser(q, id, userChanges.password(passwordHash)));
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.password(passwordHash)));
   }
 
   /** Deactivating also renews `tokenVersion`, so the user's outstanding tokens stop working where it is checked. */
   setActive(id: string, isActive: boolean): Promise<void> {
-    return this.call((q) => this.updateUser(q, id, userChanges.active(isActive)));
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.active(isActive)));
   }
 
   renewTokenVersion(id: string): Promise<void> {
-    return this.call((q) => this.updateUser(q, id, userChanges.renewal()));
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.renewal()));
   }
 
   updateLastLogin(id: string, at: Date): Promise<void> {
-    return this.call((q) => this.updateUser(q, id, userChanges.lastLogin(at)));
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.lastLogin(at)));
   }
 
   /** Users in id (creation) order. */
   listUsers(options: { limit?: number; offset?: number } = {}): Promise<UserRecord[]> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const { limit, offset } = checkPage(options);
       // LIMIT -1: no limit.
       return q.listUsers.all(limit ?? -1, offset).map(userFromRow);
@@ -227,7 +227,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
    * username is taken; never changes an existing row. See {@link UserImportStore}.
    */
   importUser(user: UserRecord): Promise<ImportUserResult> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const id = parseId(user.id);
       if (id === null || id < 1) throw new RangeError(`A SQLite user id must be a positive integer, got ${JSON.stringify(user.id)}`);
       const lastLogin = user.lastLogin === null ? null : toMillis(user.lastLogin, 'lastLogin');
@@ -239,43 +239,43 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   // --- tokens ----------------------------------------------------------------------------------------------------
 
   recordOutstanding(token: OutstandingToken): Promise<void> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       q.insertOutstanding.run(...tokenParams(token));
     });
   }
 
   isBlacklisted(jti: string): Promise<boolean> {
-    return this.call((q) => q.isBlacklisted.get(jti) !== undefined);
+    return this.withStatements((q) => q.isBlacklisted.get(jti) !== undefined);
   }
 
   blacklist(token: OutstandingToken): Promise<BlacklistResult> {
-    return this.call((q) => q.blacklist.immediate(tokenParams(token), Date.now()));
+    return this.withStatements((q) => q.blacklist.immediate(tokenParams(token), Date.now()));
   }
 
   rotate(presented: OutstandingToken, successor: OutstandingToken, options: RotateOptions = {}): Promise<RotateResult> {
-    return this.call((q) =>
+    return this.withStatements((q) =>
       q.rotate.immediate(
         tokenParams(presented),
         tokenParams(successor),
         Date.now(),
         (recorded) => successorFamily(presented, successor, options, recorded),
-        rotationUse(options),
+        requestUseValues(options),
       ),
     );
   }
 
   revokeAccess(jti: string, expiresAt: Date): Promise<void> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       q.revokeAccess.run(jti, toMillis(expiresAt, 'expiresAt'));
     });
   }
 
   isAccessRevoked(jti: string): Promise<boolean> {
-    return this.call((q) => q.isAccessRevoked.get(jti) !== undefined);
+    return this.withStatements((q) => q.isAccessRevoked.get(jti) !== undefined);
   }
 
   findOutstanding(jti: string): Promise<OutstandingState | null> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const row = q.findOutstanding.get(jti);
       if (row === undefined) return null;
       return outstandingStateFromRow(row);
@@ -284,11 +284,11 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   /** One IMMEDIATE transaction: a concurrent `rotate` either committed before (its successor is revoked here) or after (it finds its token blacklisted). */
   revokeFamily(familyId: string): Promise<number> {
-    return this.call((q) => q.revokeFamily.immediate(familyId, Date.now()));
+    return this.withStatements((q) => q.revokeFamily.immediate(familyId, Date.now()));
   }
 
   revokeUser(userId: string): Promise<number> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const key = parseId(userId);
       return key === null ? 0 : q.revokeUser.immediate(key, Date.now());
     });
@@ -302,17 +302,17 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
     const batchSize = checkBatchSize(options);
     const before = toMillis(now, 'now');
-    await this.call((q) => {
+    await this.withStatements((q) => {
       q.flushRevokedAccess.run(before);
       q.flushOneTime.run(before);
     });
-    const deleted = await deleteInBatches(batchSize, options.onProgress, () => this.call((q) => q.flushBatch.immediate(before, batchSize)));
-    await deleteInBatches(batchSize, undefined, () => this.call((q) => q.flushSessionBatch.immediate(batchSize)));
+    const deleted = await deleteInBatches(batchSize, options.onProgress, () => this.withStatements((q) => q.flushBatch.immediate(before, batchSize)));
+    await deleteInBatches(batchSize, undefined, () => this.withStatements((q) => q.flushSessionBatch.immediate(batchSize)));
     return deleted;
   }
 
   countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const row = q.countTokens.get();
       return { outstanding: row?.outstanding ?? 0, blacklisted: row?.blacklisted ?? 0 };
     });
@@ -320,7 +320,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   /** Blacklisted tokens in outstanding-id order, for a revocation cache to load (see `BlacklistSource`). */
   listBlacklisted(options: Parameters<BlacklistSource['listBlacklisted']>[0] = {}): Promise<BlacklistPage> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const { limit, cursor, after, before } = checkBlacklistListing(options, parseId);
       const rows = q.listBlacklisted.all(cursor ?? 0, after ?? Number.MIN_SAFE_INTEGER, before ?? Number.MAX_SAFE_INTEGER, limit);
       return blacklistPage(rows, limit);
@@ -331,7 +331,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   /** Records a login; a second record of the family, or one for an unknown user, is a no-op. */
   recordSession(userId: string, use: SessionUse): Promise<void> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const values = sessionUseValues(use);
       const key = parseId(userId);
       if (key !== null) q.insertSession.run(values.familyId, values.at, values.at, values.clientAddress, values.userAgent, key);
@@ -340,7 +340,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   /** Records a refresh unless an equal or later one is recorded; a null address or user agent keeps the known one. */
   touchSession(use: SessionUse): Promise<void> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const values = sessionUseValues(use);
       q.touchSession.run(values.at, values.clientAddress, values.userAgent, values.familyId, values.at);
     });
@@ -348,7 +348,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   /** `userId`'s sessions, newest login first, with their family's expiry and state; ended ones only with `includeEnded`. */
   listSessions(userId: string, options: { includeEnded?: boolean; now?: Date } = {}): Promise<SessionRecord[]> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const now = toMillis(options.now ?? new Date(Date.now()), 'now');
       const key = parseId(userId);
       if (key === null) return [];
@@ -357,7 +357,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   }
 
   sessionOwner(familyId: string): Promise<string | null> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const owner = q.sessionOwner.get(familyId);
       return owner === undefined ? null : String(owner);
     });
@@ -365,7 +365,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   /** Outstanding tokens, newest first (by `createdAt`, then the later recorded), at most 1000 per call (default 100). */
   listTokens(options: { userId?: string; blacklisted?: boolean; limit?: number; offset?: number } = {}): Promise<TokenListing[]> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const { limit, offset } = checkTokenListing(options);
       const userId = options.userId === undefined ? null : parseId(options.userId);
       if (options.userId !== undefined && userId === null) return [];
@@ -375,13 +375,13 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   }
 
   countUsers(): Promise<number> {
-    return this.call((q) => q.countUsers.get() ?? 0);
+    return this.withStatements((q) => q.countUsers.get() ?? 0);
   }
 
   // --- linked identities (IdentityStore) -------------------------------------------------------------------------
 
   findIdentity(provider: string, subject: string): Promise<LinkedIdentity | null> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const row = q.findIdentity.get(provider, subject);
       return row === undefined ? null : identityFromRow(row);
     });
@@ -394,7 +394,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
    * @throws RangeError when `userId` names no user.
    */
   linkIdentity(identity: { provider: string; subject: string; userId: string; email: string | null; at: Date }): Promise<LinkResult> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const at = toMillis(identity.at, 'at');
       const key = parseId(identity.userId);
       // -1 matches no user: the insert adds nothing and the pair's owner, if any, still answers.
@@ -404,13 +404,13 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   }
 
   touchIdentity(provider: string, subject: string, email: string | null, at: Date): Promise<void> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       q.touchIdentity.run(toMillis(at, 'at'), email, provider, subject);
     });
   }
 
   unlinkIdentity(userId: string, provider: string, subject: string, options?: UnlinkOptions): Promise<UnlinkResult> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const key = parseId(userId);
       return key === null ? 'not_found' : q.unlinkIdentity.immediate(key, provider, subject, options);
     });
@@ -418,7 +418,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   /** `userId`'s linked identities, by provider then subject. */
   listIdentities(userId: string): Promise<LinkedIdentity[]> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const key = parseId(userId);
       return key === null ? [] : q.listIdentities.all(key).map(identityFromRow);
     });
@@ -428,14 +428,14 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   /** @throws OneTimeKeyExistsError when `key` is taken (even by an expired value not yet flushed). */
   putOneTime(key: string, value: string, expiresAt: Date): Promise<void> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       if (q.putOneTime.run(key, value, toMillis(expiresAt, 'expiresAt')).changes !== 1) throw new OneTimeKeyExistsError();
     });
   }
 
   /** One `DELETE … RETURNING`: of concurrent takes (in any process) only the one that deleted the row gets it. */
   takeOneTime(key: string, now?: Date): Promise<string | null> {
-    return this.call((q) => {
+    return this.withStatements((q) => {
       const at = toMillis(now ?? new Date(Date.now()), 'now');
       const row = q.takeOneTime.get(key);
       return row !== undefined && isOneTimeLive(row.expires_at, at) ? row.value : null;
@@ -450,13 +450,13 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
     if (key !== null) q.updateUser.run(userChangeParams(key, change));
   }
 
-  /** Runs `fn` against the prepared statements (see {@link settle}). */
-  private call<T>(fn: (q: Prepared) => T): Promise<T> {
-    return this.settle(() => fn(this.statements()));
+  /** Runs `fn` against the prepared statements (see {@link runAsPromise}). */
+  private withStatements<T>(fn: (q: Prepared) => T): Promise<T> {
+    return this.runAsPromise(() => fn(this.statements()));
   }
 
-  /** Runs `fn` now (better-sqlite3 is synchronous) and settles a promise with its result or translated error. */
-  private settle<T>(fn: () => T): Promise<T> {
+  /** Runs `fn` now (better-sqlite3 is synchronous): a promise settled with its result or its translated error. */
+  private runAsPromise<T>(fn: () => T): Promise<T> {
     try {
       return Promise.resolve(fn());
     } catch (error) {
