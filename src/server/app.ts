@@ -5,7 +5,7 @@ import { errorHandler, guard, methodNotAllowed, restjwtPlugin, sendCore } from '
 import { HeadersTooLarge, MalformedRequest, NotFound, publicUser, type RestJwt } from '../core/index.js';
 import { publicJwks } from '../core/keys/jwks.js';
 import { registerAdmin } from './admin.js';
-import { AccessLog, DEFAULT_LOGGER, WithoutRequestLines } from './logging.js';
+import { AccessLog, accessLines, DEFAULT_LOGGER, WithoutRequestLines } from './logging.js';
 import { registerOpenApi, routeDocs } from './openapi.js';
 import { registerPages } from './pages.js';
 import { registerSocial } from './social.js';
@@ -53,17 +53,19 @@ function clientErrorHandler(restjwt: RestJwt) {
  */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { restjwt } = options;
+  const logger = options.logger ?? DEFAULT_LOGGER;
   const app = Fastify({
-    logger: options.logger ?? DEFAULT_LOGGER,
-    logController: options.disableRequestLogging === true ? new WithoutRequestLines() : new AccessLog(),
+    logger,
+    logController: options.disableRequestLogging === true ? new WithoutRequestLines() : new AccessLog(accessLines(logger)),
     bodyLimit: restjwt.settings.maxBodyBytes,
     trustProxy: false,
     clientErrorHandler: clientErrorHandler(restjwt),
   });
   // DRF's response headers on every answer, not only the token endpoints'.
-  app.addHook('onSend', async (_req, reply, payload) => {
+  // A callback hook, not an async one: no promise per response for two constant headers.
+  app.addHook('onSend', (_req, reply, payload, done) => {
     reply.header('X-Content-Type-Options', 'nosniff').header('Referrer-Policy', 'same-origin');
-    return payload;
+    done(null, payload);
   });
   // Before any route: @fastify/swagger documents routes as they are added.
   await registerOpenApi(app, restjwt);

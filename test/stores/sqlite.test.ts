@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import ts from 'typescript';
@@ -11,6 +12,7 @@ import { appliedMigrations, migrate, migrations, type Migration } from '../../sr
 import { openSqliteStore, SqliteStore } from '../../src/stores/sqlite/index.js';
 import { sqliteFilenameFromUrl } from '../../src/stores/sqlite/url.js';
 import { makeToken, runStoreContract } from './contract.js';
+import { startApp } from '../helpers/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'restjwt-sqlite-'));
 let counter = 0;
@@ -219,7 +221,9 @@ describe('SqliteStore', () => {
     expect(await store.findUser('id', '99999999999999999999')).toBeNull();
   });
 
-  it('findUser by id (cached between writes) sees every change at once: its own, another connection\'s, another process\'s', async () => {
+  // Its own writes at once; other connections' commits from the next turn of the event loop on, which is when a
+  // request that arrives after them is handled (user-cache.ts says why that is the same promise as a SELECT).
+  it('findUser by id (cached between writes) sees every change: its own at once, another connection\'s and another process\'s from the next turn', async () => {
     const file = freshFile();
     const a = await open(file);
     const b = await open(file);
@@ -233,17 +237,43 @@ describe('SqliteStore', () => {
     await a.setActive(u.id, false); // this connection's own write
     expect(await seen()).toMatchObject({ isActive: false });
     await b.setActive(u.id, true); // another connection, as another worker would
+    await nextTurn();
     expect(await seen()).toMatchObject({ isActive: true });
     await b.renewTokenVersion(u.id);
+    await nextTurn();
     expect((await seen())?.tokenVersion).not.toBe(first?.tokenVersion);
     raw(file).prepare('UPDATE restjwt_user SET is_staff = 1 WHERE id = ?').run(Number(u.id)); // not through a store at all
+    await nextTurn();
     expect(await seen()).toMatchObject({ isStaff: true });
     // Another OS process (restjwt deactivate, Django on the same file).
     const update = `new (require('better-sqlite3'))(process.argv[1]).prepare("UPDATE restjwt_user SET password = 'from-elsewhere' WHERE id = ?").run(Number(process.argv[2]));`;
     await promisify(execFile)(process.execPath, ['-e', update, file, u.id], { cwd: resolve(import.meta.dirname, '../..') });
     expect(await seen()).toMatchObject({ passwordHash: 'from-elsewhere' });
     raw(file).prepare('DELETE FROM restjwt_user WHERE id = ?').run(Number(u.id));
+    await nextTurn();
     expect(await seen()).toBeNull();
+  });
+
+  it('a request that arrives after another connection deactivated the user is refused, under load on the cache', async () => {
+    const file = freshFile();
+    const app = await startApp({}, { store: await open(file) });
+    try {
+      await app.user('ulla');
+      const { access } = await app.login('ulla');
+      const bearer = { authorization: `Bearer ${access}` };
+      expect((await app.get('/api/protected/', bearer)).status).toBe(200); // the row is now in the cache
+      // Requests in flight keep the event loop busy while the other connection commits.
+      const load = Array.from({ length: 40 }, () => app.get('/api/protected/', bearer));
+      const other = await open(file); // another worker's connection
+      await other.setActive((await other.findUser('username', 'ulla'))!.id, false);
+      const after = await app.get('/api/protected/', bearer);
+      expect(after.status).toBe(401);
+      expect(after.json).toMatchObject({ code: 'user_inactive' });
+      expect((await Promise.all(load)).every((r) => r.status === 200 || r.status === 401)).toBe(true);
+      await other.close();
+    } finally {
+      await app.close();
+    }
   });
 
   it('two stores on one file (like two processes): of concurrent rotations exactly one wins', async () => {

@@ -33,7 +33,7 @@ import {
 } from '../../core/store/types.js';
 import { closedStoreError, OneTimeKeyExistsError } from '../shared/errors.js';
 import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
-import { blacklistPage, sessionFromRow, type BlacklistedRow } from '../shared/rows.js';
+import { blacklistPage, copyUser, sessionFromRow, type BlacklistedRow } from '../shared/rows.js';
 import { checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, type SessionUseValues } from '../shared/validate.js';
 import { isOneTimeLive, linkResult, newTokenVersion, successorFamily, unlinkVerdict, userChanges, type UserChange } from '../shared/verdicts.js';
 
@@ -552,14 +552,6 @@ export async function openMemoryStore(): Promise<MemoryStore> {
  */
 export function createMemoryStore(): MemoryStore {
   return new MemoryStore();
-}
-
-function copyUser(user: UserRecord): UserRecord {
-  return {
-    ...user,
-    lastLogin: user.lastLogin === null ? null : new Date(user.lastLogin.getTime()),
-    dateJoined: new Date(user.dateJoined.getTime()),
-  };
 }
 
 /** A detached copy, validating the dates as the SQL stores do. */

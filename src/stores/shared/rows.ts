@@ -23,6 +23,11 @@ export interface UserRow {
   token_version: string;
 }
 
+/** A user record of its own (its dates too), for a store that hands out what it keeps. */
+export function copyUser(user: UserRecord): UserRecord {
+  return { ...user, lastLogin: user.lastLogin === null ? null : new Date(user.lastLogin.getTime()), dateJoined: new Date(user.dateJoined.getTime()) };
+}
+
 /** The contract's view of a user row. */
 export function userFromRow(row: UserRow): UserRecord {
   return {

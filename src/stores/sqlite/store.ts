@@ -34,13 +34,13 @@ import {
 } from '../../core/store/types.js';
 import { OneTimeKeyExistsError } from '../shared/errors.js';
 import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
-import { blacklistPage, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow } from '../shared/rows.js';
+import { blacklistPage, copyUser, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow } from '../shared/rows.js';
 import { checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis } from '../shared/validate.js';
 import { isOneTimeLive, linkResult, newTokenVersion, successorFamily, userChanges, type UserChange } from '../shared/verdicts.js';
 import { sqliteClosed, translateSqliteError } from './errors.js';
 import { migrate as applyMigrations } from './migrations.js';
 import { parseId, prepareStatements, tokenParams, userChangeParams, type Prepared, type TokenFilter } from './statements.js';
-import { UserRowCache } from './user-cache.js';
+import { UserCache } from './user-cache.js';
 
 /** Options for {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -69,7 +69,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   /** Null until the schema exists (a store opened with `migrate: false` on an empty database). */
   private prepared: Prepared | null = null;
   /** `findUser('id', …)`'s rows, re-read whenever the database may have changed (see user-cache.ts). */
-  private readonly usersById: UserRowCache<NonNullable<ReturnType<Prepared['userById']['get']>>>;
+  private readonly usersById: UserCache<NonNullable<ReturnType<Prepared['userById']['get']>>, UserRecord>;
 
   private constructor(db: BetterSqlite3.Database, filename: string, busyTimeoutMs: number) {
     this.db = db;
@@ -77,7 +77,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
     this.busyTimeoutMs = busyTimeoutMs;
     // Reads page 1, so it fails when the file has become unreadable, yet needs no restjwt table.
     this.pingStatement = db.prepare<[], number>('SELECT count(*) FROM sqlite_master').pluck();
-    this.usersById = new UserRowCache(db);
+    this.usersById = new UserCache(db, userFromRow, copyUser);
   }
 
   /** The optional capabilities: all of them. */
@@ -152,11 +152,12 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
     return this.withStatements((q) => {
-      let row;
       if (field === 'id') {
         const id = parseId(value);
-        row = id === null ? undefined : this.usersById.get(id, q.userById);
-      } else if (field === 'username') {
+        return (id === null ? undefined : this.usersById.get(id, q.userById)) ?? null;
+      }
+      let row;
+      if (field === 'username') {
         row = q.userByUsername.get(value);
       } else {
         row = q.userByEmail.get(value);
