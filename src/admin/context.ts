@@ -2,7 +2,8 @@ import type { Authentication } from '../core/auth/authenticate.js';
 import { checkPermissions, isStaff } from '../core/auth/permissions.js';
 import type { PasswordHasher } from '../core/passwords/index.js';
 import type { Settings } from '../core/settings/types.js';
-import { hasIdentities, hasSessions, type IdentityStore, type SessionStore, type Store, type UserRecord } from '../core/store/types.js';
+import { hasIdentities, hasSessions } from '../core/store/capabilities.js';
+import type { IdentityStore, SessionStore, Store, UserRecord } from '../core/store/types.js';
 import { IdentitiesUnsupported, SessionsUnsupported } from './errors.js';
 
 /** What the admin operations run with: a `RestJwt` fits (`store`, `hasher`, `settings`, `tokens.nowSeconds`). */

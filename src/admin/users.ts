@@ -5,7 +5,8 @@
  */
 import { NotFound } from '../core/errors.js';
 import { endSessions } from '../core/handlers/logout-all.js';
-import { hasSessions, type UserRecord } from '../core/store/types.js';
+import { hasSessions } from '../core/store/capabilities.js';
+import type { UserRecord } from '../core/store/types.js';
 import { UserExistsError } from '../core/store/errors.js';
 import { changePassword } from '../core/users/change-password.js';
 import { findUserByUsername, normalizeUsername } from '../core/users/username.js';

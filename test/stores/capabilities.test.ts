@@ -11,17 +11,8 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/store/errors.js';
-import {
-  ALL_CAPABILITIES,
-  CAPABILITY_METHODS,
-  canImportUsers,
-  hasCapability,
-  hasIdentities,
-  hasSessions,
-  isBlacklistSource,
-  type StoreCapability,
-  type WithCapabilities,
-} from '../../src/core/store/types.js';
+import { ALL_CAPABILITIES, CAPABILITY_METHODS, canImportUsers, hasCapability, hasIdentities, hasSessions, isBlacklistSource } from '../../src/core/store/capabilities.js';
+import type { StoreCapability, WithCapabilities } from '../../src/core/store/types.js';
 import { DjangoStore, openDjangoStore } from '../../src/stores/django/index.js';
 import { createMemoryStore, MemoryStore } from '../../src/stores/memory/index.js';
 import { RedisCachedStore, type CacheableStore } from '../../src/stores/redis/index.js';

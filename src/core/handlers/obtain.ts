@@ -1,6 +1,7 @@
 import type { RequestMeta } from './context.js';
 import { ServiceUnavailable } from '../errors.js';
-import { hasSessions, type UserRecord } from '../store/types.js';
+import { hasSessions } from '../store/capabilities.js';
+import type { UserRecord } from '../store/types.js';
 import type { Token } from '../tokens/token-service.js';
 import { outstandingRecord, requestUse, type HandlerContext } from './context.js';
 import { checkCredentials } from './login.js';

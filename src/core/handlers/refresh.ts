@@ -3,7 +3,7 @@ import { InvalidToken, ServiceUnavailable } from '../errors.js';
 import { readStringFields } from '../http/fields.js';
 import type { Token } from '../tokens/token-service.js';
 import type { RequestMeta } from './context.js';
-import { hasSessions } from '../store/types.js';
+import { hasSessions } from '../store/capabilities.js';
 import { outstandingRecord, requestUse, type HandlerContext } from './context.js';
 import { decodeOrInvalid } from './decode-or-invalid.js';
 import { activeUserForToken, checkTokenUser, refuseTokenUser } from './stored-token.js';

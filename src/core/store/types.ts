@@ -10,18 +10,7 @@
  * - Identifiers cross the boundary as strings, whatever the column type.
  * - The optional capabilities a store implements are declared in its `capabilities` (see `capabilities.ts`).
  */
-export {
-  ALL_CAPABILITIES,
-  CAPABILITY_METHODS,
-  canImportUsers,
-  hasCapability,
-  hasIdentities,
-  hasSessions,
-  isBlacklistSource,
-  type StoreCapability,
-  type StoreCapabilityInterfaces,
-  type WithCapabilities,
-} from './capabilities.js';
+export type { StoreCapability, StoreCapabilityInterfaces, WithCapabilities } from './capabilities.js';
 
 /** A user as the core sees it. */
 export interface UserRecord {
