@@ -28,6 +28,7 @@ export type { Token, Clock } from './tokens/token-service.js';
 export type { TokenKind } from './tokens/kinds.js';
 export type { Keyset, ExtraVerifyKey } from './keys/keyset.js';
 export type * from './store/types.js';
+export type { StoreCapability, StoreCapabilityInterfaces, WithCapabilities } from './store/capabilities.js';
 export { UserExistsError, StoreUnavailableError } from './store/errors.js';
 export { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
 export { changePassword, deactivateUser, type UserAdmin } from './users/change-password.js';

@@ -10,7 +10,6 @@
  * - Identifiers cross the boundary as strings, whatever the column type.
  * - The optional capabilities a store implements are declared in its `capabilities` (see `capabilities.ts`).
  */
-export type { StoreCapability, StoreCapabilityInterfaces, WithCapabilities } from './capabilities.js';
 
 /** A user as the core sees it. */
 export interface UserRecord {

@@ -28,8 +28,8 @@ import type {
   Store,
   UserLookupField,
   UserRecord,
-  WithCapabilities,
 } from '../../core/store/types.js';
+import type { WithCapabilities } from '../../core/store/capabilities.js';
 import type { DjangoDriver, SqlRunner, SqlValue } from './driver.js';
 import { openDjangoPostgres } from './postgres-driver.js';
 import { openDjangoSqlite } from './sqlite-driver.js';

@@ -7,8 +7,8 @@
  * One idea, one file (about 600 lines): the whole contract over `Map`s, each method its own check-and-write.
  */
 import { UserExistsError } from '../../core/store/errors.js';
-import { ALL_CAPABILITIES } from '../../core/store/capabilities.js';
-import type { BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, ImportUserResult, LinkedIdentity, LinkResult, NewUser, OutstandingState, OutstandingToken, RotateOptions, RotateResult, SessionRecord, SessionUse, Store, TokenListing, UnlinkOptions, UnlinkResult, UserLookupField, UserRecord, WithCapabilities } from '../../core/store/types.js';
+import { ALL_CAPABILITIES, type WithCapabilities } from '../../core/store/capabilities.js';
+import type { BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, ImportUserResult, LinkedIdentity, LinkResult, NewUser, OutstandingState, OutstandingToken, RotateOptions, RotateResult, SessionRecord, SessionUse, Store, TokenListing, UnlinkOptions, UnlinkResult, UserLookupField, UserRecord } from '../../core/store/types.js';
 import { closedStoreError, OneTimeKeyExistsError } from '../shared/errors.js';
 import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
 import { blacklistPage, copyUser, sessionFromRow, type BlacklistedRow } from '../shared/rows.js';

@@ -25,8 +25,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../../core/store/errors.js';
-import { CAPABILITY_METHODS, hasCapability, isBlacklistSource } from '../../core/store/capabilities.js';
-import type { BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, IdentityStore, OneTimeStore, OutstandingToken, RotateOptions, RotateResult, SessionStore, Store, StoreCapability } from '../../core/store/types.js';
+import { CAPABILITY_METHODS, hasCapability, isBlacklistSource, type StoreCapability } from '../../core/store/capabilities.js';
+import type { BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, IdentityStore, OneTimeStore, OutstandingToken, RotateOptions, RotateResult, SessionStore, Store } from '../../core/store/types.js';
 import { closedStoreError } from '../shared/errors.js';
 import { checkBatchSize } from '../shared/flush.js';
 import { connectRedis, createRedisClient, redisTarget, redisUnavailable, type RedisConnectOptions } from './connect.js';

@@ -11,8 +11,8 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { UserExistsError } from '../../core/store/errors.js';
-import { ALL_CAPABILITIES } from '../../core/store/capabilities.js';
-import type { BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, ImportUserResult, LinkedIdentity, LinkResult, NewUser, OutstandingState, OutstandingToken, RotateOptions, RotateResult, SessionRecord, SessionUse, Store, TokenListing, UnlinkOptions, UnlinkResult, UserLookupField, UserRecord, WithCapabilities } from '../../core/store/types.js';
+import { ALL_CAPABILITIES, type WithCapabilities } from '../../core/store/capabilities.js';
+import type { BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, ImportUserResult, LinkedIdentity, LinkResult, NewUser, OutstandingState, OutstandingToken, RotateOptions, RotateResult, SessionRecord, SessionUse, Store, TokenListing, UnlinkOptions, UnlinkResult, UserLookupField, UserRecord } from '../../core/store/types.js';
 import { OneTimeKeyExistsError } from '../shared/errors.js';
 import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
 import { blacklistPage, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow } from '../shared/rows.js';
