@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema, HTTPMethods } from 'fastify';
 import { errorHandler, methodNotAllowed, sendCore } from '../adapters/fastify/index.js';
 import { ADMIN_API_PREFIX, adminRoutes, type AdminRequest, type AdminRoute } from '../admin/index.js';
-import { type RestJwt } from '../core/index.js';
+import type { RestJwt } from '../core/index.js';
 import { nodeHeaderRecord, slashRedirect, splitTarget } from '../core/adapter-kit.js';
 import { pageCsp, securePage } from './page-headers.js';
 import { loadStaticFile, pageAssetsDir, sendStatic, sendText, type StaticFile } from './static-files.js';

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifyReply, FastifySchema } from 'fastify';
-import { type RestJwt } from '../core/index.js';
+import type { RestJwt } from '../core/index.js';
 import { ERROR_SCHEMA, FIELD_ERRORS_SCHEMA } from '../core/adapter-kit.js';
 import { pageCsp, securePage } from './page-headers.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { sendCore } from '../adapters/fastify/index.js';
-import { type RestJwt } from '../core/index.js';
+import type { RestJwt } from '../core/index.js';
 import { ERROR_SCHEMA, nodeHeaderRecord } from '../core/adapter-kit.js';
 import type { SocialLogin, SocialRequest, SocialRoute } from '../social/index.js';
 

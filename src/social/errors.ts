@@ -1,4 +1,4 @@
-import { type CoreResponse } from '../core/index.js';
+import type { CoreResponse } from '../core/index.js';
 import { BASE_HEADERS } from '../core/adapter-kit.js';
 
 /**

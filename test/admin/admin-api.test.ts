@@ -3,7 +3,7 @@
  * tokens over SQLite too).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type IdentityStore, type Store } from '../../src/core/index.js';
+import type { IdentityStore, Store } from '../../src/core/index.js';
 import { hasIdentities } from '../../src/core/adapter-kit.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
 import { openSqlStore } from '../../src/stores/sql/index.js';

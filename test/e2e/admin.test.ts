@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type IdentityStore, type Store } from '../../src/core/index.js';
+import type { IdentityStore, Store } from '../../src/core/index.js';
 import { hasIdentities } from '../../src/core/adapter-kit.js';
 import { createMemoryStore } from '../../src/stores/memory/index.js';
 import { PASSWORD } from '../helpers/server.js';

@@ -4,7 +4,7 @@
  * as it is. Internal: applications use `restjwt/adapters/express` or `restjwt/adapters/nest`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type CoreResponse, type EndpointName, type RestJwt } from '../../core/index.js';
+import type { CoreResponse, EndpointName, RestJwt } from '../../core/index.js';
 import { matchTokenRoute, nodeHeaderRecord, slashRedirect, splitTarget, responseText, outgoingHeaders, type HeaderMap } from '../../core/adapter-kit.js';
 
 /** The request's headers for the core, with every copy of the configured auth header (see `nodeHeaderMap`). */
