@@ -6,10 +6,10 @@ import { createHmac, createSecretKey, generateKeyPairSync, timingSafeEqual, veri
 import { createSigner, createVerifier } from 'fast-jwt';
 import { importSPKI, jwtVerify, SignJWT } from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
-import { buildKeyset } from '../src/core/keys/keyset.js';
-import { resolveSettings } from '../src/core/settings/resolve.js';
-import type { Algorithm } from '../src/core/settings/types.js';
-import { TokenService } from '../src/core/tokens/token-service.js';
+import { buildKeyset } from '@restjwt/core/adapter-kit';
+import { resolveSettings } from '@restjwt/core';
+import type { Algorithm } from '@restjwt/core';
+import { TokenService } from '@restjwt/core/adapter-kit';
 
 export interface Case {
   group: string;

@@ -3,9 +3,9 @@
  * `decodeLocal` verifications with the verified-token cache on (1000 entries), each of a distinct token (a new jti),
  * so the cache is filled and evicted all along. Prints RSS before/after/peak and heap used after GC, in MiB.
  */
-import { resolveSettings } from '../src/core/settings/resolve.js';
-import { buildKeyset } from '../src/core/keys/keyset.js';
-import { TokenService } from '../src/core/tokens/token-service.js';
+import { resolveSettings } from '@restjwt/core';
+import { buildKeyset } from '@restjwt/core/adapter-kit';
+import { TokenService } from '@restjwt/core/adapter-kit';
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const settings = resolveSettings({ algorithm: 'HS256', signingKey: 'm'.repeat(64), verifiedTokenCacheSize: 1000, accessTokenLifetime: '1d' }).settings;

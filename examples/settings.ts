@@ -3,8 +3,8 @@
  * SIMPLE_JWT as restjwt settings, the "custom token claims" hook, and the database.
  */
 import { pathToFileURL } from 'node:url';
-import { createRestJwt, type PasswordHasher, type RestJwt, type Store } from '../src/core/index.js';
-import { openSqliteStore } from '../src/stores/sqlite/index.js';
+import { createRestJwt, type PasswordHasher, type RestJwt, type Store } from '@restjwt/core';
+import { openSqliteStore } from '@restjwt/sqlite';
 
 /** SIMPLE_JWT, in simplejwt's own names (restjwt's camelCase names work as well). */
 export const SIMPLE_JWT = {

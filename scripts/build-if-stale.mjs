@@ -5,16 +5,18 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What the build reads: a change to any of these makes dist/ stale. */
-const INPUTS = ['src', 'scripts/copy-assets.mjs', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
-/** Written by every build (tsc emits every file), so its time is the last build's. */
-const OUTPUT = 'dist/cli/main.js';
+const INPUTS = ['packages', 'scripts/copy-assets.mjs', 'tsconfig.base.json', 'tsconfig.build.json', 'package.json'];
+/** Build outputs and installed packages inside `packages/` are not inputs. */
+const SKIP = new Set(['dist', 'node_modules']);
+/** Written at the end of every build (tsc -b rewrites only the packages that changed), so its time is the last build's. */
+const OUTPUT = 'node_modules/.cache/restjwt-build-stamp';
 
 function newest(path) {
   const info = statSync(path, { throwIfNoEntry: false });
   if (info === undefined) return 0;
   if (!info.isDirectory()) return info.mtimeMs;
   let latest = info.mtimeMs; // a deleted file changes its folder's time
-  for (const entry of readdirSync(path)) latest = Math.max(latest, newest(join(path, entry)));
+  for (const entry of readdirSync(path)) if (!SKIP.has(entry)) latest = Math.max(latest, newest(join(path, entry)));
   return latest;
 }
 

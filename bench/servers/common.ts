@@ -7,8 +7,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createPasswordHasher, createRestJwt, type RestJwt, type UserRecord } from '../../src/core/index.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { createPasswordHasher, createRestJwt, type RestJwt, type UserRecord } from '@restjwt/core';
+import { createMemoryStore } from '@restjwt/core/memory';
 
 export const SECRET = 'bench-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH';
 export const USERNAME = 'alice';

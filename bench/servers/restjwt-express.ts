@@ -1,6 +1,6 @@
 /** restjwt's Express adapter: `guard` on `/api/protected/`, the token endpoints, and the `/api/public/` baseline. */
 import express from 'express';
-import { errorHandler, guard, restjwtRouter } from '../../src/adapters/express/index.js';
+import { errorHandler, guard, restjwtRouter } from '@restjwt/express';
 import { announce, exitWithParent, PROTECTED_BODY, PUBLIC_BODY, setup, stateless } from './common.js';
 
 const { restjwt, token } = await setup();

@@ -1,6 +1,6 @@
 /** restjwt's Fastify adapter: `guard` on `/api/protected/`, the token endpoints, and the `/api/public/` baseline. */
 import Fastify from 'fastify';
-import { guard, restjwtPlugin } from '../../src/adapters/fastify/index.js';
+import { guard, restjwtPlugin } from '@restjwt/fastify';
 import { announce, exitWithParent, PROTECTED_BODY, PUBLIC_BODY, setup, stateless } from './common.js';
 
 const { restjwt, token } = await setup();

@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { errorHandler, guard, restjwtRoutes } from '../../src/adapters/hono/index.js';
+import { errorHandler, guard, restjwtRoutes } from '@restjwt/hono';
 import { announce, exitWithParent, PROTECTED_BODY, PUBLIC_BODY, setup, stateless } from './common.js';
 
 const { restjwt, token } = await setup();

@@ -1,6 +1,6 @@
 /** The seed's example in Express 5. */
 import express from 'express';
-import { errorHandler, guard, restjwtRouter } from '../../src/adapters/express/index.js';
+import { errorHandler, guard, restjwtRouter } from '@restjwt/express';
 import { isMain, PORT, seedRestJwt, type ExampleOptions } from '../settings.js';
 
 export async function buildApp(options: ExampleOptions = {}) {

@@ -1,6 +1,6 @@
 /** The seed's example in Fastify 5. */
 import Fastify from 'fastify';
-import { guard, restjwtPlugin } from '../../src/adapters/fastify/index.js';
+import { guard, restjwtPlugin } from '@restjwt/fastify';
 import { isMain, PORT, seedRestJwt, type ExampleOptions } from '../settings.js';
 
 export async function buildApp(options: ExampleOptions = {}) {

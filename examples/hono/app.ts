@@ -1,7 +1,7 @@
 /** The seed's example in Hono 4 (web-standard: the same `app` runs on Bun, Deno and Workers). */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { errorHandler, guard, restjwtRoutes } from '../../src/adapters/hono/index.js';
+import { errorHandler, guard, restjwtRoutes } from '@restjwt/hono';
 import { isMain, PORT, seedRestJwt, type ExampleOptions } from '../settings.js';
 
 export async function buildApp(options: ExampleOptions = {}) {

@@ -2,8 +2,8 @@
 import 'reflect-metadata';
 import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AuthGuard, RestJwtModule } from '../../src/adapters/nest/index.js';
-import type { RestJwt } from '../../src/core/index.js';
+import { AuthGuard, RestJwtModule } from '@restjwt/nest';
+import type { RestJwt } from '@restjwt/core';
 import { isMain, PORT, seedRestJwt, type ExampleOptions } from '../settings.js';
 
 // ProtectedView, permission_classes = [IsAuthenticated]

@@ -1,9 +1,9 @@
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../examples/fastify/app.js';
-import { authenticate, guard, restjwtPlugin } from '../../src/adapters/fastify/index.js';
-import { createRestJwt, isStaff, type RestJwt } from '../../src/core/index.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { authenticate, guard, restjwtPlugin } from '@restjwt/fastify';
+import { createRestJwt, isStaff, type RestJwt } from '@restjwt/core';
+import { createMemoryStore } from '@restjwt/core/memory';
 import { PASSWORD, SECRET, fastHasher } from '../helpers/server.js';
 import { adapterSuite, toAnswer, views, type Client } from './suite.js';
 

@@ -12,9 +12,9 @@ import {
   Permissions,
   RESTJWT,
   RestJwtModule,
-} from '../../src/adapters/nest/index.js';
-import { createRestJwt, isStaff, type Authentication, type RestJwt, type TokenUser, type UserRecord } from '../../src/core/index.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+} from '@restjwt/nest';
+import { createRestJwt, isStaff, type Authentication, type RestJwt, type TokenUser, type UserRecord } from '@restjwt/core';
+import { createMemoryStore } from '@restjwt/core/memory';
 import { PASSWORD, SECRET, fastHasher } from '../helpers/server.js';
 import { supertestClient } from './clients.js';
 import { adapterSuite, views } from './suite.js';

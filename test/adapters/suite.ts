@@ -12,8 +12,8 @@
 import { createSecretKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ExampleOptions } from '../../examples/settings.js';
-import { createRestJwt, isTokenUser, type Authentication, type RestJwt, type TokenUser, type UserRecord } from '../../src/core/index.js';
-import { createMemoryRateCounter, createMemoryStore, type MemoryStore } from '../../src/stores/memory/index.js';
+import { createRestJwt, isTokenUser, type Authentication, type RestJwt, type TokenUser, type UserRecord } from '@restjwt/core';
+import { createMemoryRateCounter, createMemoryStore, type MemoryStore } from '@restjwt/core/memory';
 import { claimsOf, fastHasher, heldBurst, mint, PASSWORD, SECRET } from '../helpers/server.js';
 import { rawAnswer, rawHttp } from '../security/attack-kit.js';
 

@@ -5,10 +5,10 @@
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import * as ex from '../../src/adapters/express/index.js';
-import * as fa from '../../src/adapters/fastify/index.js';
-import * as ho from '../../src/adapters/hono/index.js';
-import { isStaff, type Permission, type RestJwt, type TokenUser, type UserRecord } from '../../src/core/index.js';
+import * as ex from '@restjwt/express';
+import * as fa from '@restjwt/fastify';
+import * as ho from '@restjwt/hono';
+import { isStaff, type Permission, type RestJwt, type TokenUser, type UserRecord } from '@restjwt/core';
 
 declare const restjwt: RestJwt;
 const byEmail: Permission<UserRecord> = (auth) => auth?.user.email.endsWith('@example.com') === true;

@@ -3,10 +3,10 @@
  * tokens over SQLite too).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IdentityStore, Store } from '../../src/core/index.js';
-import { hasIdentities } from '../../src/core/adapter-kit.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
-import { openSqlStore } from '../../src/stores/sql/index.js';
+import type { IdentityStore, Store } from '@restjwt/core';
+import { hasIdentities } from '@restjwt/core/store-kit';
+import { createMemoryStore } from '@restjwt/core/memory';
+import { openSqlStore } from '@restjwt/sql';
 import { POSTGRES_URL, postgresAdmin, probePostgres, uniqueName } from '../stores/services.js';
 import { PASSWORD, startApp, type Answer, type TestApp } from '../helpers/server.js';
 

@@ -5,9 +5,9 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminRoutes } from '../../src/admin/index.js';
-import { headerRecord, outgoingHeaders, responseText } from '../../src/core/adapter-kit.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { adminRoutes } from '@restjwt/core/admin';
+import { headerRecord, outgoingHeaders, responseText } from '@restjwt/core/adapter-kit';
+import { createMemoryStore } from '@restjwt/core/memory';
 import { startApp, type TestApp } from '../helpers/server.js';
 
 let t: TestApp;

@@ -1,21 +1,20 @@
 /**
- * End-to-end tests of the built `restjwt` CLI: every case spawns `node dist/cli/main.js …` in a fresh directory.
+ * End-to-end tests of the built `restjwt` CLI: every case spawns `node packages/restjwt/dist/cli/main.js …` in a fresh directory.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { calculateJwkThumbprint } from 'jose';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+import { afterAll, describe, expect, test } from 'vitest';
+import { openSqliteStore } from '@restjwt/sqlite';
+import { builtCli } from '../helpers/built-cli.js';
 import { waitForListening } from '../helpers/serve-process.js';
 import { deleteRedisKeys, probeRedis, REDIS_URL, uniqueName } from '../stores/services.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(ROOT, 'dist/cli/main.js');
+const CLI = builtCli();
 
 const tempDirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -104,12 +103,6 @@ async function getProtected(url: string, access: string): Promise<number> {
   return res.status;
 }
 
-beforeAll(() => {
-  // Build so the CLI under test matches the sources. Other files may be mid-edit: tsc still emits despite type
-  // errors elsewhere, so only a missing entry point fails the suite.
-  spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" and look at its errors`);
-}, 120_000);
 
 afterAll(() => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cookieStorage, inProcessLock, memoryStorage, RestJwtClient, RestJwtClientError } from '../../src/client/index.js';
+import { cookieStorage, inProcessLock, memoryStorage, RestJwtClient, RestJwtClientError } from '@restjwt/core/client';
 import { PASSWORD, startApp, type TestApp } from '../helpers/server.js';
 import { cookieJar } from './cookie-jar.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessLock, memoryStorage, RestJwtClient, RestJwtClientError, webStorage, type WebStorageLike } from '../../src/client/index.js';
+import { inProcessLock, memoryStorage, RestJwtClient, RestJwtClientError, webStorage, type WebStorageLike } from '@restjwt/core/client';
 import { PASSWORD, startApp, type TestApp } from '../helpers/server.js';
 
 /** A fetch that counts requests per path, over the real network. */

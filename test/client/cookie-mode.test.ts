@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cookieStorage, inProcessLock, RestJwtClient, RestJwtClientError, type CookieModeStorage } from '../../src/client/index.js';
+import { cookieStorage, inProcessLock, RestJwtClient, RestJwtClientError, type CookieModeStorage } from '@restjwt/core/client';
 import { claimsOf, PASSWORD, startApp, type TestApp } from '../helpers/server.js';
 import { cookieJar, type CookieJar } from './cookie-jar.js';
 

@@ -7,9 +7,9 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { IdentityStore, Store } from '../../src/core/index.js';
-import { hasIdentities } from '../../src/core/adapter-kit.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import type { IdentityStore, Store } from '@restjwt/core';
+import { hasIdentities } from '@restjwt/core/store-kit';
+import { createMemoryStore } from '@restjwt/core/memory';
 import { PASSWORD } from '../helpers/server.js';
 import { describeBrowser, startBrowserEnv, takeScreenshots, type BrowserEnv } from './browser.js';
 

@@ -21,7 +21,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { describe } from 'vitest';
-import type { RestJwtOptions } from '../../src/core/index.js';
+import type { RestJwtOptions } from '@restjwt/core';
 import { startApp, type TestApp } from '../helpers/server.js';
 
 /** Where Debian installs Chromium; `RESTJWT_CHROMIUM` overrides it. */

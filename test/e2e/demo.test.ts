@@ -7,26 +7,26 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_CSP } from '../../src/server/pages.js';
+import { DEMO_CSP } from '../../packages/restjwt/src/server/pages.js';
 import { PASSWORD, startApp, type TestApp } from '../helpers/server.js';
 import { describeBrowser, startBrowserEnv, takeScreenshots, type BrowserEnv } from './browser.js';
 
 const ROOT = new URL('../../', import.meta.url);
 const SCREENSHOTS = fileURLToPath(new URL('docs/screenshots/', ROOT));
 
-/** The page imports dist/client: refuse to test a stale build rather than pass or fail for the wrong reason. */
+/** The page imports @restjwt/core's dist/client: refuse to test a stale build rather than pass or fail for the wrong reason. */
 function assertClientBuilt(): void {
-  const src = fileURLToPath(new URL('src/client/', ROOT));
-  const dist = fileURLToPath(new URL('dist/client/', ROOT));
+  const src = fileURLToPath(new URL('packages/core/src/client/', ROOT));
+  const dist = fileURLToPath(new URL('packages/core/dist/client/', ROOT));
   let built: number;
   try {
     built = statSync(`${dist}index.js`).mtimeMs;
   } catch {
-    throw new Error('dist/client/ is missing: run `npm run build` before the browser tests.');
+    throw new Error('packages/core/dist/client/ is missing: run `npm run build` before the browser tests.');
   }
   const newest = Math.max(...readdirSync(src).map((f) => statSync(`${src}${f}`).mtimeMs));
   if (newest > Math.max(...readdirSync(dist).map((f) => statSync(`${dist}${f}`).mtimeMs)) + 1000) {
-    throw new Error('dist/client/ is older than src/client/: run `npm run build` before the browser tests.');
+    throw new Error('packages/core/dist/client/ is older than its sources: run `npm run build` before the browser tests.');
   }
   void built;
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { createMemoryStore } from '@restjwt/core/memory';
 import { PASSWORD } from '../helpers/server.js';
 import { describeBrowser, startBrowserEnv, type BrowserEnv } from './browser.js';
 

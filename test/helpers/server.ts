@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { createPasswordHasher, createRestJwt, type PasswordHasher, type RestJwt, type RestJwtOptions, type Store, type UserRecord } from '../../src/core/index.js';
-import { signCompact } from '../../src/core/jws/sign.js';
-import type { Algorithm } from '../../src/core/settings/types.js';
-import { buildServer } from '../../src/server/app.js';
-import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+import { createPasswordHasher, createRestJwt, type PasswordHasher, type RestJwt, type RestJwtOptions, type Store, type UserRecord } from '@restjwt/core';
+import { signCompact } from '../../packages/core/src/jws/sign.js';
+import type { Algorithm } from '../../packages/core/src/settings/types.js';
+import { buildServer } from '../../packages/restjwt/src/server/app.js';
+import { openSqliteStore } from '@restjwt/sqlite';
 
 /** The seed's shared secret for tests: long enough for HS512. */
 export const SECRET = 'restjwt-test-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz-!!';

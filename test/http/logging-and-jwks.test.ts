@@ -3,10 +3,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { exportJWK } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRestJwt } from '../../src/core/index.js';
-import { signCompact } from '../../src/core/jws/sign.js';
-import { buildServer, DEFAULT_LOGGER } from '../../src/server/app.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { createRestJwt } from '@restjwt/core';
+import { signCompact } from '../../packages/core/src/jws/sign.js';
+import { buildServer, DEFAULT_LOGGER } from '../../packages/restjwt/src/server/app.js';
+import { createMemoryStore } from '@restjwt/core/memory';
 import { fastHasher, PASSWORD, SECRET } from '../helpers/server.js';
 
 describe('logs', () => {

@@ -140,7 +140,7 @@ describe('login by email and rehashing Django hashes', () => {
     const t = await startApp();
     try {
       // Django's own hash of PASSWORD (salt "seasalt123", 1000 iterations), computed with hashlib.pbkdf2_hmac.
-      const { encodeDjangoPbkdf2 } = await import('../../src/core/passwords/index.js');
+      const { encodeDjangoPbkdf2 } = await import('../../packages/core/src/passwords/index.js');
       const django = await encodeDjangoPbkdf2(PASSWORD, 'seasalt123', 1000);
       const u = await t.store.createUser({ username: 'dj', passwordHash: django });
       expect((await t.post('/api/token/', { username: 'dj', password: 'wrong' })).status).toBe(401);

@@ -1,6 +1,6 @@
 import Ajv2020Module from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestFields } from '../../src/core/http/schemas.js';
+import { requestFields } from '../../packages/core/src/http/schemas.js';
 import { startApp, type TestApp } from '../helpers/server.js';
 import { reserveOrigin, startSocialApp, type SocialApp } from '../social/app.js';
 

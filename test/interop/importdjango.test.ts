@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { checkUsernames, formatUsernameReport } from '../../src/cli/commands/checkusernames.js';
-import { importDjangoCommand } from '../../src/cli/commands/importdjango.js';
-import { CliError } from '../../src/cli/errors.js';
-import { openDjangoStore } from '../../src/stores/django/index.js';
-import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+import { checkUsernames, formatUsernameReport } from '../../packages/restjwt/src/cli/commands/checkusernames.js';
+import { importDjangoCommand } from '../../packages/restjwt/src/cli/commands/importdjango.js';
+import { CliError } from '../../packages/restjwt/src/cli/errors.js';
+import { openDjangoStore } from 'restjwt/stores/django';
+import { openSqliteStore } from '@restjwt/sqlite';
 import { PASSWORD, startApp } from '../helpers/server.js';
 import { claimsOf, client, jti, type Client } from './helpers/client.js';
 import {

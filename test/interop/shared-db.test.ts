@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError, UserExistsError, type OutstandingToken } from '../../src/core/index.js';
-import { openDjangoStore, type DjangoStore } from '../../src/stores/django/index.js';
-import { openStore } from '../../src/stores/open-store.js';
+import { StoreUnavailableError, UserExistsError, type OutstandingToken } from '@restjwt/core';
+import { openDjangoStore, type DjangoStore } from 'restjwt/stores/django';
+import { openStore } from '../../packages/restjwt/src/stores/open-store.js';
 import { fastHasher, PASSWORD, startApp, type TestApp } from '../helpers/server.js';
 import { bearer, claimsOf, client, jti, type Client } from './helpers/client.js';
 import {

@@ -8,7 +8,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqlStore, type SqlStore } from '../../src/stores/sql/index.js';
+import { openSqlStore, type SqlStore } from '@restjwt/sql';
 import { freePort, hasRedisServer, startThrowawayRedis, type ThrowawayRedis } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { POSTGRES_URL, postgresAdmin, probePostgres, uniqueName, withDatabase } from '../stores/services.js';

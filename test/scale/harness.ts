@@ -1,53 +1,24 @@
 /**
  * Running the built `restjwt` CLI as real server processes for the scale and fault tests.
  *
- * The CLI is built when the sources are newer than `dist/`, then copied to a private directory under
- * `node_modules/.cache/`, so that another test file rebuilding `dist/` meanwhile cannot hand a half-written file to a
- * starting server.
+ * The CLI is the built package `restjwt` (rebuilt first only when its sources are newer than the last build).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtCli } from '../helpers/built-cli.js';
 import { waitForListening } from '../helpers/serve-process.js';
 import { answer } from '../helpers/server.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const DIST_CLI = join(ROOT, 'dist/cli/main.js');
 
 /** A fixed HMAC key every instance shares (RESTJWT_SIGNING_KEY). */
 export const SHARED_SIGNING_KEY = 'restjwt-scale-test-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz!';
 export const PASSWORD = 'correct horse battery staple';
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds `dist/` if needed and returns the path of a private copy of the CLI, and how to remove it. */
+/** The built CLI, and how to remove what was prepared for it (nothing: the build is shared and read-only here). */
 export function prepareCli(): { cli: string; remove: () => void } {
-  if (!existsSync(DIST_CLI) || statSync(DIST_CLI).mtimeMs < newestMtime(join(ROOT, 'src'))) {
-    // tsc emits despite type errors elsewhere (other work in progress); only a missing entry point is fatal.
-    spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
-  }
-  if (!existsSync(DIST_CLI)) throw new Error(`${DIST_CLI} is missing: run "npm run build" and look at its errors`);
-  const base = join(ROOT, 'node_modules/.cache/restjwt-scale', `${process.pid}-${randomBytes(4).toString('hex')}`);
-  for (let attempt = 1; ; attempt++) {
-    rmSync(base, { recursive: true, force: true });
-    mkdirSync(base, { recursive: true });
-    cpSync(join(ROOT, 'dist'), join(base, 'dist'), { recursive: true });
-    const cli = join(base, 'dist/cli/main.js');
-    // A copy taken while another build was writing fails to load: take it again.
-    if (spawnSync(process.execPath, [cli, '--help'], { stdio: 'ignore', timeout: 20_000 }).status === 0) {
-      return { cli, remove: () => rmSync(base, { recursive: true, force: true }) };
-    }
-    if (attempt === 5) throw new Error(`the copied CLI ${cli} does not start`);
-  }
+  return { cli: builtCli(), remove: () => {} };
 }
 
 /** The environment without the caller's RESTJWT_* and REDIS_URL variables, plus `extra`. */

@@ -6,9 +6,9 @@
 import { createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import { connect } from 'node:net';
 import { expect } from 'vitest';
-import type { Store } from '../../src/core/index.js';
-import { signRaw } from '../../src/core/jws/sign.js';
-import type { Algorithm } from '../../src/core/settings/types.js';
+import type { Store } from '@restjwt/core';
+import { signRaw } from '../../packages/core/src/jws/sign.js';
+import type { Algorithm } from '../../packages/core/src/settings/types.js';
 import { snapshot, type Answer, type TestApp } from '../helpers/server.js';
 
 export type Kind = 'access' | 'refresh';

@@ -14,9 +14,9 @@ import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRestJwt, type LogEvent, type RestJwt, type Store } from '../../src/core/index.js';
-import { buildServer, DEFAULT_LOGGER } from '../../src/server/app.js';
-import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+import { createRestJwt, type LogEvent, type RestJwt, type Store } from '@restjwt/core';
+import { buildServer, DEFAULT_LOGGER } from '../../packages/restjwt/src/server/app.js';
+import { openSqliteStore } from '@restjwt/sqlite';
 import { answer, fastHasher, mint, PASSWORD, SECRET, type Answer } from '../helpers/server.js';
 import { claims } from './attack-kit.js';
 

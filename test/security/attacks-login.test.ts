@@ -8,8 +8,8 @@
  * parameters over HTTP, and hostile inputs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPasswordHasher } from '../../src/core/index.js';
-import { encodeDjangoPbkdf2 } from '../../src/core/passwords/index.js';
+import { createPasswordHasher } from '@restjwt/core';
+import { encodeDjangoPbkdf2 } from '../../packages/core/src/passwords/index.js';
 import { PASSWORD, startApp, type Answer, type TestApp } from '../helpers/server.js';
 import { expectRefused, median, NO_ACCOUNT } from './attack-kit.js';
 

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createMemoryRateCounter, createMemoryStore } from '../../src/stores/memory/index.js';
-import { openRedisRateCounter, type RedisRateCounter } from '../../src/stores/redis/index.js';
-import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+import { createMemoryRateCounter, createMemoryStore } from '@restjwt/core/memory';
+import { openRedisRateCounter, type RedisRateCounter } from '@restjwt/redis';
+import { openSqliteStore } from '@restjwt/sqlite';
 import { heldBurst, PASSWORD, startApp, type TestApp } from '../helpers/server.js';
 import { deleteRedisKeys, probeRedis, REDIS_URL, uniqueName } from '../stores/services.js';
 

@@ -6,8 +6,8 @@
  * for social sign-up. The CLI paths are in test/cli/cli.test.ts, importdjango in test/interop/importdjango.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findUserByUsername } from '../../src/core/index.js';
-import { createMemoryRateCounter } from '../../src/stores/memory/index.js';
+import { findUserByUsername } from '@restjwt/core';
+import { createMemoryRateCounter } from '@restjwt/core/memory';
 import { claimsOf, PASSWORD, startApp, type TestApp } from '../helpers/server.js';
 import { identitiesOf } from '../social/app.js';
 import { Browser } from '../social/browser.js';

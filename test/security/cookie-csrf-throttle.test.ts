@@ -1,9 +1,9 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { guard, restjwtPlugin } from '../../src/adapters/fastify/index.js';
-import { createRestJwt } from '../../src/core/index.js';
-import { createMemoryRateCounter } from '../../src/stores/memory/rate-counter.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { guard, restjwtPlugin } from '@restjwt/fastify';
+import { createRestJwt } from '@restjwt/core';
+import { createMemoryRateCounter } from '../../packages/core/src/stores/memory/rate-counter.js';
+import { createMemoryStore } from '@restjwt/core/memory';
 import { claimsOf, fastHasher, PASSWORD, SECRET, snapshot, startApp } from '../helpers/server.js';
 
 /** Set-Cookie values of an answer, by cookie name. */

@@ -12,7 +12,7 @@
  * - `refreshFamilyMaxAge` bounds a session from its login (`auth_time`), whatever the rotations.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LogEvent } from '../../src/core/index.js';
+import type { LogEvent } from '@restjwt/core';
 import { claimsOf, startApp, type Answer, type TestApp } from '../helpers/server.js';
 import { assertNothingIssued, BLACKLISTED, EXPIRED } from './attack-kit.js';
 
@@ -215,7 +215,7 @@ describe('log out everywhere (POST token/logout-all/)', () => {
 
 describe('password change and deactivation end every session', () => {
   it('changePassword (what `restjwt changepassword` runs) blacklists every refresh token of the user', async () => {
-    const { changePassword } = await import('../../src/core/index.js');
+    const { changePassword } = await import('@restjwt/core');
     const a = await app();
     const s1 = await a.login('alice');
     const s2 = await a.login('alice');
@@ -230,7 +230,7 @@ describe('password change and deactivation end every session', () => {
   });
 
   it('deactivateUser blacklists every refresh token and refuses the user', async () => {
-    const { deactivateUser } = await import('../../src/core/index.js');
+    const { deactivateUser } = await import('@restjwt/core');
     const a = await app();
     const s1 = await a.login('alice');
     const alice = (await a.store.findUser('username', 'alice'))!;
@@ -298,7 +298,7 @@ describe('access-token revocation (revokeAccessTokens)', () => {
 describe('a revocation cache ahead of the database (a rotation still in flight)', () => {
   /** A memory store behind a cache that reports `pending` blacklisted, as Redis does between another instance's write there and its SQL commit. */
   async function startBehindCache(settings: Record<string, unknown>) {
-    const { createMemoryStore } = await import('../../src/stores/memory/index.js');
+    const { createMemoryStore } = await import('@restjwt/core/memory');
     const inner = createMemoryStore();
     const cache = { pending: null as string | null };
     const store = new Proxy(inner, {

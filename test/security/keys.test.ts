@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createLocalJWKSet, exportJWK, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { signCompact } from '../../src/core/jws/sign.js';
+import { signCompact } from '../../packages/core/src/jws/sign.js';
 import { headerOf, PASSWORD, startApp } from '../helpers/server.js';
 
 const pem = (k: import('node:crypto').KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toString();

@@ -11,11 +11,11 @@
 import { createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isAlgorithm } from '../../src/core/jws/algorithms.js';
-import { JwsError, verifyCompact, verifySignature } from '../../src/core/jws/verify.js';
-import { assertKeyFitsAlgorithm } from '../../src/core/keys/import-key.js';
-import type { VerifyKey } from '../../src/core/keys/keyset.js';
-import type { Algorithm } from '../../src/core/settings/types.js';
+import { isAlgorithm } from '../../packages/core/src/jws/algorithms.js';
+import { JwsError, verifyCompact, verifySignature } from '../../packages/core/src/jws/verify.js';
+import { assertKeyFitsAlgorithm } from '../../packages/core/src/keys/import-key.js';
+import type { VerifyKey } from '../../packages/core/src/keys/keyset.js';
+import type { Algorithm } from '../../packages/core/src/settings/types.js';
 
 const FIXTURES = new URL('../fixtures/wycheproof/', import.meta.url);
 

@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRestJwt, type LinkedIdentity, type RestJwt, type RestJwtOptions, type Store } from '../../src/core/index.js';
-import { hasIdentities } from '../../src/core/adapter-kit.js';
-import { buildServer } from '../../src/server/app.js';
-import { createSocialLogin, type SocialLogin, type SocialOptions } from '../../src/social/index.js';
-import { openSqliteStore } from '../../src/stores/sqlite/index.js';
+import { createRestJwt, type LinkedIdentity, type RestJwt, type RestJwtOptions, type Store } from '@restjwt/core';
+import { hasIdentities } from '@restjwt/core/store-kit';
+import { buildServer } from '../../packages/restjwt/src/server/app.js';
+import { createSocialLogin, type SocialLogin, type SocialOptions } from 'restjwt/social';
+import { openSqliteStore } from '@restjwt/sqlite';
 import { answer, fastHasher, SECRET, type Answer } from '../helpers/server.js';
 
 /** A free loopback port (closed again at once; the tiny race is acceptable in tests). */

@@ -2,10 +2,10 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createRestJwt } from '../../src/core/index.js';
-import { headerRecord, outgoingHeaders, responseText } from '../../src/core/adapter-kit.js';
-import { createSocialLogin } from '../../src/social/index.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { createRestJwt } from '@restjwt/core';
+import { headerRecord, outgoingHeaders, responseText } from '@restjwt/core/adapter-kit';
+import { createSocialLogin } from 'restjwt/social';
+import { createMemoryStore } from '@restjwt/core/memory';
 import { SECRET } from '../helpers/server.js';
 
 let url: string;

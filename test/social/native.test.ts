@@ -6,7 +6,7 @@
  */
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryRateCounter } from '../../src/stores/memory/index.js';
+import { createMemoryRateCounter } from '@restjwt/core/memory';
 import { claimsOf } from '../helpers/server.js';
 import { socialState } from './app.js';
 import { Browser } from './browser.js';

@@ -1,8 +1,8 @@
 /** Social login's settings: defaults, and a clear ConfigurationError for each mistake, at start-up. */
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, createRestJwt, type Store } from '../../src/core/index.js';
-import { createSocialLogin, type SocialOptions, type SocialProvider } from '../../src/social/index.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { ConfigurationError, createRestJwt, type Store } from '@restjwt/core';
+import { createSocialLogin, type SocialOptions, type SocialProvider } from 'restjwt/social';
+import { createMemoryStore } from '@restjwt/core/memory';
 import { SECRET } from '../helpers/server.js';
 
 const restjwt = (settings: Record<string, unknown> = {}, store: Store = createMemoryStore()) => createRestJwt({ store, settings: { signingKey: SECRET, ...settings } });
@@ -80,7 +80,7 @@ describe('social options', () => {
 
 describe('the CLI: social login from the config and the environment', () => {
   it('reads the config object, adds presets from RESTJWT_SOCIAL_* and keeps `social` out of the token settings', async () => {
-    const { socialOptionsFrom, validateSettings } = await import('../../src/cli/config.js');
+    const { socialOptionsFrom, validateSettings } = await import('../../packages/restjwt/src/cli/config.js');
     expect(socialOptionsFrom({}, {})).toBeUndefined();
     const input = { accessTokenLifetime: '5m', social: { publicUrl: 'https://api.example.com', allowedRedirects: ['https://app.example.com/in'], linkByVerifiedEmail: true } };
     const env = {

@@ -2,8 +2,8 @@
  * One test world: a real OpenID Provider (oidc-provider on loopback) and the reference server with social login
  * pointed at it, plus the steps of the browser flow.
  */
-import type { RestJwtOptions } from '../../src/core/index.js';
-import type { SocialOptions } from '../../src/social/index.js';
+import type { RestJwtOptions } from '@restjwt/core';
+import type { SocialOptions } from 'restjwt/social';
 import { reserveOrigin, startSocialApp, type SocialApp } from './app.js';
 import { Browser, type Step } from './browser.js';
 import { startOp, type TestOp } from './op.js';

@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, type TestContext } from 'vitest';
-import { StoreUnavailableError, UserExistsError } from '../../src/core/store/errors.js';
-import { hasIdentities, hasSessions } from '../../src/core/store/capabilities.js';
-import type { BlacklistPage, BlacklistSource, IdentityStore, OneTimeStore, OutstandingToken, SessionStore, SessionUse, Store } from '../../src/core/store/types.js';
+import { StoreUnavailableError, UserExistsError } from '../../packages/core/src/store/errors.js';
+import { hasIdentities, hasSessions } from '../../packages/core/src/store/capabilities.js';
+import type { BlacklistPage, BlacklistSource, IdentityStore, OneTimeStore, OutstandingToken, SessionStore, SessionUse, Store } from '../../packages/core/src/store/types.js';
 
 /** Knobs for backends whose limits differ; the defaults are what every backend should meet. */
 export interface StoreContractOptions {

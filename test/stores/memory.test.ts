@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore, MemoryStore, openMemoryStore } from '../../src/stores/memory/index.js';
+import { createMemoryStore, MemoryStore, openMemoryStore } from '@restjwt/core/memory';
 import { makeToken, runStoreContract } from './contract.js';
 
 runStoreContract('memory', () => openMemoryStore());

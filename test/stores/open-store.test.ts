@@ -3,11 +3,11 @@
  * block (skipped when PostgreSQL or Redis is not reachable).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/stores/memory/index.js';
-import { openStore } from '../../src/stores/open-store.js';
-import { RedisCachedStore } from '../../src/stores/redis/index.js';
-import { createKysely, parseSqlUrl, sqlDialectOf, SqlStore } from '../../src/stores/sql/index.js';
-import type { Store } from '../../src/core/store/types.js';
+import { MemoryStore } from '@restjwt/core/memory';
+import { openStore } from '../../packages/restjwt/src/stores/open-store.js';
+import { RedisCachedStore } from '@restjwt/redis';
+import { createKysely, parseSqlUrl, sqlDialectOf, SqlStore } from '@restjwt/sql';
+import type { Store } from '../../packages/core/src/store/types.js';
 import { deleteRedisKeys, POSTGRES_URL, postgresAdmin, probePostgres, probeRedis, REDIS_URL, uniqueName, withParams } from './services.js';
 
 describe('server database URLs', () => {

@@ -4,10 +4,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/core/store/errors.js';
-import type { RateCounter } from '../../src/core/store/types.js';
-import { createMemoryRateCounter } from '../../src/stores/memory/index.js';
-import { openRedisRateCounter, type RedisRateCounter } from '../../src/stores/redis/index.js';
+import { StoreUnavailableError } from '../../packages/core/src/store/errors.js';
+import type { RateCounter } from '../../packages/core/src/store/types.js';
+import { createMemoryRateCounter } from '@restjwt/core/memory';
+import { openRedisRateCounter, type RedisRateCounter } from '@restjwt/redis';
 import { hasRedisServer, startThrowawayRedis } from '../helpers/redis-server.js';
 import { deleteRedisKeys, probeRedis, REDIS_URL, uniqueName } from './services.js';
 

@@ -6,11 +6,11 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { StoreUnavailableError } from '../../src/core/store/errors.js';
-import type { OutstandingToken } from '../../src/core/store/types.js';
-import { createMemoryStore, MemoryStore } from '../../src/stores/memory/index.js';
-import { withRedisCache, type RedisCachedStore } from '../../src/stores/redis/index.js';
-import { openSqlStore, type SqlStore } from '../../src/stores/sql/index.js';
+import { StoreUnavailableError } from '../../packages/core/src/store/errors.js';
+import type { OutstandingToken } from '../../packages/core/src/store/types.js';
+import { createMemoryStore, MemoryStore } from '@restjwt/core/memory';
+import { withRedisCache, type RedisCachedStore } from '@restjwt/redis';
+import { openSqlStore, type SqlStore } from '@restjwt/sql';
 import { hasRedisServer, startThrowawayRedis, type ThrowawayRedis } from '../helpers/redis-server.js';
 import { makeToken, runStoreContract } from './contract.js';
 import { deleteRedisKeys, POSTGRES_URL, postgresAdmin, probePostgres, probeRedis, REDIS_URL, uniqueName } from './services.js';

@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/core/store/errors.js';
+import { StoreUnavailableError } from '../../packages/core/src/store/errors.js';
 import { sql, type Kysely } from 'kysely';
-import { createKysely, createMigrator, openSqlStore, SqlStore, type SqlDialect } from '../../src/stores/sql/index.js';
+import { createKysely, createMigrator, openSqlStore, SqlStore, type SqlDialect } from '@restjwt/sql';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { makeToken, runStoreContract } from './contract.js';
 import { withParams } from './services.js';

@@ -1,16 +1,16 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import ts from 'typescript';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { StoreUnavailableError } from '../../src/core/store/errors.js';
-import { appliedMigrations, migrate, migrations, type Migration } from '../../src/stores/sqlite/migrations.js';
-import { openSqliteStore, SqliteStore } from '../../src/stores/sqlite/index.js';
-import { sqliteFilenameFromUrl } from '../../src/stores/sqlite/url.js';
+import { StoreUnavailableError } from '../../packages/core/src/store/errors.js';
+import { appliedMigrations, migrate, migrations, type Migration } from '../../packages/sqlite/src/migrations.js';
+import { openSqliteStore, SqliteStore } from '@restjwt/sqlite';
+import { sqliteFilenameFromUrl } from '../../packages/sqlite/src/url.js';
 import { makeToken, runStoreContract } from './contract.js';
 import { startApp } from '../helpers/server.js';
 
@@ -429,29 +429,18 @@ describe('SqliteStore', () => {
 });
 
 /**
- * Transpiles the SQLite store (and the error classes it imports) to plain JavaScript in a temporary folder, plus a
- * worker script that opens the store and rotates tokens p-0 … p-(n-1). Returns the worker script's path.
+ * A worker script, outside vitest, that opens the built @restjwt/sqlite and rotates tokens p-0 … p-(n-1). Returns the
+ * worker script's path.
  */
 function buildStandaloneStore(): string {
   const out = join(dir, 'standalone');
-  // Every module the store imports: its own folder, the shared store layer, the core's store contract.
-  const folders = ['src/stores/sqlite', 'src/stores/shared', 'src/core/store'];
-  const sources = [...folders.flatMap((folder) => readdirSync(resolve(folder)).filter((f) => f.endsWith('.ts')).map((f) => `${folder}/${f}`)), 'src/core/users/sign-in-methods.ts'];
-  for (const source of sources) {
-    const { outputText } = ts.transpileModule(readFileSync(resolve(source), 'utf8'), {
-      fileName: source,
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-    });
-    const target = join(out, source.replace(/\.ts$/, '.js'));
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, outputText);
-  }
+  mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'package.json'), '{"type":"module"}');
-  symlinkSync(resolve('node_modules'), join(out, 'node_modules'), 'dir');
+  const store = pathToFileURL(resolve('packages/sqlite/dist/index.js')).href;
   const worker = join(out, 'worker.js');
   writeFileSync(
     worker,
-    `import { openSqliteStore } from './src/stores/sqlite/index.js';
+    `import { openSqliteStore } from '${store}';
 const [filename, worker, count, startAt] = process.argv.slice(2);
 const store = await openSqliteStore({ filename, migrate: false });
 while (Date.now() < Number(startAt)) await new Promise((r) => setTimeout(r, 2));

@@ -1,8 +1,8 @@
 import { createSecretKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { accessPolicy, authenticationPolicy, createRestJwt, isAuthenticated, isStaff, isTokenUser, ParseError, PayloadTooLarge, tokenUser, type Permission } from '../../src/core/index.js';
-import { endpointSchema, ENDPOINTS, headerRecord, matchTokenRoute, readRawBody, slashRedirect, splitTarget, tokenRoutes } from '../../src/core/adapter-kit.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { accessPolicy, authenticationPolicy, createRestJwt, isAuthenticated, isStaff, isTokenUser, ParseError, PayloadTooLarge, tokenUser, type Permission } from '@restjwt/core';
+import { endpointSchema, ENDPOINTS, headerRecord, matchTokenRoute, readRawBody, slashRedirect, splitTarget, tokenRoutes } from '@restjwt/core/adapter-kit';
+import { createMemoryStore } from '@restjwt/core/memory';
 import { fastHasher, mint, SECRET } from '../helpers/server.js';
 
 async function* chunks(...parts: (Uint8Array | string)[]) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBase64url, decodeBase64urlInto } from '../../src/core/jws/base64url.js';
+import { decodeBase64url, decodeBase64urlInto } from '../../packages/core/src/jws/base64url.js';
 
 describe('strict base64url', () => {
   it.each([

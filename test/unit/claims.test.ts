@@ -3,10 +3,10 @@
  * reference): the same verdict for every combination of `aud` value and configured audience.
  */
 import { describe, expect, it } from 'vitest';
-import { TokenError } from '../../src/core/errors.js';
-import { resolveSettings } from '../../src/core/settings/resolve.js';
-import type { Settings } from '../../src/core/settings/types.js';
-import { validateRegisteredClaims } from '../../src/core/tokens/claims.js';
+import { TokenError } from '../../packages/core/src/errors.js';
+import { resolveSettings } from '../../packages/core/src/settings/resolve.js';
+import type { Settings } from '../../packages/core/src/settings/types.js';
+import { validateRegisteredClaims } from '../../packages/core/src/tokens/claims.js';
 
 function referenceAudienceOk(aud: unknown, audience: string | readonly string[] | undefined): boolean {
   if (audience === undefined) return aud === undefined || aud === null || aud === '' || (Array.isArray(aud) && aud.length === 0);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { clientAddress, inRanges } from '../../src/core/http/client-ip.js';
-import { parseCookies, serializeCookie } from '../../src/core/http/cookies.js';
-import { LoginThrottle } from '../../src/core/throttle/login-throttle.js';
-import { MemoryRateCounter } from '../../src/stores/memory/rate-counter.js';
+import { clientAddress, inRanges } from '../../packages/core/src/http/client-ip.js';
+import { parseCookies, serializeCookie } from '../../packages/core/src/http/cookies.js';
+import { LoginThrottle } from '../../packages/core/src/throttle/login-throttle.js';
+import { MemoryRateCounter } from '../../packages/core/src/stores/memory/rate-counter.js';
 
 describe('client address behind proxies', () => {
   it.each([

@@ -4,10 +4,10 @@
  * setting, the revoke-claim value, the hash form written for Django, Django's SQLite datetimes and the URLs.
  */
 import { describe, expect, it } from 'vitest';
-import { createPasswordHasher, createRestJwt, resolveSettings } from '../../src/core/index.js';
-import { encodeDjangoPbkdf2, verifyDjangoBcrypt } from '../../src/core/passwords/index.js';
-import { djangoRevokeClaim, formatDjangoSqliteDate, parseDjangoSqliteDate, parseDjangoUrl, toDjangoHash } from '../../src/stores/django/index.js';
-import { createMemoryStore } from '../../src/stores/memory/index.js';
+import { createPasswordHasher, createRestJwt, resolveSettings } from '@restjwt/core';
+import { encodeDjangoPbkdf2, verifyDjangoBcrypt } from '../../packages/core/src/passwords/index.js';
+import { djangoRevokeClaim, formatDjangoSqliteDate, parseDjangoSqliteDate, parseDjangoUrl, toDjangoHash } from 'restjwt/stores/django';
+import { createMemoryStore } from '@restjwt/core/memory';
 
 const PASSWORD = 'correct horse battery staple';
 // Django's BCryptSHA256PasswordHasher: bcrypt over hexlify(sha256(password)).

@@ -22,9 +22,9 @@ import {
   ValidationError,
   type ApiError,
   type ApiErrorCode,
-} from '../../src/core/index.js';
-import { CannotDeactivateSelf, IdentitiesUnsupported, LastLoginMethod, SessionsUnsupported } from '../../src/admin/errors.js';
-import { openMemoryStore } from '../../src/stores/memory/index.js';
+} from '@restjwt/core';
+import { CannotDeactivateSelf, IdentitiesUnsupported, LastLoginMethod, SessionsUnsupported } from '../../packages/core/src/admin/errors.js';
+import { openMemoryStore } from '@restjwt/core/memory';
 import { SECRET } from '../helpers/server.js';
 
 const STATUS: Record<ApiErrorCode, number> = {

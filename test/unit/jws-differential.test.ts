@@ -15,12 +15,12 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { CompactSign, SignJWT, compactVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { ALGORITHM_SPECS } from '../../src/core/jws/algorithms.js';
-import { decodeBase64url } from '../../src/core/jws/base64url.js';
-import { signCompact, signRaw } from '../../src/core/jws/sign.js';
-import { JwsError, verifyCompact, type JwsFailure } from '../../src/core/jws/verify.js';
-import type { VerifyKey } from '../../src/core/keys/keyset.js';
-import { ALGORITHMS, type Algorithm } from '../../src/core/settings/types.js';
+import { ALGORITHM_SPECS } from '../../packages/core/src/jws/algorithms.js';
+import { decodeBase64url } from '../../packages/core/src/jws/base64url.js';
+import { signCompact, signRaw } from '../../packages/core/src/jws/sign.js';
+import { JwsError, verifyCompact, type JwsFailure } from '../../packages/core/src/jws/verify.js';
+import type { VerifyKey } from '../../packages/core/src/keys/keyset.js';
+import { ALGORITHMS, type Algorithm } from '../../packages/core/src/settings/types.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Keys: generated once per algorithm (plus a second key of the same algorithm, for "wrong key" cases).

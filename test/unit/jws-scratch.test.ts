@@ -5,9 +5,9 @@
  */
 import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signCompact, signRaw } from '../../src/core/jws/sign.js';
-import { JwsError, verifyCompact, verifyCompactPayload, verifySignature } from '../../src/core/jws/verify.js';
-import type { VerifyKey } from '../../src/core/keys/keyset.js';
+import { signCompact, signRaw } from '../../packages/core/src/jws/sign.js';
+import { JwsError, verifyCompact, verifyCompactPayload, verifySignature } from '../../packages/core/src/jws/verify.js';
+import type { VerifyKey } from '../../packages/core/src/keys/keyset.js';
 
 const secret = createSecretKey(randomBytes(64));
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -2,11 +2,11 @@ import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypt
 import { describe, expect, it } from 'vitest';
 import { exportJWK } from 'jose';
 import { jwtVerify } from 'jose';
-import { ConfigurationError, MissingKeyError, TokenError, type Algorithm } from '../../src/core/index.js';
-import { buildKeyset } from '../../src/core/keys/keyset.js';
-import { resolveSettings } from '../../src/core/settings/resolve.js';
-import { TokenService } from '../../src/core/tokens/token-service.js';
-import type { UserRecord } from '../../src/core/store/types.js';
+import { ConfigurationError, MissingKeyError, TokenError, type Algorithm } from '@restjwt/core';
+import { buildKeyset } from '../../packages/core/src/keys/keyset.js';
+import { resolveSettings } from '../../packages/core/src/settings/resolve.js';
+import { TokenService } from '../../packages/core/src/tokens/token-service.js';
+import type { UserRecord } from '../../packages/core/src/store/types.js';
 
 const user: UserRecord = {
   id: '7', username: 'alice', email: 'a@example.com', passwordHash: '', isActive: true, isStaff: false,

@@ -1,6 +1,10 @@
-// What `import … from 'restjwt'` and `'restjwt/adapter-kit'` offer, through the package's own `exports` map (the
-// built `dist/`, as a consumer resolves it). The root is what an application calls; the plumbing adapters and
-// stores are built from lives in the kit. A name added to either entry point is a decision: this list changes with it.
+// What each published package offers, through its own `exports` map and built `dist/`, as a consumer resolves it.
+// In @restjwt/core the root is what an application calls; the plumbing adapters and the server are built from lives in
+// `adapter-kit`, and what stores are built from in `store-kit`. A name added to one of these entry points is a
+// decision: these lists change with it.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = [
@@ -15,22 +19,84 @@ const ROOT = [
 ];
 
 const ADAPTER_KIT = [
-  'ALL_CAPABILITIES', 'BASE_HEADERS', 'CAPABILITY_METHODS', 'ENDPOINTS', 'ERROR_SCHEMA', 'FIELD_ERRORS_SCHEMA',
-  'canImportUsers', 'endpointSchema', 'hasCapability', 'hasIdentities', 'hasSessions', 'headerRecord',
-  'isBlacklistSource', 'matchTokenRoute', 'mediaType', 'nodeHeaderMap', 'nodeHeaderRecord', 'outgoingHeaders',
-  'readRawBody', 'repeatedHeader', 'requestFields', 'responseText', 'slashRedirect', 'splitTarget', 'tokenRoutes',
+  'ALGORITHM_SPECS', 'BASE_HEADERS', 'DEFAULT_LOGIN_THROTTLE', 'ENDPOINTS', 'ERROR_SCHEMA', 'FIELD_ERRORS_SCHEMA',
+  'TokenService', 'buildKeyset', 'clientAddress', 'endpointSchema', 'headerRecord', 'matchTokenRoute', 'mediaType',
+  'nodeHeaderMap', 'nodeHeaderRecord', 'outgoingHeaders', 'parseBody', 'parseCookies', 'parseDuration', 'publicJwks',
+  'readRawBody', 'repeatedHeader', 'requestFields', 'responseText', 'serializeCookie', 'slashRedirect', 'splitTarget',
+  'tokenRoutes', 'tokensToCookies',
 ];
 
-describe('package entry points', () => {
+const STORE_KIT = [
+  'ALL_CAPABILITIES', 'CAPABILITY_METHODS', 'DEFAULT_FLUSH_BATCH_SIZE', 'OneTimeKeyExistsError', 'bigintId',
+  'blacklistPage', 'canImportUsers', 'checkBatchSize', 'checkBlacklistListing', 'checkLength', 'checkPage',
+  'checkRateArguments', 'checkRateKey', 'checkRateSlots', 'checkTokenListing', 'closedStoreError', 'copyUser',
+  'deleteInBatches', 'hasCapability', 'hasIdentities', 'hasSessions', 'hasUsablePassword', 'identityFromRow',
+  'integerIdParser', 'isBlacklistSource', 'isOneTimeLive', 'linkResult', 'newTokenVersion', 'outstandingStateFromRow',
+  'requestUseValues', 'sessionFromRow', 'sessionUseValues', 'successorFamily', 'toMillis', 'tokenListingFromRow',
+  'unlinkVerdict', 'userChanges', 'userFromRow', 'windowMs',
+];
+
+interface Manifest {
+  name: string;
+  version: string;
+  engines?: { node?: string };
+  files?: string[];
+  exports: Record<string, string | { types: string; default: string }>;
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+}
+
+const PACKAGES = join(import.meta.dirname, '../../packages');
+const workspace = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string; workspaces: string[] };
+const manifests = readdirSync(PACKAGES).map((dir) => ({ dir: join(PACKAGES, dir), pkg: JSON.parse(readFileSync(join(PACKAGES, dir, 'package.json'), 'utf8')) as Manifest }));
+
+/** An entry point of a package as a consumer loads it: the built file its `exports` map names. */
+async function load(name: string, subpath: string): Promise<Record<string, unknown>> {
+  const found = manifests.find((m) => m.pkg.name === name);
+  if (found === undefined) throw new Error(`no package ${name}`);
+  const target = found.pkg.exports[subpath];
+  if (target === undefined || typeof target === 'string') throw new Error(`${name} has no entry ${subpath}`);
+  return (await import(pathToFileURL(join(found.dir, target.default)).href)) as Record<string, unknown>;
+}
+
+describe('@restjwt/core entry points', () => {
   it('the root exports what an application calls, and no adapter plumbing', async () => {
-    const root: Record<string, unknown> = await import('restjwt');
-    expect(Object.keys(root).sort()).toEqual([...ROOT].sort());
+    expect(Object.keys(await load('@restjwt/core', '.')).sort()).toEqual([...ROOT].sort());
   });
 
-  it('restjwt/adapter-kit exports the plumbing the adapters are built from', async () => {
-    const kit: Record<string, unknown> = await import('restjwt/adapter-kit');
-    expect(Object.keys(kit).sort()).toEqual([...ADAPTER_KIT].sort());
-    // Nothing is offered twice: an adapter author finds each helper in one place.
-    expect(ADAPTER_KIT.filter((name) => ROOT.includes(name))).toEqual([]);
+  it('adapter-kit and store-kit export the plumbing, each helper in one place', async () => {
+    expect(Object.keys(await load('@restjwt/core', './adapter-kit')).sort()).toEqual([...ADAPTER_KIT].sort());
+    expect(Object.keys(await load('@restjwt/core', './store-kit')).sort()).toEqual([...STORE_KIT].sort());
+    const all = [...ROOT, ...ADAPTER_KIT, ...STORE_KIT];
+    expect(all.filter((name, i) => all.indexOf(name) !== i)).toEqual([]);
+  });
+});
+
+describe('the published packages', () => {
+  it('are the nine workspaces, released together with one version and one engines range', () => {
+    expect(manifests.map((m) => m.pkg.name).sort()).toEqual(
+      ['@restjwt/core', '@restjwt/express', '@restjwt/fastify', '@restjwt/hono', '@restjwt/nest', '@restjwt/redis', '@restjwt/sql', '@restjwt/sqlite', 'restjwt'].sort(),
+    );
+    expect(workspace.workspaces.length).toBe(manifests.length);
+    for (const { pkg } of manifests) {
+      expect(pkg.version, pkg.name).toBe(workspace.version);
+      expect(pkg.engines?.node, pkg.name).toBe('>=20.19');
+      expect(pkg.files, pkg.name).toEqual(['dist']);
+      // A sibling is required at exactly this release, so an app never mixes two copies of the core's classes.
+      for (const [dep, range] of Object.entries({ ...pkg.dependencies, ...pkg.peerDependencies })) {
+        if (dep.startsWith('@restjwt/')) expect(range, `${pkg.name} → ${dep}`).toBe(workspace.version);
+      }
+    }
+  });
+
+  it('every exports entry names built files that exist and load', async () => {
+    for (const { dir, pkg } of manifests) {
+      for (const [subpath, target] of Object.entries(pkg.exports)) {
+        if (typeof target === 'string') continue; // ./package.json
+        expect(existsSync(join(dir, target.types)), `${pkg.name} ${subpath} types`).toBe(true);
+        const mod = await load(pkg.name, subpath);
+        expect(Object.keys(mod).length, `${pkg.name} ${subpath}`).toBeGreaterThan(0);
+      }
+    }
   });
 });

@@ -6,7 +6,7 @@ import {
   encodeDjangoPbkdf2,
   parseDjangoPbkdf2,
   verifyDjangoPbkdf2,
-} from '../../src/core/passwords/index.js';
+} from '../../packages/core/src/passwords/index.js';
 
 const PASSWORD = 'correct horse battery staple';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, DEFAULT_SETTINGS, resolveSettings, type LogEvent } from '../../src/core/index.js';
+import { ConfigurationError, DEFAULT_SETTINGS, resolveSettings, type LogEvent } from '@restjwt/core';
 import { startApp } from '../helpers/server.js';
 
 describe('settings', () => {

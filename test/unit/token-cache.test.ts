@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { TokenError } from '../../src/core/index.js';
-import { buildKeyset } from '../../src/core/keys/keyset.js';
-import { resolveSettings } from '../../src/core/settings/resolve.js';
-import { TokenService } from '../../src/core/tokens/token-service.js';
-import type { UserRecord } from '../../src/core/store/types.js';
+import { TokenError } from '@restjwt/core';
+import { buildKeyset } from '../../packages/core/src/keys/keyset.js';
+import { resolveSettings } from '../../packages/core/src/settings/resolve.js';
+import { TokenService } from '../../packages/core/src/tokens/token-service.js';
+import type { UserRecord } from '../../packages/core/src/store/types.js';
 import { startApp } from '../helpers/server.js';
 
 const user: UserRecord = {

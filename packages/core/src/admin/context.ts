@@ -1,0 +1,56 @@
+import type { Authentication } from '../auth/authenticate.js';
+import { checkPermissions, isStaff } from '../auth/permissions.js';
+import type { PasswordHasher } from '../passwords/index.js';
+import type { Settings } from '../settings/types.js';
+import { hasIdentities, hasSessions } from '../store/capabilities.js';
+import type { IdentityStore, SessionStore, Store, UserRecord } from '../store/types.js';
+import { IdentitiesUnsupported, SessionsUnsupported } from './errors.js';
+
+/** What the admin operations run with: a `RestJwt` fits (`store`, `hasher`, `settings`, `tokens.nowSeconds`). */
+export interface AdminService {
+  readonly store: Store;
+  readonly hasher: PasswordHasher;
+  readonly settings: Settings;
+  readonly tokens: { nowSeconds(): number };
+}
+
+/** One staff user's admin session: every admin operation takes it, so none runs for anyone else. */
+export interface AdminContext {
+  readonly store: Store;
+  readonly hasher: PasswordHasher;
+  readonly settings: Settings;
+  /** The staff user acting (for the "not yourself" rules and audit logs). */
+  readonly actor: UserRecord;
+  /** Now, on the service's clock (the injected one in tests). */
+  now(): Date;
+}
+
+/**
+ * The admin context for an authenticated request, enforcing the admin rule here as well as in the route's guard: 401
+ * `not_authenticated` when anonymous, 403 `permission_denied` for a non-staff user, exactly as `guard(restjwt,
+ * isStaff)` answers. Takes the store's user (not a stateless `TokenUser`): staff status is read fresh from the store,
+ * so a demoted user loses the admin at once.
+ */
+export function adminContext(service: AdminService, auth: Authentication<UserRecord> | null): AdminContext {
+  checkPermissions(auth, [isStaff]);
+  const actor = (auth as Authentication<UserRecord>).user;
+  return {
+    store: service.store,
+    hasher: service.hasher,
+    settings: service.settings,
+    actor,
+    now: () => new Date(Math.floor(service.tokens.nowSeconds() * 1000)),
+  };
+}
+
+/** The store as a `SessionStore`, or 501 `sessions_unsupported`. */
+export function sessionStore(ctx: AdminContext): Store & SessionStore {
+  if (!hasSessions(ctx.store)) throw new SessionsUnsupported();
+  return ctx.store;
+}
+
+/** The store as an `IdentityStore` (linked social-login identities), or 501 `identities_unsupported`. */
+export function identityStore(ctx: AdminContext): Store & IdentityStore {
+  if (!hasIdentities(ctx.store)) throw new IdentitiesUnsupported();
+  return ctx.store;
+}

@@ -1,0 +1,56 @@
+/** Values as the SQL store's tables take them: column sizes, ids, tokens and user changes, checked before writing. */
+import { type OutstandingToken, bigintId, checkLength, toMillis, type UserChange } from '@restjwt/core/store-kit';
+
+/** Column sizes, checked before writing so that a long value gets a clear message on every database. */
+export const MAX_USERNAME = 150;
+export const MAX_EMAIL = 254;
+export const MAX_PASSWORD_HASH = 255;
+export const MAX_JTI = 255;
+export const MAX_PROVIDER = 64;
+export const MAX_SUBJECT = 255;
+export const MAX_ONE_TIME_KEY = 255;
+
+/** User ids are canonical decimal integers within BIGINT; anything else matches no row. */
+export const parseId = bigintId;
+
+/**
+ * The user columns, named rather than `*`: a prepared `SELECT *` fails ("cached plan must not change result type")
+ * once another instance's migration adds a column.
+ */
+export const USER_COLUMNS = ['id', 'username', 'email', 'password', 'is_active', 'is_staff', 'last_login', 'date_joined', 'token_version'] as const;
+
+/** The `restjwt_user` columns a {@link UserChange} sets. */
+export type UserColumns = Partial<{ password: string; token_version: string; is_active: boolean; last_login: Date }>;
+
+/** A user change as the columns it sets. */
+export function userColumns(change: UserChange): UserColumns {
+  const set: UserColumns = {};
+  if (change.passwordHash !== undefined) set.password = change.passwordHash;
+  if (change.tokenVersion !== undefined) set.token_version = change.tokenVersion;
+  if (change.isActive !== undefined) set.is_active = change.isActive;
+  if (change.lastLogin !== undefined) set.last_login = new Date(change.lastLogin);
+  return set;
+}
+
+/** A token as the store writes it: lengths and dates checked, the user id as a BIGINT key (null: no such user). */
+export interface TokenValues {
+  jti: string;
+  userId: string | null;
+  tokenType: 'refresh' | 'sliding';
+  familyId: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export function tokenValues(token: OutstandingToken): TokenValues {
+  checkLength(token.jti, MAX_JTI, 'jti');
+  if (token.familyId !== null) checkLength(token.familyId, MAX_JTI, 'familyId');
+  return {
+    jti: token.jti,
+    userId: token.userId === null ? null : parseId(token.userId),
+    tokenType: token.tokenType,
+    familyId: token.familyId,
+    createdAt: new Date(toMillis(token.createdAt, 'createdAt')),
+    expiresAt: new Date(toMillis(token.expiresAt, 'expiresAt')),
+  };
+}

@@ -1,0 +1,467 @@
+/**
+ * The SQLite backend, on better-sqlite3. Suited to one server process or a few on one machine: writers take turns
+ * on the database lock (WAL mode lets readers proceed meanwhile). The statements are in `statements.ts`.
+ *
+ * better-sqlite3 is synchronous: every call runs to completion before the method's promise is returned, and a call
+ * that has to wait for another process's write lock blocks the event loop for up to `busyTimeoutMs`.
+ */
+import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { UserExistsError } from '@restjwt/core';
+import { ALL_CAPABILITIES, type WithCapabilities, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, copyUser, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, userChanges, type UserChange } from '@restjwt/core/store-kit';
+import { sqliteClosed, translateSqliteError } from './errors.js';
+import { migrate as applyMigrations } from './migrations.js';
+import { parseId, prepareStatements, tokenParams, userChangeParams, type Prepared, type TokenFilter } from './statements.js';
+import { UserCache } from './user-cache.js';
+
+/** Options for {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Path of the database file (created if missing), or `:memory:`. See `sqliteFilenameFromUrl` for URLs. */
+  filename: string;
+  /** Apply pending migrations while opening. Default true; pass false when a deploy step runs `migrate` instead. */
+  migrate?: boolean;
+  /** How long a write waits for another connection's lock before failing with `StoreUnavailableError`. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * A {@link Store} on one SQLite database file, with every optional capability (sessions, linked identities, one-time
+ * values). Create it with {@link openSqliteStore}.
+ *
+ * `rotate` and `blacklist` are atomic across connections and processes: each runs in one IMMEDIATE transaction
+ * whose `INSERT ... ON CONFLICT DO NOTHING` on the unique blacklist row decides the single winner. `linkIdentity`
+ * and `takeOneTime` are decided the same way, by a unique index and a single statement.
+ */
+export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIES)[number]> {
+  /** The file this store opened (`:memory:` for an in-memory database). */
+  readonly filename: string;
+  private readonly db: BetterSqlite3.Database;
+  private readonly busyTimeoutMs: number;
+  private readonly pingStatement: BetterSqlite3.Statement<[], number>;
+  /** Null until the schema exists (a store opened with `migrate: false` on an empty database). */
+  private prepared: Prepared | null = null;
+  /** `findUser('id', …)`'s rows, re-read whenever the database may have changed (see user-cache.ts). */
+  private readonly usersById: UserCache<NonNullable<ReturnType<Prepared['userById']['get']>>, UserRecord>;
+
+  private constructor(db: BetterSqlite3.Database, filename: string, busyTimeoutMs: number) {
+    this.db = db;
+    this.filename = filename;
+    this.busyTimeoutMs = busyTimeoutMs;
+    // Reads page 1, so it fails when the file has become unreadable, yet needs no restjwt table.
+    this.pingStatement = db.prepare<[], number>('SELECT count(*) FROM sqlite_master').pluck();
+    this.usersById = new UserCache(db, userFromRow, copyUser);
+  }
+
+  /** The optional capabilities: all of them. */
+  get capabilities(): typeof ALL_CAPABILITIES {
+    return ALL_CAPABILITIES;
+  }
+
+  /** Synchronous open, for callers that cannot await (prefer {@link openSqliteStore}). */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+      throw new RangeError(`busyTimeoutMs must be a non-negative integer, got ${String(options.busyTimeoutMs)}`);
+    }
+    let db: BetterSqlite3.Database;
+    try {
+      db = new Database(options.filename, { timeout: busyTimeoutMs });
+    } catch (error) {
+      throw translateSqliteError(error, options.filename, busyTimeoutMs);
+    }
+    try {
+      // busy_timeout first, so that switching to WAL waits for a lock held by another process.
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+      const store = new SqliteStore(db, options.filename, busyTimeoutMs);
+      if (options.migrate ?? true) applyMigrations(db);
+      store.tryPrepare();
+      return store;
+    } catch (error) {
+      db.close();
+      throw translateSqliteError(error, options.filename, busyTimeoutMs);
+    }
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------------------------
+
+  /** Applies pending migrations (see `migrations.ts`); returns their names, `[]` when the schema is current. */
+  migrate(): Promise<string[]> {
+    return this.runAsPromise(() => {
+      const applied = applyMigrations(this.db);
+      this.tryPrepare();
+      return applied;
+    });
+  }
+
+  /** Resolves when the database file can be read. */
+  ping(): Promise<void> {
+    return this.runAsPromise(() => {
+      this.pingStatement.get();
+    });
+  }
+
+  /** Closes the connection. Idempotent; later calls reject with `StoreUnavailableError`. */
+  close(): Promise<void> {
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+
+  /**
+   * The `EXPLAIN QUERY PLAN` details of the prepared `isBlacklisted` lookup, e.g.
+   * `SEARCH o USING COVERING INDEX restjwt_outstanding_token_jti_uniq (jti=?)`. For diagnostics and tests.
+   */
+  explainIsBlacklisted(): string[] {
+    const source = this.statements().isBlacklisted.source;
+    return this.db
+      .prepare<[string], { detail: string }>(`EXPLAIN QUERY PLAN ${source}`)
+      .all('')
+      .map((row) => row.detail);
+  }
+
+  // --- users -----------------------------------------------------------------------------------------------------
+
+  findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
+    return this.withStatements((q) => {
+      if (field === 'id') {
+        const id = parseId(value);
+        return (id === null ? undefined : this.usersById.get(id, q.userById)) ?? null;
+      }
+      let row;
+      if (field === 'username') {
+        row = q.userByUsername.get(value);
+      } else {
+        row = q.userByEmail.get(value);
+      }
+      return row === undefined ? null : userFromRow(row);
+    });
+  }
+
+  createUser(user: NewUser): Promise<UserRecord> {
+    return this.withStatements((q) => {
+      try {
+        const row = q.insertUser.get(
+          user.username,
+          user.email ?? '',
+          user.passwordHash,
+          (user.isActive ?? true) ? 1 : 0,
+          user.isStaff ? 1 : 0,
+          Date.now(),
+          newTokenVersion(),
+        );
+        if (row === undefined) throw new Error('INSERT ... RETURNING returned no row');
+        return userFromRow(row);
+      } catch (error) {
+        if (
+          error instanceof Database.SqliteError &&
+          error.code === 'SQLITE_CONSTRAINT_UNIQUE' &&
+          error.message.includes('restjwt_user.username')
+        ) {
+          throw new UserExistsError(user.username);
+        }
+        throw error;
+      }
+    });
+  }
+
+  updatePasswordHash(id: string, passwordHash: string): Promise<void> {
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.rehash(passwordHash)));
+  }
+
+  setPassword(id: string, passwordHash: string): Promise<void> {
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.password(passwordHash)));
+  }
+
+  /** Deactivating also renews `tokenVersion`, so the user's outstanding tokens stop working where it is checked. */
+  setActive(id: string, isActive: boolean): Promise<void> {
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.active(isActive)));
+  }
+
+  renewTokenVersion(id: string): Promise<void> {
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.renewal()));
+  }
+
+  updateLastLogin(id: string, at: Date): Promise<void> {
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.lastLogin(at)));
+  }
+
+  /** Users in id (creation) order. */
+  listUsers(options: { limit?: number; offset?: number } = {}): Promise<UserRecord[]> {
+    return this.withStatements((q) => {
+      const { limit, offset } = checkPage(options);
+      // LIMIT -1: no limit.
+      return q.listUsers.all(limit ?? -1, offset).map(userFromRow);
+    });
+  }
+
+  /**
+   * Inserts a user with its own id, dates and token version (for `restjwt importdjango`), unless the id or the
+   * username is taken; never changes an existing row. See {@link UserImportStore}.
+   */
+  importUser(user: UserRecord): Promise<ImportUserResult> {
+    return this.withStatements((q) => {
+      const id = parseId(user.id);
+      if (id === null || id < 1) throw new RangeError(`A SQLite user id must be a positive integer, got ${JSON.stringify(user.id)}`);
+      const lastLogin = user.lastLogin === null ? null : toMillis(user.lastLogin, 'lastLogin');
+      const dateJoined = toMillis(user.dateJoined, 'dateJoined');
+      return q.importUser.immediate(id, user, lastLogin, dateJoined);
+    });
+  }
+
+  // --- tokens ----------------------------------------------------------------------------------------------------
+
+  recordOutstanding(token: OutstandingToken): Promise<void> {
+    return this.withStatements((q) => {
+      q.insertOutstanding.run(...tokenParams(token));
+    });
+  }
+
+  isBlacklisted(jti: string): Promise<boolean> {
+    return this.withStatements((q) => q.isBlacklisted.get(jti) !== undefined);
+  }
+
+  blacklist(token: OutstandingToken): Promise<BlacklistResult> {
+    return this.withStatements((q) => q.blacklist.immediate(tokenParams(token), Date.now()));
+  }
+
+  rotate(presented: OutstandingToken, successor: OutstandingToken, options: RotateOptions = {}): Promise<RotateResult> {
+    return this.withStatements((q) =>
+      q.rotate.immediate(
+        tokenParams(presented),
+        tokenParams(successor),
+        Date.now(),
+        (recorded) => successorFamily(presented, successor, options, recorded),
+        requestUseValues(options),
+      ),
+    );
+  }
+
+  revokeAccess(jti: string, expiresAt: Date): Promise<void> {
+    return this.withStatements((q) => {
+      q.revokeAccess.run(jti, toMillis(expiresAt, 'expiresAt'));
+    });
+  }
+
+  isAccessRevoked(jti: string): Promise<boolean> {
+    return this.withStatements((q) => q.isAccessRevoked.get(jti) !== undefined);
+  }
+
+  findOutstanding(jti: string): Promise<OutstandingState | null> {
+    return this.withStatements((q) => {
+      const row = q.findOutstanding.get(jti);
+      if (row === undefined) return null;
+      return outstandingStateFromRow(row);
+    });
+  }
+
+  /** One IMMEDIATE transaction: a concurrent `rotate` either committed before (its successor is revoked here) or after (it finds its token blacklisted). */
+  revokeFamily(familyId: string): Promise<number> {
+    return this.withStatements((q) => q.revokeFamily.immediate(familyId, Date.now()));
+  }
+
+  revokeUser(userId: string): Promise<number> {
+    return this.withStatements((q) => {
+      const key = parseId(userId);
+      return key === null ? 0 : q.revokeUser.immediate(key, Date.now());
+    });
+  }
+
+  /**
+   * Deletes tokens that expired before `now`, `batchSize` rows per transaction (default 1000), so that other writers
+   * get the lock between batches; their blacklist rows go with them (ON DELETE CASCADE). Also deletes expired access
+   * revocations and one-time values, then (in batches too) the sessions whose family has no token left.
+   */
+  async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
+    const batchSize = checkBatchSize(options);
+    const before = toMillis(now, 'now');
+    await this.withStatements((q) => {
+      q.flushRevokedAccess.run(before);
+      q.flushOneTime.run(before);
+    });
+    const deleted = await deleteInBatches(batchSize, options.onProgress, () => this.withStatements((q) => q.flushBatch.immediate(before, batchSize)));
+    await deleteInBatches(batchSize, undefined, () => this.withStatements((q) => q.flushSessionBatch.immediate(batchSize)));
+    return deleted;
+  }
+
+  countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
+    return this.withStatements((q) => {
+      const row = q.countTokens.get();
+      return { outstanding: row?.outstanding ?? 0, blacklisted: row?.blacklisted ?? 0 };
+    });
+  }
+
+  /** Blacklisted tokens in outstanding-id order, for a revocation cache to load (see `BlacklistSource`). */
+  listBlacklisted(options: Parameters<BlacklistSource['listBlacklisted']>[0] = {}): Promise<BlacklistPage> {
+    return this.withStatements((q) => {
+      const { limit, cursor, after, before } = checkBlacklistListing(options, parseId);
+      const rows = q.listBlacklisted.all(cursor ?? 0, after ?? Number.MIN_SAFE_INTEGER, before ?? Number.MAX_SAFE_INTEGER, limit);
+      return blacklistPage(rows, limit);
+    });
+  }
+
+  // --- sessions (SessionStore) -----------------------------------------------------------------------------------
+
+  /** Records a login; a second record of the family, or one for an unknown user, is a no-op. */
+  recordSession(userId: string, use: SessionUse): Promise<void> {
+    return this.withStatements((q) => {
+      const values = sessionUseValues(use);
+      const key = parseId(userId);
+      if (key !== null) q.insertSession.run(values.familyId, values.at, values.at, values.clientAddress, values.userAgent, key);
+    });
+  }
+
+  /** Records a refresh unless an equal or later one is recorded; a null address or user agent keeps the known one. */
+  touchSession(use: SessionUse): Promise<void> {
+    return this.withStatements((q) => {
+      const values = sessionUseValues(use);
+      q.touchSession.run(values.at, values.clientAddress, values.userAgent, values.familyId, values.at);
+    });
+  }
+
+  /** `userId`'s sessions, newest login first, with their family's expiry and state; ended ones only with `includeEnded`. */
+  listSessions(userId: string, options: { includeEnded?: boolean; now?: Date } = {}): Promise<SessionRecord[]> {
+    return this.withStatements((q) => {
+      const now = toMillis(options.now ?? new Date(Date.now()), 'now');
+      const key = parseId(userId);
+      if (key === null) return [];
+      return q.listSessions.all({ now, userId: key, all: options.includeEnded === true ? 1 : 0 }).map(sessionFromRow);
+    });
+  }
+
+  sessionOwner(familyId: string): Promise<string | null> {
+    return this.withStatements((q) => {
+      const owner = q.sessionOwner.get(familyId);
+      return owner === undefined ? null : String(owner);
+    });
+  }
+
+  /** Outstanding tokens, newest first (by `createdAt`, then the later recorded), at most 1000 per call (default 100). */
+  listTokens(options: { userId?: string; blacklisted?: boolean; limit?: number; offset?: number } = {}): Promise<TokenListing[]> {
+    return this.withStatements((q) => {
+      const { limit, offset } = checkTokenListing(options);
+      const userId = options.userId === undefined ? null : parseId(options.userId);
+      if (options.userId !== undefined && userId === null) return [];
+      const filter: TokenFilter = `${userId === null ? 'all' : 'user'}:${options.blacklisted === undefined ? 'any' : options.blacklisted ? 'yes' : 'no'}`;
+      return q.listTokens[filter].all({ userId, limit, offset }).map(tokenListingFromRow);
+    });
+  }
+
+  countUsers(): Promise<number> {
+    return this.withStatements((q) => q.countUsers.get() ?? 0);
+  }
+
+  // --- linked identities (IdentityStore) -------------------------------------------------------------------------
+
+  findIdentity(provider: string, subject: string): Promise<LinkedIdentity | null> {
+    return this.withStatements((q) => {
+      const row = q.findIdentity.get(provider, subject);
+      return row === undefined ? null : identityFromRow(row);
+    });
+  }
+
+  /**
+   * Links the identity with an insert-if-absent on its unique (provider, subject) index, then reads who owns it, in
+   * one IMMEDIATE transaction.
+   *
+   * @throws RangeError when `userId` names no user.
+   */
+  linkIdentity(identity: { provider: string; subject: string; userId: string; email: string | null; at: Date }): Promise<LinkResult> {
+    return this.withStatements((q) => {
+      const at = toMillis(identity.at, 'at');
+      const key = parseId(identity.userId);
+      // -1 matches no user: the insert adds nothing and the pair's owner, if any, still answers.
+      const { owner, inserted } = q.linkIdentity.immediate([identity.provider, identity.subject, identity.email, at, at, key ?? -1]);
+      return linkResult(owner, identity.userId, inserted);
+    });
+  }
+
+  touchIdentity(provider: string, subject: string, email: string | null, at: Date): Promise<void> {
+    return this.withStatements((q) => {
+      q.touchIdentity.run(toMillis(at, 'at'), email, provider, subject);
+    });
+  }
+
+  unlinkIdentity(userId: string, provider: string, subject: string, options?: UnlinkOptions): Promise<UnlinkResult> {
+    return this.withStatements((q) => {
+      const key = parseId(userId);
+      return key === null ? 'not_found' : q.unlinkIdentity.immediate(key, provider, subject, options);
+    });
+  }
+
+  /** `userId`'s linked identities, by provider then subject. */
+  listIdentities(userId: string): Promise<LinkedIdentity[]> {
+    return this.withStatements((q) => {
+      const key = parseId(userId);
+      return key === null ? [] : q.listIdentities.all(key).map(identityFromRow);
+    });
+  }
+
+  // --- one-time values (OneTimeStore) ----------------------------------------------------------------------------
+
+  /** @throws OneTimeKeyExistsError when `key` is taken (even by an expired value not yet flushed). */
+  putOneTime(key: string, value: string, expiresAt: Date): Promise<void> {
+    return this.withStatements((q) => {
+      if (q.putOneTime.run(key, value, toMillis(expiresAt, 'expiresAt')).changes !== 1) throw new OneTimeKeyExistsError();
+    });
+  }
+
+  /** One `DELETE … RETURNING`: of concurrent takes (in any process) only the one that deleted the row gets it. */
+  takeOneTime(key: string, now?: Date): Promise<string | null> {
+    return this.withStatements((q) => {
+      const at = toMillis(now ?? new Date(Date.now()), 'now');
+      const row = q.takeOneTime.get(key);
+      return row !== undefined && isOneTimeLive(row.expires_at, at) ? row.value : null;
+    });
+  }
+
+  // --- internals -------------------------------------------------------------------------------------------------
+
+  /** Applies a user change (see `userChanges`); an id that names no row changes nothing. */
+  private updateUser(q: Prepared, id: string, change: UserChange): void {
+    const key = parseId(id);
+    if (key !== null) q.updateUser.run(userChangeParams(key, change));
+  }
+
+  /** Runs `fn` against the prepared statements (see {@link runAsPromise}). */
+  private withStatements<T>(fn: (q: Prepared) => T): Promise<T> {
+    return this.runAsPromise(() => fn(this.statements()));
+  }
+
+  /** Runs `fn` now (better-sqlite3 is synchronous): a promise settled with its result or its translated error. */
+  private runAsPromise<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(translateSqliteError(error, this.filename, this.busyTimeoutMs));
+    }
+  }
+
+  private statements(): Prepared {
+    if (this.prepared !== null) return this.prepared;
+    if (!this.db.open) throw sqliteClosed(this.filename);
+    // The schema may have been created since open (by `restjwt migrate` in another process).
+    this.tryPrepare();
+    if (this.prepared === null) {
+      throw new Error(
+        `The database ${this.filename} has no restjwt schema. Run "restjwt migrate", or open the store with migrate: true.`,
+      );
+    }
+    return this.prepared;
+  }
+
+  /** Prepares every statement, or leaves `prepared` null when the restjwt tables do not exist yet. */
+  private tryPrepare(): void {
+    this.prepared ??= prepareStatements(this.db);
+  }
+}
+
+/**
+ * Opens (creating if needed) the SQLite database `filename`, sets WAL journaling, a 5 s busy timeout and foreign
+ * keys, and applies pending migrations unless `migrate: false`.
+ *
+ * @throws StoreUnavailableError when the file cannot be opened or is locked for longer than the busy timeout.
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  return SqliteStore.open(options);
+}
