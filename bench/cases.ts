@@ -6,10 +6,9 @@ import { createHmac, createSecretKey, generateKeyPairSync, timingSafeEqual, veri
 import { createSigner, createVerifier } from 'fast-jwt';
 import { importSPKI, jwtVerify, SignJWT } from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
-import { buildKeyset } from '@restjwt/core/adapter-kit';
 import { resolveSettings } from '@restjwt/core';
 import type { Algorithm } from '@restjwt/core';
-import { TokenService } from '@restjwt/core/adapter-kit';
+import { buildKeyset, TokenService } from '@restjwt/core/adapter-kit';
 
 export interface Case {
   group: string;

@@ -4,8 +4,7 @@
  * so the cache is filled and evicted all along. Prints RSS before/after/peak and heap used after GC, in MiB.
  */
 import { resolveSettings } from '@restjwt/core';
-import { buildKeyset } from '@restjwt/core/adapter-kit';
-import { TokenService } from '@restjwt/core/adapter-kit';
+import { buildKeyset, TokenService } from '@restjwt/core/adapter-kit';
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const settings = resolveSettings({ algorithm: 'HS256', signingKey: 'm'.repeat(64), verifiedTokenCacheSize: 1000, accessTokenLifetime: '1d' }).settings;

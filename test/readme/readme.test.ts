@@ -14,11 +14,12 @@
  * real ones, and the tarball replaces the registry name.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { packWorkspaces } from '../helpers/packages.js';
 import { waitForListening } from '../helpers/serve-process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -165,14 +166,14 @@ describe('README: the walkthrough against a fresh restjwt serve', () => {
     let secretKey = '';
 
     beforeAll(async () => {
-      const packDir = freshDir('restjwt-readme-pack-');
-      // dist/ is already built by `npm test`; the tarball is what `npm publish` would upload.
-      const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir], { cwd: ROOT, encoding: 'utf8' });
-      expect(packed.status, packed.stderr).toBe(0);
-      const tarball = join(packDir, readdirSync(packDir).find((f) => f.endsWith('.tgz')) ?? 'missing.tgz');
+      // dist/ is already built by `npm test`; the tarballs are what `npm publish` would upload.
+      const tarballs = packWorkspaces(freshDir('restjwt-readme-pack-'));
       appDir = freshDir('restjwt-readme-app-');
       const setup = block('app-setup');
-      const script = setup.code.replace(/^npm i restjwt /m, `npm i --no-audit --no-fund --prefer-offline ${tarball} `) + '\nprintf %s "$SECRET_KEY" > .secret-key\n';
+      // Each restjwt package of an `npm i` line comes from its tarball (a sibling it requires, from the one on the line).
+      const script =
+        setup.code.replace(/^npm i (.*)$/gm, (_line, args: string) => `npm i --no-audit --no-fund --prefer-offline ${args.split(/\s+/).map((a) => tarballs[a] ?? a).join(' ')}`) +
+        '\nprintf %s "$SECRET_KEY" > .secret-key\n';
       const r = runShell(script, appDir);
       // npm's own warnings (engines, install scripts) go to the terminal too; what the README shows must be there, in order.
       const printed = r.output.split('\n').filter((l) => !l.startsWith('npm warn') && l.trim() !== '' && !/^(added|up to date|changed) \d+ packages?/.test(l));
@@ -190,9 +191,9 @@ describe('README: the walkthrough against a fresh restjwt serve', () => {
       const source = join(appDir, `${b.name}.ts`);
       writeFileSync(source, b.code);
       const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node'];
-      // skipLibCheck: restjwt's own declarations still name better-sqlite3's types, a devDependency (issue 15).
+      // Without skipLibCheck: restjwt's own declarations must type-check in the app too.
       const tsc = join(appDir, 'node_modules', 'typescript', 'bin', 'tsc');
-      const r = spawnSync(process.execPath, [tsc, ...flags, '--skipLibCheck', source], { cwd: appDir, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [tsc, ...flags, source], { cwd: appDir, encoding: 'utf8' });
       expect(r.status, `tsc on README block test:${b.name}:\n${r.stdout}${r.stderr}`).toBe(0);
       return source;
     }

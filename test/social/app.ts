@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createRestJwt, type LinkedIdentity, type RestJwt, type RestJwtOptions, type Store } from '@restjwt/core';
 import { hasIdentities } from '@restjwt/core/store-kit';
 import { buildServer } from '../../packages/restjwt/src/server/app.js';
-import { createSocialLogin, type SocialLogin, type SocialOptions } from 'restjwt/social';
+import { createSocialLogin, type SocialLogin, type SocialOptions } from '@restjwt/social';
 import { openSqliteStore } from '@restjwt/sqlite';
 import { answer, fastHasher, SECRET, type Answer } from '../helpers/server.js';
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRestJwt } from '@restjwt/core';
 import { headerRecord, outgoingHeaders, responseText } from '@restjwt/core/adapter-kit';
-import { createSocialLogin } from 'restjwt/social';
+import { createSocialLogin } from '@restjwt/social';
 import { createMemoryStore } from '@restjwt/core/memory';
 import { SECRET } from '../helpers/server.js';
 

@@ -1,7 +1,7 @@
 /** Social login's settings: defaults, and a clear ConfigurationError for each mistake, at start-up. */
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, createRestJwt, type Store } from '@restjwt/core';
-import { createSocialLogin, type SocialOptions, type SocialProvider } from 'restjwt/social';
+import { createSocialLogin, type SocialOptions, type SocialProvider } from '@restjwt/social';
 import { createMemoryStore } from '@restjwt/core/memory';
 import { SECRET } from '../helpers/server.js';
 

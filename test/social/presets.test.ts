@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { GitHubProvider, GoogleProvider, MicrosoftProvider, SocialError } from 'restjwt/social';
+import { GitHubProvider, GoogleProvider, MicrosoftProvider, SocialError } from '@restjwt/social';
 import { claimsOf } from '../helpers/server.js';
 import { reserveOrigin, startSocialApp, type SocialApp } from './app.js';
 import { Browser } from './browser.js';

@@ -3,7 +3,7 @@
  * pointed at it, plus the steps of the browser flow.
  */
 import type { RestJwtOptions } from '@restjwt/core';
-import type { SocialOptions } from 'restjwt/social';
+import type { SocialOptions } from '@restjwt/social';
 import { reserveOrigin, startSocialApp, type SocialApp } from './app.js';
 import { Browser, type Step } from './browser.js';
 import { startOp, type TestOp } from './op.js';

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = [
   'ALGORITHMS', 'ApiError', 'AuthenticationFailed', 'ConfigurationError', 'CsrfFailed', 'DEFAULT_SETTINGS',
   'DuplicateAuthorizationHeader', 'HeadersTooLarge', 'InvalidToken', 'MalformedRequest', 'MethodNotAllowed',
-  'MissingKeyError', 'NotAuthenticated', 'NotFound', 'ParseError', 'PayloadTooLarge', 'PermissionDenied', 'RestJwt',
+  'MissingKeyError', 'MissingPackageError', 'NotAuthenticated', 'NotFound', 'ParseError', 'PayloadTooLarge', 'PermissionDenied', 'RestJwt',
   'ServiceUnavailable', 'StoreUnavailableError', 'Throttled', 'TokenError', 'UnsupportedMediaType', 'UserExistsError',
   'ValidationError', 'accessPolicy', 'authenticationPolicy', 'builtinCatalogues', 'changePassword', 'checkPermissions',
   'createPasswordHasher', 'createRestJwt', 'createUserNormalized', 'deactivateUser', 'findUserByUsername',
@@ -20,9 +20,11 @@ const ROOT = [
 
 const ADAPTER_KIT = [
   'ALGORITHM_SPECS', 'BASE_HEADERS', 'DEFAULT_LOGIN_THROTTLE', 'ENDPOINTS', 'ERROR_SCHEMA', 'FIELD_ERRORS_SCHEMA',
-  'TokenService', 'buildKeyset', 'clientAddress', 'endpointSchema', 'headerRecord', 'matchTokenRoute', 'mediaType',
+  'TokenService', 'buildKeyset', 'clientAddress', 'endpointSchema', 'headerRecord', 'importOptional', 'matchTokenRoute',
+  'mediaType',
   'nodeHeaderMap', 'nodeHeaderRecord', 'outgoingHeaders', 'parseBody', 'parseCookies', 'parseDuration', 'publicJwks',
-  'readRawBody', 'repeatedHeader', 'requestFields', 'responseText', 'serializeCookie', 'slashRedirect', 'splitTarget',
+  'readRawBody', 'repeatedHeader', 'requestFields', 'requireOptional', 'responseText', 'serializeCookie', 'slashRedirect',
+  'splitTarget',
   'tokenRoutes', 'tokensToCookies',
 ];
 
@@ -73,15 +75,15 @@ describe('@restjwt/core entry points', () => {
 });
 
 describe('the published packages', () => {
-  it('are the nine workspaces, released together with one version and one engines range', () => {
+  it('are the ten workspaces, released together with one version and one engines range', () => {
     expect(manifests.map((m) => m.pkg.name).sort()).toEqual(
-      ['@restjwt/core', '@restjwt/express', '@restjwt/fastify', '@restjwt/hono', '@restjwt/nest', '@restjwt/redis', '@restjwt/sql', '@restjwt/sqlite', 'restjwt'].sort(),
+      ['@restjwt/core', '@restjwt/express', '@restjwt/fastify', '@restjwt/hono', '@restjwt/nest', '@restjwt/redis', '@restjwt/social', '@restjwt/sql', '@restjwt/sqlite', 'restjwt'].sort(),
     );
     expect(workspace.workspaces.length).toBe(manifests.length);
     for (const { pkg } of manifests) {
       expect(pkg.version, pkg.name).toBe(workspace.version);
       expect(pkg.engines?.node, pkg.name).toBe('>=20.19');
-      expect(pkg.files, pkg.name).toEqual(['dist']);
+      expect(pkg.files, pkg.name).toEqual(['dist', '!dist/.tsbuildinfo']);
       // A sibling is required at exactly this release, so an app never mixes two copies of the core's classes.
       for (const [dep, range] of Object.entries({ ...pkg.dependencies, ...pkg.peerDependencies })) {
         if (dep.startsWith('@restjwt/')) expect(range, `${pkg.name} → ${dep}`).toBe(workspace.version);

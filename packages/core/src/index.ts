@@ -1,12 +1,15 @@
 /**
  * restjwt's framework-neutral core, as an application uses it: the `RestJwt` instance, settings, errors, permission
- * guards, the store contract's types and the user helpers. Adapters (`restjwt/adapters/*`) and stores
- * (`restjwt/stores/*`) build on it; the plumbing they share is in `adapter-kit.ts` (`restjwt/adapter-kit`).
+ * guards, the store contract's types and the user helpers (`@restjwt/core`). Adapters
+ * (`@restjwt/{fastify,express,hono,nest}`) and stores (`@restjwt/{sqlite,sql,redis}`, `@restjwt/core/memory`) build on
+ * it; the plumbing they share is in `adapter-kit.ts` (`@restjwt/core/adapter-kit`) and `store-kit.ts`
+ * (`@restjwt/core/store-kit`).
  */
 export { createRestJwt, RestJwt, type RestJwtOptions, type StreamingRequest, type Authorization } from './restjwt.js';
 export type { EndpointName, EndpointSpec } from './endpoints.js';
 export type { CoreRequest, CoreResponse } from './http/types.js';
 export * from './errors.js';
+export { MissingPackageError } from './optional-package.js';
 export type { Authentication, AuthenticateOptions, AuthUser } from './auth/authenticate.js';
 export { tokenUser, isTokenUser, type TokenUser } from './auth/token-user.js';
 export {

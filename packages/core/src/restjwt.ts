@@ -58,7 +58,7 @@ export interface RestJwtOptions {
   prefix?: string;
   /**
    * Counters for login throttling, required when `loginThrottle` is on: `createMemoryRateCounter()` from
-   * `restjwt/stores/memory` for one process, the Redis counter from `restjwt/stores/redis` for several.
+   * `@restjwt/core/memory` for one process, the Redis counter from `@restjwt/redis` for several.
    */
   rateCounter?: RateCounter;
 }
@@ -282,7 +282,7 @@ function checkPrefix(prefix: string): string {
 function requireCounter(counter: RateCounter | undefined): RateCounter {
   if (counter === undefined) {
     throw new ConfigurationError(
-      'loginThrottle is on but no rateCounter was given: pass createMemoryRateCounter() from "restjwt/stores/memory" (one process) or the Redis counter from "restjwt/stores/redis" (several).',
+      'loginThrottle is on but no rateCounter was given: pass createMemoryRateCounter() from "@restjwt/core/memory" (one process) or the Redis counter from "@restjwt/redis" (several).',
     );
   }
   return counter;

@@ -12,7 +12,6 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
 import { accessPolicy, authenticationPolicy, ParseError, PayloadTooLarge, type AccessPolicy, type Authentication, type AuthUser, type GuardArgs, type RestJwt, type UserRecord } from '@restjwt/core';
 import { nodeHeaderMap } from '@restjwt/core/adapter-kit';
-import type { ParamsDictionary } from 'express-serve-static-core';
 import { handleNode, nodeHeaders, redirectNode, sendNode } from '@restjwt/core/node';
 
 export interface RestJwtExpressOptions {
@@ -45,7 +44,7 @@ export type RestJwtRequest<U = UserRecord> = Request & { auth?: Authentication<U
  * arguments are Express's own defaults, so the middleware narrows nothing else of the route.
  */
 // (The two `any`s are Express's own defaults for the bodies, kept on purpose.)
-export type RestJwtMiddleware<L extends Record<string, unknown>> = RequestHandler<ParamsDictionary, any, any, Request['query'], L>;
+export type RestJwtMiddleware<L extends Record<string, unknown>> = RequestHandler<Request['params'], any, any, Request['query'], L>;
 
 /**
  * The token endpoints as an Express `Router`: strict (a missing trailing slash answers 308 to the slashed URL) and

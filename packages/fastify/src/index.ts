@@ -14,7 +14,7 @@ import { endpointSchema, headerRecord, nodeHeaderMap, nodeHeaderRecord, mediaTyp
 /**
  * Types `request.auth`'s user, as @fastify/jwt's `FastifyJWT` does. The default is the store's `UserRecord`; an app
  * that authenticates statelessly says so once:
- * `declare module 'restjwt/adapters/fastify' { interface RestJwtFastifyTypes { user: TokenUser } }`.
+ * `declare module '@restjwt/fastify' { interface RestJwtFastifyTypes { user: TokenUser } }`.
  */
 export interface RestJwtFastifyTypes {}
 

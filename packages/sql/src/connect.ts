@@ -17,9 +17,16 @@
  */
 import { Kysely, MysqlDialect, PostgresDialect } from 'kysely';
 import type { MysqlPool, MysqlPoolConnection, MysqlQueryResult, PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
-import mysql from 'mysql2';
-import pg from 'pg';
+import type mysql from 'mysql2';
+import type pg from 'pg';
+import { createRequire } from 'node:module';
+import { requireOptional } from '@restjwt/core/adapter-kit';
 import type { RestJwtDatabase } from './schema.js';
+
+// The drivers are optional peers: an app installs the one its database needs, and is told which when it is missing.
+const load = createRequire(import.meta.url);
+const pgDriver = (): typeof pg => requireOptional(() => load('pg') as typeof pg, 'the PostgreSQL store', ['pg']);
+const mysqlDriver = (): typeof mysql => requireOptional(() => load('mysql2') as typeof mysql, 'the MariaDB/MySQL store', ['mysql2']);
 
 export type SqlDialect = 'postgres' | 'mysql';
 
@@ -193,7 +200,7 @@ export function createKysely<DB = RestJwtDatabase>(url: string, options: SqlConn
   let db: Kysely<DB>;
   let prepared: PgPrepared | undefined;
   if (parsed.dialect === 'postgres') {
-    const pool = new pg.Pool({
+    const pool = new (pgDriver().Pool)({
       connectionString: parsed.driverUrl,
       max: poolSize,
       connectionTimeoutMillis: connectTimeoutMs,
@@ -214,7 +221,7 @@ export function createKysely<DB = RestJwtDatabase>(url: string, options: SqlConn
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guarded }) });
     if ((options.prepareStatements ?? parsed.prepare ?? true) === true) prepared = (name, text, values) => guarded.prepared(name, text, values);
   } else {
-    const pool = mysql.createPool({
+    const pool = mysqlDriver().createPool({
       uri: parsed.driverUrl,
       connectionLimit: poolSize,
       maxIdle: poolSize,

@@ -1,5 +1,5 @@
 /**
- * The server-database backend (`restjwt/stores/sql`), PostgreSQL and MariaDB/MySQL: the store (`store.ts`), its
+ * The server-database backend (`@restjwt/sql`), PostgreSQL and MariaDB/MySQL: the store (`store.ts`), its
  * statements (`statements.ts`, `pg-rotate.ts`), how they run (`transaction.ts`), the values its columns take
  * (`rows.ts`), connections (`connect.ts`), driver errors (`errors.ts`), the schema (`schema.ts`, `migrations.ts`).
  */

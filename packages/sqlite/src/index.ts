@@ -1,5 +1,5 @@
 /**
- * The SQLite backend (`restjwt/stores/sqlite`): the store (`store.ts`), its statements (`statements.ts`), its
+ * The SQLite backend (`@restjwt/sqlite`): the store (`store.ts`), its statements (`statements.ts`), its
  * migrations (`migrations.ts`), its URLs (`url.ts`) and its error translation (`errors.ts`).
  */
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './store.js';

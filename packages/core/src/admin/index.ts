@@ -1,5 +1,5 @@
 /**
- * The admin API (`restjwt/admin`), framework-neutral: {@link adminRoutes} is its route table of plain request →
+ * The admin API (`@restjwt/core/admin`), framework-neutral: {@link adminRoutes} is its route table of plain request →
  * `CoreResponse` handlers, for any adapter to mount (the reference server mounts it under `/api/admin/`). Every
  * operation takes an {@link AdminContext}, which only a staff user gets ({@link adminContext}), and answers plain data
  * or throws an `ApiError` that the core renders ({@link adminErrorResponse}). See docs/admin.md.

@@ -1,7 +1,7 @@
 /**
  * The admin API as a framework-neutral route table, as social login's: each route answers a plain request
  * ({@link AdminRequest}) with the core's `CoreResponse`, so any adapter can mount it (the reference server does in
- * `src/server/admin.ts`). Every handler authorizes the request itself — staff only, read from the store, with the
+ * the `restjwt` package's `src/server/admin.ts`). Every handler authorizes the request itself — staff only, read from the store, with the
  * cookie-mode CSRF check on POSTs authenticated by the access cookie — exactly as `guard(restjwt, isStaff)` would.
  */
 import { accessPolicy, isStaff } from '../auth/permissions.js';

@@ -105,7 +105,7 @@ export function operationSchema(op: OperationDoc, params: readonly string[] | un
     summary: op.summary,
     description: op.description,
     tags: ['admin'],
-    // The scheme the reference server's OpenAPI document declares (`BEARER_AUTH` in src/server/openapi.ts); the
+    // The scheme the reference server's OpenAPI document declares (`BEARER_AUTH` in the restjwt package's src/server/openapi.ts); the
     // access cookie works too in cookie mode.
     security: [{ bearerAuth: [] }],
     response,

@@ -1,5 +1,5 @@
 /**
- * `restjwt/client`: a typed, dependency-free client for restjwt and simplejwt servers (browsers and Node).
+ * `@restjwt/core/client`: a typed, dependency-free client for restjwt and simplejwt servers (browsers and Node).
  *
  * @packageDocumentation
  */

@@ -43,7 +43,7 @@ export const en = {
   csrf_token_missing: 'CSRF Failed: CSRF token missing or incorrect.',
   csrf_origin: 'CSRF Failed: Origin checking failed - {origin} does not match any trusted origins.',
   throttled: 'Request was throttled. Expected available in {wait} seconds.',
-  // The admin API's (src/admin/), in Django's words where Django has the message.
+  // The admin API's (admin/), in Django's words where Django has the message.
   username_invalid: 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.',
   username_exists: 'A user with that username already exists.',
   email_invalid: 'Enter a valid email address.',

@@ -1,7 +1,7 @@
 /**
  * node:http translation, shared by the adapters whose requests and responses are Node's own (Express, NestJS on
  * its default Express platform): the request's body stream goes to the core unread, the core's answer is written
- * as it is. Internal: applications use `restjwt/adapters/express` or `restjwt/adapters/nest`.
+ * as it is. Internal: applications use `@restjwt/express` or `@restjwt/nest`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CoreResponse, EndpointName, RestJwt } from '../index.js';

@@ -1,6 +1,6 @@
 import { createHash, pbkdf2 as pbkdf2Callback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import bcrypt from 'bcryptjs';
+import { importOptional } from '../optional-package.js';
 
 // The async form runs on libuv's thread pool: 870k iterations would otherwise block the event loop for ~0.5 s.
 const pbkdf2 = promisify(pbkdf2Callback);
@@ -120,8 +120,10 @@ export async function verifyDjangoBcrypt(encoded: string, password: string): Pro
   } else {
     return false;
   }
+  // Loaded when a bcrypt hash is met (users imported from Django), and outside the try: not installed is not a wrong password.
+  const bcrypt = await importOptional(() => import('bcryptjs'), 'verifying a Django bcrypt password hash', ['bcryptjs']);
   try {
-    return await bcrypt.compare(secret, mcf);
+    return await bcrypt.default.compare(secret, mcf);
   } catch {
     return false;
   }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
-import { hash as argon2Hash, parseOptions as argon2Parameters, verify as argon2Verify } from '@node-rs/argon2';
+import { requireOptional } from '../optional-package.js';
 import {
   DJANGO_BCRYPT_ALGORITHM,
   DJANGO_BCRYPT_SHA256_ALGORITHM,
@@ -86,6 +87,17 @@ function resolveParams(overrides: Partial<Argon2Params> | undefined): Argon2Para
   return params;
 }
 
+type Argon2 = typeof import('@node-rs/argon2');
+let loaded: Argon2 | undefined;
+/**
+ * @node-rs/argon2, loaded at the first hash rather than with the core: a service that only verifies tokens never
+ * installs it (it is an optional peer of @restjwt/core, and a dependency of every store package that keeps users).
+ */
+function argon2(): Argon2 {
+  loaded ??= requireOptional(() => createRequire(import.meta.url)('@node-rs/argon2') as Argon2, 'password hashing', ['@node-rs/argon2']);
+  return loaded;
+}
+
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
 // @node-rs/argon2's `Algorithm` and `Version` are const enums, which isolated modules cannot read: their values.
@@ -98,12 +110,13 @@ const VERSION_0X13 = 1;
  * install-footprint.md measured it at 14.8 ms a hash against node-argon2's 25.3, and either verifies the other's).
  */
 async function hashArgon2id(password: string, params: Argon2Params): Promise<string> {
-  return argon2Hash(password, { ...params, outputLen: HASH_BYTES, salt: randomBytes(SALT_BYTES) });
+  return argon2().hash(password, { ...params, outputLen: HASH_BYTES, salt: randomBytes(SALT_BYTES) });
 }
 
 async function verifyArgon2(phc: string, password: string): Promise<boolean> {
+  const lib = argon2(); // outside the try: a missing package is an error to report, not a wrong password
   try {
-    return await argon2Verify(phc, password);
+    return await lib.verify(phc, password);
   } catch {
     // Malformed PHC strings make the library throw; for a login that is simply "does not match".
     return false;
@@ -138,9 +151,10 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   };
 
   const burn = async (password: string): Promise<void> => {
+    const lib = argon2(); // outside the try, as in verifyArgon2
     try {
       const dummy = await getDummyHash();
-      await limit(() => argon2Verify(dummy, typeof password === 'string' ? password : ''));
+      await limit(() => lib.verify(dummy, typeof password === 'string' ? password : ''));
     } catch {
       // Swallowed: an error here must not make the unknown-user path look different from a wrong password.
     }
@@ -178,8 +192,9 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
     needsRehash(encoded: string): boolean {
       // Django-prefixed argon2id is rehashed too, so that stored hashes converge on the native PHC form.
       if (typeof encoded !== 'string' || !encoded.startsWith('$argon2id$')) return true;
+      const lib = argon2();
       try {
-        const used = argon2Parameters(encoded);
+        const used = lib.parseOptions(encoded);
         return (
           used.algorithm !== ARGON2ID ||
           used.version !== VERSION_0X13 ||

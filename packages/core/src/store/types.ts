@@ -118,7 +118,7 @@ export interface BlacklistPage {
 }
 
 /**
- * A store that can list its blacklist, so that a cache in front of it (`restjwt/stores/redis`) can load the full set
+ * A store that can list its blacklist, so that a cache in front of it (`@restjwt/redis`) can load the full set
  * of revocations. Pages follow an opaque cursor in a stable order; rows added while paging may or may not appear.
  */
 export interface BlacklistSource {

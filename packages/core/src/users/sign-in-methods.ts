@@ -2,7 +2,7 @@ import type { UserRecord } from '../store/types.js';
 
 /**
  * The ways a user can sign in: a usable password, and each linked social identity. One rule, shared by social
- * login's own unlink (`src/social/accounts.ts`) and the admin's (`src/admin/identities.ts`).
+ * login's own unlink (`accounts.ts` in `@restjwt/social`) and the admin's (`admin/identities.ts`).
  */
 
 /** An empty hash is "no usable password"; so is Django's unusable marker (`!…`, `set_unusable_password()`). */

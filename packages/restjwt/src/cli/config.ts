@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigurationError, resolveSettings, type Settings } from '@restjwt/core';
 import { DEFAULT_LOGIN_THROTTLE, ALGORITHM_SPECS, buildKeyset } from '@restjwt/core/adapter-kit';
-import type { ProviderConfig, SocialOptions } from '../social/index.js';
+import type { ProviderConfig, SocialOptions } from '@restjwt/social';
 import { isDjangoUrl } from '../stores/django/url.js';
 import { isSqliteUrl, sqliteFilenameFromUrl } from '@restjwt/sqlite';
 import { kidForSecret, liveRetiredKeys, readRetiredKeys, SIGNING_KEY_FILE } from './key-rotation.js';

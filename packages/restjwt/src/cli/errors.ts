@@ -35,7 +35,8 @@ export function reportError(error: unknown, stderr: NodeJS.WritableStream = proc
   if (error instanceof Error) {
     let message = error instanceof MissingKeyError ? missingKeyMessage(error) : error.message.trim() || error.name;
     if (!isExplained(error) && !debug) message += ' (run again with RESTJWT_DEBUG=1 to see where it happened)';
-    stderr.write(`restjwt: ${message}\n`);
+    // Some messages already start with the name (MissingPackageError's, written for library users too).
+    stderr.write(message.startsWith('restjwt: ') ? `${message}\n` : `restjwt: ${message}\n`);
     if (debug && error.stack !== undefined) stderr.write(`${error.stack}\n`);
     if (debug && error.cause !== undefined) stderr.write(`caused by: ${describe(error.cause)}\n`);
   } else {

@@ -1,6 +1,6 @@
 /**
  * The admin for the reference server: the JSON API under `/api/admin/` (staff only, enforced by the API itself) and
- * the page at `/admin/` that uses it. The API is the framework-neutral route table of `src/admin/` (`adminRoutes`);
+ * the page at `/admin/` that uses it. The API is the framework-neutral route table of `@restjwt/core/admin` (`adminRoutes`);
  * this file only mounts it on Fastify, as any application could, and serves the page.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema, HTTPMethods } from 'fastify';

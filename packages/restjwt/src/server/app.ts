@@ -16,8 +16,8 @@ export interface ServerOptions {
   restjwt: RestJwt;
   /** Fastify logger options; false for none. Defaults to {@link DEFAULT_LOGGER}: JSON lines at info, secrets redacted. */
   logger?: FastifyServerOptions['logger'];
-  /** Social login (`createSocialLogin` from `restjwt/social`): mounts `/api/auth/…` when given. */
-  social?: import('../social/index.js').SocialLogin;
+  /** Social login (`createSocialLogin` from `@restjwt/social`): mounts `/api/auth/…` when given. */
+  social?: import('@restjwt/social').SocialLogin;
   /**
    * Leaves out the access line logged for every request (`"msg":"request"`: method, route, status, ms), as an access
    * log that is off. Errors are still logged (a failed request, a response that errored), and so is start-up.

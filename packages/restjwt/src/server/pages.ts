@@ -1,6 +1,7 @@
 /**
- * The demo page at `/`: static HTML, CSS and an ES module from `assets/demo/`, plus the compiled client
- * (`dist/client/*.js`) at `/assets/client/`, so that the page imports `restjwt/client` with no build step of its own.
+ * The demo page at `/`: static HTML, CSS and an ES module from `assets/demo/`, plus @restjwt/core's compiled client
+ * (its `dist/client/*.js`) at `/assets/client/`, so that the page imports `@restjwt/core/client` with no build step of
+ * its own.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -58,7 +59,7 @@ export async function registerPages(app: FastifyInstance, restjwt: RestJwt): Pro
 
   app.get<{ Params: { file: string } }>('/assets/client/:file', hidden, async (req, reply) => {
     const dir = clientAssetsDir();
-    if (dir === null) return sendText(reply, 404, 'The restjwt client is not built: run `npm run build` (it compiles src/client/ to dist/client/).');
+    if (dir === null) return sendText(reply, 404, 'The restjwt client is not built: run `npm run build` (it compiles packages/core/src/client/ to packages/core/dist/client/).');
     const file = req.params.file.endsWith('.js') ? await readAsset(dir, req.params.file) : null;
     return file === null ? sendText(reply, 404, NOT_FOUND) : sendStatic(req, reply, file);
   });

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } fro
 import { sendCore } from '@restjwt/fastify';
 import type { RestJwt } from '@restjwt/core';
 import { ERROR_SCHEMA, nodeHeaderRecord } from '@restjwt/core/adapter-kit';
-import type { SocialLogin, SocialRequest, SocialRoute } from '../social/index.js';
+import type { SocialLogin, SocialRequest, SocialRoute } from '@restjwt/social';
 
 /** The documentation of the routes (@fastify/swagger); they never validate: the handlers check their own input. */
 const providerParam = { type: 'object', properties: { provider: { type: 'string', description: 'A configured provider name' } }, required: ['provider'] };

@@ -2,12 +2,29 @@
  * Opens a store from a database URL, the way the CLI and `restjwt serve` take it (`--database`, `RESTJWT_DATABASE`),
  * optionally behind the Redis revocation cache (`--redis`, `REDIS_URL`).
  */
-import type { Store } from '@restjwt/core/store-kit';
-import { isDjangoUrl, openDjangoStore } from './django/index.js';
+import { importOptional } from '@restjwt/core/adapter-kit';
 import { openMemoryStore } from '@restjwt/core/memory';
-import { withRedisCache, type RedisCacheEvent } from '@restjwt/redis';
-import { isSqlUrl, parseSqlUrl, SQL_URL_EXAMPLES, openSqlStore } from '@restjwt/sql';
+import type { Store } from '@restjwt/core/store-kit';
+import type { RedisCacheEvent } from '@restjwt/redis';
 import { isSqliteUrl, openSqliteStore, sqliteFilenameFromUrl } from '@restjwt/sqlite';
+import { isDjangoUrl, openDjangoStore } from './django/index.js';
+
+/**
+ * The server databases' schemes and the driver each needs. The SQL store and Redis are optional packages of the CLI
+ * (zero-config `restjwt serve` runs on SQLite without them), so a URL is recognised here before they are loaded.
+ */
+const SERVER_DATABASES: Readonly<Record<string, { label: string; driver: string }>> = {
+  postgres: { label: 'PostgreSQL', driver: 'pg' },
+  postgresql: { label: 'PostgreSQL', driver: 'pg' },
+  mysql: { label: 'MariaDB/MySQL', driver: 'mysql2' },
+  mariadb: { label: 'MariaDB/MySQL', driver: 'mysql2' },
+};
+
+/** The server database a `postgres://`, `postgresql://`, `mysql://` or `mariadb://` URL names, else undefined. */
+function serverDatabase(url: string): { label: string; driver: string } | undefined {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  return scheme === undefined || !Object.hasOwn(SERVER_DATABASES, scheme) ? undefined : SERVER_DATABASES[scheme];
+}
 
 /** The database URL used when none is given: a SQLite file in the working directory. */
 export const DEFAULT_DATABASE_URL = 'sqlite:./restjwt.sqlite3';
@@ -15,7 +32,8 @@ export const DEFAULT_DATABASE_URL = 'sqlite:./restjwt.sqlite3';
 /** Every URL form {@link openStore} accepts, for error messages and help texts. */
 export const ACCEPTED_DATABASE_URLS =
   'sqlite:./restjwt.sqlite3 (a file relative to the working directory), sqlite:///var/lib/restjwt/db.sqlite3 ' +
-  `(an absolute path), sqlite::memory: or memory: (in-process, lost on exit), ${SQL_URL_EXAMPLES} (several instances), ` +
+  '(an absolute path), sqlite::memory: or memory: (in-process, lost on exit), postgres://user:password@host:5432/dbname ' +
+  'or mysql://user:password@host:3306/dbname (also mariadb://) (several instances), ' +
   "django+sqlite:./db.sqlite3 or django+postgres://user@host/name (a Django project's own database, shared with it)";
 
 /** Options for {@link openStore}. */
@@ -60,7 +78,9 @@ async function openDatabase(url: string, options: OpenStoreOptions, env: NodeJS.
   if (isMemoryUrl(url)) return openMemoryStore();
   // Django owns that schema: "migrating" only checks that its tables exist.
   if (isDjangoUrl(url)) return openDjangoStore({ database: url, check: migrate, ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }) });
-  if (isSqlUrl(url)) {
+  const server = serverDatabase(url);
+  if (server !== undefined) {
+    const { openSqlStore, parseSqlUrl } = await importOptional(() => import('@restjwt/sql'), `a ${server.label} database`, ['@restjwt/sql', server.driver]);
     // An explicit ?pool=N in the URL wins over the environment.
     const poolSize = options.poolSize ?? (parseSqlUrl(url).pool === undefined ? poolSizeFromEnv(env) : undefined);
     return openSqlStore({ url, migrate, ...(poolSize === undefined ? {} : { poolSize }) });
@@ -75,7 +95,7 @@ async function openDatabase(url: string, options: OpenStoreOptions, env: NodeJS.
  * Opens the store a database URL names: `sqlite:…` a SQLite file (created if needed), `memory:` an in-process store,
  * `postgres://…`/`postgresql://…`/`mysql://…`/`mariadb://…` the SQL store on that server. Migrations run on open
  * unless `options.migrate` is false. With a Redis URL (option or `REDIS_URL`), the store is wrapped in the Redis
- * revocation cache (see `restjwt/stores/redis`).
+ * revocation cache (see `@restjwt/redis`).
  *
  * @throws Error saying what to use instead for unknown schemes or malformed URLs (never echoing a password).
  * @throws StoreUnavailableError when the database or Redis cannot be reached, saying what to check.
@@ -87,6 +107,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const store = await openDatabase(trimmed, options, env);
   if (redisUrl === '') return store;
   try {
+    const { withRedisCache } = await importOptional(() => import('@restjwt/redis'), 'the Redis cache (--redis, REDIS_URL)', ['@restjwt/redis']);
     return await withRedisCache(store, {
       url: redisUrl,
       prefix: options.redisPrefix ?? (env.RESTJWT_REDIS_PREFIX?.trim() || 'restjwt:'),

@@ -1,6 +1,6 @@
 /**
  * Login-throttling counters for one process (tests, single-instance servers). Several instances need the Redis
- * counter (`restjwt/stores/redis`), or each would count only its own share of the attempts.
+ * counter (`@restjwt/redis`), or each would count only its own share of the attempts.
  */
 import { checkRateArguments, checkRateKey, checkRateSlots, windowMs } from '../../store/rate-arguments.js';
 import type { RateCounter, RateReservation, RateSlot } from '../../store/types.js';

@@ -1,6 +1,6 @@
 /**
  * Errors the stores raise, with stable codes, written once. (The core's own store errors are in
- * `core/store/errors.ts`.)
+ * `store/errors.ts`.)
  */
 import { StoreUnavailableError } from '../../store/errors.js';
 

@@ -2,12 +2,11 @@ import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { Command, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { createRestJwt, type LogEvent, type Store } from '@restjwt/core';
+import { createRestJwt, type LogEvent, type RateCounter, type Store } from '@restjwt/core';
 import { buildServer } from '../../server/app.js';
 import { DEFAULT_LOGGER, stdoutDestination } from '../../server/logging.js';
-import { createSocialLogin } from '../../social/index.js';
+import { importOptional } from '@restjwt/core/adapter-kit';
 import { createMemoryRateCounter } from '@restjwt/core/memory';
-import { RedisCachedStore } from '@restjwt/redis';
 import { sqliteFilenameFromUrl, isSqliteUrl } from '@restjwt/sqlite';
 import { loadServeSettings } from '../config.js';
 import { CliError, reportError } from '../errors.js';
@@ -92,6 +91,11 @@ function listenError(error: unknown, host: string, port: number): unknown {
   return error;
 }
 
+/** True for the store behind the Redis cache (`--redis`), which carries the login-throttle counter every instance shares. */
+function hasSharedCounter(store: Store): store is Store & { rateCounter: RateCounter } {
+  return 'rateCounter' in store && typeof store.rateCounter === 'object' && store.rateCounter !== null;
+}
+
 /**
  * Runs one server process: settings, store (migrated on open), Fastify, listen; stops cleanly on SIGTERM/SIGINT.
  * A cluster worker stays quiet: its primary prints the start-up lines once for all workers.
@@ -113,19 +117,23 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
   try {
     // Login-throttling counters (used when loginThrottle is on): shared through Redis when there is one, so that
     // every instance counts every attempt; else this process's own.
-    const rateCounter = store instanceof RedisCachedStore ? store.rateCounter : createMemoryRateCounter();
-    if (!worker && settings.loginThrottle !== false) say(throttleLine(store instanceof RedisCachedStore, 1));
+    const shared = hasSharedCounter(store);
+    const rateCounter = shared ? store.rateCounter : createMemoryRateCounter();
+    if (!worker && settings.loginThrottle !== false) say(throttleLine(shared, 1));
     // The core's warnings and errors: those of start-up on stderr with the other start-up lines (in a cluster once,
     // by the first worker), later ones in the JSON log.
     let onEvent = (e: LogEvent): void => {
       if (e.level !== 'info' && (!worker || cluster.worker?.id === 1)) say(`${e.level === 'warn' ? 'warning' : 'error'} (${e.event}): ${e.reason ?? ''}`);
     };
     const restjwt = createRestJwt({ store, settings: input, rateCounter, log: (e) => onEvent(e) });
+    // Social sign-in is an optional package: loaded only when the config names providers.
+    const createSocialLogin =
+      social === undefined ? undefined : (await importOptional(() => import('@restjwt/social'), 'social sign-in (the config\'s "social" key)', ['@restjwt/social'])).createSocialLogin;
     app = await buildServer({
       restjwt,
       logger: { ...(DEFAULT_LOGGER as object), stream: logs.stream },
       disableRequestLogging: !options.requestLog,
-      ...(social === undefined ? {} : { social: createSocialLogin(restjwt, social) }),
+      ...(social === undefined || createSocialLogin === undefined ? {} : { social: createSocialLogin(restjwt, social) }),
     });
     const log = app.log;
     onEvent = ({ level, ...fields }) => {

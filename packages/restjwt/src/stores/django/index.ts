@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { ConfigurationError, UserExistsError } from '@restjwt/core';
 import { type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type NewUser, type OutstandingState, type OutstandingToken, type RotateResult, type Store, type UserLookupField, type UserRecord, type WithCapabilities, checkBatchSize, deleteInBatches, blacklistPage, userFromRow, checkBlacklistListing, checkPage, integerIdParser, toMillis } from '@restjwt/core/store-kit';
 import type { DjangoDriver, SqlRunner, SqlValue } from './driver.js';
-import { openDjangoPostgres } from './postgres-driver.js';
+import { importOptional } from '@restjwt/core/adapter-kit';
 import { openDjangoSqlite } from './sqlite-driver.js';
 import { parseDjangoUrl, type DjangoDatabase } from './url.js';
 
@@ -465,10 +465,14 @@ function checkToken(token: OutstandingToken): void {
 export async function openDjangoStore(options: DjangoStoreOptions | string): Promise<DjangoStore> {
   const opts: DjangoStoreOptions = typeof options === 'string' ? { database: options } : options;
   const database = typeof opts.database === 'string' ? parseDjangoUrl(opts.database, { prefixOptional: true }) : opts.database;
-  const driver =
-    database.kind === 'sqlite'
-      ? openDjangoSqlite({ filename: database.filename, busyTimeoutMs: opts.busyTimeoutMs })
-      : openDjangoPostgres({ connectionString: database.connectionString, ...(opts.poolSize === undefined ? {} : { max: opts.poolSize }) });
+  let driver: DjangoDriver;
+  if (database.kind === 'sqlite') {
+    driver = openDjangoSqlite({ filename: database.filename, busyTimeoutMs: opts.busyTimeoutMs });
+  } else {
+    // PostgreSQL goes through @restjwt/sql's pool (and so pg and kysely), which only this kind of database needs.
+    const { openDjangoPostgres } = await importOptional(() => import('./postgres-driver.js'), 'a django+postgres:// database', ['@restjwt/sql', 'pg']);
+    driver = openDjangoPostgres({ connectionString: database.connectionString, ...(opts.poolSize === undefined ? {} : { max: opts.poolSize }) });
+  }
   const store = new DjangoStore(driver, { allowRehash: opts.allowRehash });
   if (opts.check ?? true) {
     try {

@@ -1,6 +1,6 @@
 /**
- * Django's PostgreSQL database, over the pooled connection of the SQL stores (`createKysely` in
- * `src/stores/sql/connect.ts`: timeouts everywhere, broken connections discarded). Django owns the schema; this
+ * Django's PostgreSQL database, over the pooled connection of the SQL store (`createKysely` from `@restjwt/sql`, its
+ * `connect.ts`: timeouts everywhere, broken connections discarded). Django owns the schema; this
  * driver only reads and writes rows, with raw SQL.
  */
 import { CompiledQuery, type Kysely } from 'kysely';

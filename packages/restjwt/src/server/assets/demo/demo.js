@@ -1,5 +1,5 @@
 // The restjwt demo page: plain ES module, no build step. It uses the compiled client served by the reference server
-// at /assets/client/, exactly as an application would use `restjwt/client`.
+// at /assets/client/, exactly as an application would use `@restjwt/core/client`.
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const ui = {

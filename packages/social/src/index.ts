@@ -1,5 +1,5 @@
 /**
- * Social login for restjwt (`restjwt/social`): sign in with an OpenID Connect provider (by issuer URL, through
+ * Social login for restjwt (`@restjwt/social`): sign in with an OpenID Connect provider (by issuer URL, through
  * `openid-client`) or a preset (GitHub, Google, Microsoft, GitLab, through `arctic`) and receive an ordinary restjwt
  * pair. See docs/social-login.md.
  */

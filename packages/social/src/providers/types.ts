@@ -44,7 +44,7 @@ export interface NativeCodeParams {
  * One configured provider. The built-in ones come from {@link ProviderConfig}; an application may pass its own
  * object implementing this interface (e.g. for a provider arctic knows but the presets do not cover).
  *
- * Implementations throw `SocialError` (`src/social/errors.ts`) with a stable code for every refusal.
+ * Implementations throw `SocialError` (`errors.ts`) with a stable code for every refusal.
  */
 export interface SocialProvider {
   /** `oidc` providers validate ID tokens (native `id_token` requests); `oauth2` ones only know codes. */

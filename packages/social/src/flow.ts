@@ -36,7 +36,7 @@ const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ ...BASE_H
 /**
  * Social login: the browser flow (login → provider → callback → pair), the one-time code exchange, the native flow
  * (ID token or code → pair), and linking. Framework-neutral: every handler takes a {@link SocialRequest} and returns
- * the core's `CoreResponse`, so any adapter can mount them (the reference server does in `src/server/social.ts`).
+ * the core's `CoreResponse`, so any adapter can mount them (the reference server does in restjwt's `src/server/social.ts`).
  *
  * Tokens are issued exactly as a password login issues them (`RestJwt.issuePair`): recorded, a new family with its session,
  * custom claims, `last_login`; rotation, reuse detection and revocation then apply unchanged.
@@ -77,7 +77,7 @@ export class SocialLogin {
     return [...this.options.providers.keys()];
   }
 
-  /** Every route under the prefix, for an adapter to mount (the reference server does in `src/server/social.ts`). */
+  /** Every route under the prefix, for an adapter to mount (the reference server does in restjwt's `src/server/social.ts`). */
   routes(): SocialRoute[] {
     const base = `${this.options.prefix}auth/`;
     const p = (params: Readonly<Record<string, string | undefined>>, name: string) => params[name] ?? '';

@@ -1,0 +1,133 @@
+/**
+ * The published packages as a user gets them: `npm pack` of every workspace, and fresh projects that install an
+ * install line (`npm i @restjwt/core @restjwt/express express pg`) from those tarballs instead of the registry.
+ *
+ * Every `@restjwt/*` and `restjwt` name resolves to its tarball through `overrides` as well as in `dependencies`,
+ * so the siblings a package depends on (`@restjwt/express` → `@restjwt/core`) come from the tarballs too, and the
+ * tree npm builds is the one a user's `npm i` builds. Everything else comes from the registry.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** The workspace root: the nearest folder up with the workspace's package.json (also from the compiled bench copy). */
+function workspaceRoot(): string {
+  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { workspaces?: unknown }).workspaces !== undefined) return dir;
+  }
+  throw new Error(`no workspace root above ${import.meta.dirname}`);
+}
+const ROOT = workspaceRoot();
+
+/** Package name → absolute path of its tarball. */
+export type Tarballs = Readonly<Record<string, string>>;
+
+/** Packs every workspace (their `dist/` must be built: `npm test` builds first) into `dir`. */
+export function packWorkspaces(dir: string): Tarballs {
+  const r = spawnSync('npm', ['pack', '--workspaces', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm pack failed:\n${r.stderr}`);
+  const packed = JSON.parse(r.stdout) as { name: string; filename: string }[];
+  return Object.fromEntries(packed.map((p) => [p.name, join(dir, p.filename)]));
+}
+
+/** What `npm install` printed and how a fresh project came out. */
+export interface Installed {
+  dir: string;
+  status: number | null;
+  output: string;
+  ms: number;
+}
+
+/** Options of {@link installLine}. */
+export interface InstallOptions {
+  /** npm's cache folder; a fresh one measures a cold install. Default: the user's cache. */
+  cache?: string;
+  /** More devDependencies (typescript, @types/node), installed after the line itself. */
+  dev?: readonly string[];
+}
+
+/** The packages an install line names, as `npm i` takes them: `name` or `name@range`. */
+export function parseLine(line: string): string[] {
+  const words = line.trim().split(/\s+/);
+  if (words[0] !== 'npm' || words[1] !== 'i') throw new Error(`not an install line: ${line}`);
+  return words.slice(2);
+}
+
+/** Splits `name@range` (scoped names keep their leading @). */
+function nameOf(spec: string): [string, string | undefined] {
+  const at = spec.indexOf('@', 1);
+  return at === -1 ? [spec, undefined] : [spec.slice(0, at), spec.slice(at + 1)];
+}
+
+/** Runs a command to its end without blocking the event loop (several installs overlap), with everything it printed. */
+function run(command: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, output });
+    });
+  });
+}
+
+/**
+ * A fresh project (in the OS temporary folder) that ran `line` against the tarballs: `npm i @restjwt/core hono`
+ * installs `@restjwt/core` from its tarball and `hono` from the registry.
+ */
+export async function installLine(line: string, tarballs: Tarballs, options: InstallOptions = {}): Promise<Installed> {
+  const dir = mkdtempSync(join(tmpdir(), 'restjwt-app-'));
+  const local = Object.fromEntries(Object.entries(tarballs).map(([name, file]) => [name, `file:${file}`]));
+  const dependencies: Record<string, string> = {};
+  for (const spec of parseLine(line)) {
+    const [name, range] = nameOf(spec);
+    // `npm i name` installs the latest release (and records its ^range).
+    dependencies[name] = local[name] ?? range ?? 'latest';
+  }
+  // overrides reach the siblings required by version ("@restjwt/core": "0.1.0"), which no registry has; npm wants a
+  // direct dependency and its override to be the same spec, which they are.
+  const manifest = { name: 'app', version: '1.0.0', private: true, type: 'module', dependencies, overrides: local };
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const cacheArgs = options.cache === undefined ? [] : ['--cache', options.cache];
+  const started = performance.now();
+  const installed = await run('npm', ['install', '--no-audit', '--no-fund', ...cacheArgs], dir, 600_000);
+  const ms = performance.now() - started;
+  let { status, output } = installed;
+  if (status === 0) {
+    // What `npm i name` records: the caret range of the version it installed.
+    for (const [name, spec] of Object.entries(dependencies)) if (spec === 'latest') dependencies[name] = `^${installedVersion(dir, name) ?? '0.0.0'}`;
+    writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ ...manifest, dependencies }, null, 2)}\n`);
+  }
+  if (status === 0 && options.dev !== undefined && options.dev.length > 0) {
+    const dev = await run('npm', ['i', '-D', '--no-audit', '--no-fund', ...cacheArgs, ...options.dev], dir, 300_000);
+    output += dev.output;
+    status = dev.status;
+  }
+  return { dir, status, output, ms };
+}
+
+/** The names of every package installed for production (`npm ls --all --omit=dev`), without the project itself. */
+export function productionPackages(dir: string): string[] {
+  const r = spawnSync('npm', ['ls', '--all', '--omit=dev', '--parseable'], { cwd: dir, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm ls failed in ${dir}:\n${r.stdout}${r.stderr}`);
+  const names = new Set<string>();
+  for (const path of r.stdout.split('\n')) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)$/.exec(path.trim());
+    if (m?.[1] !== undefined) names.add(m[1]);
+  }
+  return [...names].sort();
+}
+
+/** Whether a package sits in the project's `node_modules` (installed at all, at any depth npm put it). */
+export function installedVersion(dir: string, name: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return undefined;
+  }
+}
