@@ -9,12 +9,20 @@ const alias = Object.entries(tsconfig.compilerOptions.paths).map(([name, [target
   replacement: fileURLToPath(new URL(target!, import.meta.url)),
 }));
 
+// The installs from packed tarballs (test/install/, test/readme/) compile better-sqlite3 from source on a machine
+// that cannot download its prebuilt binary: minutes of both cores. They run after everything else, so that the
+// timing-sensitive tests (3-second tokens in a browser, races) never share the machine with a compiler.
+const INSTALLS = ['test/install/**/*.test.ts', 'test/readme/**/*.test.ts'];
+
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts'], exclude: INSTALLS, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'installs', include: INSTALLS, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

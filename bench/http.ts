@@ -508,7 +508,7 @@ interface ServeRun {
  * first (argon2id, the CLI's default hasher).
  */
 async function startRestjwtServe(database: string | undefined, settings?: Record<string, unknown>, run: ServeRun = {}): Promise<Running> {
-  const cli = join(ROOT, 'dist-bench', 'src', 'cli', 'main.js');
+  const cli = join(ROOT, 'packages', 'restjwt', 'dist', 'cli', 'main.js');
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Default flags means a default key too: serve makes its own ./signing-key, as `npm start` does.
   if (run.cwd === undefined) env.RESTJWT_SIGNING_KEY = BENCH_SIGNING_KEY;

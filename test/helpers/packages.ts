@@ -46,6 +46,8 @@ export interface InstallOptions {
   cache?: string;
   /** More devDependencies (typescript, @types/node), installed after the line itself. */
   dev?: readonly string[];
+  /** No install scripts (a types-only check needs no native build). */
+  ignoreScripts?: boolean;
 }
 
 /** The packages an install line names, as `npm i` takes them: `name` or `name@range`. */
@@ -93,7 +95,7 @@ export async function installLine(line: string, tarballs: Tarballs, options: Ins
   // direct dependency and its override to be the same spec, which they are.
   const manifest = { name: 'app', version: '1.0.0', private: true, type: 'module', dependencies, overrides: local };
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  const cacheArgs = options.cache === undefined ? [] : ['--cache', options.cache];
+  const cacheArgs = [...(options.cache === undefined ? [] : ['--cache', options.cache]), ...(options.ignoreScripts === true ? ['--ignore-scripts'] : [])];
   const started = performance.now();
   const installed = await run('npm', ['install', '--no-audit', '--no-fund', ...cacheArgs], dir, 600_000);
   const ms = performance.now() - started;

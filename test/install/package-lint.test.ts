@@ -4,11 +4,11 @@
  * packages are ESM only, so attw checks the ESM resolutions (`--profile esm-only`: node16/nodenext ESM and bundler).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { packWorkspaces, type Tarballs } from '../helpers/packages.js';
+import { installLine, packWorkspaces, type Tarballs } from '../helpers/packages.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'node_modules', '.bin');
@@ -20,7 +20,21 @@ beforeAll(() => {
   tarballs = packWorkspaces(packDir);
 }, 120_000);
 
-afterAll(() => rmSync(packDir, { recursive: true, force: true }));
+const temp: string[] = [];
+afterAll(() => {
+  for (const dir of [packDir, ...temp]) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Every `exports` entry of every package, as the specifier an app imports (`@restjwt/core/admin`). */
+function entryPoints(): string[] {
+  const specifiers: string[] = [];
+  for (const name of Object.keys(tarballs)) {
+    const dir = name === 'restjwt' ? 'restjwt' : name.slice('@restjwt/'.length);
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    for (const subpath of Object.keys(manifest.exports)) if (subpath !== './package.json') specifiers.push(subpath === '.' ? name : `${name}${subpath.slice(1)}`);
+  }
+  return specifiers.sort();
+}
 
 describe('published packages', () => {
   test('publint --strict finds nothing in any package', () => {
@@ -37,4 +51,21 @@ describe('published packages', () => {
       expect(r.status, `${name}:\n${r.stdout}${r.stderr}`).toBe(0);
     }
   }, 120_000);
+
+  test('the declarations of every entry point type-check in an app: --strict, no skipLibCheck, nodenext and bundler', async () => {
+    // Every package and every peer, without install scripts: this checks types only, nothing runs.
+    const line = `npm i ${Object.keys(tarballs).join(' ')} express fastify hono @hono/node-server @nestjs/core@11 @nestjs/common@11 reflect-metadata rxjs pg mysql2`;
+    const app = await installLine(line, tarballs, { dev: ['typescript@5.9', '@types/node@20'], ignoreScripts: true });
+    temp.push(app.dir);
+    expect(app.status, app.output).toBe(0);
+    const specifiers = entryPoints();
+    expect(specifiers.length).toBeGreaterThanOrEqual(16);
+    writeFileSync(join(app.dir, 'all.ts'), specifiers.map((s, i) => `import * as entry${i} from '${s}';\nexport { entry${i} };\n`).join(''));
+    const tsc = join(app.dir, 'node_modules', 'typescript', 'bin', 'tsc');
+    const common = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'es2022', '--types', 'node', 'all.ts'];
+    for (const resolution of [['--module', 'nodenext', '--moduleResolution', 'nodenext'], ['--module', 'esnext', '--moduleResolution', 'bundler']]) {
+      const r = spawnSync(process.execPath, [tsc, ...resolution, ...common], { cwd: app.dir, encoding: 'utf8' });
+      expect(r.status, `tsc ${resolution.join(' ')}:\n${r.stdout}${r.stderr}`).toBe(0);
+    }
+  }, 300_000);
 });
