@@ -14,7 +14,8 @@
  *
  * BENCH_JSON=FILE also writes the results as JSON; BENCH_ONLY=defaults,frameworks,simplejwt,refresh,login,memory runs only those
  * parts; BENCH_RUNS, BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP and BENCH_LOGIN_RATE change the load; BENCH_REFRESH_CONNECTIONS
- * (default BENCH_CONNECTIONS) and BENCH_REFRESH_DURATION (10 s) the refresh load; BENCH_PG_URL (default
+ * (default 20) and BENCH_REFRESH_DURATION (10 s) the refresh load, and pgbench's TPC-B baseline on the same
+ * PostgreSQL (scale 1, as many clients, as long; /usr/bin/pgbench); BENCH_PG_URL (default
  * postgres://postgres@127.0.0.1:5432/test) is where the refresh runs create, and drop, their fresh databases.
  *
  * Frameworks group: each (single-process) server runs on CPU 0 and autocannon on CPU 1 (`taskset`), as the issue that
@@ -632,7 +633,8 @@ async function versusSimplejwt(): Promise<Row[]> {
 
 // ---- Refresh with rotation + blacklist ----------------------------------------------------------------------------
 
-const REFRESH_CONNECTIONS = SMOKE ? 4 : Number(process.env.BENCH_REFRESH_CONNECTIONS ?? CONNECTIONS);
+// 20 clients, each chaining its own refreshes: the load the PostgreSQL refresh target is stated for (and pgbench's -c).
+const REFRESH_CONNECTIONS = SMOKE ? 4 : Number(process.env.BENCH_REFRESH_CONNECTIONS ?? 20);
 const REFRESH_DURATION = SMOKE ? 1 : Number(process.env.BENCH_REFRESH_DURATION ?? 10);
 /** The PostgreSQL server the refresh runs use: a fresh database is created on it per run, and dropped afterwards. */
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -842,6 +844,32 @@ async function withPgDatabase<T>(label: string, fn: (url: string) => Promise<T>)
 }
 
 /**
+ * What the same PostgreSQL does with its own small transaction: pgbench's TPC-B (five statements, one commit) on a
+ * fresh database at scale 1, with the refresh load's client count and duration. The refresh target is stated
+ * against it. Null (with the reason printed) without pgbench or PostgreSQL.
+ */
+async function pgbenchTps(): Promise<RefreshRow | null> {
+  if (spawnSync('pgbench', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    console.log('refresh pgbench: skipped (no pgbench on the PATH: apt-get install postgresql-client)');
+    return null;
+  }
+  return withPgDatabase('pgbench', async (url) => {
+    const init = spawnSync('pgbench', ['-i', '-s', '1', '-q', url], { encoding: 'utf8' });
+    if (init.status !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+    const runs: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r = spawnSync('pgbench', ['-n', '-c', String(REFRESH_CONNECTIONS), '-j', '2', '-T', String(REFRESH_DURATION), url], { encoding: 'utf8' });
+      const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout)?.[1];
+      if (r.status !== 0 || tps === undefined) throw new Error(`pgbench failed: ${r.stdout}${r.stderr}`);
+      runs.push(Number(tps));
+    }
+    const row: RefreshRow = { engine: 'PostgreSQL', server: `pgbench TPC-B (scale 1, -c ${REFRESH_CONNECTIONS})`, rps: median(runs), p99: NaN, p50: NaN, runs, p99s: [], non2xx: 0, errors: 0, restarts: 0 };
+    console.log(`refresh    ${`${row.server} (${row.engine}, fresh database)`.padEnd(56)} ${row.rps.toFixed(0).padStart(7)} tps    (runs ${runs.map((x) => x.toFixed(0)).join(', ')})`);
+    return row;
+  });
+}
+
+/**
  * POST /api/token/refresh/ with rotation and blacklistAfterRotation on: `restjwt serve --workers 2` vs simplejwt
  * 5.2.2 under `gunicorn --workers 2`, on SQLite and on PostgreSQL (one fresh database per server).
  */
@@ -879,6 +907,8 @@ async function refreshRuns(): Promise<RefreshRow[]> {
   }
   await withPgDatabase('restjwt', (url) => restjwtOn('PostgreSQL', url));
   if (djangoPg) await withPgDatabase('django', (url) => simplejwtOn('PostgreSQL', url));
+  const pgbench = await pgbenchTps();
+  if (pgbench !== null) rows.push(pgbench);
   return rows;
 }
 
@@ -910,9 +940,14 @@ if (!SMOKE) {
     const ours = refresh.find((r) => r.engine === engine && r.server.startsWith('restjwt'));
     const theirs = refresh.find((r) => r.engine === engine && r.server.startsWith('simplejwt'));
     if (ours === undefined || theirs === undefined) continue;
-    console.log(`  refresh (rotation + blacklist), ${engine}: restjwt / simplejwt ${(ours.rps / theirs.rps).toFixed(1)}x req/s; p99 ${ours.p99.toFixed(1)} vs ${theirs.p99.toFixed(1)} ms`);
+    console.log(`  refresh (rotation + blacklist), ${engine}: restjwt / simplejwt ${(ours.rps / theirs.rps).toFixed(1)}x req/s; p99 ${ours.p99.toFixed(1)} vs ${theirs.p99.toFixed(1)} ms${engine === 'PostgreSQL' ? ' (target >= 10)' : ''}`);
+  }
+  const pgRotations = refresh.find((r) => r.engine === 'PostgreSQL' && r.server.startsWith('restjwt'));
+  const pgbenchRow = refresh.find((r) => r.server.startsWith('pgbench'));
+  if (pgRotations !== undefined && pgbenchRow !== undefined) {
+    console.log(`  refresh on PostgreSQL: restjwt rotations/s / pgbench TPC-B tps: ${(pgRotations.rps / pgbenchRow.rps).toFixed(2)}x (target >= 0.5)`);
   }
   if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ defaults, rows, versus, refresh, login: loginResult, memory }, null, 2));
 } else {
-  console.log(`bench http smoke: ${rows.length + versus.length + refresh.length + [defaults.single, defaults.workers2, defaults.simplejwt].filter((r) => r !== undefined).length} targets answered 200`);
+  console.log(`bench http smoke: ${rows.length + versus.length + refresh.filter((r) => !r.server.startsWith("pgbench")).length + [defaults.single, defaults.workers2, defaults.simplejwt].filter((r) => r !== undefined).length} targets answered 200`);
 }

@@ -228,17 +228,28 @@ export class RestJwt {
    * `WWW-Authenticate`, 403, 503) come back as the response to send, rendered here; anything else (a bug in a
    * permission, say) is thrown for the framework's own error handling.
    */
-  async authorize<U>(headers: HeaderMap, policy: AccessPolicy<U>, method?: string): Promise<Authorization<U>> {
-    try {
-      // authenticateRequest itself, not `authenticate`: one async step less on every guarded request.
-      const auth = (await authenticateRequest(headers, this.tokens, this.store, { stateless: policy.stateless, method })) as Authentication<U> | null;
-      checkPermissions(auth, policy.permissions);
-      return { auth };
-    } catch (err) {
-      const refusal = err instanceof StoreUnavailableError ? new ServiceUnavailable('store_unavailable', 1) : err;
-      if (refusal instanceof ApiError) return { response: this.errorResponse(refusal, headers) };
-      throw err;
-    }
+  authorize<U>(headers: HeaderMap, policy: AccessPolicy<U>, method?: string): Promise<Authorization<U>> {
+    // authenticateRequest itself, not `authenticate`, and a chain rather than async/await: one promise per guarded
+    // request besides the store's.
+    return authenticateRequest(headers, this.tokens, this.store, { stateless: policy.stateless, method }).then(
+      (found) => {
+        const auth = found as Authentication<U> | null;
+        try {
+          checkPermissions(auth, policy.permissions);
+        } catch (err) {
+          return this.refusal<U>(err, headers);
+        }
+        return { auth };
+      },
+      (err: unknown) => this.refusal<U>(err, headers),
+    );
+  }
+
+  /** A refusal as the response to send (401, 403, 503); anything that is not an ApiError is rethrown. */
+  private refusal<U>(err: unknown, headers: HeaderMap): Authorization<U> {
+    const refusal = err instanceof StoreUnavailableError ? new ServiceUnavailable('store_unavailable', 1) : err;
+    if (refusal instanceof ApiError) return { response: this.errorResponse(refusal, headers) };
+    throw err;
   }
 
   /** Any error as a response: ApiErrors as their wire body; store outages as 503; anything else 500, logged. */
