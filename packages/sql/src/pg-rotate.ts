@@ -62,7 +62,7 @@ export async function rotateInOneStatement(
       RETURNING 1
     ), linked AS (
       -- A presented row inserted above already names its successor (this update cannot see that row).
-      UPDATE ${outstanding} SET replaced_by = ${successorJti} WHERE id IN (SELECT token_id FROM won)
+      UPDATE ${outstanding} SET replaced_by = ${successorJti} WHERE id = (SELECT token_id FROM won)
       RETURNING 1
     ), touched AS (
       UPDATE ${sessions}
