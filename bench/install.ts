@@ -7,11 +7,11 @@
  *
  * The workspaces must be built first (`npm run build`). BENCH_INSTALL=a,c limits the run to some apps.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { installLine, packWorkspaces } from '../test/helpers/packages.js';
+import { installLine, packWorkspaces, productionPaths } from '../test/helpers/packages.js';
 import { APPS } from '../test/install/apps.js';
 
 const only = process.env.BENCH_INSTALL?.split(',').map((s) => s.trim());
@@ -25,8 +25,7 @@ try {
     const cache = mkdtempSync(join(work, `cache-${app.id}-`));
     const installed = await installLine(app.line, tarballs, { cache });
     if (installed.status !== 0) throw new Error(`(${app.id}) npm install failed:\n${installed.output}`);
-    const ls = spawnSync('npm', ['ls', '--all', '--omit=dev', '--parseable'], { cwd: installed.dir, encoding: 'utf8' });
-    const count = ls.stdout.split('\n').filter((l) => l.trim() !== '').length - 1;
+    const count = productionPaths(installed.dir).length;
     const size = execFileSync('du', ['-sh', join(installed.dir, 'node_modules')], { encoding: 'utf8' }).split('\t')[0];
     console.log(`| (${app.id}) ${app.title} | \`${app.line}\` | ${count} | ${size} | ${(installed.ms / 1000).toFixed(1)} s |`);
     rmSync(installed.dir, { recursive: true, force: true });

@@ -113,16 +113,54 @@ export async function installLine(line: string, tarballs: Tarballs, options: Ins
   return { dir, status, output, ms };
 }
 
-/** The names of every package installed for production (`npm ls --all --omit=dev`), without the project itself. */
-export function productionPackages(dir: string): string[] {
+/** Every package installed for production (`npm ls --all --omit=dev --parseable`): one path each, the project's own left out. */
+export function productionPaths(dir: string): string[] {
   const r = spawnSync('npm', ['ls', '--all', '--omit=dev', '--parseable'], { cwd: dir, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`npm ls failed in ${dir}:\n${r.stdout}${r.stderr}`);
+  // npm prints the project itself first.
+  return r.stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((path) => path !== '')
+    .slice(1);
+}
+
+/** The names of every package installed for production, each once (a name npm installed twice counts once). */
+export function productionPackages(dir: string): string[] {
   const names = new Set<string>();
-  for (const path of r.stdout.split('\n')) {
-    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)$/.exec(path.trim());
+  for (const path of productionPaths(dir)) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)$/.exec(path);
     if (m?.[1] !== undefined) names.add(m[1]);
   }
   return [...names].sort();
+}
+
+/** The two module resolutions an app's TypeScript may use: Node's own and a bundler's. */
+const RESOLUTIONS: Readonly<Record<string, readonly string[]>> = {
+  nodenext: ['--module', 'nodenext', '--moduleResolution', 'nodenext'],
+  bundler: ['--module', 'esnext', '--moduleResolution', 'bundler'],
+};
+
+/** One `tsc` pass of {@link typeCheck}. */
+export interface TscRun {
+  resolution: string;
+  status: number | null;
+  output: string;
+}
+
+/**
+ * `tsc --strict` without skipLibCheck, with the app's own typescript and @types/node, on `file` in `dir`, once per
+ * resolution: restjwt's declarations are checked in the app as well as the app's code. With `emit`, the nodenext pass
+ * also writes the JavaScript next to the file (for node to run).
+ */
+export function typeCheck(dir: string, file: string, options: { flags?: readonly string[]; emit?: boolean } = {}): TscRun[] {
+  const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
+  const common = ['--strict', '--skipLibCheck', 'false', '--target', 'es2022', '--types', 'node', ...(options.flags ?? [])];
+  return Object.entries(RESOLUTIONS).map(([resolution, flags]) => {
+    const noEmit = options.emit === true && resolution === 'nodenext' ? [] : ['--noEmit'];
+    const r = spawnSync(process.execPath, [tsc, ...common, ...flags, ...noEmit, file], { cwd: dir, encoding: 'utf8' });
+    return { resolution, status: r.status, output: `${r.stdout}${r.stderr}` };
+  });
 }
 
 /** Whether a package sits in the project's `node_modules` (installed at all, at any depth npm put it). */

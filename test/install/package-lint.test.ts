@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { installLine, packWorkspaces, type Tarballs } from '../helpers/packages.js';
+import { installLine, packWorkspaces, typeCheck, type Tarballs } from '../helpers/packages.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'node_modules', '.bin');
@@ -61,11 +61,6 @@ describe('published packages', () => {
     const specifiers = entryPoints();
     expect(specifiers.length).toBeGreaterThanOrEqual(16);
     writeFileSync(join(app.dir, 'all.ts'), specifiers.map((s, i) => `import * as entry${i} from '${s}';\nexport { entry${i} };\n`).join(''));
-    const tsc = join(app.dir, 'node_modules', 'typescript', 'bin', 'tsc');
-    const common = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'es2022', '--types', 'node', 'all.ts'];
-    for (const resolution of [['--module', 'nodenext', '--moduleResolution', 'nodenext'], ['--module', 'esnext', '--moduleResolution', 'bundler']]) {
-      const r = spawnSync(process.execPath, [tsc, ...resolution, ...common], { cwd: app.dir, encoding: 'utf8' });
-      expect(r.status, `tsc ${resolution.join(' ')}:\n${r.stdout}${r.stderr}`).toBe(0);
-    }
+    for (const run of typeCheck(app.dir, 'all.ts')) expect(run.status, `tsc (${run.resolution}):\n${run.output}`).toBe(0);
   }, 300_000);
 });

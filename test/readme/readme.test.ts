@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { packWorkspaces } from '../helpers/packages.js';
+import { packWorkspaces, typeCheck } from '../helpers/packages.js';
 import { waitForListening } from '../helpers/serve-process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -184,17 +184,14 @@ describe('README: the walkthrough against a fresh restjwt serve', () => {
     }, 420_000);
 
     /**
-     * Writes a TypeScript block to NAME.ts in the app's folder and type-checks it there with --strict (the app's own
-     * typescript and @types, from the set-up block); returns the file, which the app's tsx runs as the README says.
+     * Writes a TypeScript block to NAME.ts in the app's folder and type-checks it there (typeCheck: --strict, without
+     * skipLibCheck, the app's own typescript and @types from the set-up block); returns the file, which the app's tsx
+     * runs as the README says.
      */
     function compile(b: Block): string {
       const source = join(appDir, `${b.name}.ts`);
       writeFileSync(source, b.code);
-      const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node'];
-      // Without skipLibCheck: restjwt's own declarations must type-check in the app too.
-      const tsc = join(appDir, 'node_modules', 'typescript', 'bin', 'tsc');
-      const r = spawnSync(process.execPath, [tsc, ...flags, source], { cwd: appDir, encoding: 'utf8' });
-      expect(r.status, `tsc on README block test:${b.name}:\n${r.stdout}${r.stderr}`).toBe(0);
+      for (const run of typeCheck(appDir, source)) expect(run.status, `tsc (${run.resolution}) on README block test:${b.name}:\n${run.output}`).toBe(0);
       return source;
     }
 

@@ -164,11 +164,6 @@ export function userIdFromClaims(payload: Readonly<Record<string, unknown>>, set
   return null;
 }
 
-/** simplejwt's JWTAuthentication.get_user: the token's user, active, with an unrevoked token. */
-export async function userForToken(token: Token, settings: Settings, users: UserStore): Promise<UserRecord> {
-  return checkedUser(await users.findUser(settings.userIdField, requiredUserId(token, settings)), token, settings);
-}
-
 function requiredUserId(token: Token, settings: Settings): string {
   const id = userIdFromClaims(token.payload, settings);
   if (id === null) throw new InvalidToken({ key: 'token_no_user_id' });
@@ -227,7 +222,10 @@ export function authenticateRequest(
 
 const ANONYMOUS: Promise<null> = Promise.resolve(null);
 
-/** The `Authentication` for a valid token: its TokenUser (stateless), or the store's user after get_user's checks. */
+/**
+ * The `Authentication` for a valid token: its TokenUser (stateless), or the store's user after the checks of simplejwt's
+ * JWTAuthentication.get_user (found, active, token not revoked).
+ */
 function authenticated(token: Token, settings: Settings, store: UserStore, options: AuthenticateOptions): Promise<Authentication<UserRecord | TokenUser>> {
   try {
     if (options.stateless === true) return Promise.resolve({ user: tokenUserForToken(token, settings), token });
