@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, type TestContext } from 'vitest';
 import { StoreUnavailableError, UserExistsError } from '../../packages/core/src/store/errors.js';
-import { hasIdentities, hasSessions } from '../../packages/core/src/store/capabilities.js';
+import { hasIdentities, hasSessions, immediateUserLookup } from '../../packages/core/src/store/capabilities.js';
 import type { BlacklistPage, BlacklistSource, IdentityStore, OneTimeStore, OutstandingToken, SessionStore, SessionUse, Store } from '../../packages/core/src/store/types.js';
 
 /** Knobs for backends whose limits differ; the defaults are what every backend should meet. */
@@ -143,6 +143,32 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
         expect(await store.findUser('email', 'nobody@example.com')).toBeNull();
         // An empty email is "no email", not a key to the first user without one.
         expect(await store.findUser('email', 'other@example.com')).toBeNull();
+      });
+
+      it('findUserNow (the immediateUsers capability) answers what findUser answers, without a promise, through changes and after close', async (ctx) => {
+        const now = immediateUserLookup(store);
+        if (now === undefined) return ctx.skip('the store answers user lookups through promises only');
+        const nina = await newUser('nina', 'nina@example.com');
+        const lookups = [['id', nina.id], ['username', 'nina'], ['email', 'nina@example.com'], ['id', 'not-an-id'], ['id', `${nina.id}0`], ['username', 'nobody']] as const;
+        for (const [field, value] of lookups) {
+          const answer = now(field, value);
+          expect(answer).not.toBeInstanceOf(Promise);
+          expect(answer).toEqual(await store.findUser(field, value));
+        }
+        now('id', nina.id); // cached now, where the store caches
+        await store.setActive(nina.id, false);
+        expect(now('id', nina.id)?.isActive).toBe(false);
+        await store.setPassword(nina.id, 'changed');
+        expect(now('id', nina.id)).toEqual(await store.findUser('id', nina.id));
+        expect(now('id', nina.id)?.passwordHash).toBe('changed');
+        // Each answer is the caller's own: changing it changes nothing in the store.
+        const mine = now('id', nina.id)!;
+        mine.username = 'mallory';
+        mine.dateJoined.setTime(0);
+        expect(now('id', nina.id)).toMatchObject({ username: 'nina', dateJoined: nina.dateJoined });
+        await store.close();
+        expect(() => now('id', nina.id)).toThrow(StoreUnavailableError);
+        await expect(store.findUser('id', nina.id)).rejects.toThrow(StoreUnavailableError);
       });
 
       it('returns the oldest user when several share an email', async () => {

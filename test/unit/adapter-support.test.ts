@@ -1,6 +1,6 @@
 import { createSecretKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { accessPolicy, authenticationPolicy, createRestJwt, isAuthenticated, isStaff, isTokenUser, ParseError, PayloadTooLarge, tokenUser, type Permission } from '@restjwt/core';
+import { accessPolicy, authenticationPolicy, createRestJwt, isAuthenticated, isStaff, isTokenUser, ParseError, PayloadTooLarge, tokenUser, type Authorization, type Permission, type UserRecord } from '@restjwt/core';
 import { endpointSchema, ENDPOINTS, headerRecord, matchTokenRoute, readRawBody, slashRedirect, splitTarget, tokenRoutes } from '@restjwt/core/adapter-kit';
 import { createMemoryStore } from '@restjwt/core/memory';
 import { fastHasher, mint, SECRET } from '../helpers/server.js';
@@ -117,7 +117,11 @@ describe('TokenUser and stateless authentication', () => {
     const store = createMemoryStore();
     let reads = 0;
     const counting = new Proxy(store, {
-      get: (target, prop, receiver) => (prop === 'findUser' ? (...args: Parameters<typeof store.findUser>) => (reads++, target.findUser(...args)) : Reflect.get(target, prop, receiver)),
+      // Either lookup: the memory store answers at once (findUserNow), which authentication prefers.
+      get: (target, prop, receiver) =>
+        prop === 'findUser' || prop === 'findUserNow'
+          ? (...args: Parameters<typeof store.findUser>) => (reads++, prop === 'findUser' ? target.findUser(...args) : target.findUserNow(...args))
+          : Reflect.get(target, prop, receiver),
     });
     const restjwt = createRestJwt({ store: counting, hasher: fastHasher, settings: { signingKey: SECRET, userIdClaim: 'sub' } });
     const now = Math.floor(Date.now() / 1000);
@@ -128,5 +132,47 @@ describe('TokenUser and stateless authentication', () => {
     expect(reads).toBe(0);
     await expect(restjwt.authenticate({ authorization: `Bearer ${token}` })).rejects.toMatchObject({ code: 'user_not_found' });
     expect(reads).toBe(1);
+  });
+});
+
+describe('RestJwt.authorizeNow (the guards\' hot path)', () => {
+  const now = Math.floor(Date.now() / 1000);
+  const access = (claims: Record<string, unknown>) => mint({ token_type: 'access', exp: now + 60, jti: 'k'.repeat(32), ...claims }, createSecretKey(Buffer.from(SECRET)));
+
+  it('decides without a promise on a store that answers at once, and agrees with authorize on every outcome', async () => {
+    const store = createMemoryStore();
+    const restjwt = createRestJwt({ store, hasher: fastHasher, settings: { signingKey: SECRET } });
+    const user = await store.createUser({ username: 'olga', passwordHash: 'x' });
+    const inactive = await store.createUser({ username: 'pia', passwordHash: 'x', isActive: false });
+    const cases = [
+      { authorization: `Bearer ${access({ user_id: user.id })}` }, // allowed
+      {}, // anonymous: 401 not_authenticated
+      { authorization: `Bearer ${access({ user_id: inactive.id })}` }, // 401 user_inactive
+      { authorization: `Bearer ${access({ user_id: '999' })}` }, // 401 user_not_found
+      { authorization: `Bearer ${access({ user_id: user.id })}x` }, // 401 token_not_valid
+    ];
+    const policy = accessPolicy([]);
+    for (const headers of cases) {
+      const decided = restjwt.authorizeNow(headers, policy, 'GET');
+      expect(decided).not.toBeInstanceOf(Promise);
+      expect(decided).toEqual(await restjwt.authorize(headers, policy, 'GET'));
+    }
+    const now = (headers: Readonly<Record<string, string | undefined>>) => restjwt.authorizeNow(headers, policy) as Authorization<UserRecord>;
+    expect(now(cases[0]!).auth?.user).toMatchObject({ id: user.id, username: 'olga' });
+    expect(now(cases[2]!).response?.body).toMatchObject({ code: 'user_inactive' });
+  });
+
+  it('hands back a promise when the store answers through promises only, with the same decisions', async () => {
+    const store = createMemoryStore();
+    // The same store seen without its declared capabilities: lookups are awaited.
+    const awaited = new Proxy(store, { get: (target, prop, receiver) => (prop === 'capabilities' ? [] : Reflect.get(target, prop, receiver)) });
+    const restjwt = createRestJwt({ store: awaited, hasher: fastHasher, settings: { signingKey: SECRET } });
+    const user = await store.createUser({ username: 'quinn', passwordHash: 'x' });
+    const headers = { authorization: `Bearer ${access({ user_id: user.id })}` };
+    const decided = restjwt.authorizeNow(headers, accessPolicy([]));
+    expect(decided).toBeInstanceOf(Promise);
+    expect((await decided).auth?.user).toMatchObject({ id: user.id });
+    // A stateless policy reads no user, so it is decided at once on any store.
+    expect(restjwt.authorizeNow(headers, accessPolicy([{ stateless: true }]))).toMatchObject({ auth: { user: { id: user.id } } });
   });
 });

@@ -29,7 +29,7 @@ const ADAPTER_KIT = [
 ];
 
 const STORE_KIT = [
-  'ALL_CAPABILITIES', 'CAPABILITY_METHODS', 'DEFAULT_FLUSH_BATCH_SIZE', 'OneTimeKeyExistsError', 'bigintId',
+  'ALL_CAPABILITIES', 'CAPABILITY_METHODS', 'DEFAULT_FLUSH_BATCH_SIZE', 'IN_PROCESS_CAPABILITIES', 'OneTimeKeyExistsError', 'bigintId',
   'blacklistPage', 'canImportUsers', 'checkBatchSize', 'checkBlacklistListing', 'checkLength', 'checkPage',
   'checkRateArguments', 'checkRateKey', 'checkRateSlots', 'checkTokenListing', 'closedStoreError', 'copyUser',
   'deleteInBatches', 'hasCapability', 'hasIdentities', 'hasSessions', 'hasUsablePassword', 'identityFromRow',

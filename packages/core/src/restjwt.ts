@@ -1,4 +1,4 @@
-import { authenticateRequest, type Authentication, type AuthenticateOptions, type AuthUser } from './auth/authenticate.js';
+import { authenticateNow, type Authentication, type AuthenticateOptions, type AuthUser, type UserLookupNow } from './auth/authenticate.js';
 import { checkPermissions, type AccessPolicy } from './auth/permissions.js';
 import { ENDPOINTS, type EndpointName, type EndpointSpec, type RequestMeta } from './endpoints.js';
 import { issuePair } from './handlers/obtain.js';
@@ -20,6 +20,7 @@ import { RemoteKeys } from './keys/remote-jwks.js';
 import { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
 import { resolveSettings } from './settings/resolve.js';
 import type { Settings, SettingsInput } from './settings/types.js';
+import { immediateUserLookup } from './store/capabilities.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { RateCounter, Store, UserRecord } from './store/types.js';
 import { TokenService, type Clock } from './tokens/token-service.js';
@@ -90,6 +91,8 @@ export class RestJwt {
   private readonly ctx: HandlerContext;
   private readonly catalogues: Readonly<Record<string, Catalogue>>;
   private readonly scheme: string;
+  /** The store's synchronous user lookup, when it has one (memory, SQLite): guarded requests then await nothing. */
+  private readonly lookUpNow: UserLookupNow | undefined;
   /** Where the token endpoints are served ({@link RestJwtOptions.prefix}); the refresh cookie's path is below it. */
   readonly prefix: string;
 
@@ -102,6 +105,7 @@ export class RestJwt {
     const remote = settings.jwkUrl === undefined ? undefined : new RemoteKeys(settings.jwkUrl, settings.algorithm);
     this.tokens = new TokenService(settings, this.keys, options.clock ?? Date.now, remote);
     this.store = options.store;
+    this.lookUpNow = immediateUserLookup(options.store);
     this.catalogues = Object.fromEntries(settings.locales.map((l) => [l, builtinCatalogues[l] ?? en]));
     this.scheme = settings.authHeaderTypes[0] ?? 'Bearer';
     this.ctx = Object.freeze({
@@ -216,7 +220,7 @@ export class RestJwt {
    */
   async authenticate<S extends boolean = false>(headers: HeaderMap, options: AuthenticateOptions<S> = {}): Promise<Authentication<AuthUser<S>> | null> {
     try {
-      return (await authenticateRequest(headers, this.tokens, this.store, options)) as Authentication<AuthUser<S>> | null;
+      return (await authenticateNow(headers, this.tokens, this.store, options, this.lookUpNow)) as Authentication<AuthUser<S>> | null;
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw new ServiceUnavailable('store_unavailable', 1);
       throw err;
@@ -229,20 +233,42 @@ export class RestJwt {
    * permission, say) is thrown for the framework's own error handling.
    */
   authorize<U>(headers: HeaderMap, policy: AccessPolicy<U>, method?: string): Promise<Authorization<U>> {
-    // authenticateRequest itself, not `authenticate`, and a chain rather than async/await: one promise per guarded
-    // request besides the store's.
-    return authenticateRequest(headers, this.tokens, this.store, { stateless: policy.stateless, method }).then(
-      (found) => {
-        const auth = found as Authentication<U> | null;
-        try {
-          checkPermissions(auth, policy.permissions);
-        } catch (err) {
-          return this.refusal<U>(err, headers);
-        }
-        return { auth };
-      },
-      (err: unknown) => this.refusal<U>(err, headers),
-    );
+    try {
+      return Promise.resolve(this.authorizeNow(headers, policy, method));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * {@link RestJwt.authorize}'s decision itself when nothing must be awaited (local keys, no revocation lookup, and a
+   * stateless policy or a store that answers user lookups at once: memory, SQLite), else its promise; throws what
+   * that promise would reject with. For adapters whose framework takes a callback: a guarded request then allocates
+   * no promise and waits for no microtask turn.
+   */
+  authorizeNow<U>(headers: HeaderMap, policy: AccessPolicy<U>, method?: string): Authorization<U> | Promise<Authorization<U>> {
+    let found;
+    try {
+      found = authenticateNow(headers, this.tokens, this.store, { stateless: policy.stateless, method }, this.lookUpNow);
+    } catch (err) {
+      return this.refusal<U>(err, headers);
+    }
+    return found instanceof Promise
+      ? found.then(
+          (auth) => this.permitted(auth as Authentication<U> | null, policy, headers),
+          (err: unknown) => this.refusal<U>(err, headers),
+        )
+      : this.permitted(found as Authentication<U> | null, policy, headers);
+  }
+
+  /** The policy's permissions applied to an authentication: it, or the refusal to send. */
+  private permitted<U>(auth: Authentication<U> | null, policy: AccessPolicy<U>, headers: HeaderMap): Authorization<U> {
+    try {
+      checkPermissions(auth, policy.permissions);
+    } catch (err) {
+      return this.refusal<U>(err, headers);
+    }
+    return { auth };
   }
 
   /** A refusal as the response to send (401, 403, 503); anything that is not an ApiError is rethrown. */

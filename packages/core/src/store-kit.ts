@@ -8,6 +8,7 @@
  */
 export {
   ALL_CAPABILITIES,
+  IN_PROCESS_CAPABILITIES,
   CAPABILITY_METHODS,
   canImportUsers,
   hasCapability,
@@ -18,7 +19,7 @@ export {
   type WithCapabilities,
 } from './store/capabilities.js';
 export { checkRateArguments, checkRateKey, checkRateSlots, windowMs } from './store/rate-arguments.js';
-export { type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type IdentityStore, type ImportUserResult, type LinkResult, type LinkedIdentity, type NewUser, type OneTimeStore, type OutstandingState, type OutstandingToken, type RateCounter, type RateReservation, type RateSlot, type RotateOptions, type RotateResult, type SessionRecord, type SessionStore, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord } from './store/types.js';
+export { type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type IdentityStore, type ImmediateUserLookup, type ImportUserResult, type LinkResult, type LinkedIdentity, type NewUser, type OneTimeStore, type OutstandingState, type OutstandingToken, type RateCounter, type RateReservation, type RateSlot, type RotateOptions, type RotateResult, type SessionRecord, type SessionStore, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord } from './store/types.js';
 export { OneTimeKeyExistsError, closedStoreError } from './stores/shared/errors.js';
 export { DEFAULT_FLUSH_BATCH_SIZE, checkBatchSize, deleteInBatches } from './stores/shared/flush.js';
 export { blacklistPage, copyUser, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, type IdentityRow, type OutstandingStateRow, type SessionRow, type TokenListingRow, type UserRow } from './stores/shared/rows.js';

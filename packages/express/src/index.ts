@@ -10,7 +10,7 @@
  * inference from the middleware) and `req.auth` (type the handler's `req` as `RestJwtRequest<U>`).
  */
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
-import { accessPolicy, authenticationPolicy, ParseError, PayloadTooLarge, type AccessPolicy, type Authentication, type AuthUser, type GuardArgs, type RestJwt, type UserRecord } from '@restjwt/core';
+import { accessPolicy, authenticationPolicy, ParseError, PayloadTooLarge, type AccessPolicy, type Authentication, type AuthUser, type Authorization, type GuardArgs, type RestJwt, type UserRecord } from '@restjwt/core';
 import { nodeHeaderMap } from '@restjwt/core/adapter-kit';
 import { handleNode, nodeHeaders, redirectNode, sendNode } from '@restjwt/core/node';
 
@@ -61,18 +61,30 @@ export function restjwtRouter(options: RestJwtExpressOptions): Router {
   return router;
 }
 
-/** Runs a policy: attaches the authentication, or answers the core's refusal. Other errors go to `next(err)`. */
+/**
+ * Runs a policy: attaches the authentication, or answers the core's refusal. Other errors go to `next(err)`. Not an
+ * async function: with a store that answers at once (memory, SQLite) `authorizeNow` decides synchronously and the
+ * request goes on without any promise.
+ */
 function middlewareFor<U, L extends Record<string, unknown>>(restjwt: RestJwt, policy: AccessPolicy<U>): RestJwtMiddleware<L> {
   const name = restjwt.settings.authHeaderName;
-  return async (req, res, next) => {
-    // Node's header object itself (no copy per request), unless the auth header came more than once.
-    const result = await restjwt.authorize(nodeHeaderMap(req.headers, req.rawHeaders, name), policy, req.method);
-    if (result.response !== undefined) return sendNode(res, result.response);
-    (req as RestJwtRequest<U>).auth = result.auth;
-    const locals = res.locals as Record<string, unknown>;
-    locals.auth = result.auth;
-    locals.user = result.auth?.user ?? null;
-    next();
+  return (req, res, next) => {
+    const settle = (result: Authorization<U>): void => {
+      if (result.response !== undefined) {
+        sendNode(res, result.response);
+        return;
+      }
+      (req as RestJwtRequest<U>).auth = result.auth;
+      const locals = res.locals as Record<string, unknown>;
+      locals.auth = result.auth;
+      locals.user = result.auth?.user ?? null;
+      next();
+    };
+    // Node's header object itself (no copy per request), unless the auth header came more than once. A throw here
+    // or in `settle` reaches Express, which passes it to next(err), as it does a rejection of the promise below.
+    const decided = restjwt.authorizeNow(nodeHeaderMap(req.headers, req.rawHeaders, name), policy, req.method);
+    if (decided instanceof Promise) return decided.then(settle);
+    settle(decided);
   };
 }
 

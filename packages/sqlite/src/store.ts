@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { UserExistsError } from '@restjwt/core';
-import { ALL_CAPABILITIES, type WithCapabilities, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, copyUser, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, userChanges, type UserChange } from '@restjwt/core/store-kit';
+import { IN_PROCESS_CAPABILITIES, type WithCapabilities, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, copyUser, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, userChanges, type UserChange } from '@restjwt/core/store-kit';
 import { sqliteClosed, translateSqliteError } from './errors.js';
 import { migrate as applyMigrations } from './migrations.js';
 import { parseId, prepareStatements, tokenParams, userChangeParams, type Prepared, type TokenFilter } from './statements.js';
@@ -32,7 +32,7 @@ export interface SqliteStoreOptions {
  * whose `INSERT ... ON CONFLICT DO NOTHING` on the unique blacklist row decides the single winner. `linkIdentity`
  * and `takeOneTime` are decided the same way, by a unique index and a single statement.
  */
-export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIES)[number]> {
+export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_CAPABILITIES)[number]> {
   /** The file this store opened (`:memory:` for an in-memory database). */
   readonly filename: string;
   private readonly db: BetterSqlite3.Database;
@@ -53,8 +53,8 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   }
 
   /** The optional capabilities: all of them. */
-  get capabilities(): typeof ALL_CAPABILITIES {
-    return ALL_CAPABILITIES;
+  get capabilities(): typeof IN_PROCESS_CAPABILITIES {
+    return IN_PROCESS_CAPABILITIES;
   }
 
   /** Synchronous open, for callers that cannot await (prefer {@link openSqliteStore}). */
@@ -105,6 +105,9 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   /** Closes the connection. Idempotent; later calls reject with `StoreUnavailableError`. */
   close(): Promise<void> {
     if (this.db.open) this.db.close();
+    // Nothing is answered from memory after close: the next call finds no statements and refuses.
+    this.prepared = null;
+    this.usersById.clear();
     return Promise.resolve();
   }
 
@@ -123,19 +126,15 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   // --- users -----------------------------------------------------------------------------------------------------
 
   findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
-    return this.withStatements((q) => {
-      if (field === 'id') {
-        const id = parseId(value);
-        return (id === null ? undefined : this.usersById.get(id, q.userById)) ?? null;
-      }
-      let row;
-      if (field === 'username') {
-        row = q.userByUsername.get(value);
-      } else {
-        row = q.userByEmail.get(value);
-      }
-      return row === undefined ? null : userFromRow(row);
-    });
+    return this.withStatements((q) => this.lookUpUser(q, field, value));
+  }
+
+  findUserNow(field: UserLookupField, value: string): UserRecord | null {
+    try {
+      return this.lookUpUser(this.statements(), field, value);
+    } catch (error) {
+      throw this.translated(error);
+    }
   }
 
   createUser(user: NewUser): Promise<UserRecord> {
@@ -417,10 +416,27 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
 
   // --- internals -------------------------------------------------------------------------------------------------
 
-  /** Applies a user change (see `userChanges`); an id that names no row changes nothing. */
+  private lookUpUser(q: Prepared, field: UserLookupField, value: string): UserRecord | null {
+    if (field === 'id') {
+      const id = parseId(value);
+      return (id === null ? undefined : this.usersById.get(id, q.userById)) ?? null;
+    }
+    const row = field === 'username' ? q.userByUsername.get(value) : q.userByEmail.get(value);
+    return row === undefined ? null : userFromRow(row);
+  }
+
+  /**
+   * Applies a user change (see `userChanges`); an id that names no row changes nothing. The one statement of this
+   * connection that changes a user row, so the cached rows are dropped here (see user-cache.ts).
+   */
   private updateUser(q: Prepared, id: string, change: UserChange): void {
     const key = parseId(id);
-    if (key !== null) q.updateUser.run(userChangeParams(key, change));
+    if (key === null) return;
+    try {
+      q.updateUser.run(userChangeParams(key, change));
+    } finally {
+      this.usersById.clear();
+    }
   }
 
   /** Runs `fn` against the prepared statements (see {@link runAsPromise}). */
@@ -433,8 +449,13 @@ export class SqliteStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
     try {
       return Promise.resolve(fn());
     } catch (error) {
-      return Promise.reject(translateSqliteError(error, this.filename, this.busyTimeoutMs));
+      return Promise.reject(this.translated(error));
     }
+  }
+
+  /** A better-sqlite3 error as the store contract's error (see errors.ts). */
+  private translated(error: unknown): unknown {
+    return translateSqliteError(error, this.filename, this.busyTimeoutMs);
   }
 
   private statements(): Prepared {

@@ -1,9 +1,11 @@
 /**
  * User rows by id, read again only when the database may have changed: what authenticating every request asks of
  * the store. A `SELECT … WHERE id = ?` costs a read transaction (the WAL read lock), the B-tree walk and a JavaScript
- * object per row. Whether anything changed is asked in two ways:
- * - this connection's own writes: `total_changes()` (0.1 µs, no read transaction) on every lookup, so the store's
- *   own changes (a deactivation, a password change) are seen by the very next lookup;
+ * object per row. Whether anything changed is known in two ways:
+ * - this connection's own writes: the store's one statement that changes a user row (`updateUser`) calls
+ *   {@link UserCache.clear}, so the store's own changes (a deactivation, a password change) are seen by the very next
+ *   lookup. Inserts need nothing: a lookup that found no row cached nothing. The connection is the store's own (never
+ *   handed out), so no other statement on it changes a user;
  * - other connections' commits (another worker, `restjwt deactivate`, Django on the same file): `PRAGMA
  *   data_version`, which needs a read transaction of its own (about 2.5 µs, most of a protected request's store
  *   cost), asked once per turn of the event loop. Every request handled in a turn was read from its socket after
@@ -23,10 +25,8 @@ const MAX_ROWS = 1000;
 export class UserCache<R, V extends object> {
   private readonly rows = new Map<number, V>();
   private readonly dataVersion: BetterSqlite3.Statement<[], number>;
-  private readonly changes: BetterSqlite3.Statement<[], number>;
-  /** What the two counters said when the rows were read; -1 before any read. */
+  /** What `PRAGMA data_version` said when the rows were read; -1 before any read. */
   private seenVersion = -1;
-  private seenChanges = -1;
   /** `PRAGMA data_version` as read in this turn of the event loop; undefined until asked in it. */
   private turnVersion: number | undefined;
   private readonly endTurn = (): void => {
@@ -40,9 +40,11 @@ export class UserCache<R, V extends object> {
   ) {
     // Changes committed by other connections (PRAGMA data_version does not count this one's).
     this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
-    // Rows this connection changed, committed or not: every write of the store (and of anything else using the same
-    // connection) moves it, so none has to remember to clear the cache. Needs no read transaction.
-    this.changes = db.prepare<[], number>('SELECT total_changes()').pluck();
+  }
+
+  /** Forgets every row: this connection changed a user. */
+  clear(): void {
+    this.rows.clear();
   }
 
   /** User `id` (undefined when there is none): from the cache while nothing changed, else read by `select`. */
@@ -53,11 +55,9 @@ export class UserCache<R, V extends object> {
       // setImmediate runs after this turn's I/O callbacks: the next turn asks again.
       setImmediate(this.endTurn).unref();
     }
-    const changes = this.changes.get() as number;
-    if (version !== this.seenVersion || changes !== this.seenChanges) {
+    if (version !== this.seenVersion) {
       this.rows.clear();
       this.seenVersion = version;
-      this.seenChanges = changes;
     }
     const cached = this.rows.get(id);
     if (cached !== undefined) return this.copy(cached);

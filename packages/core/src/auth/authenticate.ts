@@ -1,7 +1,8 @@
 import { authCookies, checkCsrf, isUnsafeMethod } from '../http/cookie-mode.js';
 import { AuthenticationFailed, DuplicateAuthorizationHeader, InvalidToken, TokenError, type TokenClassFailure } from '../errors.js';
 import type { Settings } from '../settings/types.js';
-import type { TokenStore, UserRecord, UserStore } from '../store/types.js';
+import { immediateUserLookup } from '../store/capabilities.js';
+import type { TokenStore, UserLookupField, UserRecord, UserStore } from '../store/types.js';
 import { TOKEN_CLASS_NAMES, type TokenKind } from '../tokens/kinds.js';
 import type { Token, TokenService } from '../tokens/token-service.js';
 import { tokenUser, type TokenUser } from './token-user.js';
@@ -187,6 +188,9 @@ export function tokenUserForToken(token: Token, settings: Settings): TokenUser {
   return tokenUser(id, token.payload);
 }
 
+/** A user lookup answered at once (a store's `findUserNow`, see `immediateUserLookup`). */
+export type UserLookupNow = (field: UserLookupField, value: string) => UserRecord | null;
+
 /**
  * Authenticates a request from its headers: null for an anonymous request (no header, or another scheme), an
  * `Authentication` for a valid token, and an `ApiError` (401) for anything else. Stateless authentication reads the
@@ -198,39 +202,55 @@ export function authenticateRequest(
   store: TokenStore & UserStore,
   options: AuthenticateOptions = {},
 ): Promise<Authentication<UserRecord | TokenUser> | null> {
-  // Not an async function: on every guarded request the store's promise is the only one awaited (with the chains
-  // below, one promise fewer and one microtask turn fewer than async/await in this and in `RestJwt.authorize`).
-  let validated: Token | Promise<Token>;
   try {
-    let raw = rawTokenFromHeader(headers[tokens.settings.authHeaderName], tokens.settings);
-    if (raw === null && tokens.settings.cookieMode === 'both') {
-      // The header wins; the cookie is the browser's way in, and a cookie rides along with forged requests too.
-      const cookie = authCookies(headers, tokens.settings).access;
-      if (cookie !== undefined && cookie !== '') {
-        if (isUnsafeMethod(options.method ?? 'POST')) checkCsrf(headers, tokens.settings);
-        raw = cookie;
-      }
-    }
-    if (raw === null) return ANONYMOUS;
-    // Validation returns the token itself when it can (no remote key, no store read).
-    validated = validateToken(raw, tokens, store);
+    return Promise.resolve(authenticateNow(headers, tokens, store, options, immediateUserLookup(store)));
   } catch (err) {
     return Promise.reject(err);
   }
-  return validated instanceof Promise ? validated.then((token) => authenticated(token, tokens.settings, store, options)) : authenticated(validated, tokens.settings, store, options);
 }
 
-const ANONYMOUS: Promise<null> = Promise.resolve(null);
+/**
+ * {@link authenticateRequest}'s answer itself when nothing must be awaited (local keys, no revocation lookup, and a
+ * stateless request or a `lookUpNow` for the user), else its promise; throws what that promise would reject with.
+ * A guarded request on the memory or SQLite store allocates no promise and waits for no microtask turn.
+ */
+export function authenticateNow(
+  headers: Readonly<Record<string, string | undefined>>,
+  tokens: TokenService,
+  store: TokenStore & UserStore,
+  options: AuthenticateOptions,
+  lookUpNow: UserLookupNow | undefined,
+): Authentication<UserRecord | TokenUser> | null | Promise<Authentication<UserRecord | TokenUser> | null> {
+  let raw = rawTokenFromHeader(headers[tokens.settings.authHeaderName], tokens.settings);
+  if (raw === null && tokens.settings.cookieMode === 'both') {
+    // The header wins; the cookie is the browser's way in, and a cookie rides along with forged requests too.
+    const cookie = authCookies(headers, tokens.settings).access;
+    if (cookie !== undefined && cookie !== '') {
+      if (isUnsafeMethod(options.method ?? 'POST')) checkCsrf(headers, tokens.settings);
+      raw = cookie;
+    }
+  }
+  if (raw === null) return null;
+  // Validation returns the token itself when it can (no remote key, no store read).
+  const validated = validateToken(raw, tokens, store);
+  return validated instanceof Promise
+    ? validated.then((token) => authenticated(token, tokens.settings, store, options, lookUpNow))
+    : authenticated(validated, tokens.settings, store, options, lookUpNow);
+}
 
 /**
  * The `Authentication` for a valid token: its TokenUser (stateless), or the store's user after the checks of simplejwt's
  * JWTAuthentication.get_user (found, active, token not revoked).
  */
-function authenticated(token: Token, settings: Settings, store: UserStore, options: AuthenticateOptions): Promise<Authentication<UserRecord | TokenUser>> {
-  try {
-    if (options.stateless === true) return Promise.resolve({ user: tokenUserForToken(token, settings), token });
-    return store.findUser(settings.userIdField, requiredUserId(token, settings)).then((user) => ({ user: checkedUser(user, token, settings), token }));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+function authenticated(
+  token: Token,
+  settings: Settings,
+  store: UserStore,
+  options: AuthenticateOptions,
+  lookUpNow: UserLookupNow | undefined,
+): Authentication<UserRecord | TokenUser> | Promise<Authentication<UserRecord | TokenUser>> {
+  if (options.stateless === true) return { user: tokenUserForToken(token, settings), token };
+  const id = requiredUserId(token, settings);
+  if (lookUpNow !== undefined) return { user: checkedUser(lookUpNow(settings.userIdField, id), token, settings), token };
+  return store.findUser(settings.userIdField, id).then((user) => ({ user: checkedUser(user, token, settings), token }));
 }

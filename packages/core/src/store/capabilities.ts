@@ -5,7 +5,7 @@
  * reads that list: a method that merely has a capability's name (the Django store's paging of its own rows, say)
  * never counts as the capability.
  */
-import type { BlacklistSource, IdentityStore, OneTimeStore, SessionStore, UserImportStore } from './types.js';
+import type { BlacklistSource, IdentityStore, ImmediateUserLookup, OneTimeStore, SessionStore, UserImportStore } from './types.js';
 
 /** Each optional capability, by the name a store declares it with. */
 export interface StoreCapabilityInterfaces {
@@ -19,6 +19,8 @@ export interface StoreCapabilityInterfaces {
   identities: IdentityStore;
   /** {@link OneTimeStore}: single-use expiring values (OAuth state, one-time login codes). */
   oneTime: OneTimeStore;
+  /** {@link ImmediateUserLookup}: user lookups answered synchronously (memory, SQLite). */
+  immediateUsers: ImmediateUserLookup;
 }
 
 /** The name of an optional capability. */
@@ -34,10 +36,14 @@ export const CAPABILITY_METHODS = {
   sessions: ['recordSession', 'touchSession', 'listSessions', 'sessionOwner', 'listTokens', 'countUsers'],
   identities: ['findIdentity', 'linkIdentity', 'touchIdentity', 'unlinkIdentity', 'listIdentities'],
   oneTime: ['putOneTime', 'takeOneTime'],
+  immediateUsers: ['findUserNow'],
 } as const satisfies { readonly [C in StoreCapability]: readonly (keyof StoreCapabilityInterfaces[C])[] };
 
-/** Every optional capability, for stores that implement them all (memory, SQLite, SQL). */
+/** The optional capabilities every store of ours that keeps its own tables has (memory, SQLite, SQL). */
 export const ALL_CAPABILITIES = ['blacklistSource', 'importUsers', 'sessions', 'identities', 'oneTime'] as const satisfies readonly StoreCapability[];
+
+/** {@link ALL_CAPABILITIES} and `immediateUsers`: the capabilities of a store whose every call is answered at once (memory, SQLite). */
+export const IN_PROCESS_CAPABILITIES = [...ALL_CAPABILITIES, 'immediateUsers'] as const satisfies readonly StoreCapability[];
 
 type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
 
@@ -74,4 +80,9 @@ export function canImportUsers<S extends object>(store: S): store is S & UserImp
 /** True when `store` implements {@link BlacklistSource} (what a revocation cache in front of it needs). */
 export function isBlacklistSource<S extends object>(store: S): store is S & BlacklistSource {
   return hasCapability(store, 'blacklistSource');
+}
+
+/** The store's `findUserNow`, bound to it, when it declares `immediateUsers`; else undefined (lookups are awaited). */
+export function immediateUserLookup(store: object): ImmediateUserLookup['findUserNow'] | undefined {
+  return hasCapability(store, 'immediateUsers') ? store.findUserNow.bind(store) : undefined;
 }

@@ -389,6 +389,16 @@ export interface IdentityStore {
 }
 
 /**
+ * Optional capability: {@link UserStore.findUser}'s answer without a promise, for a store whose lookups never wait
+ * (memory, SQLite: better-sqlite3 is synchronous). Authentication uses it when the store declares it, so that a guarded
+ * request allocates no promise and waits for no microtask turn.
+ */
+export interface ImmediateUserLookup {
+  /** The same answer as `findUser(field, value)`, now; throws what `findUser` would reject with. */
+  findUserNow(field: UserLookupField, value: string): UserRecord | null;
+}
+
+/**
  * Optional capability: single-use values that expire (OAuth state + nonce + PKCE verifier, one-time login codes),
  * shared by every instance. `take` is atomic: of concurrent takes of one key at most one gets the value.
  */

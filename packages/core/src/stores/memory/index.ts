@@ -7,7 +7,7 @@
  * One idea, one file (about 600 lines): the whole contract over `Map`s, each method its own check-and-write.
  */
 import { UserExistsError } from '../../store/errors.js';
-import { ALL_CAPABILITIES, type WithCapabilities } from '../../store/capabilities.js';
+import { IN_PROCESS_CAPABILITIES, type WithCapabilities } from '../../store/capabilities.js';
 import type { BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, ImportUserResult, LinkedIdentity, LinkResult, NewUser, OutstandingState, OutstandingToken, RotateOptions, RotateResult, SessionRecord, SessionUse, Store, TokenListing, UnlinkOptions, UnlinkResult, UserLookupField, UserRecord } from '../../store/types.js';
 import { closedStoreError, OneTimeKeyExistsError } from '../shared/errors.js';
 import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
@@ -44,7 +44,7 @@ interface OneTimeRow {
  * A {@link Store} held in `Map`s, with every optional capability (sessions, linked identities, one-time values).
  * Records are copied in and out, so callers cannot change stored state by mutation.
  */
-export class MemoryStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIES)[number]> {
+export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_CAPABILITIES)[number]> {
   /** By id; ids are assigned in increasing order, so insertion order is id order. */
   private readonly users = new Map<string, UserRecord>();
   private readonly userIdsByUsername = new Map<string, string>();
@@ -63,8 +63,8 @@ export class MemoryStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   private closed = false;
 
   /** The optional capabilities: all of them. */
-  get capabilities(): typeof ALL_CAPABILITIES {
-    return ALL_CAPABILITIES;
+  get capabilities(): typeof IN_PROCESS_CAPABILITIES {
+    return IN_PROCESS_CAPABILITIES;
   }
 
   // --- lifecycle -------------------------------------------------------------------------------------------------
@@ -87,6 +87,10 @@ export class MemoryStore implements Store, WithCapabilities<(typeof ALL_CAPABILI
   // --- users -----------------------------------------------------------------------------------------------------
 
   async findUser(field: UserLookupField, value: string): Promise<UserRecord | null> {
+    return this.findUserNow(field, value);
+  }
+
+  findUserNow(field: UserLookupField, value: string): UserRecord | null {
     this.assertOpen();
     let found: UserRecord | undefined;
     if (field === 'id') {
