@@ -31,7 +31,10 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { Agent, request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { openSqlStore } from '@restjwt/sql';
+import type { OutstandingToken } from '@restjwt/core/store-kit';
 import autocannon from 'autocannon';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -870,6 +873,55 @@ async function pgbenchTps(): Promise<RefreshRow | null> {
 }
 
 /**
+ * The store alone, no HTTP: `SqlStore.rotate` (what a refresh asks of PostgreSQL) in a loop, REFRESH_CONNECTIONS
+ * chains each rotating its own token as fast as it is answered, on a fresh database of the same PostgreSQL. Shows what
+ * a schema change gains PostgreSQL before the HTTP path and JWT work on the same cores hide part of it.
+ */
+async function storeRotations(url: string): Promise<RefreshRow> {
+  const store = await openSqlStore({ url, poolSize: REFRESH_CONNECTIONS });
+  try {
+    const user = await store.createUser({ username: 'rotator', passwordHash: 'x' });
+    const token = (familyId: string | null): OutstandingToken => {
+      const jti = randomUUID().replaceAll('-', '');
+      return { jti, userId: user.id, tokenType: 'refresh', familyId: familyId ?? jti, createdAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) };
+    };
+    const heads = await Promise.all(
+      Array.from({ length: REFRESH_CONNECTIONS }, async () => {
+        const head = token(null);
+        await store.recordOutstanding(head);
+        await store.recordSession(user.id, { familyId: head.jti, at: new Date(), clientAddress: '127.0.0.1', userAgent: 'bench' });
+        return head;
+      }),
+    );
+    const walk = async (seconds: number): Promise<number> => {
+      let count = 0;
+      const end = performance.now() + seconds * 1000;
+      await Promise.all(
+        heads.map(async (_, i) => {
+          while (performance.now() < end) {
+            const presented = heads[i]!;
+            const successor = token(presented.familyId);
+            const result = await store.rotate(presented, successor, { inheritFamily: true, requestUse: { at: new Date(), clientAddress: '127.0.0.1', userAgent: 'bench' } });
+            if (result !== 'rotated') throw new Error(`store rotate: ${result} for a token rotated once`);
+            heads[i] = successor;
+            count++;
+          }
+        }),
+      );
+      return count / seconds;
+    };
+    await walk(SMOKE ? 0.2 : 2);
+    const runs: number[] = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await walk(REFRESH_DURATION));
+    const row: RefreshRow = { engine: 'PostgreSQL', server: `store only: SqlStore.rotate, ${REFRESH_CONNECTIONS} chains`, rps: median(runs), p99: NaN, p50: NaN, runs, p99s: [], non2xx: 0, errors: 0, restarts: 0 };
+    console.log(`refresh    ${`${row.server} (no HTTP)`.padEnd(56)} ${row.rps.toFixed(0).padStart(7)} rot/s  (runs ${runs.map((x) => x.toFixed(0)).join(', ')})`);
+    return row;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
  * POST /api/token/refresh/ with rotation and blacklistAfterRotation on: `restjwt serve --workers 2` vs simplejwt
  * 5.2.2 under `gunicorn --workers 2`, on SQLite and on PostgreSQL (one fresh database per server).
  */
@@ -905,6 +957,8 @@ async function refreshRuns(): Promise<RefreshRow[]> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const storeOnly = await withPgDatabase('store', storeRotations);
+  if (storeOnly !== null) rows.push(storeOnly);
   await withPgDatabase('restjwt', (url) => restjwtOn('PostgreSQL', url));
   if (djangoPg) await withPgDatabase('django', (url) => simplejwtOn('PostgreSQL', url));
   const pgbench = await pgbenchTps();
@@ -949,5 +1003,5 @@ if (!SMOKE) {
   }
   if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ defaults, rows, versus, refresh, login: loginResult, memory }, null, 2));
 } else {
-  console.log(`bench http smoke: ${rows.length + versus.length + refresh.filter((r) => !r.server.startsWith("pgbench")).length + [defaults.single, defaults.workers2, defaults.simplejwt].filter((r) => r !== undefined).length} targets answered 200`);
+  console.log(`bench http smoke: ${rows.length + versus.length + refresh.filter((r) => !r.server.startsWith("pgbench") && !r.server.startsWith("store only")).length + [defaults.single, defaults.workers2, defaults.simplejwt].filter((r) => r !== undefined).length} targets answered 200`);
 }

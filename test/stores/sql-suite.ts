@@ -83,7 +83,6 @@ export function sqlSuite(o: SqlSuiteOptions): void {
             'restjwt_outstanding_token_user_id_idx',
             'restjwt_outstanding_token_expires_at_idx',
             'restjwt_outstanding_token_family_id_idx',
-            'restjwt_blacklisted_token_token_id_uniq',
             'restjwt_session_family_id_uniq',
             'restjwt_session_user_id_idx',
             'restjwt_identity_provider_subject_uniq',
@@ -95,7 +94,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const { db } = createKysely<{ restjwt_migrations: { name: string } }>(o.url);
         try {
           const rows = await db.withSchema(scope).selectFrom('restjwt_migrations').select('name').execute();
-          expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
+          expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state']);
         } finally {
           await db.destroy();
         }
@@ -105,7 +104,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const scope = await newScope();
         const store = await open(scope, { migrate: false });
         await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
-        expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
+        expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state']);
         expect(await store.migrate()).toEqual([]);
         await store.recordOutstanding(makeToken());
         expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
@@ -129,7 +128,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         // Before the migration the new capabilities say what to do instead of failing obscurely.
         await expect(store.recordSession(user.id, use)).rejects.toThrow(/restjwt migrate/);
 
-        expect(await store.migrate()).toEqual(['0004_sessions_identities']);
+        expect(await store.migrate()).toEqual(['0004_sessions_identities', '0005_token_state']);
         expect(await store.findUser('username', 'olga')).toEqual(user);
         expect((await store.findOutstanding(token.jti))?.userId).toBe(user.id);
         await store.recordSession(user.id, use);
@@ -137,6 +136,76 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         expect(await store.linkIdentity({ provider: 'github', subject: '1', userId: user.id, email: null, at: new Date() })).toBe('linked');
         await store.putOneTime('k', 'v', new Date(Date.now() + 60_000));
         expect(await store.takeOneTime('k')).toBe('v');
+      });
+
+      it('a database at 0004 with tokens upgrades to 0005_token_state (one row per token): every row kept, every blacklisted token still refused, every live one accepted', async () => {
+        const scope = await newScope();
+        const { db } = createKysely(o.url);
+        // The 0004 schema's tables, as the previous version wrote them (its blacklist is a table of its own).
+        const old = db.withSchema(scope) as unknown as Kysely<Record<string, Record<string, unknown>>>;
+        const hour = 3_600_000;
+        const base = Date.now() - 60_000;
+        const expected = new Map<string, { userId: string | null; familyId: string; replacedBy: string | null; blacklistedAt: Date | null }>();
+        let userId = '';
+        try {
+          const { error } = await createMigrator(db as Kysely<unknown>, o.dialect, scope).migrateTo('0004_sessions_identities');
+          expect(error).toBeUndefined();
+          await old.insertInto('restjwt_user').values({ username: 'pia', email: '', password: 'h', is_active: true, is_staff: false, date_joined: new Date(base), token_version: 'v1' }).execute();
+          userId = String((await old.selectFrom('restjwt_user').select('id').executeTakeFirstOrThrow()).id);
+          // 60 families of three rotations: two blacklisted tokens naming their successor, then the live one; every
+          // third family's tokens have no known user (stored as NULL, as simplejwt does).
+          for (let f = 0; f < 60; f++) {
+            const chain = [0, 1, 2].map(() => randomUUID().replaceAll('-', ''));
+            const owner = f % 3 === 0 ? null : userId;
+            for (let i = 0; i < 3; i++) {
+              const jti = chain[i]!;
+              const replacedBy = i < 2 ? chain[i + 1]! : null;
+              const blacklistedAt = i < 2 ? new Date(base + f * 1000 + i) : null;
+              await old.insertInto('restjwt_outstanding_token').values({
+                jti, user_id: owner, token_type: 'refresh', family_id: chain[0], created_at: new Date(base + i), expires_at: new Date(base + hour), replaced_by: replacedBy,
+              }).execute();
+              if (blacklistedAt !== null) {
+                const { id } = await old.selectFrom('restjwt_outstanding_token').select('id').where('jti', '=', jti).executeTakeFirstOrThrow();
+                await old.insertInto('restjwt_blacklisted_token').values({ token_id: id, blacklisted_at: blacklistedAt }).execute();
+              }
+              expected.set(jti, { userId: owner, familyId: chain[0]!, replacedBy, blacklistedAt });
+            }
+          }
+          const counted = async (table: string) => Number((await old.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+          expect([await counted('restjwt_outstanding_token'), await counted('restjwt_blacklisted_token')]).toEqual([180, 120]);
+        } finally {
+          await db.destroy();
+        }
+
+        const store = await open(scope, { migrate: false });
+        expect(await store.migrate()).toEqual(['0005_token_state']);
+        expect(await store.countTokens()).toEqual({ outstanding: 180, blacklisted: 120 });
+        for (const [jti, want] of expected) {
+          expect(await store.findOutstanding(jti)).toMatchObject({ jti, ...want });
+          expect(await store.isBlacklisted(jti)).toBe(want.blacklistedAt !== null);
+        }
+        const listed: string[] = [];
+        for (let cursor: string | null = null; ; ) {
+          const page = await store.listBlacklisted({ cursor, limit: 50 });
+          listed.push(...page.entries.map((entry) => entry.jti));
+          if (page.next === null) break;
+          cursor = page.next;
+        }
+        expect(listed.sort()).toEqual([...expected].filter(([, t]) => t.blacklistedAt !== null).map(([jti]) => jti).sort());
+        // Each token as a refresh would present it: the blacklisted ones refused, the live ones rotated once.
+        for (const [jti, want] of expected) {
+          const presented = { jti, userId: want.userId, tokenType: 'refresh' as const, familyId: want.familyId, createdAt: new Date(base), expiresAt: new Date(base + hour) };
+          const successor = makeToken({ userId: want.userId, familyId: want.familyId });
+          expect(await store.rotate(presented, successor, { inheritFamily: true })).toBe(want.blacklistedAt === null ? 'rotated' : 'already_blacklisted');
+        }
+        expect(await store.countTokens()).toEqual({ outstanding: 240, blacklisted: 180 });
+        // The previous version's blacklist table is gone: an instance still running it fails loudly, never answers "live".
+        const { db: previous } = createKysely(o.url);
+        try {
+          await expect(sql`SELECT count(*) FROM ${sql.table(`${scope}.restjwt_blacklisted_token`)}`.execute(previous)).rejects.toThrow(/restjwt_blacklisted_token/);
+        } finally {
+          await previous.destroy();
+        }
       });
 
       it('deleting a user deletes their sessions and linked identities; long values are refused before writing', async () => {
@@ -169,7 +238,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const scope = await newScope();
         const [a, b, c] = await Promise.all([open(scope, { migrate: false }), open(scope, { migrate: false }), open(scope, { migrate: false })]);
         const applied = await Promise.all([a!.migrate(), b!.migrate(), c!.migrate()]);
-        expect(applied.flat()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
+        expect(applied.flat()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state']);
         await a!.recordOutstanding(makeToken());
         expect(await c!.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
       });
@@ -365,7 +434,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
     });
 
     describe('query plans', () => {
-      it('EXPLAIN: the blacklist check is two unique-index lookups, no table scan', async () => {
+      it('EXPLAIN: the blacklist check is one unique-index lookup, no table scan', async () => {
         const scope = await newScope();
         const store = await open(scope);
         // Enough rows that a planner would rather scan a table if no index fitted.
@@ -388,8 +457,9 @@ export function sqlSuite(o: SqlSuiteOptions): void {
           }
           const ids = await scoped.selectFrom('restjwt_outstanding_token').select('id').orderBy('id').limit(2000).execute();
           await scoped
-            .insertInto('restjwt_blacklisted_token')
-            .values(ids.map((r) => ({ token_id: String(r.id), blacklisted_at: new Date(now) })))
+            .updateTable('restjwt_outstanding_token')
+            .set({ blacklisted_at: new Date(now) })
+            .where('id', 'in', ids.map((r) => String(r.id)))
             .execute();
         } finally {
           await db.destroy();
@@ -501,8 +571,9 @@ export function sqlSuite(o: SqlSuiteOptions): void {
           }
           const ids = await scoped.selectFrom('restjwt_outstanding_token').select('id').orderBy('id').limit(5000).execute();
           await scoped
-            .insertInto('restjwt_blacklisted_token')
-            .values(ids.map((r) => ({ token_id: String(r.id), blacklisted_at: new Date(now) })))
+            .updateTable('restjwt_outstanding_token')
+            .set({ blacklisted_at: new Date(now) })
+            .where('id', 'in', ids.map((r) => String(r.id)))
             .execute();
         } finally {
           await db.destroy();

@@ -14,7 +14,7 @@ export const MIGRATIONS_TABLE = 'restjwt_migrations';
 export const MIGRATIONS_LOCK_TABLE = 'restjwt_migrations_lock';
 
 /** Names of every migration, oldest first. */
-export const MIGRATION_NAMES = ['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities'] as const;
+export const MIGRATION_NAMES = ['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state'] as const;
 
 /** The longest one-time value (`putOneTime` refuses longer ones): OAuth state and codes are far shorter. */
 export const MAX_ONE_TIME_VALUE = 65_535;
@@ -160,6 +160,38 @@ async function sessionsIdentitiesUp(db: Kysely<unknown>, dialect: SqlDialect, d:
   }
 }
 
+/**
+ * One row per token: the blacklist becomes the outstanding row's own `blacklisted_at`, so that a rotation updates the
+ * presented row in place (a HOT update: no indexed column changes) and inserts one row, where it inserted two rows
+ * and updated one (7 index entries, 2 foreign-key checks). The foreign key from tokens to users goes too: every
+ * insert of a token checked it by locking the user's row (FOR KEY SHARE), which all of a user's concurrent refreshes
+ * queued on; the insert still stores NULL for an unknown user (a lookup, as simplejwt does), and no code deletes
+ * users. Measured in docs/benchmarks.md ("refresh on PostgreSQL").
+ *
+ * Online: adding a nullable column changes the catalog only (PostgreSQL 11+, MariaDB 10.3+: no rewrite); the old
+ * table is renamed first (atomic, quick), so no instance can blacklist into it while its rows are copied, then
+ * dropped. Every blacklisted token stays refused and every live one accepted. An instance of the previous version
+ * still running fails loudly from the rename on (its statements name the old table: 503), never accepting a
+ * blacklisted token; so upgrade the instances right after migrating (docs/architecture.md, "Upgrading").
+ */
+async function tokenStateUp(db: Kysely<unknown>, dialect: SqlDialect, schema: string | undefined): Promise<void> {
+  const table = (name: string) => sql.table(schema === undefined ? name : `${schema}.${name}`);
+  const retired = 'restjwt_blacklisted_token_0004';
+  await db.schema.alterTable('restjwt_outstanding_token').addColumn('blacklisted_at', instant(dialect)).execute();
+  if (dialect === 'postgres') await sql`ALTER TABLE ${table('restjwt_blacklisted_token')} RENAME TO ${sql.id(retired)}`.execute(db);
+  else await sql`RENAME TABLE ${table('restjwt_blacklisted_token')} TO ${table(retired)}`.execute(db);
+  if (dialect === 'postgres') {
+    await sql`UPDATE ${table('restjwt_outstanding_token')} AS o SET blacklisted_at = b.blacklisted_at
+      FROM ${table(retired)} AS b WHERE b.token_id = o.id`.execute(db);
+    await sql`ALTER TABLE ${table('restjwt_outstanding_token')} DROP CONSTRAINT restjwt_outstanding_token_user_id_fk`.execute(db);
+  } else {
+    await sql`UPDATE ${table('restjwt_outstanding_token')} AS o JOIN ${table(retired)} AS b ON b.token_id = o.id
+      SET o.blacklisted_at = b.blacklisted_at`.execute(db);
+    await sql`ALTER TABLE ${table('restjwt_outstanding_token')} DROP FOREIGN KEY restjwt_outstanding_token_user_id_fk`.execute(db);
+  }
+  await db.schema.dropTable(retired).execute();
+}
+
 async function initialDown(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('restjwt_blacklisted_token').ifExists().execute();
   await db.schema.dropTable('restjwt_outstanding_token').ifExists().execute();
@@ -206,6 +238,10 @@ export function sqlMigrations(dialect: SqlDialect, schema?: string): Record<(typ
         const d = scoped(db);
         for (const table of ['restjwt_one_time', 'restjwt_identity', 'restjwt_session']) await d.schema.dropTable(table).ifExists().execute();
       },
+    },
+    // One row per token: the blacklist is the outstanding row's `blacklisted_at`; no foreign key to users.
+    '0005_token_state': {
+      up: (db: Kysely<unknown>) => tokenStateUp(scoped(db), dialect, schema),
     },
   };
 }

@@ -28,12 +28,8 @@ export interface OutstandingTokenTable {
   expires_at: ColumnType<Date, Date, never>;
   /** The successor `rotate` recorded (migration 0002_families). */
   replaced_by: ColumnType<string | null, string | null | undefined, string | null>;
-}
-
-export interface BlacklistedTokenTable {
-  id: Generated<string>;
-  token_id: ColumnType<string, string, never>;
-  blacklisted_at: ColumnType<Date, Date, never>;
+  /** When the token was blacklisted; null while it is live (migration 0005_token_state: one row per token). */
+  blacklisted_at: ColumnType<Date | null, Date | null | undefined, Date>;
 }
 
 /** Revoked access tokens (migration 0003_revoked_access). */
@@ -77,7 +73,6 @@ export interface OneTimeTable {
 export interface RestJwtDatabase {
   restjwt_user: UserTable;
   restjwt_outstanding_token: OutstandingTokenTable;
-  restjwt_blacklisted_token: BlacklistedTokenTable;
   restjwt_revoked_access: RevokedAccessTable;
   restjwt_session: SessionTable;
   restjwt_identity: IdentityTable;

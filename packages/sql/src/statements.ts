@@ -111,17 +111,20 @@ export class SqlStatements {
   // --- tokens ----------------------------------------------------------------------------------------------------
 
   isBlacklisted(jti: string) {
-    // Two index lookups: jti → outstanding id (unique index), id → blacklist row (unique index on token_id).
+    // One lookup in the unique jti index, and the row's state.
     return this.db
-      .selectFrom('restjwt_outstanding_token as o')
-      .innerJoin('restjwt_blacklisted_token as b', 'b.token_id', 'o.id')
+      .selectFrom('restjwt_outstanding_token')
       .select(sql<number>`1`.as('one'))
-      .where('o.jti', '=', jti)
+      .where('jti', '=', jti)
+      .where('blacklisted_at', 'is not', null)
       .limit(1);
   }
 
-  /** Inserts the token unless its jti is recorded; an unknown user id is stored as NULL, as simplejwt does. */
-  async insertOutstanding(trx: Trx, token: TokenValues): Promise<void> {
+  /**
+   * Inserts the token unless its jti is recorded (live, or in `state`); an unknown user id is stored as NULL, as
+   * simplejwt does. True when this call inserted it.
+   */
+  insertOutstanding(trx: Trx, token: TokenValues, state?: { blacklisted_at: Date; replaced_by: string | null }): Promise<boolean> {
     const insert = trx.insertInto('restjwt_outstanding_token').values((eb) => ({
       jti: token.jti,
       user_id: token.userId === null ? null : eb.selectFrom('restjwt_user').select('id').where('id', '=', token.userId),
@@ -129,64 +132,66 @@ export class SqlStatements {
       family_id: token.familyId,
       created_at: token.createdAt,
       expires_at: token.expiresAt,
+      ...state,
     }));
-    await this.insertIfAbsent(insert, ['jti']);
+    return this.insertIfAbsent(insert, ['jti']);
   }
 
   /**
-   * Records `token` unless present and blacklists it. The recorded row's family when this call inserted the blacklist
-   * row; undefined when the token was blacklisted already.
+   * Blacklists `token`, recording it first when it was never recorded, and names `replacedBy` as its successor (for
+   * a rotation). The row's family when this call blacklisted it; undefined when the token was blacklisted already.
+   *
+   * The row's own state decides: of concurrent updates `WHERE blacklisted_at IS NULL` the first locks the row, and the
+   * others, once it commits, read its new version again (READ COMMITTED), find it blacklisted and change nothing. An
+   * unrecorded token is inserted already blacklisted, and of concurrent inserts the unique jti lets one through. The
+   * update comes first: an insert-if-absent of an existing row takes a shared lock on it (InnoDB), which a later
+   * update in the same transaction would have to upgrade, a deadlock between any two such transactions.
    */
-  async blacklistRow(trx: Trx, token: TokenValues): Promise<{ familyId: string | null } | undefined> {
-    await this.insertOutstanding(trx, token);
-    // A plain read: under READ COMMITTED it sees the row whether this transaction or a committed one inserted it
-    // (an uncommitted insert by another transaction made the insert above wait for it).
-    const row = await trx.selectFrom('restjwt_outstanding_token').select(['id', 'family_id']).where('jti', '=', token.jti).executeTakeFirst();
-    if (row === undefined) throw new Error(`Outstanding token ${token.jti} vanished inside its transaction`);
-    const insert = trx.insertInto('restjwt_blacklisted_token').values({ token_id: String(row.id), blacklisted_at: new Date(Date.now()) });
-    // The unique token_id decides: only the call that inserted the row wins.
-    return (await this.insertIfAbsent(insert, ['token_id'])) ? { familyId: row.family_id } : undefined;
-  }
-
-  async setReplacedBy(trx: Trx, presentedJti: string, successorJti: string): Promise<void> {
-    await trx.updateTable('restjwt_outstanding_token').set({ replaced_by: successorJti }).where('jti', '=', presentedJti).execute();
+  async blacklistRow(trx: Trx, token: TokenValues, replacedBy?: string): Promise<{ familyId: string | null } | undefined> {
+    const at = new Date(Date.now());
+    const state = { blacklisted_at: at, replaced_by: replacedBy ?? null };
+    const update = trx
+      .updateTable('restjwt_outstanding_token')
+      .set(replacedBy === undefined ? { blacklisted_at: at } : state)
+      .where('jti', '=', token.jti)
+      .where('blacklisted_at', 'is', null);
+    if (Number((await update.executeTakeFirst()).numUpdatedRows) === 1) {
+      const row = await trx.selectFrom('restjwt_outstanding_token').select('family_id').where('jti', '=', token.jti).executeTakeFirst();
+      if (row === undefined) throw new Error(`Outstanding token ${token.jti} vanished inside its transaction`);
+      return { familyId: row.family_id };
+    }
+    return (await this.insertOutstanding(trx, token, state)) ? { familyId: token.familyId } : undefined;
   }
 
   findOutstanding(jti: string) {
     return this.db
-      .selectFrom('restjwt_outstanding_token as o')
-      .leftJoin('restjwt_blacklisted_token as b', 'b.token_id', 'o.id')
-      .select(['o.jti', 'o.user_id', 'o.token_type', 'o.family_id', 'o.created_at', 'o.expires_at', 'o.replaced_by', 'b.blacklisted_at'])
-      .where('o.jti', '=', jti)
+      .selectFrom('restjwt_outstanding_token')
+      .select(['jti', 'user_id', 'token_type', 'family_id', 'created_at', 'expires_at', 'replaced_by', 'blacklisted_at'])
+      .where('jti', '=', jti)
       .executeTakeFirst();
   }
 
   /**
    * Blacklists every live token whose `column` is `value`, inside `trx` (READ COMMITTED). Each statement sees the
-   * rows committed when it starts, so the insert is repeated until a fresh look finds no live token: a `rotate` that
-   * won a presented token before us has committed by then (our insert waited for its blacklist row) and its successor
-   * is caught by the next pass; one that comes after finds its token blacklisted and records nothing.
+   * rows committed when it starts, so the update is repeated until a fresh look finds no live token: a `rotate` that
+   * won a presented token before us has committed by then (our update waited for its row) and its successor is caught
+   * by the next pass; one that comes after finds its token blacklisted and records nothing.
    */
   async revokeWhere(trx: Trx, column: 'family_id' | 'user_id', value: string): Promise<number> {
     let total = 0;
     for (let pass = 0; pass < 20; pass++) {
-      const now = this.instant(new Date(Date.now()));
-      const insert = trx
-        .insertInto('restjwt_blacklisted_token')
-        .columns(['token_id', 'blacklisted_at'])
-        .expression((eb) =>
-          eb
-            .selectFrom('restjwt_outstanding_token as o')
-            .select(['o.id', now.as('blacklisted_at')])
-            .where(`o.${column}`, '=', value)
-            .where((w) => w.not(w.exists(w.selectFrom('restjwt_blacklisted_token as b').select('b.id').whereRef('b.token_id', '=', 'o.id')))),
-        );
-      total += await this.insertedRows(insert, ['token_id']);
+      const result = await trx
+        .updateTable('restjwt_outstanding_token')
+        .set({ blacklisted_at: new Date(Date.now()) })
+        .where(column, '=', value)
+        .where('blacklisted_at', 'is', null)
+        .executeTakeFirst();
+      total += Number(result.numUpdatedRows);
       const live = await trx
-        .selectFrom('restjwt_outstanding_token as o')
-        .select('o.id')
-        .where(`o.${column}`, '=', value)
-        .where((w) => w.not(w.exists(w.selectFrom('restjwt_blacklisted_token as b').select('b.id').whereRef('b.token_id', '=', 'o.id'))))
+        .selectFrom('restjwt_outstanding_token')
+        .select('id')
+        .where(column, '=', value)
+        .where('blacklisted_at', 'is', null)
         .limit(1)
         .executeTakeFirst();
       if (live === undefined) break;
@@ -205,7 +210,11 @@ export class SqlStatements {
 
   async countTokens(): Promise<{ outstanding: number; blacklisted: number }> {
     const outstanding = await this.db.selectFrom('restjwt_outstanding_token').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
-    const blacklisted = await this.db.selectFrom('restjwt_blacklisted_token').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+    const blacklisted = await this.db
+      .selectFrom('restjwt_outstanding_token')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('blacklisted_at', 'is not', null)
+      .executeTakeFirst();
     return { outstanding: Number(outstanding?.n ?? 0), blacklisted: Number(blacklisted?.n ?? 0) };
   }
 
@@ -213,8 +222,8 @@ export class SqlStatements {
   listBlacklisted(options: { cursor: string | null; after: Date | undefined; before: Date | undefined; limit: number }) {
     let query = this.db
       .selectFrom('restjwt_outstanding_token as o')
-      .innerJoin('restjwt_blacklisted_token as b', 'b.token_id', 'o.id')
       .select(['o.id', 'o.jti', 'o.expires_at'])
+      .where('o.blacklisted_at', 'is not', null)
       .orderBy('o.id')
       .limit(options.limit);
     if (options.cursor !== null) query = query.where('o.id', '>', options.cursor);
@@ -335,11 +344,10 @@ export class SqlStatements {
   listTokens(options: { userId: string | undefined; blacklisted: boolean | undefined; limit: number; offset: number }) {
     let query = this.db
       .selectFrom('restjwt_outstanding_token as o')
-      .leftJoin('restjwt_blacklisted_token as b', 'b.token_id', 'o.id')
       .leftJoin('restjwt_user as u', 'u.id', 'o.user_id')
-      .select(['o.jti', 'o.user_id', 'o.token_type', 'o.family_id', 'o.created_at', 'o.expires_at', 'o.replaced_by', 'b.blacklisted_at', 'u.username']);
+      .select(['o.jti', 'o.user_id', 'o.token_type', 'o.family_id', 'o.created_at', 'o.expires_at', 'o.replaced_by', 'o.blacklisted_at', 'u.username']);
     if (options.userId !== undefined) query = query.where('o.user_id', '=', options.userId);
-    if (options.blacklisted !== undefined) query = query.where('b.id', options.blacklisted ? 'is not' : 'is', null);
+    if (options.blacklisted !== undefined) query = query.where('o.blacklisted_at', options.blacklisted ? 'is not' : 'is', null);
     return query.orderBy('o.created_at', 'desc').orderBy('o.id', 'desc').limit(options.limit).offset(options.offset).execute();
   }
 
@@ -467,5 +475,5 @@ function liveToken(eb: SessionScope, now: Date) {
     .select('o.id')
     .whereRef('o.family_id', '=', 's.family_id')
     .where('o.expires_at', '>', now)
-    .where((w) => w.not(w.exists(w.selectFrom('restjwt_blacklisted_token as b').select('b.id').whereRef('b.token_id', '=', 'o.id'))));
+    .where('o.blacklisted_at', 'is', null);
 }

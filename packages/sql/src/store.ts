@@ -3,10 +3,12 @@
  * restjwt instances sharing one database. Its statements are in `statements.ts` (and `pg-rotate.ts`), how they run
  * in `transaction.ts`.
  *
- * - `rotate` and `blacklist` are one READ COMMITTED transaction each. The single winner of concurrent calls is decided
- *   by the database: the unique index on `restjwt_blacklisted_token.token_id` and an insert-if-absent
- *   (`ON CONFLICT DO NOTHING` / `INSERT IGNORE`) whose affected-row count is checked. Nothing is read and then
- *   written on the strength of that read. Deadlocks and serialization failures are retried.
+ * - One row per token (migration 0005_token_state): a token's blacklisting is its row's `blacklisted_at`.
+ * - `rotate` and `blacklist` are one READ COMMITTED transaction each (on PostgreSQL `rotate` is usually one
+ *   statement). The single winner of concurrent calls is decided by the database: an update of the presented row
+ *   `WHERE blacklisted_at IS NULL`, whose affected-row count is checked; the row lock orders concurrent updates and each
+ *   later one reads the row's committed state again. Nothing is read and then written on the strength of that read.
+ *   Deadlocks and serialization failures are retried.
  * - Every call is bounded by the connection's timeouts and a deadline; outages surface as `StoreUnavailableError`.
  */
 import { sql, type Kysely } from 'kysely';
@@ -205,7 +207,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
 
   async recordOutstanding(token: OutstandingToken): Promise<void> {
     const values = tokenValues(token);
-    return this.exec.inTransaction((trx) => this.q.insertOutstanding(trx, values));
+    await this.exec.inTransaction((trx) => this.q.insertOutstanding(trx, values));
   }
 
   async isBlacklisted(jti: string): Promise<boolean> {
@@ -232,11 +234,10 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
       if (result !== 'not_found') return result;
     }
     return this.exec.inTransaction(async (trx) => {
-      const won = await this.q.blacklistRow(trx, presentedValues);
+      const won = await this.q.blacklistRow(trx, presentedValues, successorValues.jti);
       if (won === undefined) return 'already_blacklisted';
       const familyId = successorFamily(presented, successor, options, won.familyId);
       await this.q.insertOutstanding(trx, { ...successorValues, familyId });
-      await this.q.setReplacedBy(trx, presentedValues.jti, successorValues.jti);
       if (use !== null && familyId !== null) await this.q.touchSession(trx, { ...use, familyId });
       return 'rotated';
     });
@@ -273,7 +274,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
   /**
    * Deletes tokens that expired before `now`, `batchSize` rows per transaction (default 1000): each batch selects
    * the lowest ids of expired rows and deletes exactly those, so locks stay short and other writers proceed
-   * between batches. Blacklist rows go with their tokens (ON DELETE CASCADE). Also deletes expired access
+   * between batches. A token's blacklisting is its own row's state, so it goes with it. Also deletes expired access
    * revocations and one-time values, then (in batches too) the sessions whose family has no token left.
    */
   async flushExpired(now: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
