@@ -12,7 +12,7 @@
  *   npm run bench:http:smoke    BENCH_SMOKE=1: every server ~1 s, only checks that they answer 200 (refresh: 4
  *                               chains for 1 s per target, each rotation answered 200 and a rotated token refused)
  *
- * BENCH_JSON=FILE also writes the results as JSON; BENCH_ONLY=defaults,frameworks,simplejwt,refresh,login,memory runs only those
+ * BENCH_JSON=FILE also writes the results as JSON; BENCH_ONLY=defaults,frameworks,simplejwt,refresh,login,memory,metrics runs only those
  * parts; BENCH_RUNS, BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP and BENCH_LOGIN_RATE change the load; BENCH_REFRESH_CONNECTIONS
  * (default 20) and BENCH_REFRESH_DURATION (10 s) the refresh load, and pgbench's TPC-B baseline on the same
  * PostgreSQL (scale 1, as many clients, as long; /usr/bin/pgbench); BENCH_PG_URL (default
@@ -505,6 +505,8 @@ interface ServeRun {
   requestLog?: boolean;
   /** The working directory; the server's stdout (its JSON log lines) goes to `serve.log` in it. Default: none. */
   cwd?: string;
+  /** More flags for `restjwt serve` (`--metrics-port 0`). */
+  flags?: readonly string[];
 }
 
 /**
@@ -525,7 +527,7 @@ async function startRestjwtServe(database: string | undefined, settings?: Record
     ...(run.cwd === undefined ? {} : { cwd: run.cwd }),
   });
   if (made.status !== 0) throw new Error(`restjwt createuser failed: ${made.stderr}`);
-  const flags = [...((run.workers ?? 2) > 1 ? ['--workers', String(run.workers ?? 2)] : []), ...(run.requestLog === true ? [] : ['--no-request-log'])];
+  const flags = [...((run.workers ?? 2) > 1 ? ['--workers', String(run.workers ?? 2)] : []), ...(run.requestLog === true ? [] : ['--no-request-log']), ...(run.flags ?? [])];
   const stdout = run.cwd === undefined ? 'ignore' : openSync(join(run.cwd, 'serve.log'), 'a');
   const child = spawn(process.execPath, [cli, 'serve', ...flags, '--port', '0', ...dbArgs], {
     env,
@@ -574,6 +576,47 @@ async function defaultsRuns(): Promise<DefaultsResult> {
   }
   result.simplejwt = await simplejwtProtected(DEFAULTS_TOOL, DEFAULTS_DURATION);
   return result;
+}
+
+/**
+ * What metrics cost a guarded request: `restjwt serve` with default flags, without and with `--metrics-port 0`
+ * (counters, the endpoint and store histograms, the store wrapper), loaded as the defaults group loads it. The two
+ * servers run side by side and are measured alternately, 2 × RUNS times each; the ratio is on ÷ off of the medians.
+ */
+async function metricsRuns(): Promise<{ off: Row; on: Row; ratio: number } | undefined> {
+  console.log(`metrics: load by ${DEFAULTS_TOOL === 'wrk' ? `wrk -t2 -c${CONNECTIONS} -d${DEFAULTS_DURATION}s` : `autocannon -c ${CONNECTIONS} -d ${DEFAULTS_DURATION}`}, unpinned, GET /api/protected/`);
+  const dirs = [mkdtempSync(join(tmpdir(), 'restjwt-bench-metrics-off-')), mkdtempSync(join(tmpdir(), 'restjwt-bench-metrics-on-'))];
+  const servers: Running[] = [];
+  try {
+    servers.push(await startRestjwtServe(undefined, undefined, { workers: 1, requestLog: true, cwd: dirs[0] }));
+    servers.push(await startRestjwtServe(undefined, undefined, { workers: 1, requestLog: true, cwd: dirs[1], flags: ['--metrics-port', '0'] }));
+    const targets = await Promise.all(servers.map(async (server) => ({ url: `${server.url}/api/protected/`, headers: bearer(await login(server.url)) })));
+    for (const t of targets) await load(t.url, { headers: t.headers, duration: SMOKE ? 1 : 2 }, false, DEFAULTS_TOOL);
+    const runs: Load[][] = [[], []];
+    // Off then on, then on then off, …: the second of two back-to-back runs measured a few per cent faster here even
+    // when both servers were the same (an A/A run), so each takes the second place as often as the other.
+    for (let i = 0; i < 2 * RUNS; i++) {
+      for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
+        const t = targets[k]!;
+        const r = await load(t.url, { headers: t.headers, duration: DEFAULTS_DURATION }, false, DEFAULTS_TOOL);
+        if (r.non2xx > 0 || r.errors > 0 || r.rps === 0) throw new Error(`metrics ${k === 0 ? 'off' : 'on'}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+        runs[k]!.push(r);
+      }
+    }
+    const rows = runs.map((r, k): Row => ({
+      framework: 'metrics',
+      target: `restjwt serve (default flags)${k === 1 ? ' --metrics-port 0' : ''}`,
+      rps: median(r.map((x) => x.rps)),
+      p99: median(r.map((x) => x.p99)),
+      runs: r.map((x) => x.rps),
+      errors: 0,
+    }));
+    for (const row of rows) console.log(`metrics    ${row.target.padEnd(56)} ${row.rps.toFixed(0).padStart(7)} req/s  p99 ${row.p99.toFixed(1).padStart(6)} ms  (runs ${row.runs.map((x) => x.toFixed(0)).join(', ')})`);
+    return { off: rows[0]!, on: rows[1]!, ratio: rows[1]!.rps / rows[0]!.rps };
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The issue's measurement: wrk -t2 -c50 -d6s, unpinned; autocannon where wrk is not installed. */
@@ -967,7 +1010,7 @@ async function refreshRuns(): Promise<RefreshRow[]> {
 }
 
 console.log(`autocannon -c ${CONNECTIONS} -d ${DURATION}, ${RUNS} run(s) per target${SMOKE ? ' (smoke: only checks 200s)' : ''}`);
-const only = new Set((process.env.BENCH_ONLY ?? 'defaults,frameworks,simplejwt,refresh,login,memory').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'defaults,frameworks,simplejwt,refresh,login,memory,metrics').split(','));
 if (only.has('frameworks')) {
   console.log(
     PIN
@@ -979,6 +1022,7 @@ const rows = only.has('frameworks') ? await frameworkRuns() : [];
 const versus = only.has('simplejwt') ? await versusSimplejwt() : [];
 const defaults: Partial<DefaultsResult> = only.has('defaults') ? await defaultsRuns() : {};
 const refresh = only.has('refresh') ? await refreshRuns() : [];
+const metricsCost = only.has('metrics') ? await metricsRuns() : undefined;
 const loginResult = only.has('login') ? await loginLoad() : {};
 const memory = only.has('memory') ? memoryCheck() : {};
 
@@ -987,6 +1031,7 @@ if (!SMOKE) {
   for (const r of rows) console.log(`  ${r.framework.padEnd(8)} ${r.target.padEnd(44)} ${(r.ratio ?? NaN).toFixed(2)}x`);
   if (versus.length === 2) console.log(`  restjwt serve --no-request-log / simplejwt (2 workers each): ${((versus[1]?.rps ?? NaN) / (versus[0]?.rps ?? NaN)).toFixed(1)}x`);
   if (defaults.single !== undefined) console.log(`  defaults: restjwt serve (no flags), protected / public: ${(defaults.single.ratio ?? NaN).toFixed(2)}x (target >= 0.85)`);
+  if (metricsCost !== undefined) console.log(`  metrics: protected requests/s with --metrics-port / without: ${metricsCost.ratio.toFixed(3)}x (target >= 0.95)`);
   if (defaults.workers2 !== undefined && defaults.simplejwt !== undefined) {
     console.log(`  defaults: restjwt serve --workers 2 (no other flag) / simplejwt (2 workers): ${(defaults.workers2.rps / defaults.simplejwt.rps).toFixed(1)}x (target >= 20)`);
   }
@@ -1001,7 +1046,7 @@ if (!SMOKE) {
   if (pgRotations !== undefined && pgbenchRow !== undefined) {
     console.log(`  refresh on PostgreSQL: restjwt rotations/s / pgbench TPC-B tps: ${(pgRotations.rps / pgbenchRow.rps).toFixed(2)}x (target >= 0.5)`);
   }
-  if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ defaults, rows, versus, refresh, login: loginResult, memory }, null, 2));
+  if (process.env.BENCH_JSON !== undefined) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ defaults, rows, versus, refresh, metrics: metricsCost, login: loginResult, memory }, null, 2));
 } else {
   console.log(`bench http smoke: ${rows.length + versus.length + refresh.filter((r) => !r.server.startsWith("pgbench") && !r.server.startsWith("store only")).length + [defaults.single, defaults.workers2, defaults.simplejwt].filter((r) => r !== undefined).length} targets answered 200`);
 }

@@ -165,6 +165,7 @@ describe.concurrent('installing one choice brings that choice only, and it runs'
           ['migrate', ['--database', 'postgres://postgres@127.0.0.1:5432/test'], 'restjwt: a PostgreSQL database needs the "@restjwt/sql" and "pg" packages: npm i @restjwt/sql pg'],
           ['migrate', ['--database', 'mariadb://root@127.0.0.1:3306/test'], 'restjwt: a MariaDB/MySQL database needs the "@restjwt/sql" and "mysql2" packages: npm i @restjwt/sql mysql2'],
           ['flushexpiredtokens', ['--redis', 'redis://127.0.0.1:6379'], 'restjwt: the Redis cache (--redis, REDIS_URL) needs the "@restjwt/redis" package: npm i @restjwt/redis'],
+          ['serve', ['--port', '0', '--metrics-port', '0'], 'restjwt: metrics (--metrics-port) needs the "@restjwt/metrics" package: npm i @restjwt/metrics'],
         ] as const) {
           const r = spawnSync(cli[0] ?? 'node', [...cli.slice(1), command, ...flags], { cwd: installed.dir, encoding: 'utf8', timeout: 30_000 });
           expect(r.status, r.stderr).toBe(1);

@@ -75,9 +75,9 @@ describe('@restjwt/core entry points', () => {
 });
 
 describe('the published packages', () => {
-  it('are the ten workspaces, released together with one version and one engines range', () => {
+  it('are the eleven workspaces, released together with one version and one engines range', () => {
     expect(manifests.map((m) => m.pkg.name).sort()).toEqual(
-      ['@restjwt/core', '@restjwt/express', '@restjwt/fastify', '@restjwt/hono', '@restjwt/nest', '@restjwt/redis', '@restjwt/social', '@restjwt/sql', '@restjwt/sqlite', 'restjwt'].sort(),
+      ['@restjwt/core', '@restjwt/express', '@restjwt/fastify', '@restjwt/hono', '@restjwt/metrics', '@restjwt/nest', '@restjwt/redis', '@restjwt/social', '@restjwt/sql', '@restjwt/sqlite', 'restjwt'].sort(),
     );
     expect(workspace.workspaces.length).toBe(manifests.length);
     for (const { pkg } of manifests) {

@@ -6,6 +6,7 @@
  * (`@restjwt/core/store-kit`).
  */
 export { createRestJwt, RestJwt, type RestJwtOptions, type StreamingRequest, type Authorization } from './restjwt.js';
+export type { AuthenticationObservation, EndpointObservation, Observer } from './observe.js';
 export type { EndpointName, EndpointSpec } from './endpoints.js';
 export type { CoreRequest, CoreResponse } from './http/types.js';
 export * from './errors.js';

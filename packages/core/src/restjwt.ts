@@ -20,6 +20,7 @@ import { RemoteKeys } from './keys/remote-jwks.js';
 import { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
 import { resolveSettings } from './settings/resolve.js';
 import type { Settings, SettingsInput } from './settings/types.js';
+import { notify, type Observer } from './observe.js';
 import { immediateUserLookup } from './store/capabilities.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { RateCounter, Store, UserRecord } from './store/types.js';
@@ -62,6 +63,12 @@ export interface RestJwtOptions {
    * `@restjwt/core/memory` for one process, the Redis counter from `@restjwt/redis` for several.
    */
   rateCounter?: RateCounter;
+  /**
+   * Told what each token endpoint answered and in how long, how each guarded request was decided, and every logged
+   * event: for metrics (`createPrometheusMetrics` from `@restjwt/metrics`) or tracing. Never given a token, a
+   * password, a username or an address.
+   */
+  observer?: Observer;
 }
 
 /** The construction-time warning for rotation without blacklisting (`rotation_without_blacklist`). */
@@ -93,6 +100,7 @@ export class RestJwt {
   private readonly scheme: string;
   /** The store's synchronous user lookup, when it has one (memory, SQLite): guarded requests then await nothing. */
   private readonly lookUpNow: UserLookupNow | undefined;
+  private readonly observer: Observer | undefined;
   /** Where the token endpoints are served ({@link RestJwtOptions.prefix}); the refresh cookie's path is below it. */
   readonly prefix: string;
 
@@ -106,6 +114,9 @@ export class RestJwt {
     this.tokens = new TokenService(settings, this.keys, options.clock ?? Date.now, remote);
     this.store = options.store;
     this.lookUpNow = immediateUserLookup(options.store);
+    this.observer = options.observer;
+    const log = options.log ?? (() => {});
+    const observed = options.observer?.event?.bind(options.observer);
     this.catalogues = Object.fromEntries(settings.locales.map((l) => [l, builtinCatalogues[l] ?? en]));
     this.scheme = settings.authHeaderTypes[0] ?? 'Bearer';
     this.ctx = Object.freeze({
@@ -114,7 +125,7 @@ export class RestJwt {
       store: options.store,
       hasher: options.hasher ?? createPasswordHasher(),
       hooks: options.hooks ?? {},
-      log: options.log ?? (() => {}),
+      log: observed === undefined ? log : (event: LogEvent) => (log(event), notify(() => observed(event))),
       ...(settings.loginThrottle === false ? {} : { throttle: new LoginThrottle(requireCounter(options.rateCounter), settings.loginThrottle) }),
     });
     if (settings.rotateRefreshTokens && !settings.blacklistAfterRotation) {
@@ -156,6 +167,16 @@ export class RestJwt {
   async handle(name: EndpointName, req: CoreRequest): Promise<CoreResponse> {
     const spec = this.endpoints.find((e) => e.name === name);
     if (spec === undefined) throw new Error(`Unknown endpoint "${name}"`);
+    const observe = this.observer?.endpoint;
+    if (observe === undefined) return this.answer(spec, req);
+    const started = performance.now();
+    const res = await this.answer(spec, req);
+    const code = res.status >= 400 ? errorCode(res.body) : null;
+    notify(() => observe.call(this.observer, { endpoint: name, status: res.status, code, seconds: (performance.now() - started) / 1000 }));
+    return res;
+  }
+
+  private async answer(spec: EndpointSpec, req: CoreRequest): Promise<CoreResponse> {
     try {
       if (req.method === 'OPTIONS') return this.options(spec);
       if (req.method !== 'POST') throw new MethodNotAllowed(req.method, ['POST', 'OPTIONS']);
@@ -247,6 +268,20 @@ export class RestJwt {
    * no promise and waits for no microtask turn.
    */
   authorizeNow<U>(headers: HeaderMap, policy: AccessPolicy<U>, method?: string): Authorization<U> | Promise<Authorization<U>> {
+    const decided = this.decide(headers, policy, method);
+    if (this.observer?.authentication === undefined) return decided;
+    return decided instanceof Promise ? decided.then((result) => this.reported(result)) : this.reported(decided);
+  }
+
+  /** Tells the observer how a guarded request was decided; returns the decision. */
+  private reported<U>(result: Authorization<U>): Authorization<U> {
+    const outcome = result.response !== undefined ? (errorCode(result.response.body) ?? 'refused') : result.auth === null ? 'anonymous' : 'authenticated';
+    const status = result.response?.status ?? 200;
+    notify(() => this.observer?.authentication?.({ outcome, status }));
+    return result;
+  }
+
+  private decide<U>(headers: HeaderMap, policy: AccessPolicy<U>, method: string | undefined): Authorization<U> | Promise<Authorization<U>> {
     let found;
     try {
       found = authenticateNow(headers, this.tokens, this.store, { stateless: policy.stateless, method }, this.lookUpNow);
@@ -328,4 +363,10 @@ function requireCounter(counter: RateCounter | undefined): RateCounter {
 /** Builds the service; throws `ConfigurationError` with a clear message for bad settings or keys. */
 export function createRestJwt(options: RestJwtOptions): RestJwt {
   return new RestJwt(options);
+}
+
+/** An error body's `code`, when it has one. */
+function errorCode(body: unknown): string | null {
+  const code = (body as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : null;
 }

@@ -11,6 +11,7 @@ import { sqliteFilenameFromUrl, isSqliteUrl } from '@restjwt/sqlite';
 import { loadServeSettings } from '../config.js';
 import { CliError, reportError } from '../errors.js';
 import { booleanFromEnv, databaseOption, integerIn, redisOption } from '../options.js';
+import { listenMetrics, loadMetrics } from '../metrics.js';
 import { openCliStore } from '../store.js';
 
 interface ServeOptions {
@@ -22,6 +23,9 @@ interface ServeOptions {
   workers: number;
   /** False with `--no-request-log` or `RESTJWT_REQUEST_LOG=0`: no log line per request. */
   requestLog: boolean;
+  /** `--metrics-port`: Prometheus metrics on a listener of their own (see ../metrics.ts); off when undefined. */
+  metricsPort?: number;
+  metricsHost: string;
 }
 
 /** How long a shutdown may wait for in-flight requests before the process exits anyway. */
@@ -48,6 +52,12 @@ export function serveCommand(): Command {
         'do not log the access line written per request ({"msg":"request"} with method, route, status, ms); errors and start-up are still logged (or RESTJWT_REQUEST_LOG=0)',
       ),
     )
+    .addOption(
+      new Option('--metrics-port <port>', 'serve Prometheus metrics at GET /metrics on this port, off the public API (needs @restjwt/metrics)').argParser(
+        integerIn(0, 65535, '--metrics-port'),
+      ),
+    )
+    .option('--metrics-host <host>', 'address the metrics listener binds to', '127.0.0.1')
     .addHelpText(
       'after',
       '\nWithout a signing key (RESTJWT_SIGNING_KEY or signingKey in the config) and with an HMAC algorithm, serve\n' +
@@ -104,12 +114,18 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
   const { input, settings, notices, social } = await loadServeSettings({ config: options.config, database: options.database });
   if (!worker) for (const notice of notices) say(notice);
 
-  const store = await openCliStore(options.database, {
+  // Before anything opens: a missing @restjwt/metrics is one line naming the install.
+  const metricsPackage = options.metricsPort === undefined ? undefined : await loadMetrics();
+  const opened = await openCliStore(options.database, {
     redisUrl: options.redis ?? null,
     onEvent: (e) => {
       if (e.level !== 'info') say(`${e.event}: ${e.reason ?? ''}`);
     },
   });
+  // A worker's metrics are summed by the primary (see runPrimary); a single process serves its own.
+  const metrics = metricsPackage?.createPrometheusMetrics({ clusterWorker: worker });
+  const store = metrics === undefined ? opened : metrics.instrument(opened);
+  let metricsServer: import('node:http').Server | undefined;
   // Asynchronous stdout: flushed on every way out, so no line is lost at exit.
   const logs = stdoutDestination();
   process.once('exit', () => logs.flushSync());
@@ -125,7 +141,7 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
     let onEvent = (e: LogEvent): void => {
       if (e.level !== 'info' && (!worker || cluster.worker?.id === 1)) say(`${e.level === 'warn' ? 'warning' : 'error'} (${e.event}): ${e.reason ?? ''}`);
     };
-    const restjwt = createRestJwt({ store, settings: input, rateCounter, log: (e) => onEvent(e) });
+    const restjwt = createRestJwt({ store, settings: input, rateCounter, log: (e) => onEvent(e), ...(metrics === undefined ? {} : { observer: metrics.observer }) });
     // Social sign-in is an optional package: loaded only when the config names providers.
     const createSocialLogin =
       social === undefined ? undefined : (await importOptional(() => import('@restjwt/social'), 'social sign-in (the config\'s "social" key)', ['@restjwt/social'])).createSocialLogin;
@@ -145,6 +161,12 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
     } catch (error) {
       throw listenError(error, options.host, options.port);
     }
+    if (metrics !== undefined && !worker && options.metricsPort !== undefined) {
+      const registry = metrics.registry;
+      const listened = await listenMetrics(() => registry.metrics(), registry.contentType, options.metricsHost, options.metricsPort);
+      metricsServer = listened.server;
+      say(`metrics: ${listened.url} (Prometheus text format)`);
+    }
   } catch (error) {
     await app?.close();
     await store.close();
@@ -156,6 +178,7 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
   const stop = onShutdown(async () => {
     // app.close() stops accepting connections and waits for in-flight requests; only then is the store closed.
     await server.close();
+    metricsServer?.close();
     await store.close();
   }, !worker);
   // A worker whose primary is gone (killed without a chance to forward a signal) must not linger.
@@ -210,6 +233,7 @@ async function runPrimary(options: ServeOptions): Promise<void> {
         'Use a SQLite file (--database sqlite:./restjwt.sqlite3), a server database (postgres://…, mysql://…) or drop --workers.',
     );
   }
+  const metricsPackage = options.metricsPort === undefined ? undefined : await loadMetrics();
   // Create the key file before forking: workers starting together must all read the same key, not race to make one.
   const { notices, settings } = await loadServeSettings({ config: options.config, database: options.database });
   for (const notice of notices) say(notice);
@@ -218,6 +242,12 @@ async function runPrimary(options: ServeOptions): Promise<void> {
   // Migrate once here, so workers do not all try at the same moment.
   const store: Store = await openCliStore(options.database);
   await store.close();
+  if (metricsPackage !== undefined && options.metricsPort !== undefined) {
+    // Every worker's metrics, summed, on the primary's own listener.
+    const aggregator = new metricsPackage.AggregatorRegistry();
+    const listened = await listenMetrics(() => aggregator.clusterMetrics(), aggregator.contentType, options.metricsHost, options.metricsPort);
+    say(`metrics: ${listened.url} (Prometheus text format, every worker's metrics summed)`);
+  }
 
   const listening = new Set<number>();
   const restarts: number[] = [];
