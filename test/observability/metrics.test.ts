@@ -77,6 +77,8 @@ describe('metrics of an app that mounts restjwt itself', () => {
     expect(moved('restjwt_store_duration_seconds_count{operation="rotate"}')).toBe(2);
     expect(moved('restjwt_store_duration_seconds_count{operation="revokeFamily"}')).toBe(1);
     expect(moved('restjwt_store_unavailable_total{operation="rotate"}')).toBe(0);
+    // The first family was revoked on reuse and the second logged out: no session left.
+    expect(sample(after, 'restjwt_live_sessions')).toBe(0);
     // Never a token or a username in the text.
     for (const secret of [first.access, first.refresh, 'alice', PASSWORD]) expect(after).not.toContain(secret);
   });
@@ -144,7 +146,10 @@ describe('restjwt serve --metrics-port', () => {
     expect(new URL(metricsUrl).hostname).toBe('127.0.0.1');
     expect(new URL(metricsUrl).port).not.toBe(new URL(server.url).port);
     for (let i = 0; i < 3; i++) expect((await call(server.url, 'POST', '/api/token/', { username: 'alice', password: PASSWORD })).status).toBe(200);
-    expect(sample(await scrape(metricsUrl), 'restjwt_logins_total{outcome="ok"}')).toBe(3);
+    const text = await scrape(metricsUrl);
+    expect(sample(text, 'restjwt_logins_total{outcome="ok"}')).toBe(3);
+    // Three logins, three live sessions (counted in the store when scraped).
+    expect(sample(text, 'restjwt_live_sessions')).toBe(3);
     expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
     expect((await fetch(metricsUrl.replace('/metrics', '/other'))).status).toBe(404);
   }, 60_000);
@@ -161,5 +166,7 @@ describe('restjwt serve --metrics-port', () => {
     const text = await scrape(metricsUrl);
     expect(sample(text, 'restjwt_logins_total{outcome="ok"}')).toBe(20);
     expect(sample(text, 'restjwt_endpoint_duration_seconds_count{endpoint="obtainPair",status="200"}')).toBe(20);
+    // Both workers count the one database: reported once, not summed.
+    expect(sample(text, 'restjwt_live_sessions')).toBe(20);
   }, 60_000);
 });

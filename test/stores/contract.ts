@@ -784,6 +784,26 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
           expect(await s.listSessions(user.id, { includeEnded: true })).toEqual([touched]);
         });
 
+        it('countLiveSessions counts every user\'s sessions with a live token: not the logged-out, the expired or a token without a session', async (ctx) => {
+          const s = sessions(ctx);
+          const [ann, ben] = [await newUser(), await newUser()];
+          const base = await s.countLiveSessions();
+          const t0 = at(-10 * 60_000);
+          const a1 = await login(s, ann.id, t0);
+          await login(s, ann.id, t0);
+          const b1 = await login(s, ben.id, t0, { expiresAt: at(30 * 60_000) });
+          await s.recordOutstanding(makeToken({ userId: ben.id, familyId: 'no-session-recorded' }));
+          expect(await s.countLiveSessions()).toBe(base + 3);
+          // A rotation keeps its session live (the successor is); a logout of the family ends it.
+          expect(await s.rotate(a1, makeToken({ userId: ann.id, familyId: a1.jti }))).toBe('rotated');
+          expect(await s.countLiveSessions()).toBe(base + 3);
+          await s.revokeFamily(a1.jti);
+          expect(await s.countLiveSessions()).toBe(base + 2);
+          // Ben's token expires in 30 minutes: live now, not in 45.
+          expect(await s.countLiveSessions({ now: at(45 * 60_000) })).toBe(base + 1);
+          expect(b1.familyId).not.toBeNull();
+        });
+
         it('rotate with requestUse touches the session in the same step; a losing rotation touches nothing', async (ctx) => {
           const s = sessions(ctx);
           const user = await newUser();

@@ -14,9 +14,9 @@
  *
  * @packageDocumentation
  */
-import { AggregatorRegistry, Counter, Histogram, register, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, register, Registry } from 'prom-client';
 import type { AuthenticationObservation, EndpointObservation, LogEvent, Observer } from '@restjwt/core';
-import { CAPABILITY_METHODS } from '@restjwt/core/store-kit';
+import { CAPABILITY_METHODS, hasSessions } from '@restjwt/core/store-kit';
 
 export { AggregatorRegistry, Registry } from 'prom-client';
 
@@ -42,7 +42,8 @@ export interface PrometheusMetrics {
    * The store with each call timed (`<prefix>store_duration_seconds{operation}`) and its outages counted
    * (`<prefix>store_unavailable_total{operation}`); everything else, capabilities included, as the store itself. The
    * `immediateUsers` lookups (`findUserNow`: a cached row, a fraction of a microsecond) are passed through untimed:
-   * timing one would cost more than the lookup.
+   * timing one would cost more than the lookup. A store with sessions also gives `<prefix>live_sessions`, counted
+   * (`countLiveSessions`) when the metrics are scraped.
    */
   instrument<S extends object>(store: S): S;
 }
@@ -118,10 +119,34 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     },
   };
 
+  let sessionsGauge = false;
+  const liveSessions = (store: object): void => {
+    if (sessionsGauge || !hasSessions(store)) return;
+    sessionsGauge = true;
+    new Gauge({
+      name: `${p}live_sessions`,
+      help: 'Sessions (refresh-token families) with a token neither blacklisted nor expired, every user\'s, counted when scraped.',
+      registers: [registry],
+      // Every worker counts the same database: the primary reports one of them, not their sum.
+      aggregator: 'max',
+      async collect() {
+        try {
+          this.set(await store.countLiveSessions());
+        } catch {
+          // The store is down (counted in store_unavailable_total): the scrape still answers, with the last count.
+        }
+      },
+    });
+  };
+
   return {
     registry,
     observer,
-    instrument: (store) => timedStore(store, storeSeconds, storeUnavailable),
+    instrument: (store) => {
+      const timed = timedStore(store, storeSeconds, storeUnavailable);
+      liveSessions(timed);
+      return timed;
+    },
   };
 }
 

@@ -25,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '@restjwt/core';
-import { CAPABILITY_METHODS, hasCapability, isBlacklistSource, type StoreCapability, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type IdentityStore, type OneTimeStore, type OutstandingToken, type RotateOptions, type RotateResult, type SessionStore, type Store, closedStoreError, checkBatchSize } from '@restjwt/core/store-kit';
+import { CAPABILITY_METHODS, hasCapability, isBlacklistSource, type StoreCapability, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type IdentityStore, type ImmediateUserLookup, type OneTimeStore, type OutstandingToken, type RotateOptions, type RotateResult, type SessionStore, type Store, closedStoreError, checkBatchSize } from '@restjwt/core/store-kit';
 import { connectRedis, createRedisClient, redisTarget, redisUnavailable, type RedisConnectOptions } from './connect.js';
 import { RedisRateCounter } from './rate-counter.js';
 
@@ -124,7 +124,10 @@ const PASSED_ON = [
 ] as const satisfies readonly (keyof CacheableStore)[];
 
 /** The optional capabilities passed on when the inner store has them (none touches revocations either). */
-const PASSED_ON_CAPABILITIES = ['sessions', 'identities', 'oneTime'] as const satisfies readonly StoreCapability[];
+const PASSED_ON_CAPABILITIES = ['sessions', 'identities', 'oneTime', 'immediateUsers'] as const satisfies readonly StoreCapability[];
+
+/** Passed-on methods that answer synchronously (the immediate user lookup): refused by a throw, not a rejection, once closed. */
+const SYNCHRONOUS: ReadonlySet<string> = new Set(CAPABILITY_METHODS.immediateUsers);
 
 /**
  * The passed-on methods, which the constructor defines on each instance (see {@link RedisCachedStore}): declared
@@ -134,7 +137,8 @@ export interface RedisCachedStore
   extends Pick<CacheableStore, (typeof PASSED_ON)[number]>,
     Partial<SessionStore>,
     Partial<IdentityStore>,
-    Partial<OneTimeStore> {}
+    Partial<OneTimeStore>,
+    Partial<ImmediateUserLookup> {}
 
 /**
  * The {@link Store} returned by {@link withRedisCache}: users and tokens from the inner store, revocations cached.
@@ -325,9 +329,14 @@ export class RedisCachedStore implements Store, BlacklistSource {
   private passOn(names: readonly string[]): void {
     const inner = this.inner;
     for (const name of names) {
-      const method = Reflect.get(inner, name) as (...args: unknown[]) => Promise<unknown>;
+      const method = Reflect.get(inner, name) as (...args: unknown[]) => unknown;
       // Not async: on the hot path (findUser) the inner store's promise is returned as it is.
-      const passed = (...args: unknown[]): Promise<unknown> => (this.closed ? Promise.reject(this.closedError()) : method.apply(inner, args));
+      const passed = SYNCHRONOUS.has(name)
+        ? (...args: unknown[]): unknown => {
+            if (this.closed) throw this.closedError();
+            return method.apply(inner, args);
+          }
+        : (...args: unknown[]): unknown => (this.closed ? Promise.reject(this.closedError()) : method.apply(inner, args));
       Object.defineProperty(this, name, { value: passed, enumerable: false, writable: false, configurable: false });
     }
   }

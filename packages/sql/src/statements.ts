@@ -319,6 +319,15 @@ export class SqlStatements {
       .execute();
   }
 
+  async countLiveSessions(now: Date): Promise<number> {
+    const row = await this.db
+      .selectFrom('restjwt_session as s')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where((eb) => eb.exists(liveToken(eb, now)))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   listSessions(userId: string, now: Date, includeEnded: boolean) {
     let query = this.db
       .selectFrom('restjwt_session as s')

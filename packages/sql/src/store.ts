@@ -326,6 +326,11 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     return this.exec.withDeadline(() => this.q.sessionOwner(familyId));
   }
 
+  async countLiveSessions(options: { now?: Date } = {}): Promise<number> {
+    const now = new Date(toMillis(options.now ?? new Date(Date.now()), 'now'));
+    return this.exec.withDeadline(() => this.q.countLiveSessions(now));
+  }
+
   /** Outstanding tokens, newest first (by `createdAt`, then the later recorded), at most 1000 per call (default 100). */
   async listTokens(options: { userId?: string; blacklisted?: boolean; limit?: number; offset?: number } = {}): Promise<TokenListing[]> {
     const { limit, offset } = checkTokenListing(options);

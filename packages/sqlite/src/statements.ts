@@ -53,6 +53,7 @@ export interface Prepared {
   touchSession: Stmt<[number, string | null, string | null, string, number]>;
   listSessions: Stmt<[{ now: number; userId: number; all: number }], SessionRow>;
   sessionOwner: Stmt<[string], number>;
+  countLiveSessions: Stmt<[{ now: number }], number>;
   listTokens: Record<TokenFilter, Stmt<[{ userId: number | null; limit: number; offset: number }], TokenListingRow>>;
   countUsers: Stmt<[], number>;
   findIdentity: Stmt<[string, string], IdentityRow>;
@@ -290,6 +291,7 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
        ORDER BY s.created_at DESC, s.id DESC`,
     ),
     sessionOwner: db.prepare<[string], number>('SELECT user_id FROM restjwt_session WHERE family_id = ?').pluck(),
+    countLiveSessions: db.prepare<[{ now: number }], number>(`SELECT count(*) FROM restjwt_session s WHERE EXISTS (${liveToken})`).pluck(),
     listTokens: Object.fromEntries(filters.map((f) => [f, listTokens(f)])) as Prepared['listTokens'],
     countUsers: db.prepare<[], number>('SELECT count(*) FROM restjwt_user').pluck(),
     findIdentity: db.prepare<[string, string], IdentityRow>(`${identity} WHERE provider = ? AND subject = ?`),

@@ -328,6 +328,10 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     });
   }
 
+  countLiveSessions(options: { now?: Date } = {}): Promise<number> {
+    return this.withStatements((q) => q.countLiveSessions.get({ now: toMillis(options.now ?? new Date(Date.now()), 'now') }) ?? 0);
+  }
+
   sessionOwner(familyId: string): Promise<string | null> {
     return this.withStatements((q) => {
       const owner = q.sessionOwner.get(familyId);

@@ -33,7 +33,7 @@ export type StoreCapability = keyof StoreCapabilityInterfaces;
 export const CAPABILITY_METHODS = {
   blacklistSource: ['listBlacklisted'],
   importUsers: ['importUser'],
-  sessions: ['recordSession', 'touchSession', 'listSessions', 'sessionOwner', 'listTokens', 'countUsers'],
+  sessions: ['recordSession', 'touchSession', 'listSessions', 'sessionOwner', 'countLiveSessions', 'listTokens', 'countUsers'],
   identities: ['findIdentity', 'linkIdentity', 'touchIdentity', 'unlinkIdentity', 'listIdentities'],
   oneTime: ['putOneTime', 'takeOneTime'],
   immediateUsers: ['findUserNow'],

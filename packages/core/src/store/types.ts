@@ -326,6 +326,11 @@ export interface SessionStore {
   /** The user owning `familyId`, or null when there is no such session. */
   sessionOwner(familyId: string): Promise<string | null>;
   /**
+   * How many sessions are live at `now` (default: the current time): a token of the family neither blacklisted nor
+   * expired. Every user's, for a gauge (`restjwt_live_sessions`); one counting query.
+   */
+  countLiveSessions(options?: { now?: Date }): Promise<number>;
+  /**
    * Outstanding tokens, newest first (by `createdAt`, then the later recorded), filtered by user and/or blacklist
    * state, with their user's name. `limit` defaults to 100 and is lowered to 1000 when larger.
    *

@@ -359,6 +359,17 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     return this.sessions.get(familyId)?.userId ?? null;
   }
 
+  async countLiveSessions(options: { now?: Date } = {}): Promise<number> {
+    this.assertOpen();
+    const now = toMillis(options.now ?? new Date(Date.now()), 'now');
+    const live = new Set<string>();
+    for (const row of this.tokens.values()) {
+      const family = row.token.familyId;
+      if (family !== null && row.blacklistedAt === undefined && row.token.expiresAt.getTime() > now && this.sessions.has(family)) live.add(family);
+    }
+    return live.size;
+  }
+
   /** Outstanding tokens, newest first (by `createdAt`, then latest recorded), at most 1000 per call (default 100). */
   async listTokens(options: { userId?: string; blacklisted?: boolean; limit?: number; offset?: number } = {}): Promise<TokenListing[]> {
     this.assertOpen();

@@ -111,11 +111,11 @@ function hasSharedCounter(store: Store): store is Store & { rateCounter: RateCou
  * A cluster worker stays quiet: its primary prints the start-up lines once for all workers.
  */
 async function runServer(options: ServeOptions, worker: boolean): Promise<void> {
+  // Before anything is read or opened: a missing @restjwt/metrics is one line naming the install.
+  const metricsPackage = options.metricsPort === undefined ? undefined : await loadMetrics();
   const { input, settings, notices, social } = await loadServeSettings({ config: options.config, database: options.database });
   if (!worker) for (const notice of notices) say(notice);
 
-  // Before anything opens: a missing @restjwt/metrics is one line naming the install.
-  const metricsPackage = options.metricsPort === undefined ? undefined : await loadMetrics();
   const opened = await openCliStore(options.database, {
     redisUrl: options.redis ?? null,
     onEvent: (e) => {
