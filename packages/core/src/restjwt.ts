@@ -167,12 +167,12 @@ export class RestJwt {
   async handle(name: EndpointName, req: CoreRequest): Promise<CoreResponse> {
     const spec = this.endpoints.find((e) => e.name === name);
     if (spec === undefined) throw new Error(`Unknown endpoint "${name}"`);
-    const observe = this.observer?.endpoint;
-    if (observe === undefined) return this.answer(spec, req);
+    if (this.observer?.endpoint === undefined) return this.answer(spec, req);
     const started = performance.now();
     const res = await this.answer(spec, req);
+    const seconds = (performance.now() - started) / 1000;
     const code = res.status >= 400 ? errorCode(res.body) : null;
-    notify(() => observe.call(this.observer, { endpoint: name, status: res.status, code, seconds: (performance.now() - started) / 1000 }));
+    notify(() => this.observer?.endpoint?.({ endpoint: name, status: res.status, code, seconds }));
     return res;
   }
 

@@ -15,7 +15,7 @@
  * @packageDocumentation
  */
 import { AggregatorRegistry, Counter, Gauge, Histogram, register, Registry } from 'prom-client';
-import type { AuthenticationObservation, EndpointObservation, LogEvent, Observer } from '@restjwt/core';
+import { StoreUnavailableError, type AuthenticationObservation, type EndpointObservation, type LogEvent, type Observer } from '@restjwt/core';
 import { CAPABILITY_METHODS, hasSessions } from '@restjwt/core/store-kit';
 
 export { AggregatorRegistry, Registry } from 'prom-client';
@@ -159,8 +159,7 @@ function timedStore<S extends object>(store: S, seconds: Histogram<'operation'>,
   const wrap = (name: string, method: (...args: unknown[]) => unknown) => {
     const timer = seconds.labels({ operation: name });
     const failed = (err: unknown): void => {
-      // The core's own outage error, by name: this package need not load the core's classes to tell it.
-      if ((err as { name?: unknown } | null)?.name === 'StoreUnavailableError') unavailable.inc({ operation: name });
+      if (err instanceof StoreUnavailableError) unavailable.inc({ operation: name });
     };
     return function timed(this: unknown, ...args: unknown[]): unknown {
       const started = performance.now();

@@ -178,13 +178,13 @@ async function tokenStateUp(db: Kysely<unknown>, dialect: SqlDialect, schema: st
   const table = (name: string) => sql.table(schema === undefined ? name : `${schema}.${name}`);
   const retired = 'restjwt_blacklisted_token_0004';
   await db.schema.alterTable('restjwt_outstanding_token').addColumn('blacklisted_at', instant(dialect)).execute();
-  if (dialect === 'postgres') await sql`ALTER TABLE ${table('restjwt_blacklisted_token')} RENAME TO ${sql.id(retired)}`.execute(db);
-  else await sql`RENAME TABLE ${table('restjwt_blacklisted_token')} TO ${table(retired)}`.execute(db);
   if (dialect === 'postgres') {
+    await sql`ALTER TABLE ${table('restjwt_blacklisted_token')} RENAME TO ${sql.id(retired)}`.execute(db);
     await sql`UPDATE ${table('restjwt_outstanding_token')} AS o SET blacklisted_at = b.blacklisted_at
       FROM ${table(retired)} AS b WHERE b.token_id = o.id`.execute(db);
     await sql`ALTER TABLE ${table('restjwt_outstanding_token')} DROP CONSTRAINT restjwt_outstanding_token_user_id_fk`.execute(db);
   } else {
+    await sql`RENAME TABLE ${table('restjwt_blacklisted_token')} TO ${table(retired)}`.execute(db);
     await sql`UPDATE ${table('restjwt_outstanding_token')} AS o JOIN ${table(retired)} AS b ON b.token_id = o.id
       SET o.blacklisted_at = b.blacklisted_at`.execute(db);
     await sql`ALTER TABLE ${table('restjwt_outstanding_token')} DROP FOREIGN KEY restjwt_outstanding_token_user_id_fk`.execute(db);

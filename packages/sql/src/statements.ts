@@ -124,7 +124,7 @@ export class SqlStatements {
    * Inserts the token unless its jti is recorded (live, or in `state`); an unknown user id is stored as NULL, as
    * simplejwt does. True when this call inserted it.
    */
-  insertOutstanding(trx: Trx, token: TokenValues, state?: { blacklisted_at: Date; replaced_by: string | null }): Promise<boolean> {
+  insertOutstanding(trx: Trx, token: TokenValues, state?: { blacklisted_at: Date; replaced_by?: string }): Promise<boolean> {
     const insert = trx.insertInto('restjwt_outstanding_token').values((eb) => ({
       jti: token.jti,
       user_id: token.userId === null ? null : eb.selectFrom('restjwt_user').select('id').where('id', '=', token.userId),
@@ -148,11 +148,10 @@ export class SqlStatements {
    * update in the same transaction would have to upgrade, a deadlock between any two such transactions.
    */
   async blacklistRow(trx: Trx, token: TokenValues, replacedBy?: string): Promise<{ familyId: string | null } | undefined> {
-    const at = new Date(Date.now());
-    const state = { blacklisted_at: at, replaced_by: replacedBy ?? null };
+    const state = { blacklisted_at: new Date(Date.now()), ...(replacedBy === undefined ? {} : { replaced_by: replacedBy }) };
     const update = trx
       .updateTable('restjwt_outstanding_token')
-      .set(replacedBy === undefined ? { blacklisted_at: at } : state)
+      .set(state)
       .where('jti', '=', token.jti)
       .where('blacklisted_at', 'is', null);
     if (Number((await update.executeTakeFirst()).numUpdatedRows) === 1) {

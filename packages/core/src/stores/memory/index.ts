@@ -25,6 +25,9 @@ interface TokenRow {
   replacedBy?: string;
 }
 
+/** Whether the token of `row` keeps its session live at `now` (ms): neither blacklisted nor expired. */
+const liveAt = (row: TokenRow, now: number): boolean => row.blacklistedAt === undefined && row.token.expiresAt.getTime() > now;
+
 /** A login session (family); times in ms. */
 interface SessionRow {
   userId: string;
@@ -330,7 +333,7 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
       if (family === undefined) continue;
       const expires = row.token.expiresAt.getTime();
       family.expiresAt = family.expiresAt === null ? expires : Math.max(family.expiresAt, expires);
-      if (row.blacklistedAt === undefined && expires > now) family.active = true;
+      if (liveAt(row, now)) family.active = true;
     }
     const records: SessionRecord[] = [];
     for (const [familyId, family] of mine) {
@@ -365,7 +368,7 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     const live = new Set<string>();
     for (const row of this.tokens.values()) {
       const family = row.token.familyId;
-      if (family !== null && row.blacklistedAt === undefined && row.token.expiresAt.getTime() > now && this.sessions.has(family)) live.add(family);
+      if (family !== null && liveAt(row, now) && this.sessions.has(family)) live.add(family);
     }
     return live.size;
   }
