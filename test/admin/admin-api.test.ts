@@ -598,14 +598,14 @@ describe.skipIf(!postgres.ok)('admin API: concurrent unlinks on PostgreSQL (the 
 describe('admin API: settings', () => {
   it('answers whether logins record last_login, as the server is configured, and the user list agrees', async () => {
     for (const updateLastLogin of [false, true]) {
-      const t = await startApp({ ...SETTINGS, updateLastLogin }, { store: createMemoryStore() });
+      const t = await startApp({ ...SETTINGS, updateLastLogin, auditLog: updateLastLogin }, { store: createMemoryStore() });
       try {
         await t.user('admin', { isStaff: true });
         const staff = bearer((await t.login('admin')).access);
         const r = await t.get('/api/admin/settings/', staff);
         expect(r.status).toBe(200);
         expect(r.headers.get('cache-control')).toBe('no-store');
-        expect(r.json).toEqual({ update_last_login: updateLastLogin });
+        expect(r.json).toEqual({ update_last_login: updateLastLogin, audit_log: updateLastLogin });
         // What the setting means for the admin who just logged in.
         const me = (await t.get('/api/admin/users/', staff)).json.results[0] as { username: string; last_login: string | null };
         expect(me.username).toBe('admin');
@@ -690,6 +690,8 @@ describe('admin API: HTTP details', () => {
         'GET /api/admin/users/{id}/identities/',
         'POST /api/admin/users/{id}/identities/{provider}/{subject}/unlink/',
         'GET /api/admin/tokens/',
+        'GET /api/admin/audit/',
+        'GET /api/admin/audit/summary/',
         'GET /api/admin/settings/',
         'POST /api/admin/flush/',
       ].sort(),

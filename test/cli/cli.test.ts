@@ -289,6 +289,49 @@ describe('database maintenance', () => {
     expect(r.stderr).toMatch(/deleted 2 expired tokens…/);
     expect(run(cwd, ['flushexpiredtokens']).stdout).toBe('Deleted 0 expired tokens.\n');
   });
+
+  test('flushaudit trims the audit log to the retention (auditRetention, or --older-than) in batches, with progress', async () => {
+    const cwd = freshDir();
+    const store = await openSqliteStore({ filename: join(cwd, 'restjwt.sqlite3') });
+    const day = 86_400_000;
+    const event = (ageDays: number) => ({ type: 'login_failed' as const, at: new Date(Date.now() - ageDays * day), userId: null, username: 'x', actorId: null, familyId: null, clientAddress: null, userAgent: null, detail: {} });
+    // 1 500 events older than 90 days (two batches), 3 between 10 and 90 days, 2 recent ones.
+    for (let i = 0; i < 1500; i++) await store.appendAudit(event(91 + (i % 30)));
+    for (const age of [11, 40, 89]) await store.appendAudit(event(age));
+    for (const age of [0, 1]) await store.appendAudit(event(age));
+    await store.close();
+
+    const r = run(cwd, ['flushaudit']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Deleted 1500 audit events from before \d{4}-\d{2}-\d{2}T/);
+    expect(r.stderr).toMatch(/deleted 1000 audit events…\ndeleted 1500 audit events…/);
+    // A shorter retention from the settings, then from the flag.
+    const settings = { RESTJWT_SETTINGS: JSON.stringify({ auditRetention: '30d' }) };
+    expect(run(cwd, ['flushaudit'], { env: settings }).stdout).toMatch(/^Deleted 2 audit events /);
+    expect(run(cwd, ['flushaudit', '--older-than', '12h']).stdout).toMatch(/^Deleted 2 audit events /);
+    const reopened = await openSqliteStore({ filename: join(cwd, 'restjwt.sqlite3') });
+    try {
+      expect((await reopened.listAudit()).events.map((e) => Math.round((Date.now() - e.at.getTime()) / day))).toEqual([0]);
+    } finally {
+      await reopened.close();
+    }
+    const bad = run(cwd, ['flushaudit', '--older-than', 'soon']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--older-than must be a duration such as "90d"/);
+  });
+
+  test('changepassword writes a password_changed audit event (via the command line, no actor)', async () => {
+    const cwd = freshDir();
+    expect(run(cwd, ['createuser', 'alice', '--password-stdin'], { input: 'pw-1\n' }).status).toBe(0);
+    expect(run(cwd, ['changepassword', 'alice', '--password-stdin'], { input: 'pw-2\n' }).status).toBe(0);
+    const store = await openSqliteStore({ filename: join(cwd, 'restjwt.sqlite3') });
+    try {
+      const alice = await store.findUser('username', 'alice');
+      expect((await store.listAudit()).events).toMatchObject([{ type: 'password_changed', userId: alice?.id, username: 'alice', actorId: null, detail: { via: 'cli' } }]);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('keygen', () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrometheusMetrics } from '@restjwt/metrics';
+import { createMemoryRateCounter } from '@restjwt/core/memory';
 import { openSqliteStore } from '@restjwt/sqlite';
 import { PASSWORD, startApp, type TestApp } from '../helpers/server.js';
 import { builtCli } from '../helpers/built-cli.js';
@@ -92,6 +93,28 @@ describe('metrics of an app that mounts restjwt itself', () => {
     expect(sample(after, 'restjwt_logins_total{outcome="no_active_account"}') - sample(before, 'restjwt_logins_total{outcome="no_active_account"}')).toBe(1000);
     expect(after).not.toContain('guess-');
   }, 60_000);
+
+  it('counts throttled logins as such: 3 failures fill the limit, the next 2 attempts are throttled (429)', async () => {
+    const m = createPrometheusMetrics();
+    const limited = await startApp(
+      { loginThrottle: { perUsernameAndAddress: { limit: 3, windowSeconds: 60 } } },
+      { store: m.instrument(await openSqliteStore({ filename: ':memory:' })), observer: m.observer, rateCounter: createMemoryRateCounter() },
+    );
+    try {
+      await limited.user('carol');
+      for (let i = 0; i < 3; i++) expect((await limited.post('/api/token/', { username: 'carol', password: 'wrong' })).status).toBe(401);
+      // Over the limit even the right password is refused.
+      expect((await limited.post('/api/token/', { username: 'carol', password: 'wrong' })).status).toBe(429);
+      expect((await limited.post('/api/token/', { username: 'carol', password: PASSWORD })).status).toBe(429);
+      const text = await m.registry.metrics();
+      expect(sample(text, 'restjwt_logins_total{outcome="throttled"}')).toBe(2);
+      expect(sample(text, 'restjwt_logins_total{outcome="no_active_account"}')).toBe(3);
+      expect(sample(text, 'restjwt_logins_total{outcome="ok"}')).toBe(0);
+      expect(sample(text, 'restjwt_endpoint_duration_seconds_count{endpoint="obtainPair",status="429"}')).toBe(2);
+    } finally {
+      await limited.close();
+    }
+  });
 
   it('counts a store outage per operation, as the 503 answer', async () => {
     const dir2 = mkdtempSync(join(tmpdir(), 'restjwt-metrics-outage-'));

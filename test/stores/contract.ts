@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, type TestContext } from 'vitest';
 import { StoreUnavailableError, UserExistsError } from '../../packages/core/src/store/errors.js';
-import { hasIdentities, hasSessions, immediateUserLookup } from '../../packages/core/src/store/capabilities.js';
-import type { BlacklistPage, BlacklistSource, IdentityStore, OneTimeStore, OutstandingToken, SessionStore, SessionUse, Store } from '../../packages/core/src/store/types.js';
+import { hasAudit, hasIdentities, hasSessions, immediateUserLookup } from '../../packages/core/src/store/capabilities.js';
+import type { AuditEvent, AuditEventType, AuditPage, AuditStore, BlacklistPage, BlacklistSource, IdentityStore, OneTimeStore, OutstandingToken, SessionStore, SessionUse, Store } from '../../packages/core/src/store/types.js';
 
 /** Knobs for backends whose limits differ; the defaults are what every backend should meet. */
 export interface StoreContractOptions {
@@ -1168,6 +1168,197 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
           expect(await s.takeOneTime(old, at(-HOUR, now))).toBeNull();
           expect(await s.takeOneTime(live, new Date(now))).toBe('live');
         });
+      });
+    });
+
+    describe('audit log (optional: AuditStore)', () => {
+      const expected = options.capabilities ?? true;
+      /** The store as an audit store, or the test is skipped. */
+      const audited = (ctx: TestContext): Store & AuditStore & IdentityStore => {
+        if (!hasAudit(store)) ctx.skip();
+        return store as Store & AuditStore & IdentityStore;
+      };
+      const event = (type: AuditEventType, overrides: Partial<AuditEvent> = {}): AuditEvent => ({
+        type,
+        at: new Date(),
+        userId: null,
+        username: null,
+        actorId: null,
+        familyId: null,
+        clientAddress: '203.0.113.9',
+        userAgent: 'Agent/2.0',
+        detail: {},
+        ...overrides,
+      });
+      const all = async (s: AuditStore) => (await s.listAudit({ limit: 500 })).events;
+
+      it(`the store ${expected ? 'has' : 'does not have'} it`, () => {
+        expect(hasAudit(store)).toBe(expected);
+      });
+
+      it('appendAudit writes an event exactly as given, and listAudit returns it with an id', async (ctx) => {
+        const s = audited(ctx);
+        const at = new Date(Math.floor(Date.now() / 1000) * 1000 + 123);
+        await s.appendAudit(event('login_failed', { at, username: 'mallory', detail: { reason: 'bad_password', attempt: 3, locked: false, note: null } }));
+        const [row, ...rest] = await all(s);
+        expect(rest).toEqual([]);
+        expect(row).toEqual({
+          id: expect.stringMatching(/^[1-9][0-9]*$/),
+          type: 'login_failed',
+          at,
+          userId: null,
+          username: 'mallory',
+          actorId: null,
+          familyId: null,
+          clientAddress: '203.0.113.9',
+          userAgent: 'Agent/2.0',
+          detail: { reason: 'bad_password', attempt: 3, locked: false, note: null },
+        });
+      });
+
+      it('clips what only informs instead of refusing it, and refuses a bad event before writing anything', async (ctx) => {
+        const s = audited(ctx);
+        await s.appendAudit(event('login_failed', { username: 'u'.repeat(300), userAgent: 'a'.repeat(2000), clientAddress: 'c'.repeat(400), detail: { reason: 'r'.repeat(500) } }));
+        const [row] = await all(s);
+        expect(row?.username).toHaveLength(150);
+        expect(row?.userAgent).toHaveLength(512);
+        expect(row?.clientAddress).toHaveLength(255);
+        expect(String(row?.detail.reason)).toHaveLength(200);
+        await expect(s.appendAudit(event('nope' as AuditEventType))).rejects.toBeInstanceOf(RangeError);
+        await expect(s.appendAudit(event('login', { at: new Date(Number.NaN) }))).rejects.toBeInstanceOf(RangeError);
+        await expect(s.appendAudit(event('login', { detail: { bad: {} as unknown as string } }))).rejects.toBeInstanceOf(RangeError);
+        const user = await newUser();
+        await expect(s.setPassword(user.id, 'x', { audit: event('nope' as AuditEventType) })).rejects.toBeInstanceOf(RangeError);
+        // Refused before the change: the password is unchanged.
+        expect((await s.findUser('id', user.id))?.passwordHash).toBe(user.passwordHash);
+        expect(await all(s)).toHaveLength(1);
+      });
+
+      it('each audited change writes its event with the change, and only when the change happens', async (ctx) => {
+        const s = audited(ctx);
+        const created = await s.createUser({ username: 'audited', passwordHash: 'h' }, { audit: event('user_created', { actorId: '99' }) });
+        const token = makeToken({ userId: created.id });
+        token.familyId = token.jti;
+        await s.recordOutstanding(token, { audit: event('login', { userId: created.id, familyId: token.jti }) });
+        // Recorded already: no second login event.
+        await s.recordOutstanding(token, { audit: event('login', { userId: created.id, familyId: token.jti }) });
+        await s.setPassword(created.id, 'h2', { audit: event('password_changed', { userId: created.id }) });
+        await s.setActive(created.id, false, { audit: event('user_deactivated', { userId: created.id, actorId: '99' }) });
+        // No such user: nothing changed, nothing recorded.
+        await s.setPassword('424242', 'h3', { audit: event('password_changed', { userId: '424242' }) });
+        await s.setActive('424242', true, { audit: event('user_activated', { userId: '424242' }) });
+        expect(await s.blacklist(token, { audit: event('logout', { userId: created.id }) })).toBe('blacklisted');
+        expect(await s.blacklist(token, { audit: event('logout', { userId: created.id }) })).toBe('already_blacklisted');
+        const second = makeToken({ userId: created.id, familyId: 'fam-2' });
+        await s.recordOutstanding(second);
+        const third = makeToken({ userId: created.id, familyId: 'fam-3' });
+        await s.recordOutstanding(third);
+        expect(await s.revokeFamily('fam-2', { audit: event('refresh_reuse', { userId: created.id, familyId: 'fam-2' }) })).toBe(1);
+        expect(await s.revokeUser(created.id, { audit: event('logout_all', { userId: created.id }) })).toBe(1);
+        expect(await s.revokeUser(created.id, { audit: event('sessions_revoked', { userId: created.id, actorId: '99' }) })).toBe(0);
+        const events = (await all(s)).reverse();
+        expect(events.map((e) => e.type)).toEqual(['user_created', 'login', 'password_changed', 'user_deactivated', 'logout', 'refresh_reuse', 'logout_all', 'sessions_revoked']);
+        expect(events[0]).toMatchObject({ userId: created.id, username: 'audited', actorId: '99' });
+        expect(events.slice(5).map((e) => e.detail)).toEqual([{ revoked: 1 }, { revoked: 1 }, { revoked: 0 }]);
+        // Ids increase with every event.
+        const ids = events.map((e) => BigInt(e.id));
+        expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
+      });
+
+      it('an unlink writes its event only when it unlinks', async (ctx) => {
+        const s = audited(ctx);
+        if (!hasIdentities(s)) ctx.skip();
+        const user = await newUser();
+        await s.linkIdentity({ provider: 'github', subject: '1', userId: user.id, email: null, at: new Date() });
+        const audit = event('identity_unlinked', { userId: user.id, detail: { provider: 'github' } });
+        expect(await s.unlinkIdentity(user.id, 'github', '2', { audit })).toBe('not_found');
+        expect(await s.unlinkIdentity(user.id, 'github', '1', { audit })).toBe('unlinked');
+        expect((await all(s)).map((e) => e.type)).toEqual(['identity_unlinked']);
+      });
+
+      it('a failed change leaves no event: a username taken, an unknown user to link', async (ctx) => {
+        const s = audited(ctx);
+        await newUser('taken');
+        await expect(s.createUser({ username: 'taken', passwordHash: 'h' }, { audit: event('user_created') })).rejects.toBeInstanceOf(UserExistsError);
+        expect(await all(s)).toEqual([]);
+      });
+
+      it(`of ${concurrency} concurrent logouts of one token, one blacklists it and writes the one event`, async (ctx) => {
+        const s = audited(ctx);
+        const token = makeToken();
+        const results = await Promise.all(Array.from({ length: concurrency }, () => s.blacklist(token, { audit: event('logout') })));
+        expect(results.filter((r) => r === 'blacklisted')).toHaveLength(1);
+        expect(await all(s)).toHaveLength(1);
+      });
+
+      it('listAudit filters by user (id or username), type and time, newest first, in pages', async (ctx) => {
+        const s = audited(ctx);
+        const base = Date.now() - 10 * 60_000;
+        const at = (minutes: number) => new Date(base + minutes * 60_000);
+        await s.appendAudit(event('login_failed', { at: at(0), username: 'alice', detail: { reason: 'bad_password' } }));
+        await s.appendAudit(event('login', { at: at(1), userId: '7', username: 'alice' }));
+        await s.appendAudit(event('login_failed', { at: at(2), username: 'bob' }));
+        await s.appendAudit(event('logout', { at: at(3), userId: '7' }));
+        await s.appendAudit(event('login', { at: at(4), userId: '8', username: 'bob' }));
+        const types = (page: AuditPage) => page.events.map((e) => `${e.type}@${(e.at.getTime() - base) / 60_000}`);
+        expect(types(await s.listAudit())).toEqual(['login@4', 'logout@3', 'login_failed@2', 'login@1', 'login_failed@0']);
+        expect(types(await s.listAudit({ user: 'alice' }))).toEqual(['login@1', 'login_failed@0']);
+        expect(types(await s.listAudit({ user: '7' }))).toEqual(['logout@3', 'login@1']);
+        expect(types(await s.listAudit({ type: 'login_failed' }))).toEqual(['login_failed@2', 'login_failed@0']);
+        expect(types(await s.listAudit({ since: at(1), until: at(3) }))).toEqual(['login_failed@2', 'login@1']);
+        expect(types(await s.listAudit({ user: 'bob', type: 'login', since: at(4) }))).toEqual(['login@4']);
+        // Pages of two follow the cursor to the end.
+        const first = await s.listAudit({ limit: 2 });
+        expect(types(first)).toEqual(['login@4', 'logout@3']);
+        const second = await s.listAudit({ limit: 2, cursor: first.next });
+        expect(types(second)).toEqual(['login_failed@2', 'login@1']);
+        const last = await s.listAudit({ limit: 2, cursor: second.next });
+        expect(types(last)).toEqual(['login_failed@0']);
+        expect(last.next).toBeNull();
+        await expect(s.listAudit({ limit: 0 })).rejects.toBeInstanceOf(RangeError);
+        await expect(s.listAudit({ limit: 501 })).rejects.toBeInstanceOf(RangeError);
+        await expect(s.listAudit({ cursor: 'x' })).rejects.toBeInstanceOf(RangeError);
+        await expect(s.listAudit({ type: 'nope' as AuditEventType })).rejects.toBeInstanceOf(RangeError);
+      });
+
+      it('countAudit counts events per type per bucket in [since, until)', async (ctx) => {
+        const s = audited(ctx);
+        const since = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60 * 60_000);
+        const at = (ms: number) => new Date(since.getTime() + ms);
+        await s.appendAudit(event('login', { at: at(-1) }));
+        await s.appendAudit(event('login', { at: at(0) }));
+        await s.appendAudit(event('login', { at: at(59_999) }));
+        await s.appendAudit(event('login_failed', { at: at(30_000) }));
+        await s.appendAudit(event('login', { at: at(60_000) }));
+        await s.appendAudit(event('refresh_reuse', { at: at(59 * 60_000 + 59_999) }));
+        await s.appendAudit(event('login', { at: at(60 * 60_000) }));
+        const counts = await s.countAudit({ since, until: at(60 * 60_000), bucketSeconds: 60 });
+        expect(counts).toEqual([
+          { type: 'login', bucket: 0, count: 2 },
+          { type: 'login_failed', bucket: 0, count: 1 },
+          { type: 'login', bucket: 1, count: 1 },
+          { type: 'refresh_reuse', bucket: 59, count: 1 },
+        ]);
+        await expect(s.countAudit({ since, until: since, bucketSeconds: 60 })).rejects.toBeInstanceOf(RangeError);
+        await expect(s.countAudit({ since, until: at(1000), bucketSeconds: 0.5 })).rejects.toBeInstanceOf(RangeError);
+      });
+
+      it('flushAudit deletes the events before the cutoff in batches, with progress, and keeps the rest', async (ctx) => {
+        const s = audited(ctx);
+        const now = Date.now();
+        for (let i = 0; i < 7; i++) await s.appendAudit(event('login_failed', { at: new Date(now - (10 - i) * 60_000) }));
+        await s.appendAudit(event('login', { at: new Date(now) }));
+        const progress: number[] = [];
+        expect(await s.flushAudit(new Date(now - 60_000), { batchSize: 3, onProgress: (p) => progress.push(p.deleted) })).toBe(7);
+        expect(progress).toEqual([3, 6, 7]);
+        expect((await all(s)).map((e) => e.type)).toEqual(['login']);
+        expect(await s.flushAudit(new Date(now - 60_000))).toBe(0);
+        await expect(s.flushAudit(new Date(now), { batchSize: 0 })).rejects.toBeInstanceOf(RangeError);
+        // Ids are not reused after a flush: a new event sorts first.
+        await s.flushAudit(new Date(now + 1));
+        await s.appendAudit(event('logout'));
+        const [latest] = await all(s);
+        expect(BigInt(latest?.id ?? '0')).toBeGreaterThan(8n);
       });
     });
 

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../packages/core/src/store/errors.js';
 import { sql, type Kysely } from 'kysely';
+import type { AuditEvent } from '@restjwt/core/store-kit';
 import { createKysely, createMigrator, openSqlStore, SqlStore, type SqlDialect } from '@restjwt/sql';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { makeToken, runStoreContract } from './contract.js';
@@ -30,6 +31,11 @@ export interface SqlSuiteOptions {
 }
 
 const HOUR = 3_600_000;
+
+/** An audit event as the core hands one to the store. */
+function auditEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return { type: 'logout', at: new Date(), userId: null, username: null, actorId: null, familyId: null, clientAddress: null, userAgent: null, detail: {}, ...overrides };
+}
 
 export function sqlSuite(o: SqlSuiteOptions): void {
   describe.skipIf(!o.available)(`${o.label} (SqlStore over a real connection)`, () => {
@@ -55,6 +61,38 @@ export function sqlSuite(o: SqlSuiteOptions): void {
 
     afterEach(dropAll);
     afterAll(dropAll);
+
+    /** Runs `statements` on the server, outside any store (as an operator or another program would). */
+    const admin = async (...statements: string[]): Promise<void> => {
+      const { db } = createKysely(o.url);
+      try {
+        for (const statement of statements) await sql.raw(statement).execute(db);
+      } finally {
+        await db.destroy();
+      }
+    };
+    /**
+     * Runs `fn` while a trigger makes every `event` on `table` of `scope` fail on the database itself (PL/pgSQL's
+     * RAISE EXCEPTION, MariaDB's SIGNAL), then drops the trigger.
+     */
+    const whileRefusing = async (scope: string, table: string, event: 'INSERT' | 'UPDATE', fn: () => Promise<void>): Promise<void> => {
+      if (o.dialect === 'postgres') {
+        await admin(
+          `CREATE FUNCTION "${scope}".restjwt_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by a test trigger'; END $$`,
+          `CREATE TRIGGER restjwt_test_refuse BEFORE ${event} ON "${scope}".${table} FOR EACH ROW EXECUTE FUNCTION "${scope}".restjwt_test_refuse()`,
+        );
+      } else {
+        await admin(
+          `CREATE TRIGGER \`${scope}\`.restjwt_test_refuse BEFORE ${event} ON \`${scope}\`.${table} FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by a test trigger'`,
+        );
+      }
+      try {
+        await fn();
+      } finally {
+        if (o.dialect === 'postgres') await admin(`DROP TRIGGER restjwt_test_refuse ON "${scope}".${table}`, `DROP FUNCTION "${scope}".restjwt_test_refuse()`);
+        else await admin(`DROP TRIGGER \`${scope}\`.restjwt_test_refuse`);
+      }
+    };
 
     let contractScope = '';
     runStoreContract(
@@ -89,12 +127,15 @@ export function sqlSuite(o: SqlSuiteOptions): void {
             'restjwt_identity_user_id_idx',
             'restjwt_one_time_key_uniq',
             'restjwt_one_time_expires_at_idx',
+            'restjwt_audit_event_at_idx',
+            'restjwt_audit_event_user_id_idx',
+            'restjwt_audit_event_username_idx',
           ]),
         );
         const { db } = createKysely<{ restjwt_migrations: { name: string } }>(o.url);
         try {
           const rows = await db.withSchema(scope).selectFrom('restjwt_migrations').select('name').execute();
-          expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state']);
+          expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit']);
         } finally {
           await db.destroy();
         }
@@ -104,7 +145,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const scope = await newScope();
         const store = await open(scope, { migrate: false });
         await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
-        expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state']);
+        expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit']);
         expect(await store.migrate()).toEqual([]);
         await store.recordOutstanding(makeToken());
         expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
@@ -128,7 +169,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         // Before the migration the new capabilities say what to do instead of failing obscurely.
         await expect(store.recordSession(user.id, use)).rejects.toThrow(/restjwt migrate/);
 
-        expect(await store.migrate()).toEqual(['0004_sessions_identities', '0005_token_state']);
+        expect(await store.migrate()).toEqual(['0004_sessions_identities', '0005_token_state', '0006_audit']);
         expect(await store.findUser('username', 'olga')).toEqual(user);
         expect((await store.findOutstanding(token.jti))?.userId).toBe(user.id);
         await store.recordSession(user.id, use);
@@ -178,7 +219,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         }
 
         const store = await open(scope, { migrate: false });
-        expect(await store.migrate()).toEqual(['0005_token_state']);
+        expect(await store.migrate()).toEqual(['0005_token_state', '0006_audit']);
         expect(await store.countTokens()).toEqual({ outstanding: 180, blacklisted: 120 });
         for (const [jti, want] of expected) {
           expect(await store.findOutstanding(jti)).toMatchObject({ jti, ...want });
@@ -206,6 +247,40 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         } finally {
           await previous.destroy();
         }
+      });
+
+      it('a database at 0005 upgrades to 0006_audit (the audit log) keeping its rows; before it, an audited change fails whole', async () => {
+        const scope = await newScope();
+        const { db } = createKysely(o.url);
+        try {
+          const { error } = await createMigrator(db as Kysely<unknown>, o.dialect, scope).migrateTo('0005_token_state');
+          expect(error).toBeUndefined();
+        } finally {
+          await db.destroy();
+        }
+        // The previous version's data, written through the store as that version would (nothing audited).
+        const store = await open(scope, { migrate: false });
+        const user = await store.createUser({ username: 'quinn', passwordHash: 'h' });
+        const live = makeToken({ userId: user.id, familyId: 'fam-q' });
+        const revoked = makeToken({ userId: user.id, familyId: 'fam-q' });
+        await store.recordOutstanding(live);
+        expect(await store.blacklist(revoked)).toBe('blacklisted');
+        await store.recordSession(user.id, { familyId: 'fam-q', at: new Date(), clientAddress: '192.0.2.7', userAgent: 'UA' });
+        expect(await store.linkIdentity({ provider: 'github', subject: 'q', userId: user.id, email: null, at: new Date() })).toBe('linked');
+        // Without the audit table an audited change is refused whole, saying what to do: the token stays live.
+        await expect(store.blacklist(live, { audit: auditEvent({ userId: user.id }) })).rejects.toThrow(/restjwt migrate/);
+        expect(await store.isBlacklisted(live.jti)).toBe(false);
+
+        expect(await store.migrate()).toEqual(['0006_audit']);
+        expect(await store.findUser('id', user.id)).toEqual(user);
+        expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+        expect(await store.findOutstanding(live.jti)).toMatchObject({ userId: user.id, familyId: 'fam-q', blacklistedAt: null });
+        expect(await store.isBlacklisted(revoked.jti)).toBe(true);
+        expect(await store.listSessions(user.id)).toMatchObject([{ familyId: 'fam-q', clientAddress: '192.0.2.7', active: true }]);
+        expect(await store.listIdentities(user.id)).toMatchObject([{ provider: 'github', subject: 'q' }]);
+        expect(await store.listAudit()).toEqual({ events: [], next: null });
+        expect(await store.blacklist(live, { audit: auditEvent({ userId: user.id }) })).toBe('blacklisted');
+        expect((await store.listAudit()).events).toMatchObject([{ type: 'logout', userId: user.id }]);
       });
 
       it('deleting a user deletes their sessions and linked identities; long values are refused before writing', async () => {
@@ -238,7 +313,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const scope = await newScope();
         const [a, b, c] = await Promise.all([open(scope, { migrate: false }), open(scope, { migrate: false }), open(scope, { migrate: false })]);
         const applied = await Promise.all([a!.migrate(), b!.migrate(), c!.migrate()]);
-        expect(applied.flat()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state']);
+        expect(applied.flat()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit']);
         await a!.recordOutstanding(makeToken());
         expect(await c!.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
       });
@@ -430,6 +505,60 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const results = await Promise.all(calls);
         expect(results.filter((r) => r === 'rotated')).toHaveLength(tokens.length);
         expect(await instances[0]!.countTokens()).toEqual({ outstanding: 2 * tokens.length, blacklisted: tokens.length });
+      });
+    });
+
+    describe('audit log: the event and its change in one transaction', () => {
+      it('a user update the database refuses (a trigger) fails setPassword and leaves no audit row', async () => {
+        const scope = await newScope();
+        const store = await open(scope);
+        const user = await store.createUser({ username: 'rita', passwordHash: 'old' });
+        const event = auditEvent({ type: 'password_changed', userId: user.id, username: 'rita' });
+        await whileRefusing(scope, 'restjwt_user', 'UPDATE', async () => {
+          await expect(store.setPassword(user.id, 'new', { audit: event })).rejects.toThrow(/refused by a test trigger/);
+          expect(await store.listAudit()).toEqual({ events: [], next: null });
+          expect(await store.findUser('id', user.id)).toEqual(user);
+        });
+        // The same call with the trigger gone: the change and its one event.
+        await store.setPassword(user.id, 'new', { audit: event });
+        expect((await store.findUser('id', user.id))?.passwordHash).toBe('new');
+        expect((await store.listAudit()).events).toMatchObject([{ type: 'password_changed', userId: user.id }]);
+      });
+
+      it('an audit insert the database refuses (a trigger) fails blacklist and rolls the token back: not blacklisted, not recorded', async () => {
+        const scope = await newScope();
+        const store = await open(scope);
+        const recorded = makeToken({ familyId: 'fam-r' });
+        const unrecorded = makeToken();
+        await store.recordOutstanding(recorded);
+        await whileRefusing(scope, 'restjwt_audit_event', 'INSERT', async () => {
+          for (const token of [recorded, unrecorded]) {
+            await expect(store.blacklist(token, { audit: auditEvent({ familyId: token.familyId }) })).rejects.toThrow(/refused by a test trigger/);
+            expect(await store.isBlacklisted(token.jti)).toBe(false);
+          }
+          expect(await store.findOutstanding(recorded.jti)).toMatchObject({ blacklistedAt: null });
+          expect(await store.findOutstanding(unrecorded.jti)).toBeNull();
+          expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+        });
+        expect(await store.listAudit()).toEqual({ events: [], next: null });
+        // Not a lost blacklist: with the trigger gone the same calls blacklist, once each, with one event each.
+        for (const token of [recorded, unrecorded]) expect(await store.blacklist(token, { audit: auditEvent({ familyId: token.familyId }) })).toBe('blacklisted');
+        expect((await store.listAudit()).events).toHaveLength(2);
+      });
+
+      it('of 20 concurrent audited blacklists of one token over three stores exactly one blacklists, and exactly one audit row is written', async () => {
+        const scope = await newScope();
+        const instances = [await open(scope), await open(scope), await open(scope)];
+        const token = makeToken({ familyId: 'fam-c' });
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => instances[i % 3]!.blacklist(token, { audit: auditEvent({ familyId: token.familyId, detail: { call: i } }) })),
+        );
+        expect(results.filter((r) => r === 'blacklisted')).toHaveLength(1);
+        const { events } = await instances[0]!.listAudit();
+        expect(events).toHaveLength(1);
+        // The row is the winner's event.
+        expect(events[0]?.detail).toEqual({ call: results.indexOf('blacklisted') });
+        expect(await instances[1]!.countTokens()).toEqual({ outstanding: 1, blacklisted: 1 });
       });
     });
 

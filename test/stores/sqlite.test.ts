@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { StoreUnavailableError } from '../../packages/core/src/store/errors.js';
+import type { AuditEvent, AuditEventType } from '../../packages/core/src/store/types.js';
 import { appliedMigrations, migrate, migrations, type Migration } from '../../packages/sqlite/src/migrations.js';
 import { openSqliteStore, SqliteStore } from '@restjwt/sqlite';
 import { sqliteFilenameFromUrl } from '../../packages/sqlite/src/url.js';
@@ -77,10 +78,11 @@ describe('SQLite migrations', () => {
     const store = await open(file);
     expect(await store.migrate()).toEqual([]);
     const db = raw(file);
-    expect(appliedMigrations(db)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
+    expect(appliedMigrations(db)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_audit_log']);
     const tables = db.prepare<[], string>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
     expect(tables).toEqual(
       expect.arrayContaining([
+        'restjwt_audit_event',
         'restjwt_blacklisted_token',
         'restjwt_identity',
         'restjwt_migrations',
@@ -105,6 +107,9 @@ describe('SQLite migrations', () => {
         'restjwt_identity_user_id_idx',
         'restjwt_one_time_key_uniq',
         'restjwt_one_time_expires_at_idx',
+        'restjwt_audit_event_at_idx',
+        'restjwt_audit_event_user_id_idx',
+        'restjwt_audit_event_username_idx',
       ]),
     );
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -116,7 +121,7 @@ describe('SQLite migrations', () => {
     await expect(store.ping()).resolves.toBeUndefined();
     await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
 
-    expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
+    expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_audit_log']);
     expect(await store.migrate()).toEqual([]);
     await store.recordOutstanding(makeToken());
     expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
@@ -149,7 +154,7 @@ describe('SQLite migrations', () => {
     await expect(early.countTokens()).rejects.toThrow(/restjwt migrate/);
 
     const store = await open(file, { migrate: false });
-    expect(await store.migrate()).toEqual(['0004_sessions_identities']);
+    expect(await store.migrate()).toEqual(['0004_sessions_identities', '0005_audit_log']);
     expect(await store.migrate()).toEqual([]);
     expect(appliedMigrations(raw(file))).toEqual(migrations.map((m) => m.name));
     expect(await store.findUser('username', 'olga')).toMatchObject({ id: '1', tokenVersion: 'v' });
@@ -172,6 +177,35 @@ describe('SQLite migrations', () => {
     // The instance that waited picks the new schema up.
     expect(await early.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
     expect(await early.sessionOwner('old-login')).toBe('1');
+  });
+
+  it('a database from before 0005_audit_log upgrades in place: data kept, the audit log works', async () => {
+    const file = freshFile();
+    const old = raw(file);
+    expect(migrate(old, migrations.slice(0, 4))).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities']);
+    const now = Date.now();
+    old.prepare(`INSERT INTO restjwt_user (username, password, date_joined, token_version) VALUES ('otto', 'h', ?, 'v')`).run(now);
+    old.prepare(
+      `INSERT INTO restjwt_outstanding_token (jti, user_id, token_type, family_id, created_at, expires_at) VALUES ('old', 1, 'refresh', 'old', ?, ?)`,
+    ).run(now - 1000, now + 3_600_000);
+    old.prepare(`INSERT INTO restjwt_session (family_id, user_id, created_at, last_used_at) VALUES ('old', 1, ?, ?)`).run(now, now);
+    old.close();
+
+    // An instance on the old schema with migrate: false waits for the migration instead of half-working.
+    const early = await open(file, { migrate: false });
+    await expect(early.listAudit()).rejects.toThrow(/restjwt migrate/);
+
+    const store = await open(file, { migrate: false });
+    expect(await store.migrate()).toEqual(['0005_audit_log']);
+    expect(appliedMigrations(raw(file))).toEqual(migrations.map((m) => m.name));
+    expect(await store.findUser('username', 'otto')).toMatchObject({ id: '1', tokenVersion: 'v' });
+    expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+    expect(await store.sessionOwner('old')).toBe('1');
+    expect(await store.listAudit()).toEqual({ events: [], next: null });
+    // A change recorded before the upgrade is audited like any other.
+    expect(await store.revokeUser('1', { audit: auditEvent('logout_all', { userId: '1' }) })).toBe(1);
+    expect((await store.listAudit({ user: '1' })).events).toMatchObject([{ id: '1', type: 'logout_all', detail: { revoked: 1 } }]);
+    expect(await early.listAudit()).toMatchObject({ events: [{ type: 'logout_all' }] });
   });
 
   it('applies only missing migrations, in order, and rolls back a failing run', () => {
@@ -351,6 +385,19 @@ describe('SqliteStore', () => {
       await store.listIdentities(user.id);
       await store.putOneTime('k', 'v', new Date(Date.now() + 60_000));
       await store.takeOneTime('k');
+      const audit = auditEvent('login', { userId: user.id });
+      await store.recordOutstanding(makeToken({ userId: user.id }), { audit });
+      await store.createUser({ username: 'q2', passwordHash: 'h' }, { audit: auditEvent('user_created') });
+      await store.setActive(user.id, true, { audit: auditEvent('user_activated') });
+      await store.blacklist(makeToken(), { audit: auditEvent('logout') });
+      await store.revokeUser(user.id, { audit: auditEvent('logout_all') });
+      await store.revokeFamily('f', { audit: auditEvent('session_revoked') });
+      await store.unlinkIdentity(user.id, 'github', '1', { audit: auditEvent('identity_unlinked') });
+      await store.appendAudit(auditEvent('login_failed'));
+      await store.listAudit({ user: user.id });
+      await store.listAudit({ type: 'login' });
+      await store.countAudit({ since: new Date(0), until: new Date(), bucketSeconds: 60 });
+      await store.flushAudit(new Date(), { batchSize: 1 });
       expect(prepare).not.toHaveBeenCalled();
     } finally {
       prepare.mockRestore();
@@ -427,6 +474,97 @@ describe('SqliteStore', () => {
     );
   });
 });
+
+describe('SQLite audit log', () => {
+  /** A trigger that aborts every `action` on `table`, as a full disk or a constraint would fail a write. */
+  const failEvery = (file: string, action: 'INSERT' | 'UPDATE', table: string) =>
+    raw(file).exec(`CREATE TRIGGER fail_${table} BEFORE ${action} ON ${table} BEGIN SELECT RAISE(ABORT, 'x'); END`);
+  const auditRows = (file: string) => raw(file).prepare<[], number>('SELECT count(*) FROM restjwt_audit_event').pluck().get();
+
+  it('a change that fails writes no event: setPassword refused by the database leaves no audit row', async () => {
+    const file = freshFile();
+    const store = await open(file);
+    const user = await store.createUser({ username: 'vera', passwordHash: 'h' });
+    await store.findUser('id', user.id); // cached
+    failEvery(file, 'UPDATE', 'restjwt_user');
+    await expect(store.setPassword(user.id, 'h2', { audit: auditEvent('password_changed', { userId: user.id }) })).rejects.toThrow(/x/);
+    await expect(store.setActive(user.id, false, { audit: auditEvent('user_deactivated', { userId: user.id }) })).rejects.toThrow(/x/);
+    expect(auditRows(file)).toBe(0);
+    expect(await store.findUser('id', user.id)).toMatchObject({ passwordHash: 'h', isActive: true, tokenVersion: user.tokenVersion });
+  });
+
+  it('an event that fails to be written undoes its change: each audited change rolls back with its record', async () => {
+    const file = freshFile();
+    const store = await open(file);
+    const user = await store.createUser({ username: 'wanda', passwordHash: 'h' });
+    const recorded = makeToken({ userId: user.id, familyId: 'fam' });
+    await store.recordOutstanding(recorded);
+    expect(await store.linkIdentity({ provider: 'github', subject: '1', userId: user.id, email: null, at: new Date() })).toBe('linked');
+    failEvery(file, 'INSERT', 'restjwt_audit_event');
+
+    const token = makeToken({ userId: user.id });
+    await expect(store.blacklist(token, { audit: auditEvent('logout', { userId: user.id }) })).rejects.toThrow(/x/);
+    expect(await store.isBlacklisted(token.jti)).toBe(false);
+    // Recorded by the blacklisting's transaction, so undone with it too.
+    expect(await store.findOutstanding(token.jti)).toBeNull();
+
+    const fresh = makeToken({ userId: user.id });
+    await expect(store.recordOutstanding(fresh, { audit: auditEvent('login', { userId: user.id }) })).rejects.toThrow(/x/);
+    expect(await store.findOutstanding(fresh.jti)).toBeNull();
+    await expect(store.createUser({ username: 'xena', passwordHash: 'h' }, { audit: auditEvent('user_created') })).rejects.toThrow(/x/);
+    expect(await store.findUser('username', 'xena')).toBeNull();
+    await expect(store.setPassword(user.id, 'h2', { audit: auditEvent('password_changed', { userId: user.id }) })).rejects.toThrow(/x/);
+    await expect(store.setActive(user.id, false, { audit: auditEvent('user_deactivated', { userId: user.id }) })).rejects.toThrow(/x/);
+    expect(await store.findUser('id', user.id)).toMatchObject({ passwordHash: 'h', isActive: true, tokenVersion: user.tokenVersion });
+    await expect(store.revokeFamily('fam', { audit: auditEvent('session_revoked', { userId: user.id }) })).rejects.toThrow(/x/);
+    await expect(store.revokeUser(user.id, { audit: auditEvent('sessions_revoked', { userId: user.id }) })).rejects.toThrow(/x/);
+    expect(await store.isBlacklisted(recorded.jti)).toBe(false);
+    await expect(store.unlinkIdentity(user.id, 'github', '1', { audit: auditEvent('identity_unlinked', { userId: user.id }) })).rejects.toThrow(/x/);
+    expect(await store.findIdentity('github', '1')).not.toBeNull();
+    expect(auditRows(file)).toBe(0);
+
+    // Unaudited, the same changes do not touch the audit table.
+    expect(await store.blacklist(token)).toBe('blacklisted');
+    expect(await store.revokeUser(user.id)).toBe(1);
+  });
+
+  it('its queries walk an index: a page by user stops at the page, the count and the flush read the at index', async () => {
+    const store = await open(freshFile());
+    const db = (store as unknown as { db: Database.Database }).db;
+    const q = (store as unknown as { prepared: { listAudit: Record<'user' | 'all', Database.Statement>; countAudit: Database.Statement } }).prepared;
+    const plan = (statement: Database.Statement) =>
+      db
+        .prepare<[object], { detail: string }>(`EXPLAIN QUERY PLAN ${statement.source}`)
+        .all({ user: 'u', type: null, since: null, until: null, beforeId: 10, fetch: 51, bucketMs: 60_000 })
+        .map((row) => row.detail)
+        .join('\n');
+    const byUser = plan(q.listAudit.user);
+    expect(byUser).toMatch(/SEARCH restjwt_audit_event USING INDEX restjwt_audit_event_user_id_idx \(user_id=\? AND rowid<\?\)/);
+    expect(byUser).toMatch(/SEARCH restjwt_audit_event USING INDEX restjwt_audit_event_username_idx \(username=\? AND rowid<\?\)/);
+    expect(plan(q.listAudit.all)).toMatch(/^SEARCH restjwt_audit_event USING INTEGER PRIMARY KEY \(rowid<\?\)$/);
+    expect(plan(q.countAudit)).toMatch(/SEARCH restjwt_audit_event USING INDEX restjwt_audit_event_at_idx/);
+    expect(plan(db.prepare('DELETE FROM restjwt_audit_event WHERE id IN (SELECT id FROM restjwt_audit_event WHERE at < 1 LIMIT 5)'))).toMatch(
+      /COVERING INDEX restjwt_audit_event_at_idx/,
+    );
+  });
+
+  it('keeps events across a reopen, and an event about a deleted user stays', async () => {
+    const file = freshFile();
+    const first = await open(file);
+    const user = await first.createUser({ username: 'yuri', passwordHash: 'h' }, { audit: auditEvent('user_created', { actorId: '1' }) });
+    await first.close();
+    const db = raw(file);
+    db.pragma('foreign_keys = ON');
+    db.prepare('DELETE FROM restjwt_user WHERE id = ?').run(Number(user.id));
+    const second = await open(file);
+    expect((await second.listAudit({ user: 'yuri' })).events).toMatchObject([{ type: 'user_created', userId: user.id, username: 'yuri', actorId: '1' }]);
+  });
+});
+
+/** An audit event with every optional field empty. */
+function auditEvent(type: AuditEventType, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return { type, at: new Date(), userId: null, username: null, actorId: null, familyId: null, clientAddress: null, userAgent: null, detail: {}, ...overrides };
+}
 
 /**
  * A worker script, outside vitest, that opens the built @restjwt/sqlite and rotates tokens p-0 … p-(n-1). Returns the

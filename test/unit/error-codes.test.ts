@@ -23,7 +23,7 @@ import {
   type ApiError,
   type ApiErrorCode,
 } from '@restjwt/core';
-import { CannotDeactivateSelf, IdentitiesUnsupported, LastLoginMethod, SessionsUnsupported } from '../../packages/core/src/admin/errors.js';
+import { AuditUnsupported, CannotDeactivateSelf, IdentitiesUnsupported, LastLoginMethod, SessionsUnsupported } from '../../packages/core/src/admin/errors.js';
 import { openMemoryStore } from '@restjwt/core/memory';
 import { SECRET } from '../helpers/server.js';
 
@@ -54,6 +54,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   last_login_method: 400,
   sessions_unsupported: 501,
   identities_unsupported: 501,
+  audit_unsupported: 501,
 };
 
 const ERRORS: ApiError[] = [
@@ -80,6 +81,7 @@ const ERRORS: ApiError[] = [
   new LastLoginMethod(),
   new SessionsUnsupported(),
   new IdentitiesUnsupported(),
+  new AuditUnsupported(),
 ];
 
 describe('ApiErrorCode', () => {

@@ -8,12 +8,12 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = [
-  'ALGORITHMS', 'ApiError', 'AuthenticationFailed', 'ConfigurationError', 'CsrfFailed', 'DEFAULT_SETTINGS',
+  'ALGORITHMS', 'AUDIT_EVENT_TYPES', 'ApiError', 'AuthenticationFailed', 'ConfigurationError', 'CsrfFailed', 'DEFAULT_SETTINGS',
   'DuplicateAuthorizationHeader', 'HeadersTooLarge', 'InvalidToken', 'MalformedRequest', 'MethodNotAllowed',
   'MissingKeyError', 'MissingPackageError', 'NotAuthenticated', 'NotFound', 'ParseError', 'PayloadTooLarge', 'PermissionDenied', 'RestJwt',
   'ServiceUnavailable', 'StoreUnavailableError', 'Throttled', 'TokenError', 'UnsupportedMediaType', 'UserExistsError',
-  'ValidationError', 'accessPolicy', 'authenticationPolicy', 'builtinCatalogues', 'changePassword', 'checkPermissions',
-  'createPasswordHasher', 'createRestJwt', 'createUserNormalized', 'deactivateUser', 'findUserByUsername',
+  'ValidationError', 'accessPolicy', 'auditEvent', 'auditOrigin', 'audited', 'auditing', 'authenticationPolicy', 'builtinCatalogues', 'changePassword', 'checkPermissions',
+  'combineObservers', 'createPasswordHasher', 'createRestJwt', 'createUserNormalized', 'deactivateUser', 'findUserByUsername',
   'isAuthenticated', 'isStaff', 'isTokenUser', 'normalizeUsername', 'publicIdentity', 'publicUser', 'resolveSettings',
   'tokenUser',
 ];
@@ -29,13 +29,14 @@ const ADAPTER_KIT = [
 ];
 
 const STORE_KIT = [
-  'ALL_CAPABILITIES', 'CAPABILITY_METHODS', 'DEFAULT_FLUSH_BATCH_SIZE', 'IN_PROCESS_CAPABILITIES', 'OneTimeKeyExistsError', 'bigintId',
-  'blacklistPage', 'canImportUsers', 'checkBatchSize', 'checkBlacklistListing', 'checkLength', 'checkPage',
+  'ALL_CAPABILITIES', 'CAPABILITY_METHODS', 'DEFAULT_FLUSH_BATCH_SIZE', 'IN_PROCESS_CAPABILITIES', 'OneTimeKeyExistsError',
+  'auditCountFromRow', 'auditFromRow', 'auditPage', 'auditValues', 'bigintId', 'blacklistPage', 'canImportUsers', 'checkAuditQuery',
+  'checkAuditRange', 'checkBatchSize', 'checkBlacklistListing', 'checkLength', 'checkPage',
   'checkRateArguments', 'checkRateKey', 'checkRateSlots', 'checkTokenListing', 'closedStoreError', 'copyUser',
-  'deleteInBatches', 'hasCapability', 'hasIdentities', 'hasSessions', 'hasUsablePassword', 'identityFromRow',
-  'integerIdParser', 'isBlacklistSource', 'isOneTimeLive', 'linkResult', 'newTokenVersion', 'outstandingStateFromRow',
+  'deleteInBatches', 'hasAudit', 'hasCapability', 'hasIdentities', 'hasSessions', 'hasUsablePassword', 'identityFromRow',
+  'integerIdParser', 'isAuditEventType', 'isBlacklistSource', 'isOneTimeLive', 'linkResult', 'newTokenVersion', 'outstandingStateFromRow',
   'requestUseValues', 'sessionFromRow', 'sessionUseValues', 'successorFamily', 'toMillis', 'tokenListingFromRow',
-  'unlinkVerdict', 'userChanges', 'userFromRow', 'windowMs',
+  'unlinkVerdict', 'userChanges', 'userFromRow', 'windowMs', 'withRevoked',
 ];
 
 interface Manifest {

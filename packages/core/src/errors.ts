@@ -47,7 +47,8 @@ export type ApiErrorCode =
   | 'cannot_deactivate_self'
   | 'last_login_method'
   | 'sessions_unsupported'
-  | 'identities_unsupported';
+  | 'identities_unsupported'
+  | 'audit_unsupported';
 
 /** Base of every error with a wire representation. */
 export abstract class ApiError extends Error {

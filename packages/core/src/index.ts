@@ -7,6 +7,7 @@
  */
 export { createRestJwt, RestJwt, type RestJwtOptions, type StreamingRequest, type Authorization } from './restjwt.js';
 export type { AuthenticationObservation, EndpointObservation, Observer } from './observe.js';
+export { combineObservers } from './observe.js';
 export type { EndpointName, EndpointSpec } from './endpoints.js';
 export type { CoreRequest, CoreResponse } from './http/types.js';
 export * from './errors.js';
@@ -32,6 +33,8 @@ export type { Token, Clock } from './tokens/token-service.js';
 export type { TokenKind } from './tokens/kinds.js';
 export type { Keyset, ExtraVerifyKey } from './keys/keyset.js';
 export type * from './store/types.js';
+export { AUDIT_EVENT_TYPES } from './store/types.js';
+export { audited, auditEvent, auditing, auditOrigin, type AuditFields, type AuditOrigin, type AuditSource } from './audit/events.js';
 export type { StoreCapability, StoreCapabilityInterfaces, WithCapabilities } from './store/capabilities.js';
 export { UserExistsError, StoreUnavailableError } from './store/errors.js';
 export { createPasswordHasher, type PasswordHasher } from './passwords/index.js';

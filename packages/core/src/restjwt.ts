@@ -20,7 +20,7 @@ import { RemoteKeys } from './keys/remote-jwks.js';
 import { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
 import { resolveSettings } from './settings/resolve.js';
 import type { Settings, SettingsInput } from './settings/types.js';
-import { notify, type Observer } from './observe.js';
+import { notify, runAroundEndpoint, type EndpointObservation, type Observer } from './observe.js';
 import { immediateUserLookup } from './store/capabilities.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { RateCounter, Store, UserRecord } from './store/types.js';
@@ -65,8 +65,9 @@ export interface RestJwtOptions {
   rateCounter?: RateCounter;
   /**
    * Told what each token endpoint answered and in how long, how each guarded request was decided, and every logged
-   * event: for metrics (`createPrometheusMetrics` from `@restjwt/metrics`) or tracing. Never given a token, a
-   * password, a username or an address.
+   * event, and may wrap each token endpoint's work (`aroundEndpoint`): for metrics (`createPrometheusMetrics` from
+   * `@restjwt/metrics`) or OpenTelemetry spans (`createTracing`, same package), both through `combineObservers`. Never
+   * given a token, a password, a username or an address.
    */
   observer?: Observer;
 }
@@ -136,10 +137,11 @@ export class RestJwt {
 
   /**
    * Issues a pair for `user`, whom another authority authenticated (social login): the same path as a password
-   * login after its check — recorded, session started with `meta`'s address and user agent, hooks applied, logged.
+   * login after its check — recorded, session started with `meta`'s address and user agent, hooks applied, logged,
+   * and audited as a `login` whose `method` is `method` (the provider's name, say).
    */
-  issuePair(user: UserRecord, meta: RequestMeta): Promise<{ refresh: string; access: string }> {
-    return issuePair(this.ctx, user, meta);
+  issuePair(user: UserRecord, meta: RequestMeta, method = 'password'): Promise<{ refresh: string; access: string }> {
+    return issuePair(this.ctx, user, meta, method);
   }
 
   /** Writes a structured event to the configured log (extensions log through the same sink as the core). */
@@ -167,13 +169,25 @@ export class RestJwt {
   async handle(name: EndpointName, req: CoreRequest): Promise<CoreResponse> {
     const spec = this.endpoints.find((e) => e.name === name);
     if (spec === undefined) throw new Error(`Unknown endpoint "${name}"`);
-    if (this.observer?.endpoint === undefined) return this.answer(spec, req);
+    const observer = this.observer;
+    // Without an observer that times or wraps endpoints, nothing is measured.
+    if (observer === undefined || (observer.endpoint === undefined && observer.aroundEndpoint === undefined)) return this.answer(spec, req);
+    // The hook is given the observation only; the answer (tokens) stays in `answered`.
+    const answered: { res?: CoreResponse } = {};
+    if (observer.aroundEndpoint === undefined) await this.observed(observer, spec, req, answered);
+    else await runAroundEndpoint(observer, name, () => this.observed(observer, spec, req, answered));
+    return answered.res as CoreResponse;
+  }
+
+  /** `answer` into `answered`, timed and told to the observer's `endpoint`; resolves with what it was told. */
+  private async observed(observer: Observer, spec: EndpointSpec, req: CoreRequest, answered: { res?: CoreResponse }): Promise<EndpointObservation> {
     const started = performance.now();
     const res = await this.answer(spec, req);
     const seconds = (performance.now() - started) / 1000;
-    const code = res.status >= 400 ? errorCode(res.body) : null;
-    notify(() => this.observer?.endpoint?.({ endpoint: name, status: res.status, code, seconds }));
-    return res;
+    const observation: EndpointObservation = { endpoint: spec.name, status: res.status, code: res.status >= 400 ? errorCode(res.body) : null, seconds };
+    answered.res = res;
+    if (observer.endpoint !== undefined) notify(() => observer.endpoint?.(observation));
+    return observation;
   }
 
   private async answer(spec: EndpointSpec, req: CoreRequest): Promise<CoreResponse> {

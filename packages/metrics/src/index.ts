@@ -12,13 +12,19 @@
  * Labels are endpoint names, error codes, outcomes and store method names: a fixed, small set whatever the traffic.
  * Never a username, a token or an address.
  *
+ * OpenTelemetry spans come from the same package ({@link createTracing}, through `@opentelemetry/api`, which
+ * prom-client depends on already): a no-op until the application registers an SDK. With the metrics,
+ * `observer: combineObservers(metrics.observer, tracing.observer)` and `tracing.instrument(metrics.instrument(store))`.
+ *
  * @packageDocumentation
  */
 import { AggregatorRegistry, Counter, Gauge, Histogram, register, Registry } from 'prom-client';
 import { StoreUnavailableError, type AuthenticationObservation, type EndpointObservation, type LogEvent, type Observer } from '@restjwt/core';
-import { CAPABILITY_METHODS, hasSessions } from '@restjwt/core/store-kit';
+import { hasSessions } from '@restjwt/core/store-kit';
+import { wrapStoreMethods } from './wrap-store.js';
 
 export { AggregatorRegistry, Registry } from 'prom-client';
+export { createTracing, type Tracing, type TracingOptions } from './tracing.js';
 
 /** What {@link createPrometheusMetrics} takes. */
 export interface PrometheusMetricsOptions {
@@ -150,13 +156,9 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
   };
 }
 
-/** Store methods passed through untimed: the immediate lookups (see {@link PrometheusMetrics.instrument}). */
-const UNTIMED: ReadonlySet<string> = new Set(CAPABILITY_METHODS.immediateUsers);
-
 /** A proxy over `store` whose methods observe their duration (the histogram child per method made once). */
 function timedStore<S extends object>(store: S, seconds: Histogram<'operation'>, unavailable: Counter<'operation'>): S {
-  const wrappers = new Map<PropertyKey, unknown>();
-  const wrap = (name: string, method: (...args: unknown[]) => unknown) => {
+  return wrapStoreMethods(store, (name, method) => {
     const timer = seconds.labels({ operation: name });
     const failed = (err: unknown): void => {
       if (err instanceof StoreUnavailableError) unavailable.inc({ operation: name });
@@ -165,7 +167,7 @@ function timedStore<S extends object>(store: S, seconds: Histogram<'operation'>,
       const started = performance.now();
       let result: unknown;
       try {
-        result = method.apply(store, args);
+        result = method(...args);
       } catch (err) {
         timer.observe((performance.now() - started) / 1000);
         failed(err);
@@ -187,19 +189,5 @@ function timedStore<S extends object>(store: S, seconds: Histogram<'operation'>,
         },
       );
     };
-  };
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || typeof prop !== 'string' || prop === 'constructor') return value;
-      let wrapper = wrappers.get(prop);
-      if (wrapper === undefined) {
-        // Bound to the store itself either way, so that its calls of its own methods are neither timed nor labelled.
-        const method = value as (...args: unknown[]) => unknown;
-        wrapper = UNTIMED.has(prop) ? method.bind(target) : wrap(prop, method);
-        wrappers.set(prop, wrapper);
-      }
-      return wrapper;
-    },
   });
 }

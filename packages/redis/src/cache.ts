@@ -25,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '@restjwt/core';
-import { CAPABILITY_METHODS, hasCapability, isBlacklistSource, type StoreCapability, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type IdentityStore, type ImmediateUserLookup, type OneTimeStore, type OutstandingToken, type RotateOptions, type RotateResult, type SessionStore, type Store, closedStoreError, checkBatchSize } from '@restjwt/core/store-kit';
+import { CAPABILITY_METHODS, hasCapability, isBlacklistSource, type StoreCapability, type Audited, type AuditStore, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type IdentityStore, type ImmediateUserLookup, type OneTimeStore, type OutstandingToken, type RotateOptions, type RotateResult, type SessionStore, type Store, closedStoreError, checkBatchSize } from '@restjwt/core/store-kit';
 import { connectRedis, createRedisClient, redisTarget, redisUnavailable, type RedisConnectOptions } from './connect.js';
 import { RedisRateCounter } from './rate-counter.js';
 
@@ -124,7 +124,7 @@ const PASSED_ON = [
 ] as const satisfies readonly (keyof CacheableStore)[];
 
 /** The optional capabilities passed on when the inner store has them (none touches revocations either). */
-const PASSED_ON_CAPABILITIES = ['sessions', 'identities', 'oneTime', 'immediateUsers'] as const satisfies readonly StoreCapability[];
+const PASSED_ON_CAPABILITIES = ['sessions', 'identities', 'oneTime', 'immediateUsers', 'audit'] as const satisfies readonly StoreCapability[];
 
 /** Passed-on methods that answer synchronously (the immediate user lookup): refused by a throw, not a rejection, once closed. */
 const SYNCHRONOUS: ReadonlySet<string> = new Set(CAPABILITY_METHODS.immediateUsers);
@@ -138,7 +138,8 @@ export interface RedisCachedStore
     Partial<SessionStore>,
     Partial<IdentityStore>,
     Partial<OneTimeStore>,
-    Partial<ImmediateUserLookup> {}
+    Partial<ImmediateUserLookup>,
+    Partial<AuditStore> {}
 
 /**
  * The {@link Store} returned by {@link withRedisCache}: users and tokens from the inner store, revocations cached.
@@ -286,20 +287,20 @@ export class RedisCachedStore implements Store, BlacklistSource {
     return this.inner.isBlacklisted(jti);
   }
 
-  blacklist(token: OutstandingToken): Promise<BlacklistResult> {
-    return this.writeThrough(token, () => this.inner.blacklist(token));
+  blacklist(token: OutstandingToken, options?: Audited): Promise<BlacklistResult> {
+    return this.writeThrough(token, () => this.inner.blacklist(token, options));
   }
 
   rotate(presented: OutstandingToken, successor: OutstandingToken, options?: RotateOptions): Promise<RotateResult> {
     return this.writeThrough(presented, () => this.inner.rotate(presented, successor, options));
   }
 
-  revokeFamily(familyId: string): Promise<number> {
-    return this.bulkRevoke(() => this.inner.revokeFamily(familyId));
+  revokeFamily(familyId: string, options?: Audited): Promise<number> {
+    return this.bulkRevoke(() => this.inner.revokeFamily(familyId, options));
   }
 
-  revokeUser(userId: string): Promise<number> {
-    return this.bulkRevoke(() => this.inner.revokeUser(userId));
+  revokeUser(userId: string, options?: Audited): Promise<number> {
+    return this.bulkRevoke(() => this.inner.revokeUser(userId, options));
   }
 
   /**

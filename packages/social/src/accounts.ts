@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createUserNormalized, normalizeUsername, UserExistsError, type IdentityStore, type Store, type UserRecord } from '@restjwt/core';
+import { createUserNormalized, normalizeUsername, UserExistsError, type Audited, type IdentityStore, type Store, type UserRecord } from '@restjwt/core';
 import { SocialError } from './errors.js';
 import type { SocialProfile } from './providers/types.js';
 
@@ -77,10 +77,13 @@ export async function linkToUser(store: IdentityBackend, provider: string, profi
   return user;
 }
 
-/** Unlinks one identity of `user`, unless it is the last way to sign in (no usable password and no other identity). */
-export async function unlinkFromUser(store: IdentityBackend, user: UserRecord, provider: string, subject: string): Promise<void> {
+/**
+ * Unlinks one identity of `user`, unless it is the last way to sign in (no usable password and no other identity);
+ * `audit` is written with the removal.
+ */
+export async function unlinkFromUser(store: IdentityBackend, user: UserRecord, provider: string, subject: string, audit: Audited = {}): Promise<void> {
   // The store judges the rule in the same atomic step as the removal: two concurrent unlinks cannot both pass it.
-  const result = await store.unlinkIdentity(user.id, provider, subject, { keepLastWayToSignIn: true });
+  const result = await store.unlinkIdentity(user.id, provider, subject, { keepLastWayToSignIn: true, ...audit });
   if (result === 'not_found') throw new SocialError('social_identity_not_found');
   if (result === 'last_login_method') throw new SocialError('social_last_login_method');
 }

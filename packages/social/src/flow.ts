@@ -1,4 +1,4 @@
-import { accessPolicy, ConfigurationError, Throttled, type CoreRequest, type CoreResponse, type IdentityStore, type OneTimeStore, type RestJwt, type Store, type UserRecord } from '@restjwt/core';
+import { accessPolicy, audited, auditOrigin, ConfigurationError, Throttled, type CoreRequest, type CoreResponse, type IdentityStore, type OneTimeStore, type RestJwt, type Store, type UserRecord } from '@restjwt/core';
 import { hasIdentities } from '@restjwt/core/store-kit';
 import { BASE_HEADERS, type RequestMeta, clientAddress, tokensToCookies, parseBody } from '@restjwt/core/adapter-kit';
 import { hasUsablePassword, linkToUser, publicIdentity, resolveAccount, unlinkFromUser } from './accounts.js';
@@ -138,7 +138,7 @@ export class SocialLogin {
       if (pending.linkUserId !== undefined) return this.finishLink(provider, profile, pending, next);
       const user = await this.account(provider, profile);
       if (this.delivery === 'cookie') {
-        const pair = await this.restjwt.issuePair(user, this.meta(req));
+        const pair = await this.restjwt.issuePair(user, this.meta(req), provider);
         return redirect(next, tokensToCookies(this.restjwt.settings, this.restjwt.prefix, pair).cookies);
       }
       const code = await putExchange(this.store, { userId: user.id, provider }, new Date(now.getTime() + this.options.codeTtl * 1000));
@@ -158,7 +158,7 @@ export class SocialLogin {
       if (pending === null) throw new SocialError('social_exchange_code_invalid');
       const user = await this.store.findUser('id', pending.userId);
       if (user === null || !user.isActive) throw new SocialError('social_user_inactive');
-      const pair = await this.restjwt.issuePair(user, this.meta(req));
+      const pair = await this.restjwt.issuePair(user, this.meta(req), pending.provider);
       if (this.restjwt.settings.cookieMode === 'off') return ok(pair);
       const moved = tokensToCookies(this.restjwt.settings, this.restjwt.prefix, pair);
       return { ...ok(moved.body), cookies: moved.cookies };
@@ -193,7 +193,7 @@ export class SocialLogin {
       const user = await this.account(provider, profile);
       if (throttle !== undefined) await throttle.succeeded(key, meta.address);
       // Always in the body: a native app has no cookie jar to speak of.
-      return ok(await this.restjwt.issuePair(user, meta));
+      return ok(await this.restjwt.issuePair(user, meta, provider));
     });
   }
 
@@ -229,7 +229,9 @@ export class SocialLogin {
   async unlink(provider: string, subject: string, req: SocialRequest): Promise<CoreResponse> {
     return this.run(req, async () => {
       const user = await this.signedIn(req);
-      await unlinkFromUser(this.store, user, provider, subject);
+      const meta = this.meta(req);
+      const audit = audited(this.restjwt, 'identity_unlinked', this.now(), auditOrigin(meta.address, meta.headers), { userId: user.id, username: user.username, detail: { provider } });
+      await unlinkFromUser(this.store, user, provider, subject, audit);
       this.restjwt.log({ event: 'social_unlink', level: 'info', userId: user.id, provider });
       return { status: 204, headers: { ...JSON_HEADERS }, body: undefined };
     });

@@ -14,7 +14,7 @@ export const MIGRATIONS_TABLE = 'restjwt_migrations';
 export const MIGRATIONS_LOCK_TABLE = 'restjwt_migrations_lock';
 
 /** Names of every migration, oldest first. */
-export const MIGRATION_NAMES = ['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state'] as const;
+export const MIGRATION_NAMES = ['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit'] as const;
 
 /** The longest one-time value (`putOneTime` refuses longer ones): OAuth state and codes are far shorter. */
 export const MAX_ONE_TIME_VALUE = 65_535;
@@ -192,6 +192,32 @@ async function tokenStateUp(db: Kysely<unknown>, dialect: SqlDialect, schema: st
   await db.schema.dropTable(retired).execute();
 }
 
+/**
+ * The audit log: one table, written in the transaction of the change it records. `user_id` and `actor_id` are text
+ * without a foreign key, so that an event about an unknown user (a failed login) is kept, and so is the history of a
+ * user deleted later. Indexed for its queries only: `at` (the time bounds of `countAudit` and `flushAudit`), and
+ * `(user_id, id)` and `(username, id)` (a user's events, newest first); every other filter reads along the primary key.
+ *
+ * Online: a new table and its indexes; nothing existing is touched.
+ */
+async function auditUp(db: Kysely<unknown>, dialect: SqlDialect, d: Kysely<unknown>): Promise<void> {
+  const collation = dialect === 'mysql' ? await exactCollation(db) : '';
+  const table = addId(dialect, d.schema.createTable('restjwt_audit_event'))
+    .addColumn('type', 'varchar(32)', (col) => col.notNull())
+    .addColumn('at', instant(dialect), (col) => col.notNull())
+    .addColumn('user_id', 'varchar(255)')
+    .addColumn('username', 'varchar(150)')
+    .addColumn('actor_id', 'varchar(255)')
+    .addColumn('family_id', 'varchar(255)')
+    .addColumn('client_address', 'varchar(255)')
+    .addColumn('user_agent', 'varchar(512)')
+    .addColumn('detail', 'text', (col) => col.notNull());
+  await (dialect === 'postgres' ? table : table.modifyEnd(sql`engine = InnoDB default charset = utf8mb4 collate = ${sql.raw(collation)}`)).execute();
+  await d.schema.createIndex('restjwt_audit_event_at_idx').on('restjwt_audit_event').column('at').execute();
+  await d.schema.createIndex('restjwt_audit_event_user_id_idx').on('restjwt_audit_event').columns(['user_id', 'id']).execute();
+  await d.schema.createIndex('restjwt_audit_event_username_idx').on('restjwt_audit_event').columns(['username', 'id']).execute();
+}
+
 async function initialDown(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('restjwt_blacklisted_token').ifExists().execute();
   await db.schema.dropTable('restjwt_outstanding_token').ifExists().execute();
@@ -242,6 +268,13 @@ export function sqlMigrations(dialect: SqlDialect, schema?: string): Record<(typ
     // One row per token: the blacklist is the outstanding row's `blacklisted_at`; no foreign key to users.
     '0005_token_state': {
       up: (db: Kysely<unknown>) => tokenStateUp(scoped(db), dialect, schema),
+    },
+    // The audit log of security events (AuditStore).
+    '0006_audit': {
+      up: (db: Kysely<unknown>) => auditUp(db, dialect, scoped(db)),
+      down: async (db: Kysely<unknown>) => {
+        await scoped(db).schema.dropTable('restjwt_audit_event').ifExists().execute();
+      },
     },
   };
 }

@@ -1,5 +1,5 @@
 /** Values as the SQL store's tables take them: column sizes, ids, tokens and user changes, checked before writing. */
-import { type OutstandingToken, bigintId, checkLength, toMillis, type UserChange } from '@restjwt/core/store-kit';
+import { type AuditValues, type OutstandingToken, bigintId, checkLength, toMillis, type UserChange } from '@restjwt/core/store-kit';
 
 /** Column sizes, checked before writing so that a long value gets a clear message on every database. */
 export const MAX_USERNAME = 150;
@@ -9,6 +9,8 @@ export const MAX_JTI = 255;
 export const MAX_PROVIDER = 64;
 export const MAX_SUBJECT = 255;
 export const MAX_ONE_TIME_KEY = 255;
+/** The audit log's id columns (`user_id`, `actor_id`, `family_id`); what only informs is clipped by `auditValues`. */
+export const MAX_AUDIT_ID = 255;
 
 /** User ids are canonical decimal integers within BIGINT; anything else matches no row. */
 export const parseId = bigintId;
@@ -54,3 +56,28 @@ export function tokenValues(token: OutstandingToken): TokenValues {
     expiresAt: new Date(toMillis(token.expiresAt, 'expiresAt')),
   };
 }
+
+/** Refuses an audit event whose ids are longer than their columns, before the change it records is made. */
+export function checkAuditIds(values: AuditValues): void {
+  if (values.userId !== null) checkLength(values.userId, MAX_AUDIT_ID, 'audit userId');
+  if (values.actorId !== null) checkLength(values.actorId, MAX_AUDIT_ID, 'audit actorId');
+  if (values.familyId !== null) checkLength(values.familyId, MAX_AUDIT_ID, 'audit familyId');
+}
+
+/** An audit event's row (see `AuditEventTable`), from the values `auditValues` made. */
+export function auditColumns(values: AuditValues) {
+  return {
+    type: values.type,
+    at: new Date(values.at),
+    user_id: values.userId,
+    username: values.username,
+    actor_id: values.actorId,
+    family_id: values.familyId,
+    client_address: values.clientAddress,
+    user_agent: values.userAgent,
+    detail: values.detail,
+  };
+}
+
+/** The audit columns a listing reads, named (see {@link USER_COLUMNS} for why not `*`). */
+export const AUDIT_COLUMNS = ['id', 'type', 'at', 'user_id', 'username', 'actor_id', 'family_id', 'client_address', 'user_agent', 'detail'] as const;

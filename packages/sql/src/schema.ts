@@ -69,6 +69,24 @@ export interface OneTimeTable {
   expires_at: ColumnType<Date, Date, never>;
 }
 
+/**
+ * The audit log (migration 0006_audit): one row per security event, never changed once written. `user_id` and
+ * `actor_id` are text without a foreign key: the user may be unknown (a failed login) or deleted later, and the
+ * event stays. `detail` is JSON object text.
+ */
+export interface AuditEventTable {
+  id: Generated<string>;
+  type: ColumnType<string, string, never>;
+  at: ColumnType<Date, Date, never>;
+  user_id: ColumnType<string | null, string | null, never>;
+  username: ColumnType<string | null, string | null, never>;
+  actor_id: ColumnType<string | null, string | null, never>;
+  family_id: ColumnType<string | null, string | null, never>;
+  client_address: ColumnType<string | null, string | null, never>;
+  user_agent: ColumnType<string | null, string | null, never>;
+  detail: ColumnType<string, string, never>;
+}
+
 /** The database restjwt's SQL store reads and writes. */
 export interface RestJwtDatabase {
   restjwt_user: UserTable;
@@ -77,4 +95,5 @@ export interface RestJwtDatabase {
   restjwt_session: SessionTable;
   restjwt_identity: IdentityTable;
   restjwt_one_time: OneTimeTable;
+  restjwt_audit_event: AuditEventTable;
 }

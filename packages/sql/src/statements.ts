@@ -4,9 +4,9 @@
  * on their own. Validation, transactions and retries are the caller's (`store.ts`, `transaction.ts`).
  */
 import { sql, type ExpressionBuilder, type InsertQueryBuilder, type InsertResult, type RawBuilder } from 'kysely';
-import type { ImportUserResult, UserLookupField, UserRecord, SessionUseValues } from '@restjwt/core/store-kit';
+import type { AuditFilter, AuditValues, ImportUserResult, UserLookupField, UserRecord, SessionUseValues } from '@restjwt/core/store-kit';
 import type { SqlDialect } from './connect.js';
-import { USER_COLUMNS, type TokenValues, type UserColumns } from './rows.js';
+import { AUDIT_COLUMNS, USER_COLUMNS, auditColumns, type TokenValues, type UserColumns } from './rows.js';
 import type { RestJwtDatabase, SessionTable } from './schema.js';
 import type { Db, Trx } from './transaction.js';
 
@@ -32,27 +32,30 @@ export class SqlStatements {
     return query.where('email', '=', value).orderBy('id').limit(1).compile();
   }
 
-  /** Inserts a user and reads it back. */
-  async insertUser(values: {
-    username: string;
-    email: string;
-    password: string;
-    is_active: boolean;
-    is_staff: boolean;
-    last_login: null;
-    date_joined: Date;
-    token_version: string;
-  }) {
+  /** Inserts a user and reads it back, on its own or inside the caller's transaction (`db`). */
+  async insertUser(
+    values: {
+      username: string;
+      email: string;
+      password: string;
+      is_active: boolean;
+      is_staff: boolean;
+      last_login: null;
+      date_joined: Date;
+      token_version: string;
+    },
+    db: Db = this.db,
+  ) {
     let id: string;
     if (this.dialect === 'postgres') {
-      const row = await this.db.insertInto('restjwt_user').values(values).returning('id').executeTakeFirstOrThrow();
+      const row = await db.insertInto('restjwt_user').values(values).returning('id').executeTakeFirstOrThrow();
       id = String(row.id);
     } else {
-      const result = await this.db.insertInto('restjwt_user').values(values).executeTakeFirstOrThrow();
+      const result = await db.insertInto('restjwt_user').values(values).executeTakeFirstOrThrow();
       if (result.insertId === undefined) throw new Error('INSERT returned no id');
       id = String(result.insertId);
     }
-    return this.db.selectFrom('restjwt_user').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    return db.selectFrom('restjwt_user').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   }
 
   /**
@@ -86,8 +89,13 @@ export class SqlStatements {
     return 'imported';
   }
 
-  async updateUser(id: string, set: UserColumns): Promise<void> {
-    await this.db.updateTable('restjwt_user').set(set).where('id', '=', id).execute();
+  /**
+   * Updates the user's columns, on its own or inside the caller's transaction (`db`); the rows matched (1, or 0 for
+   * an unknown id: MariaDB/MySQL count matched rows, not changed ones, as mysql2 connects with FOUND_ROWS).
+   */
+  async updateUser(id: string, set: UserColumns, db: Db = this.db): Promise<number> {
+    const result = await db.updateTable('restjwt_user').set(set).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   listUsers(limit: number | undefined, offset: number) {
@@ -432,6 +440,73 @@ export class SqlStatements {
     if (locked === undefined) return undefined;
     const result = await trx.deleteFrom('restjwt_one_time').where('id', '=', String(locked.id)).executeTakeFirst();
     return Number(result.numDeletedRows) === 1 ? locked : undefined;
+  }
+
+  // --- audit log -------------------------------------------------------------------------------------------------
+
+  /** Writes one event, on its own or inside the transaction of the change it records (`db`). */
+  async insertAudit(db: Db, values: AuditValues): Promise<void> {
+    await db.insertInto('restjwt_audit_event').values(auditColumns(values)).execute();
+  }
+
+  /** Up to `limit + 1` events matching `filter`, newest (highest id) first. */
+  listAudit(filter: AuditFilter) {
+    let query = this.db
+      .selectFrom('restjwt_audit_event')
+      .select(AUDIT_COLUMNS)
+      .orderBy('id', 'desc')
+      .limit(filter.limit + 1);
+    const { user, type, since, until, beforeId } = filter;
+    // Both sides of the OR have an index (user_id, id) / (username, id), so the database can merge them.
+    if (user !== undefined) query = query.where((eb) => eb.or([eb('user_id', '=', user), eb('username', '=', user)]));
+    if (type !== undefined) query = query.where('type', '=', type);
+    if (since !== undefined) query = query.where('at', '>=', new Date(since));
+    if (until !== undefined) query = query.where('at', '<', new Date(until));
+    if (beforeId !== undefined) query = query.where('id', '<', String(beforeId));
+    return query.execute();
+  }
+
+  /**
+   * Events per type and bucket of `bucketMs` from `since` (inclusive) to `until` (exclusive), in one grouping query,
+   * by bucket then type. The bucket is computed in whole milliseconds on both databases: on PostgreSQL the epoch is
+   * rounded to the millisecond before the integer division (extract() is a float before PostgreSQL 14, and a
+   * boundary must not fall into the previous bucket), on MariaDB/MySQL TIMESTAMPDIFF counts exact microseconds.
+   */
+  countAudit(range: { since: number; until: number; bucketMs: number }) {
+    const { since, until, bucketMs } = range;
+    // The difference is never negative (at >= since), so integer division is the floor.
+    const bucket =
+      this.dialect === 'postgres'
+        ? sql<string>`(cast(round(extract(epoch from at) * 1000) as bigint) - cast(${since} as bigint)) / cast(${bucketMs} as bigint)`
+        : sql<string>`timestampdiff(microsecond, ${new Date(since)}, at) div ${bucketMs * 1000}`;
+    // PostgreSQL: the byte order of the type names, as MariaDB's binary collation and the other stores sort them.
+    const byType = this.dialect === 'postgres' ? sql`type collate "C"` : sql`type`;
+    return this.db
+      .selectFrom('restjwt_audit_event')
+      .select((eb) => ['type', bucket.as('bucket'), eb.fn.countAll<string>().as('count')])
+      .where('at', '>=', new Date(since))
+      .where('at', '<', new Date(until))
+      // By the output names: the bucket expression's parameters would not match a repeated expression's.
+      .groupBy([sql`bucket`, 'type'])
+      .orderBy(sql`bucket`)
+      .orderBy(byType)
+      .execute();
+  }
+
+  /** Deletes the lowest ids of up to `limit` events before `before` (the delete checks again, as `flushTokenBatch`). */
+  async flushAuditBatch(trx: Trx, before: Date, limit: number): Promise<number> {
+    const ids = await trx.selectFrom('restjwt_audit_event').select('id').where('at', '<', before).orderBy('id').limit(limit).execute();
+    if (ids.length === 0) return 0;
+    const result = await trx
+      .deleteFrom('restjwt_audit_event')
+      .where(
+        'id',
+        'in',
+        ids.map((row) => String(row.id)),
+      )
+      .where('at', '<', before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   // --- building blocks -------------------------------------------------------------------------------------------

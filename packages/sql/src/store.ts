@@ -10,10 +10,13 @@
  *   later one reads the row's committed state again. Nothing is read and then written on the strength of that read.
  *   Deadlocks and serialization failures are retried.
  * - Every call is bounded by the connection's timeouts and a deadline; outages surface as `StoreUnavailableError`.
+ * - An audited change (`Audited`) writes its event in its own transaction, only when the change happens; a method
+ *   that is one statement without an event gets a transaction only when it has one, so the unaudited path costs what
+ *   it did.
  */
 import { sql, type Kysely } from 'kysely';
 import { UserExistsError } from '@restjwt/core';
-import { ALL_CAPABILITIES, type WithCapabilities, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkLength, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, unlinkVerdict, userChanges, type UserChange } from '@restjwt/core/store-kit';
+import { ALL_CAPABILITIES, type WithCapabilities, type Audited, type AuditCount, type AuditEvent, type AuditPage, type AuditQuery, type AuditValues, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkLength, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, unlinkVerdict, userChanges, type UserChange, auditCountFromRow, auditFromRow, auditPage, auditValues, checkAuditQuery, checkAuditRange, withRevoked } from '@restjwt/core/store-kit';
 import { createKysely, type SqlConnectOptions, type SqlDialect } from './connect.js';
 import { translateSqlError, uniqueViolation } from './errors.js';
 import { MAX_ONE_TIME_VALUE, migrateToLatest } from './migrations.js';
@@ -26,13 +29,14 @@ import {
   MAX_PROVIDER,
   MAX_SUBJECT,
   MAX_USERNAME,
+  checkAuditIds,
   parseId,
   tokenValues,
   userColumns,
 } from './rows.js';
 import type { RestJwtDatabase } from './schema.js';
 import { SqlStatements } from './statements.js';
-import { SqlExecutor } from './transaction.js';
+import { SqlExecutor, type Db, type Trx } from './transaction.js';
 
 /** Options for {@link openSqlStore}. */
 export interface SqlStoreOptions extends SqlConnectOptions {
@@ -46,7 +50,7 @@ export interface SqlStoreOptions extends SqlConnectOptions {
 
 /**
  * A {@link Store} on PostgreSQL or MariaDB/MySQL, with every optional capability (sessions, linked identities,
- * one-time values). Create it with {@link openSqlStore}; share one per process (it holds a connection pool).
+ * one-time values, the audit log). Create it with {@link openSqlStore}; share one per process (it holds a connection pool).
  */
 export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIES)[number]> {
   readonly dialect: SqlDialect;
@@ -133,10 +137,12 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     });
   }
 
-  async createUser(user: NewUser): Promise<UserRecord> {
+  /** With an `audit` event, the insert and the event (given the new user's id and username) share a transaction. */
+  async createUser(user: NewUser, options: Audited = {}): Promise<UserRecord> {
     checkLength(user.username, MAX_USERNAME, 'username');
     checkLength(user.email ?? '', MAX_EMAIL, 'email');
     checkLength(user.passwordHash, MAX_PASSWORD_HASH, 'passwordHash');
+    const audit = this.auditOf(options.audit);
     const values = {
       username: user.username,
       email: user.email ?? '',
@@ -147,9 +153,9 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
       date_joined: new Date(Date.now()),
       token_version: newTokenVersion(),
     };
-    return this.exec.withDeadline(async () => {
+    const insert = async (db: Db): Promise<UserRecord> => {
       try {
-        return userFromRow(await this.q.insertUser(values));
+        return userFromRow(await this.q.insertUser(values, db));
       } catch (error) {
         const violation = uniqueViolation(error);
         if (violation !== null && (violation.index === '' || violation.index.includes('username'))) {
@@ -157,6 +163,12 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
         }
         throw error;
       }
+    };
+    if (audit === undefined) return this.exec.withDeadline(() => insert(this.exec.db));
+    return this.exec.inTransaction(async (trx) => {
+      const created = await insert(trx);
+      await this.q.insertAudit(trx, { ...audit, userId: created.id, username: created.username });
+      return created;
     });
   }
 
@@ -179,14 +191,14 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     return this.updateUser(id, userChanges.rehash(passwordHash));
   }
 
-  async setPassword(id: string, passwordHash: string): Promise<void> {
+  async setPassword(id: string, passwordHash: string, options: Audited = {}): Promise<void> {
     checkLength(passwordHash, MAX_PASSWORD_HASH, 'passwordHash');
-    return this.updateUser(id, userChanges.password(passwordHash));
+    return this.updateUser(id, userChanges.password(passwordHash), options.audit);
   }
 
   /** Deactivating also renews `tokenVersion`, so the user's outstanding tokens stop working where it is checked. */
-  async setActive(id: string, isActive: boolean): Promise<void> {
-    return this.updateUser(id, userChanges.active(isActive));
+  async setActive(id: string, isActive: boolean, options: Audited = {}): Promise<void> {
+    return this.updateUser(id, userChanges.active(isActive), options.audit);
   }
 
   async renewTokenVersion(id: string): Promise<void> {
@@ -205,18 +217,32 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
 
   // --- tokens ----------------------------------------------------------------------------------------------------
 
-  async recordOutstanding(token: OutstandingToken): Promise<void> {
+  /** The `audit` event only when this call recorded the jti (a login's first token, not a repeat). */
+  async recordOutstanding(token: OutstandingToken, options: Audited = {}): Promise<void> {
     const values = tokenValues(token);
-    await this.exec.inTransaction((trx) => this.q.insertOutstanding(trx, values));
+    const audit = this.auditOf(options.audit);
+    if (audit === undefined) {
+      await this.exec.inTransaction((trx) => this.q.insertOutstanding(trx, values));
+      return;
+    }
+    await this.exec.inTransaction(async (trx) => {
+      if (await this.q.insertOutstanding(trx, values)) await this.q.insertAudit(trx, audit);
+    });
   }
 
   async isBlacklisted(jti: string): Promise<boolean> {
     return this.exec.withDeadline(async () => (await this.exec.executePrepared('restjwt_is_blacklisted', this.q.isBlacklisted(jti).compile())).length > 0);
   }
 
-  async blacklist(token: OutstandingToken): Promise<BlacklistResult> {
+  /** The `audit` event only from the one call that blacklisted the token, in its transaction. */
+  async blacklist(token: OutstandingToken, options: Audited = {}): Promise<BlacklistResult> {
     const values = tokenValues(token);
-    return this.exec.inTransaction(async (trx) => ((await this.q.blacklistRow(trx, values)) !== undefined ? 'blacklisted' : 'already_blacklisted'));
+    const audit = this.auditOf(options.audit);
+    return this.exec.inTransaction(async (trx) => {
+      if ((await this.q.blacklistRow(trx, values)) === undefined) return 'already_blacklisted';
+      if (audit !== undefined) await this.q.insertAudit(trx, audit);
+      return 'blacklisted';
+    });
   }
 
   /**
@@ -260,15 +286,21 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     });
   }
 
-  async revokeFamily(familyId: string): Promise<number> {
+  async revokeFamily(familyId: string, options: Audited = {}): Promise<number> {
     checkLength(familyId, MAX_JTI, 'familyId');
-    return this.exec.inTransaction((trx) => this.q.revokeWhere(trx, 'family_id', familyId));
+    const audit = this.auditOf(options.audit);
+    return this.exec.inTransaction((trx) => this.revokeWhere(trx, 'family_id', familyId, audit));
   }
 
-  async revokeUser(userId: string): Promise<number> {
+  async revokeUser(userId: string, options: Audited = {}): Promise<number> {
+    const audit = this.auditOf(options.audit);
     const key = parseId(userId);
-    if (key === null) return 0;
-    return this.exec.inTransaction((trx) => this.q.revokeWhere(trx, 'user_id', key));
+    if (key === null) {
+      // No such user, so nothing to revoke; the event is written all the same (revoked: 0), as every store does.
+      if (audit !== undefined) await this.exec.withDeadline(() => this.q.insertAudit(this.exec.db, withRevoked(audit, 0)));
+      return 0;
+    }
+    return this.exec.inTransaction((trx) => this.revokeWhere(trx, 'user_id', key, audit));
   }
 
   /**
@@ -376,7 +408,9 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     return this.exec.inTransaction((trx) => this.q.touchIdentity(trx, provider, subject, email, when));
   }
 
+  /** The `audit` event only when the link is removed, in the transaction that removes it. */
   async unlinkIdentity(userId: string, provider: string, subject: string, options?: UnlinkOptions): Promise<UnlinkResult> {
+    const audit = this.auditOf(options?.audit);
     const key = parseId(userId);
     if (key === null) return 'not_found';
     return this.exec.inTransaction(async (trx) => {
@@ -384,6 +418,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
       const verdict = unlinkVerdict(passwordHash, identities, provider, subject, options);
       if (verdict !== 'remove') return verdict;
       await this.q.deleteIdentity(trx, key, provider, subject);
+      if (audit !== undefined) await this.q.insertAudit(trx, audit);
       return 'unlinked';
     });
   }
@@ -421,14 +456,69 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     });
   }
 
+  // --- audit log (AuditStore) ------------------------------------------------------------------------------------
+
+  /** Writes an event that records no change (a refused login): one insert, committed on its own. */
+  async appendAudit(event: AuditEvent): Promise<void> {
+    const values = this.auditOf(event);
+    return this.exec.withDeadline(() => this.q.insertAudit(this.exec.db, values));
+  }
+
+  /** Events newest first (by id), filtered; one query of `limit + 1` rows, the extra one telling whether a page follows. */
+  async listAudit(query: AuditQuery = {}): Promise<AuditPage> {
+    const filter = checkAuditQuery(query);
+    return this.exec.withDeadline(async () => auditPage((await this.q.listAudit(filter)).map(auditFromRow), filter.limit));
+  }
+
+  /** Counts per type and bucket in one grouping query (see `SqlStatements.countAudit`). */
+  async countAudit(range: { since: Date; until: Date; bucketSeconds: number }): Promise<AuditCount[]> {
+    const bounds = checkAuditRange(range);
+    return this.exec.withDeadline(async () => (await this.q.countAudit(bounds)).map(auditCountFromRow));
+  }
+
+  /** Deletes the events before `before`, `batchSize` rows per transaction (default 1000), as `flushExpired` does tokens. */
+  async flushAudit(before: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
+    const batchSize = checkBatchSize(options);
+    const cutoff = new Date(toMillis(before, 'before'));
+    return deleteInBatches(batchSize, options.onProgress, () => this.exec.inTransaction((trx) => this.q.flushAuditBatch(trx, cutoff, batchSize)));
+  }
+
   // --- internals -------------------------------------------------------------------------------------------------
 
-  /** Applies a user change (see `userChanges`); an id that names no row changes nothing. */
-  private async updateUser(id: string, change: UserChange): Promise<void> {
+  /** `event` checked and clipped (`auditValues`), its ids checked against their columns: before anything is written. */
+  private auditOf(event: AuditEvent): AuditValues;
+  private auditOf(event: AuditEvent | undefined): AuditValues | undefined;
+  private auditOf(event: AuditEvent | undefined): AuditValues | undefined {
+    if (event === undefined) return undefined;
+    const values = auditValues(event);
+    checkAuditIds(values);
+    return values;
+  }
+
+  /**
+   * Applies a user change (see `userChanges`); an id that names no row changes nothing. With an `audit` event the
+   * update and the event share a transaction, and the event is written only when a row was updated.
+   */
+  private async updateUser(id: string, change: UserChange, event?: AuditEvent): Promise<void> {
     this.exec.assertOpen();
+    const audit = this.auditOf(event);
     const key = parseId(id);
     if (key === null) return;
-    await this.exec.withDeadline(() => this.q.updateUser(key, userColumns(change)));
+    const set = userColumns(change);
+    if (audit === undefined) {
+      await this.exec.withDeadline(() => this.q.updateUser(key, set));
+      return;
+    }
+    await this.exec.inTransaction(async (trx) => {
+      if ((await this.q.updateUser(key, set, trx)) > 0) await this.q.insertAudit(trx, audit);
+    });
+  }
+
+  /** `revokeFamily`/`revokeUser` inside `trx`: the revocation, then its event with the count (`detail.revoked`). */
+  private async revokeWhere(trx: Trx, column: 'family_id' | 'user_id', value: string, audit: AuditValues | undefined): Promise<number> {
+    const revoked = await this.q.revokeWhere(trx, column, value);
+    if (audit !== undefined) await this.q.insertAudit(trx, withRevoked(audit, revoked));
+    return revoked;
   }
 }
 

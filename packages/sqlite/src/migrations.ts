@@ -113,6 +113,32 @@ export const migrations: readonly Migration[] = [
       `CREATE INDEX restjwt_one_time_expires_at_idx ON restjwt_one_time (expires_at)`,
     ],
   },
+  {
+    // The audit log of security events (AuditStore), written in the transaction of the change it records.
+    name: '0005_audit_log',
+    up: [
+      // AUTOINCREMENT: ids are the listing's cursor and order, so one is never reused after a flush. user_id is text
+      // with no foreign key: the user may be unknown (a failed login) or deleted later, and the record must stay.
+      `CREATE TABLE restjwt_audit_event (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        user_id TEXT NULL,
+        username TEXT NULL,
+        actor_id TEXT NULL,
+        family_id TEXT NULL,
+        client_address TEXT NULL,
+        user_agent TEXT NULL,
+        detail TEXT NOT NULL
+      )`,
+      // countAudit's range and flushAudit's cutoff.
+      `CREATE INDEX restjwt_audit_event_at_idx ON restjwt_audit_event (at)`,
+      // listAudit by user, newest first: an index ends in the rowid (id), so each is (column, id) and a page is a
+      // backward walk from the cursor.
+      `CREATE INDEX restjwt_audit_event_user_id_idx ON restjwt_audit_event (user_id)`,
+      `CREATE INDEX restjwt_audit_event_username_idx ON restjwt_audit_event (username)`,
+    ],
+  },
 ];
 
 /** Names of the migrations recorded in `db` (empty when the migrations table does not exist yet). */

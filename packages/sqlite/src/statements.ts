@@ -3,7 +3,7 @@
  * and the parameters they take. Times are integer milliseconds; booleans are 0/1.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { type BlacklistResult, type ImportUserResult, type OutstandingToken, type RotateResult, type UnlinkOptions, type UnlinkResult, type UserRecord, type IdentityRow, type OutstandingStateRow, type SessionRow, type TokenListingRow, type UserRow, integerIdParser, toMillis, type SessionUseValues, unlinkVerdict, type UserChange } from '@restjwt/core/store-kit';
+import { type AuditRow, type AuditValues, type BlacklistResult, type ImportUserResult, type OutstandingToken, type RotateResult, type UnlinkOptions, type UnlinkResult, type UserRecord, type IdentityRow, type OutstandingStateRow, type SessionRow, type TokenListingRow, type UserRow, integerIdParser, toMillis, withRevoked, type SessionUseValues, unlinkVerdict, type UserChange } from '@restjwt/core/store-kit';
 
 /** User ids are canonical decimal integers (SQLite's INTEGER PRIMARY KEY); anything else matches no row. */
 export const parseId = integerIdParser();
@@ -22,28 +22,38 @@ type IdentityParams = [string, string, string | null, number, number, number];
 /** `listTokens`'s filters: by user or not, and blacklisted (`yes`), live (`no`) or either (`any`). */
 export type TokenFilter = `${'user' | 'all'}:${'yes' | 'no' | 'any'}`;
 type SqliteUserRow = UserRow & { id: number; is_active: number; is_staff: number; last_login: number | null; date_joined: number };
+/** username, email, password, is active, is staff, date joined, token version. */
+export type NewUserParams = [string, string, string, number, number, number, string];
+/** `listAudit`'s filters as bound: null leaves a filter out; `fetch` is the page size plus one. */
+export type AuditListParams = { user: string | null; type: string | null; since: number | null; until: number | null; beforeId: number; fetch: number };
+/** `listAudit`'s statements: by user (`user_id` or `username`), or over every event. */
+export type AuditListing = 'user' | 'all';
 
 /** Every statement and transaction the store runs. */
 export interface Prepared {
   userById: Stmt<[number], SqliteUserRow>;
   userByUsername: Stmt<[string], SqliteUserRow>;
   userByEmail: Stmt<[string], SqliteUserRow>;
-  insertUser: Stmt<[string, string, string, number, number, number, string], SqliteUserRow>;
+  createUser: BetterSqlite3.Transaction<(user: NewUserParams, audit: AuditValues | undefined) => SqliteUserRow>;
   updateUser: Stmt<[UserChangeParams]>;
+  /** `updateUser` and its audit event, written only when a row changed. */
+  updateUserAudited: BetterSqlite3.Transaction<(change: UserChangeParams, audit: AuditValues) => void>;
   importUser: BetterSqlite3.Transaction<(id: number, user: UserRecord, lastLogin: number | null, dateJoined: number) => ImportUserResult>;
   revokeAccess: Stmt<[string, number]>;
   isAccessRevoked: Stmt<[string], number>;
   flushRevokedAccess: Stmt<[number]>;
   findOutstanding: Stmt<[string], OutstandingStateRow>;
-  revokeFamily: BetterSqlite3.Transaction<(familyId: string, now: number) => number>;
-  revokeUser: BetterSqlite3.Transaction<(userId: number, now: number) => number>;
+  revokeFamily: BetterSqlite3.Transaction<(familyId: string, now: number, audit: AuditValues | undefined) => number>;
+  revokeUser: BetterSqlite3.Transaction<(userId: number, now: number, audit: AuditValues | undefined) => number>;
   listUsers: Stmt<[number, number], SqliteUserRow>;
   insertOutstanding: Stmt<OutstandingParams>;
+  /** `insertOutstanding` and its audit event, written only when the jti was new. */
+  recordOutstandingAudited: BetterSqlite3.Transaction<(token: OutstandingParams, audit: AuditValues) => void>;
   insertBlacklist: Stmt<[number, number]>;
   isBlacklisted: Stmt<[string], number>;
   countTokens: Stmt<[], { outstanding: number; blacklisted: number }>;
   listBlacklisted: Stmt<[number, number, number, number], { id: number; jti: string; expires_at: number }>;
-  blacklist: BetterSqlite3.Transaction<(token: OutstandingParams, now: number) => BlacklistResult>;
+  blacklist: BetterSqlite3.Transaction<(token: OutstandingParams, now: number, audit: AuditValues | undefined) => BlacklistResult>;
   rotate: BetterSqlite3.Transaction<
     (presented: OutstandingParams, successor: OutstandingParams, now: number, family: FamilyOf, use: SessionUseValues | null) => RotateResult
   >;
@@ -59,12 +69,19 @@ export interface Prepared {
   findIdentity: Stmt<[string, string], IdentityRow>;
   linkIdentity: BetterSqlite3.Transaction<(identity: IdentityParams) => { owner: number | undefined; inserted: boolean }>;
   touchIdentity: Stmt<[number, string | null, string, string]>;
-  unlinkIdentity: BetterSqlite3.Transaction<(userId: number, provider: string, subject: string, options: UnlinkOptions | undefined) => UnlinkResult>;
+  unlinkIdentity: BetterSqlite3.Transaction<
+    (userId: number, provider: string, subject: string, options: UnlinkOptions | undefined, audit: AuditValues | undefined) => UnlinkResult
+  >;
   listIdentities: Stmt<[number], IdentityRow>;
   putOneTime: Stmt<[string, string, number]>;
   takeOneTime: Stmt<[string], { value: string; expires_at: number }>;
   flushOneTime: Stmt<[number]>;
   flushSessionBatch: BetterSqlite3.Transaction<(limit: number) => number>;
+  // The audit log (migration 0005_audit_log).
+  insertAudit: Stmt<[AuditValues]>;
+  listAudit: Record<AuditListing, Stmt<[AuditListParams], AuditRow>>;
+  countAudit: Stmt<[{ since: number; until: number; bucketMs: number }], { type: string; bucket: number; count: number }>;
+  flushAuditBatch: BetterSqlite3.Transaction<(before: number, limit: number) => number>;
 }
 
 /** A token as `insertOutstanding` binds it, validating the dates. */
@@ -103,17 +120,17 @@ export function prepareStatements(db: BetterSqlite3.Database): Prepared | null {
     .pluck()
     .get();
   if (tables !== 3) return null;
-  // Opened with migrate: false on an older schema (before 0002_families … 0004_sessions_identities): wait for `restjwt migrate`.
+  // Opened with migrate: false on an older schema (before 0002_families … 0005_audit_log): wait for `restjwt migrate`.
   const columns = db.prepare<[], string>(`SELECT name FROM pragma_table_info('restjwt_outstanding_token')`).pluck().all();
   if (!columns.includes('replaced_by')) return null;
   const later = db
     .prepare<[], number>(
       `SELECT count(*) FROM sqlite_master WHERE type = 'table'
-         AND name IN ('restjwt_revoked_access', 'restjwt_session', 'restjwt_identity', 'restjwt_one_time')`,
+         AND name IN ('restjwt_revoked_access', 'restjwt_session', 'restjwt_identity', 'restjwt_one_time', 'restjwt_audit_event')`,
     )
     .pluck()
     .get();
-  if (later !== 4) return null;
+  if (later !== 5) return null;
   return prepareAll(db);
 }
 
@@ -124,6 +141,16 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
   const insertImported = db.prepare<[number, string, string, string, number, number, number | null, number, string]>(
     `INSERT INTO restjwt_user (id, username, email, password, is_active, is_staff, last_login, date_joined, token_version)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insertUser = db.prepare<NewUserParams, SqliteUserRow>(
+    `INSERT INTO restjwt_user (username, email, password, is_active, is_staff, last_login, date_joined, token_version)
+     VALUES (?, ?, ?, ?, ?, NULL, ?, ?) RETURNING *`,
+  );
+  const updateUser = db.prepare<[UserChangeParams]>(
+    `UPDATE restjwt_user
+     SET password = coalesce(@password, password), is_active = coalesce(@isActive, is_active),
+         last_login = coalesce(@lastLogin, last_login), token_version = coalesce(@tokenVersion, token_version)
+     WHERE id = @id`,
   );
   const insertOutstanding = db.prepare<OutstandingParams>(
     // An unknown user id is stored as NULL (as simplejwt does), instead of failing the foreign key.
@@ -189,6 +216,33 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
   const passwordOf = db.prepare<[number], string>('SELECT password FROM restjwt_user WHERE id = ?').pluck();
   const deleteIdentity = db.prepare<[number, string, string]>('DELETE FROM restjwt_identity WHERE user_id = ? AND provider = ? AND subject = ?');
 
+  // The audit log.
+  const insertAudit = db.prepare<[AuditValues]>(
+    `INSERT INTO restjwt_audit_event (type, at, user_id, username, actor_id, family_id, client_address, user_agent, detail)
+     VALUES (@type, @at, @userId, @username, @actorId, @familyId, @clientAddress, @userAgent, @detail)`,
+  );
+  /** Writes the event of a change that happened, in the change's transaction (the caller's). */
+  const writeAudit = (audit: AuditValues | undefined): void => {
+    if (audit !== undefined) insertAudit.run(audit);
+  };
+  const auditColumns = 'id, type, at, user_id, username, actor_id, family_id, client_address, user_agent, detail';
+  // The cursor is always bound (a first page starts below any id), so every page walks the id order from it.
+  const auditWhere = `id < @beforeId AND (@type IS NULL OR type = @type)
+       AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at < @until)`;
+  const auditArm = (column: string) =>
+    `SELECT * FROM (SELECT ${auditColumns} FROM restjwt_audit_event WHERE ${column} = @user AND ${auditWhere} ORDER BY id DESC LIMIT @fetch)`;
+  const listAudit: Prepared['listAudit'] = {
+    // One walk per index, each stopping at a page, merged: an OR would read every event of the user to sort them.
+    // UNION (not ALL) keeps one copy of an event whose user_id and username are both the value.
+    user: db.prepare<[AuditListParams], AuditRow>(`${auditArm('user_id')} UNION ${auditArm('username')} ORDER BY id DESC LIMIT @fetch`),
+    all: db.prepare<[AuditListParams], AuditRow>(
+      `SELECT ${auditColumns} FROM restjwt_audit_event WHERE ${auditWhere} ORDER BY id DESC LIMIT @fetch`,
+    ),
+  };
+  const flushAudit = db.prepare<[number, number]>(
+    `DELETE FROM restjwt_audit_event WHERE id IN (SELECT id FROM restjwt_audit_event WHERE at < ? LIMIT ?)`,
+  );
+
   /**
    * Records `token` unless present and blacklists it. The recorded row's family when this call inserted the blacklist
    * row; undefined when the token was blacklisted already.
@@ -211,16 +265,17 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
     userById: db.prepare<[number], SqliteUserRow>(`${user} WHERE id = ?`),
     userByUsername: db.prepare<[string], SqliteUserRow>(`${user} WHERE username = ?`),
     userByEmail: db.prepare<[string], SqliteUserRow>(`${user} WHERE email = ? ORDER BY id LIMIT 1`),
-    insertUser: db.prepare<[string, string, string, number, number, number, string], SqliteUserRow>(
-      `INSERT INTO restjwt_user (username, email, password, is_active, is_staff, last_login, date_joined, token_version)
-       VALUES (?, ?, ?, ?, ?, NULL, ?, ?) RETURNING *`,
-    ),
-    updateUser: db.prepare<[UserChangeParams]>(
-      `UPDATE restjwt_user
-       SET password = coalesce(@password, password), is_active = coalesce(@isActive, is_active),
-           last_login = coalesce(@lastLogin, last_login), token_version = coalesce(@tokenVersion, token_version)
-       WHERE id = @id`,
-    ),
+    createUser: db.transaction((values: NewUserParams, audit: AuditValues | undefined): SqliteUserRow => {
+      const row = insertUser.get(...values);
+      if (row === undefined) throw new Error('INSERT ... RETURNING returned no row');
+      // The event is about the user just created: its id is known only now.
+      if (audit !== undefined) writeAudit({ ...audit, userId: String(row.id), username: row.username });
+      return row;
+    }),
+    updateUser,
+    updateUserAudited: db.transaction((change: UserChangeParams, audit: AuditValues): void => {
+      if (updateUser.run(change).changes === 1) writeAudit(audit);
+    }),
     importUser: db.transaction((id: number, u: UserRecord, lastLogin: number | null, dateJoined: number): ImportUserResult => {
       const byId = usernameOf.get(id);
       if (byId !== undefined) return byId === u.username ? 'exists' : 'conflict';
@@ -238,10 +293,21 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
        FROM restjwt_outstanding_token o LEFT JOIN restjwt_blacklisted_token b ON b.token_id = o.id
        WHERE o.jti = ?`,
     ),
-    revokeFamily: db.transaction((familyId: string, now: number): number => revokeFamily.run(now, familyId).changes),
-    revokeUser: db.transaction((userId: number, now: number): number => revokeUser.run(now, userId).changes),
+    revokeFamily: db.transaction((familyId: string, now: number, audit: AuditValues | undefined): number => {
+      const revoked = revokeFamily.run(now, familyId).changes;
+      if (audit !== undefined) writeAudit(withRevoked(audit, revoked));
+      return revoked;
+    }),
+    revokeUser: db.transaction((userId: number, now: number, audit: AuditValues | undefined): number => {
+      const revoked = revokeUser.run(now, userId).changes;
+      if (audit !== undefined) writeAudit(withRevoked(audit, revoked));
+      return revoked;
+    }),
     listUsers: db.prepare<[number, number], SqliteUserRow>(`${user} ORDER BY id LIMIT ? OFFSET ?`),
     insertOutstanding,
+    recordOutstandingAudited: db.transaction((token: OutstandingParams, audit: AuditValues): void => {
+      if (insertOutstanding.run(...token).changes === 1) writeAudit(audit);
+    }),
     insertBlacklist,
     isBlacklisted: db
       .prepare<[string], number>(
@@ -261,9 +327,11 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
        WHERE o.id > ? AND o.expires_at > ? AND o.expires_at < ?
        ORDER BY o.id LIMIT ?`,
     ),
-    blacklist: db.transaction((token: OutstandingParams, now: number): BlacklistResult =>
-      blacklistRow(token, now) !== undefined ? 'blacklisted' : 'already_blacklisted',
-    ),
+    blacklist: db.transaction((token: OutstandingParams, now: number, audit: AuditValues | undefined): BlacklistResult => {
+      if (blacklistRow(token, now) === undefined) return 'already_blacklisted';
+      writeAudit(audit);
+      return 'blacklisted';
+    }),
     rotate: db.transaction(
       (presented: OutstandingParams, successor: OutstandingParams, now: number, family: FamilyOf, use: SessionUseValues | null): RotateResult => {
         const won = blacklistRow(presented, now);
@@ -303,13 +371,16 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
     touchIdentity: db.prepare<[number, string | null, string, string]>(
       'UPDATE restjwt_identity SET last_used_at = ?, email = ? WHERE provider = ? AND subject = ?',
     ),
-    unlinkIdentity: db.transaction((userId: number, provider: string, subject: string, options: UnlinkOptions | undefined): UnlinkResult => {
-      // Run with .immediate(): the write lock is taken before the reads, so another process's unlink waits for it.
-      const verdict = unlinkVerdict(passwordOf.get(userId) ?? null, identitiesOf.all(userId), provider, subject, options);
-      if (verdict !== 'remove') return verdict;
-      deleteIdentity.run(userId, provider, subject);
-      return 'unlinked';
-    }),
+    unlinkIdentity: db.transaction(
+      (userId: number, provider: string, subject: string, options: UnlinkOptions | undefined, audit: AuditValues | undefined): UnlinkResult => {
+        // Run with .immediate(): the write lock is taken before the reads, so another process's unlink waits for it.
+        const verdict = unlinkVerdict(passwordOf.get(userId) ?? null, identitiesOf.all(userId), provider, subject, options);
+        if (verdict !== 'remove') return verdict;
+        deleteIdentity.run(userId, provider, subject);
+        writeAudit(audit);
+        return 'unlinked';
+      },
+    ),
     listIdentities: identitiesOf,
     putOneTime: db.prepare<[string, string, number]>(
       `INSERT INTO restjwt_one_time ("key", value, expires_at) VALUES (?, ?, ?) ON CONFLICT ("key") DO NOTHING`,
@@ -319,5 +390,14 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
     ),
     flushOneTime: db.prepare<[number]>('DELETE FROM restjwt_one_time WHERE expires_at < ?'),
     flushSessionBatch: db.transaction((limit: number): number => deadSessions.run(limit).changes),
+    insertAudit,
+    listAudit,
+    countAudit: db.prepare<[{ since: number; until: number; bucketMs: number }], { type: string; bucket: number; count: number }>(
+      // Integer arithmetic (times are bound as reals): the division truncates, which is floor for at >= since.
+      `SELECT type, (at - CAST(@since AS INTEGER)) / CAST(@bucketMs AS INTEGER) AS bucket, count(*) AS count
+       FROM restjwt_audit_event WHERE at >= @since AND at < @until
+       GROUP BY type, bucket ORDER BY bucket, type`,
+    ),
+    flushAuditBatch: db.transaction((before: number, limit: number): number => flushAudit.run(before, limit).changes),
   };
 }

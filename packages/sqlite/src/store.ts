@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { UserExistsError } from '@restjwt/core';
-import { IN_PROCESS_CAPABILITIES, type WithCapabilities, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, copyUser, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, userChanges, type UserChange } from '@restjwt/core/store-kit';
+import { IN_PROCESS_CAPABILITIES, type WithCapabilities, type Audited, type AuditCount, type AuditEvent, type AuditPage, type AuditQuery, type AuditValues, auditCountFromRow, auditFromRow, auditPage, auditValues, checkAuditQuery, checkAuditRange, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, copyUser, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, userChanges, type UserChange } from '@restjwt/core/store-kit';
 import { sqliteClosed, translateSqliteError } from './errors.js';
 import { migrate as applyMigrations } from './migrations.js';
 import { parseId, prepareStatements, tokenParams, userChangeParams, type Prepared, type TokenFilter } from './statements.js';
@@ -26,7 +26,7 @@ export interface SqliteStoreOptions {
 
 /**
  * A {@link Store} on one SQLite database file, with every optional capability (sessions, linked identities, one-time
- * values). Create it with {@link openSqliteStore}.
+ * values, the audit log). Create it with {@link openSqliteStore}.
  *
  * `rotate` and `blacklist` are atomic across connections and processes: each runs in one IMMEDIATE transaction
  * whose `INSERT ... ON CONFLICT DO NOTHING` on the unique blacklist row decides the single winner. `linkIdentity`
@@ -137,19 +137,15 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     }
   }
 
-  createUser(user: NewUser): Promise<UserRecord> {
+  /** Inserts the user and its `audit` event (given the new user's id and username) in one transaction. */
+  createUser(user: NewUser, options: Audited = {}): Promise<UserRecord> {
     return this.withStatements((q) => {
+      const audit = auditOf(options);
       try {
-        const row = q.insertUser.get(
-          user.username,
-          user.email ?? '',
-          user.passwordHash,
-          (user.isActive ?? true) ? 1 : 0,
-          user.isStaff ? 1 : 0,
-          Date.now(),
-          newTokenVersion(),
+        const row = q.createUser.immediate(
+          [user.username, user.email ?? '', user.passwordHash, (user.isActive ?? true) ? 1 : 0, user.isStaff ? 1 : 0, Date.now(), newTokenVersion()],
+          audit,
         );
-        if (row === undefined) throw new Error('INSERT ... RETURNING returned no row');
         return userFromRow(row);
       } catch (error) {
         if (
@@ -168,13 +164,17 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     return this.withStatements((q) => this.updateUser(q, id, userChanges.rehash(passwordHash)));
   }
 
-  setPassword(id: string, passwordHash: string): Promise<void> {
-    return this.withStatements((q) => this.updateUser(q, id, userChanges.password(passwordHash)));
+  /** With `audit`, the event is written in the update's transaction, and only when the user exists. */
+  setPassword(id: string, passwordHash: string, options: Audited = {}): Promise<void> {
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.password(passwordHash), options));
   }
 
-  /** Deactivating also renews `tokenVersion`, so the user's outstanding tokens stop working where it is checked. */
-  setActive(id: string, isActive: boolean): Promise<void> {
-    return this.withStatements((q) => this.updateUser(q, id, userChanges.active(isActive)));
+  /**
+   * Deactivating also renews `tokenVersion`, so the user's outstanding tokens stop working where it is checked. With
+   * `audit`, the event is written in the update's transaction, and only when the user exists.
+   */
+  setActive(id: string, isActive: boolean, options: Audited = {}): Promise<void> {
+    return this.withStatements((q) => this.updateUser(q, id, userChanges.active(isActive), options));
   }
 
   renewTokenVersion(id: string): Promise<void> {
@@ -210,9 +210,14 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
 
   // --- tokens ----------------------------------------------------------------------------------------------------
 
-  recordOutstanding(token: OutstandingToken): Promise<void> {
+  /** With `audit`, the token and its event in one transaction; a jti recorded before writes neither. */
+  recordOutstanding(token: OutstandingToken, options: Audited = {}): Promise<void> {
     return this.withStatements((q) => {
-      q.insertOutstanding.run(...tokenParams(token));
+      const audit = auditOf(options);
+      const params = tokenParams(token);
+      // Without an event, the single statement is its own transaction.
+      if (audit === undefined) q.insertOutstanding.run(...params);
+      else q.recordOutstandingAudited.immediate(params, audit);
     });
   }
 
@@ -220,8 +225,12 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     return this.withStatements((q) => q.isBlacklisted.get(jti) !== undefined);
   }
 
-  blacklist(token: OutstandingToken): Promise<BlacklistResult> {
-    return this.withStatements((q) => q.blacklist.immediate(tokenParams(token), Date.now()));
+  /** The `audit` event is written in the blacklisting's transaction, by the call that returns `blacklisted`. */
+  blacklist(token: OutstandingToken, options: Audited = {}): Promise<BlacklistResult> {
+    return this.withStatements((q) => {
+      const audit = auditOf(options);
+      return q.blacklist.immediate(tokenParams(token), Date.now(), audit);
+    });
   }
 
   rotate(presented: OutstandingToken, successor: OutstandingToken, options: RotateOptions = {}): Promise<RotateResult> {
@@ -254,15 +263,25 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     });
   }
 
-  /** One IMMEDIATE transaction: a concurrent `rotate` either committed before (its successor is revoked here) or after (it finds its token blacklisted). */
-  revokeFamily(familyId: string): Promise<number> {
-    return this.withStatements((q) => q.revokeFamily.immediate(familyId, Date.now()));
+  /**
+   * One IMMEDIATE transaction: a concurrent `rotate` either committed before (its successor is revoked here) or after
+   * (it finds its token blacklisted). The `audit` event, with `detail.revoked`, is written in it.
+   */
+  revokeFamily(familyId: string, options: Audited = {}): Promise<number> {
+    return this.withStatements((q) => {
+      const audit = auditOf(options);
+      return q.revokeFamily.immediate(familyId, Date.now(), audit);
+    });
   }
 
-  revokeUser(userId: string): Promise<number> {
+  /** As {@link revokeFamily}, for every token of the user. */
+  revokeUser(userId: string, options: Audited = {}): Promise<number> {
     return this.withStatements((q) => {
+      const audit = auditOf(options);
       const key = parseId(userId);
-      return key === null ? 0 : q.revokeUser.immediate(key, Date.now());
+      if (key === null && audit === undefined) return 0;
+      // -1 matches no token: nothing is revoked, and the event is still written (with revoked: 0).
+      return q.revokeUser.immediate(key ?? -1, Date.now(), audit);
     });
   }
 
@@ -385,10 +404,12 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     });
   }
 
+  /** The `audit` event is written in the removal's transaction, only when the result is `unlinked`. */
   unlinkIdentity(userId: string, provider: string, subject: string, options?: UnlinkOptions): Promise<UnlinkResult> {
     return this.withStatements((q) => {
+      const audit = auditOf(options ?? {});
       const key = parseId(userId);
-      return key === null ? 'not_found' : q.unlinkIdentity.immediate(key, provider, subject, options);
+      return key === null ? 'not_found' : q.unlinkIdentity.immediate(key, provider, subject, options, audit);
     });
   }
 
@@ -418,6 +439,44 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     });
   }
 
+  // --- audit log (AuditStore) ------------------------------------------------------------------------------------
+
+  /** Writes an event that records no change of the store's (a refused login). */
+  appendAudit(event: AuditEvent): Promise<void> {
+    return this.withStatements((q) => {
+      q.insertAudit.run(auditValues(event));
+    });
+  }
+
+  /** Events newest first (by id), filtered; a page walks the id order (or a user's index) down from the cursor. */
+  listAudit(query: AuditQuery = {}): Promise<AuditPage> {
+    return this.withStatements((q) => {
+      const filter = checkAuditQuery(query);
+      const rows = q.listAudit[filter.user === undefined ? 'all' : 'user'].all({
+        user: filter.user ?? null,
+        type: filter.type ?? null,
+        since: filter.since ?? null,
+        until: filter.until ?? null,
+        // Above every id: the first page.
+        beforeId: filter.beforeId ?? Number.MAX_SAFE_INTEGER,
+        fetch: filter.limit + 1,
+      });
+      return auditPage(rows.map(auditFromRow), filter.limit);
+    });
+  }
+
+  /** Counts per type and bucket, in one grouping query over the `at` index. */
+  countAudit(range: { since: Date; until: Date; bucketSeconds: number }): Promise<AuditCount[]> {
+    return this.withStatements((q) => q.countAudit.all(checkAuditRange(range)).map(auditCountFromRow));
+  }
+
+  /** Deletes the events before `before`, `batchSize` rows per transaction (default 1000), so other writers get the lock between batches. */
+  async flushAudit(before: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
+    const batchSize = checkBatchSize(options);
+    const cutoff = toMillis(before, 'before');
+    return deleteInBatches(batchSize, options.onProgress, () => this.withStatements((q) => q.flushAuditBatch.immediate(cutoff, batchSize)));
+  }
+
   // --- internals -------------------------------------------------------------------------------------------------
 
   private lookUpUser(q: Prepared, field: UserLookupField, value: string): UserRecord | null {
@@ -430,14 +489,18 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
   }
 
   /**
-   * Applies a user change (see `userChanges`); an id that names no row changes nothing. The one statement of this
-   * connection that changes a user row, so the cached rows are dropped here (see user-cache.ts).
+   * Applies a user change (see `userChanges`) and writes its audit event in the same transaction; an id that names no
+   * row changes nothing and writes nothing. The one place of this connection that changes a user row, so the cached
+   * rows are dropped here (see user-cache.ts).
    */
-  private updateUser(q: Prepared, id: string, change: UserChange): void {
+  private updateUser(q: Prepared, id: string, change: UserChange, options: Audited = {}): void {
+    const audit = auditOf(options);
     const key = parseId(id);
     if (key === null) return;
     try {
-      q.updateUser.run(userChangeParams(key, change));
+      const params = userChangeParams(key, change);
+      if (audit === undefined) q.updateUser.run(params);
+      else q.updateUserAudited.immediate(params, audit);
     } finally {
       this.usersById.clear();
     }
@@ -479,6 +542,11 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
   private tryPrepare(): void {
     this.prepared ??= prepareStatements(this.db);
   }
+}
+
+/** The audit event's values, validated and clipped before anything is written (a bad event changes nothing). */
+function auditOf(options: Audited): AuditValues | undefined {
+  return options.audit === undefined ? undefined : auditValues(options.audit);
 }
 
 /**

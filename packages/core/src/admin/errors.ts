@@ -6,7 +6,7 @@
 import { ApiError, type ApiErrorCode } from '../errors.js';
 
 /** Stable `code`s of the admin API's own errors (besides the core's). */
-export type AdminErrorCode = Extract<ApiErrorCode, 'cannot_deactivate_self' | 'last_login_method' | 'sessions_unsupported' | 'identities_unsupported'>;
+export type AdminErrorCode = Extract<ApiErrorCode, 'cannot_deactivate_self' | 'last_login_method' | 'sessions_unsupported' | 'identities_unsupported' | 'audit_unsupported'>;
 
 /** 400: a staff user asked to deactivate their own account (they would lock themselves out mid-request). */
 export class CannotDeactivateSelf extends ApiError {
@@ -44,5 +44,14 @@ export class IdentitiesUnsupported extends ApiError {
   readonly code = 'identities_unsupported';
   constructor() {
     super({ key: 'identities_unsupported' });
+  }
+}
+
+/** 501: the store lacks the optional `AuditStore` capability (the audit log). */
+export class AuditUnsupported extends ApiError {
+  readonly status = 501;
+  readonly code = 'audit_unsupported';
+  constructor() {
+    super({ key: 'audit_unsupported' });
   }
 }

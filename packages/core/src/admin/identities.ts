@@ -40,13 +40,14 @@ export async function listIdentities(ctx: AdminContext, userId: string): Promise
  */
 export async function unlinkIdentity(ctx: AdminContext, userId: string, provider: string, subject: string): Promise<IdentityView> {
   const store = identityStore(ctx);
-  await requireUser(ctx, userId);
+  const user = await requireUser(ctx, userId);
   const identities = await store.listIdentities(userId);
   const identity = identities.find((i) => i.provider === provider && i.subject === subject);
   if (identity === undefined) throw new NotFound();
   // The store judges the rule in the same atomic step as the removal: two concurrent unlinks cannot both pass it.
   // Unlinked meanwhile (another staff user, or the user themselves): the same 404 as if it had not been there.
-  const result = await store.unlinkIdentity(userId, provider, subject, { keepLastWayToSignIn: true });
+  const audit = ctx.audit('identity_unlinked', { userId, username: user.username, detail: { provider } });
+  const result = await store.unlinkIdentity(userId, provider, subject, { keepLastWayToSignIn: true, ...audit });
   if (result === 'not_found') throw new NotFound();
   if (result === 'last_login_method') throw new LastLoginMethod();
   return identityView(identity);

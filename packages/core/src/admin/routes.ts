@@ -5,16 +5,21 @@
  * cookie-mode CSRF check on POSTs authenticated by the access cookie — exactly as `guard(restjwt, isStaff)` would.
  */
 import { accessPolicy, isStaff } from '../auth/permissions.js';
+import { auditOrigin } from '../audit/events.js';
+import { clientAddress } from '../http/client-ip.js';
 import { parseBody } from '../http/parse-body.js';
 import { splitTarget } from '../http/transport.js';
 import type { CoreRequest, CoreResponse } from '../http/types.js';
 import type { Authorization, RestJwt } from '../restjwt.js';
-import type { UserRecord } from '../store/types.js';
+import { AUDIT_EVENT_TYPES, type UserRecord } from '../store/types.js';
 import { adminContext, type AdminContext } from './context.js';
 import type { QueryValue } from './fields.js';
 import { adminErrorResponse, adminResponse, pageBody } from './http.js';
 import { listIdentities, unlinkIdentity } from './identities.js';
+import { auditSummary, listAuditEvents } from './audit.js';
 import {
+  AUDIT_PAGE_SCHEMA,
+  AUDIT_SUMMARY_SCHEMA,
   CHANGE_SCHEMA,
   IDENTITY_SCHEMA,
   operationSchema,
@@ -286,6 +291,53 @@ const PATHS: readonly PathSpec[] = [
     },
   },
   {
+    path: 'audit/',
+    get: {
+      name: 'listAuditEvents',
+      summary: 'List audit events',
+      description:
+        'The audit log, newest first: logins and refused logins, refresh-token reuse, logouts, password changes and admin ' +
+        'actions. `user` (an id or a username), `type`, `since` and `until` (ISO 8601 with an offset) filter; follow `next` ' +
+        'for older events. 501 when the store keeps no audit log.',
+      querystring: {
+        type: 'object',
+        properties: {
+          user: { type: 'string', description: 'A user id or a username (a refused login names one nobody has).' },
+          type: { type: 'string', enum: [...AUDIT_EVENT_TYPES] },
+          since: { type: 'string', format: 'date-time' },
+          until: { type: 'string', format: 'date-time' },
+          cursor: { type: 'string', description: 'From a `next` link.' },
+          limit: PAGING.limit,
+        },
+      },
+      ok: [200, AUDIT_PAGE_SCHEMA],
+      errors: [400, 501],
+      errorText: { 501: 'The store keeps no audit log (`audit_unsupported`)' },
+      run: (ctx, call) => listAuditEvents(ctx, call.query, call.pathname, call.search),
+    },
+  },
+  {
+    path: 'audit/summary/',
+    get: {
+      name: 'auditSummary',
+      summary: 'Audit event counts',
+      description:
+        'How many events of each type fell in each bucket of `bucket` seconds (default 60) over the last `minutes` ' +
+        '(default 60): the admin dashboard. 501 when the store keeps no audit log.',
+      querystring: {
+        type: 'object',
+        properties: {
+          minutes: { type: 'integer', minimum: 1, maximum: 1440, default: 60 },
+          bucket: { type: 'integer', minimum: 10, maximum: 3600, default: 60 },
+        },
+      },
+      ok: [200, AUDIT_SUMMARY_SCHEMA],
+      errors: [400, 501],
+      errorText: { 501: 'The store keeps no audit log (`audit_unsupported`)' },
+      run: (ctx, call) => auditSummary(ctx, call.query),
+    },
+  },
+  {
     path: 'settings/',
     get: {
       name: 'settings',
@@ -293,7 +345,7 @@ const PATHS: readonly PathSpec[] = [
       description:
         'The server settings that change what the admin shows: `update_last_login` (simplejwt\'s `UPDATE_LAST_LOGIN`) ' +
         'says whether logins record `last_login`; when it is false a null `last_login` means "not recorded", not "never".',
-      ok: [200, { type: 'object', properties: { update_last_login: { type: 'boolean' } }, required: ['update_last_login'] }],
+      ok: [200, { type: 'object', properties: { update_last_login: { type: 'boolean' }, audit_log: { type: 'boolean' } }, required: ['update_last_login', 'audit_log'] }],
       errors: [],
       run: async (ctx) => adminSettings(ctx),
     },
@@ -340,7 +392,8 @@ async function asStaff(restjwt: RestJwt, req: AdminRequest, answer: (ctx: AdminC
   if (authorized.response !== undefined) return authorized.response;
   try {
     // The admin context checks staff status again: no operation runs without it.
-    return await answer(adminContext(restjwt, authorized.auth));
+    const address = clientAddress(req.ip, req.headers['x-forwarded-for'], restjwt.settings.trustedProxies);
+    return await answer(adminContext(restjwt, authorized.auth, auditOrigin(address, req.headers)));
   } catch (err) {
     return adminErrorResponse(restjwt, err, req.headers);
   }

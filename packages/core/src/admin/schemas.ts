@@ -3,6 +3,7 @@
  * they never validate: the admin's own field rules (`./fields.ts`) decide every answer, in DRF's words.
  */
 import { ERROR_SCHEMA, FIELD_ERRORS_SCHEMA, type JsonSchema } from '../http/schemas.js';
+import { AUDIT_EVENT_TYPES } from '../store/types.js';
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
@@ -46,6 +47,36 @@ export const TOKEN_SCHEMA: JsonSchema = {
     blacklisted_at: { type: ['string', 'null'], format: 'date-time' },
     replaced_by: nullableStr,
   },
+};
+export const AUDIT_EVENT_SCHEMA: JsonSchema = {
+  type: 'object',
+  properties: {
+    id: str,
+    type: { type: 'string', enum: [...AUDIT_EVENT_TYPES] },
+    at: dateTime,
+    user_id: nullableStr,
+    username: nullableStr,
+    actor_id: nullableStr,
+    family_id: nullableStr,
+    client_address: nullableStr,
+    user_agent: nullableStr,
+    detail: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+  },
+};
+export const AUDIT_PAGE_SCHEMA: JsonSchema = {
+  type: 'object',
+  properties: { next: { type: ['string', 'null'] }, results: { type: 'array', items: AUDIT_EVENT_SCHEMA } },
+  required: ['next', 'results'],
+};
+export const AUDIT_SUMMARY_SCHEMA: JsonSchema = {
+  type: 'object',
+  properties: {
+    since: dateTime,
+    until: dateTime,
+    bucket_seconds: { type: 'integer' },
+    series: { type: 'object', additionalProperties: { type: 'array', items: { type: 'integer' } } },
+  },
+  required: ['since', 'until', 'bucket_seconds', 'series'],
 };
 export const IDENTITY_SCHEMA: JsonSchema = {
   type: 'object',

@@ -70,9 +70,9 @@ export interface Revocation {
  */
 export async function revokeSession(ctx: AdminContext, userId: string, familyId: string): Promise<Revocation & { family_id: string }> {
   const store = sessionStore(ctx);
-  await requireUser(ctx, userId);
+  const user = await requireUser(ctx, userId);
   if (familyId.length === 0 || familyId.length > 255 || (await store.sessionOwner(familyId)) !== userId) throw new NotFound();
-  return { family_id: familyId, revoked: await store.revokeFamily(familyId) };
+  return { family_id: familyId, revoked: await store.revokeFamily(familyId, ctx.audit('session_revoked', { userId, username: user.username, familyId })) };
 }
 
 /**
@@ -80,6 +80,6 @@ export async function revokeSession(ctx: AdminContext, userId: string, familyId:
  * token refused where `checkRevokeToken` is on) and every refresh/sliding token blacklisted.
  */
 export async function revokeAllSessions(ctx: AdminContext, userId: string): Promise<Revocation> {
-  await requireUser(ctx, userId);
-  return { revoked: await endSessions(ctx, userId) };
+  const user = await requireUser(ctx, userId);
+  return { revoked: await endSessions(ctx, userId, ctx.audit('sessions_revoked', { userId, username: user.username })) };
 }

@@ -125,7 +125,7 @@ export async function createUser(ctx: AdminContext, data: Readonly<Record<string
       passwordHash,
       isStaff: input.isStaff,
       isActive: input.isActive,
-    });
+    }, ctx.audit('user_created', { detail: { staff: input.isStaff, active: input.isActive } }));
     return userView(user);
   } catch (err) {
     // Lost a race with another creation of the same name after the check above.
@@ -152,8 +152,8 @@ export interface UserChange {
  */
 export async function setUserActive(ctx: AdminContext, id: string, active: boolean): Promise<UserChange> {
   if (!active && id === ctx.actor.id) throw new CannotDeactivateSelf();
-  await requireUser(ctx, id);
-  await ctx.store.setActive(id, active);
+  const target = await requireUser(ctx, id);
+  await ctx.store.setActive(id, active, ctx.audit(active ? 'user_activated' : 'user_deactivated', { userId: id, username: target.username }));
   // Explicit even where `setActive(false)` renews the version itself: the contract does not promise it.
   const revoked = active ? 0 : await endSessions(ctx, id);
   return { user: userView(await requireUser(ctx, id)), revoked };
@@ -165,10 +165,10 @@ export async function setUserActive(ctx: AdminContext, id: string, active: boole
  */
 export async function resetPassword(ctx: AdminContext, id: string, data: Readonly<Record<string, unknown>>): Promise<UserChange> {
   // The user first, as DRF's detail views look up the object before validating the body.
-  await requireUser(ctx, id);
+  const target = await requireUser(ctx, id);
   const errors = new FieldErrors();
   const password = readString(errors, data, 'password', { required: true, trim: false, maxLength: PASSWORD_MAX_LENGTH, minLength: PASSWORD_MIN_LENGTH });
   errors.done();
-  const revoked = await changePassword(ctx, id, password);
+  const revoked = await changePassword(ctx, id, password, ctx.audit('password_changed', { userId: id, username: target.username }));
   return { user: userView(await requireUser(ctx, id)), revoked };
 }

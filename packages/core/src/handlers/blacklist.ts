@@ -2,7 +2,8 @@ import { InvalidToken } from '../errors.js';
 import { userIdFromClaims } from '../auth/authenticate.js';
 import { readStringFields } from '../http/fields.js';
 import type { Token } from '../tokens/token-service.js';
-import { outstandingRecord, type HandlerContext } from './context.js';
+import { audited, auditUsername } from '../audit/events.js';
+import { nowDate, originOf, outstandingRecord, type HandlerContext, type RequestMeta } from './context.js';
 import { decodeOrInvalid } from './decode-or-invalid.js';
 import { decodeStoredToken } from './stored-token.js';
 
@@ -11,7 +12,7 @@ import { decodeStoredToken } from './stored-token.js';
  * With `revokeAccessTokens`, an optional `access` field (an access token of the same user) is revoked too: it is
  * refused on every request until it expires.
  */
-export async function blacklistToken(ctx: HandlerContext, data: Readonly<Record<string, unknown>>): Promise<Record<string, never>> {
+export async function blacklistToken(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta?: RequestMeta): Promise<Record<string, never>> {
   const s = ctx.settings;
   const withAccess = s.revokeAccessTokens && Object.hasOwn(data, 'access');
   const fields = [{ name: 'refresh', trim: true, maxLength: s.maxBodyBytes }];
@@ -21,12 +22,14 @@ export async function blacklistToken(ctx: HandlerContext, data: Readonly<Record<
   const userId = userIdFromClaims(token.payload, s);
   // Checked before anything is written: a logout either does all it was asked or nothing.
   const access = withAccess ? await decodeAccessOf(ctx, read.access as string, userId) : null;
-  const result = await ctx.store.blacklist(outstandingRecord(ctx, token, userId, null));
+  const jti = token.payload[s.jtiClaim] as string;
+  const logout = audited(ctx, 'logout', nowDate(ctx), originOf(meta), { userId, username: await auditUsername(ctx, userId), detail: { accessRevoked: access !== null } });
+  const result = await ctx.store.blacklist(outstandingRecord(ctx, token, userId, null), logout);
   if (result === 'already_blacklisted') throw new InvalidToken({ key: 'token_blacklisted' });
   if (access !== null) {
     await ctx.store.revokeAccess(access.payload[s.jtiClaim] as string, new Date((access.payload.exp as number) * 1000));
   }
-  ctx.log({ event: 'logout', level: 'info', userId, jti: token.payload[s.jtiClaim] as string, accessRevoked: access !== null });
+  ctx.log({ event: 'logout', level: 'info', userId, jti, accessRevoked: access !== null });
   return {};
 }
 

@@ -3,6 +3,7 @@ import type { LoginThrottle } from '../throttle/login-throttle.js';
 import type { Settings } from '../settings/types.js';
 import type { OutstandingToken, RequestUse, Store, UserRecord } from '../store/types.js';
 import type { Token, TokenService } from '../tokens/token-service.js';
+import { auditOrigin, type AuditOrigin } from '../audit/events.js';
 
 /** What a handler may know of the request besides its body. */
 export interface RequestMeta {
@@ -68,4 +69,14 @@ export function requestUse(ctx: HandlerContext, meta: RequestMeta | undefined): 
     clientAddress: meta?.address || null,
     userAgent: agent === undefined || agent === '' ? null : agent.slice(0, 512),
   };
+}
+
+/** Where the request came from, for its audit event. */
+export function originOf(meta: RequestMeta | undefined): AuditOrigin {
+  return auditOrigin(meta?.address, meta?.headers);
+}
+
+/** Now on the service's clock, whole milliseconds (what the audit log and sessions record). */
+export function nowDate(ctx: HandlerContext): Date {
+  return new Date(Math.floor(ctx.tokens.nowSeconds() * 1000));
 }

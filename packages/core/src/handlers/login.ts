@@ -3,7 +3,8 @@ import { AuthenticationFailed, Throttled } from '../errors.js';
 import { readStringFields } from '../http/fields.js';
 import type { UserRecord } from '../store/types.js';
 import { findUserByUsername, normalizeUsername } from '../users/username.js';
-import type { HandlerContext } from './context.js';
+import { appendAudit, auditEvent } from '../audit/events.js';
+import { nowDate, originOf, type HandlerContext } from './context.js';
 
 /**
  * Checks credentials like Django's ModelBackend + simplejwt's TokenObtainSerializer. Unknown user, wrong password
@@ -25,14 +26,21 @@ export async function checkCredentials(ctx: HandlerContext, data: Readonly<Recor
   // Counted before the password is checked, atomically with the limit: a burst of parallel guesses gets no more
   // password checks than the limit, and a locked-out attacker learns nothing, not even from a right guess.
   const reserved = ctx.throttle === undefined ? undefined : await ctx.throttle.reserve(username, meta.address);
+  // The name as attempted (normalized), for the audit log: "which user is being brute-forced" needs it.
+  const refused = (reason: string, userId: string | null): Promise<void> =>
+    appendAudit(ctx, auditEvent('login_failed', nowDate(ctx), originOf(meta), { userId, username, detail: { reason } }), (error) =>
+      ctx.log({ event: 'audit_write_failed', level: 'error', reason: error instanceof Error ? error.name : 'unknown' }),
+    );
   if (reserved !== undefined && 'wait' in reserved) {
     ctx.log({ event: 'login_throttled', level: 'warn', reason: 'too_many_failures' });
+    await refused('throttled', null);
     throw new Throttled(reserved.wait);
   }
   const attempt = reserved?.attempt;
   // The reservation already counts this attempt as a failure.
-  const fail = (reason: string, userId: string | null): never => {
+  const fail = async (reason: string, userId: string | null): Promise<never> => {
     ctx.log({ event: 'login_failed', level: 'info', userId, reason });
+    await refused(reason, userId);
     throw new AuthenticationFailed('no_active_account');
   };
   let user: UserRecord | null;

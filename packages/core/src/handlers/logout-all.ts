@@ -2,7 +2,9 @@ import { authenticateRequest } from '../auth/authenticate.js';
 import type { RequestMeta } from './context.js';
 import { NotAuthenticated } from '../errors.js';
 import type { UserRecord } from '../store/types.js';
-import type { HandlerContext } from './context.js';
+import { audited, type AuditSource } from '../audit/events.js';
+import type { Audited } from '../store/types.js';
+import { nowDate, originOf, type HandlerContext } from './context.js';
 
 /**
  * POST /api/token/logout-all/ — "log out everywhere": authenticated like a protected route (`Authorization: Bearer
@@ -13,14 +15,17 @@ export async function logoutAll(ctx: HandlerContext, _data: Readonly<Record<stri
   const auth = await authenticateRequest(meta.headers ?? {}, ctx.tokens, ctx.store, { method: 'POST' });
   if (auth === null) throw new NotAuthenticated();
   const user = auth.user as UserRecord;
-  const revoked = await endSessions(ctx, user.id);
+  const revoked = await endSessions(ctx, user.id, audited(ctx, 'logout_all', nowDate(ctx), originOf(meta), { userId: user.id, username: user.username }));
   ctx.log({ event: 'logout_all', level: 'info', userId: user.id, revoked });
   return {};
 }
 
-/** Every session of the user ends: refresh/sliding tokens blacklisted, token version renewed. Returns the count. */
-export async function endSessions(ctx: Pick<HandlerContext, 'store'>, userId: string): Promise<number> {
+/**
+ * Every session of the user ends: refresh/sliding tokens blacklisted, token version renewed. Returns the count. The
+ * audit event, if any, is written with the revocation.
+ */
+export async function endSessions(ctx: Pick<AuditSource, 'store'>, userId: string, audit: Audited = {}): Promise<number> {
   // Token version first: from here on, access tokens (with checkRevokeToken) and new refreshes are refused.
   await ctx.store.renewTokenVersion(userId);
-  return ctx.store.revokeUser(userId);
+  return ctx.store.revokeUser(userId, audit);
 }

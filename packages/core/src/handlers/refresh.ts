@@ -4,7 +4,8 @@ import { readStringFields } from '../http/fields.js';
 import type { Token } from '../tokens/token-service.js';
 import type { RequestMeta } from './context.js';
 import { hasSessions } from '../store/capabilities.js';
-import { outstandingRecord, requestUse, type HandlerContext } from './context.js';
+import { audited, auditUsername } from '../audit/events.js';
+import { nowDate, originOf, outstandingRecord, requestUse, type HandlerContext } from './context.js';
 import { decodeOrInvalid } from './decode-or-invalid.js';
 import { activeUserForToken, checkTokenUser, refuseTokenUser } from './stored-token.js';
 
@@ -31,18 +32,18 @@ export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<str
   // otherwise, and in that path only before a refusal, so that a blacklisted token is refused as such first, as
   // simplejwt does (and its reuse is acted on).
   const rotateAtomically = s.rotateRefreshTokens && s.blacklistAfterRotation;
-  if (!rotateAtomically && (await ctx.store.isBlacklisted(jti))) return reused(ctx, refresh, jti);
+  if (!rotateAtomically && (await ctx.store.isBlacklisted(jti))) return reused(ctx, refresh, jti, meta);
   const blacklistedAfterAll = async (): Promise<boolean> => rotateAtomically && (await ctx.store.isBlacklisted(jti));
   const now = Math.floor(ctx.tokens.nowSeconds());
   let authTime = refresh.payload[AUTH_TIME_CLAIM];
   if (s.refreshFamilyMaxAge > 0 && typeof authTime === 'number' && now - authTime > s.refreshFamilyMaxAge) {
-    if (await blacklistedAfterAll()) return reused(ctx, refresh, jti);
+    if (await blacklistedAfterAll()) return reused(ctx, refresh, jti, meta);
     ctx.log({ event: 'refresh_family_expired', level: 'info', userId: userIdFromClaims(refresh.payload, s), jti });
     throw new InvalidToken({ key: 'token_expired' });
   }
   const checked = await checkTokenUser(ctx, refresh);
   if (checked.refusal !== undefined) {
-    if (await blacklistedAfterAll()) return reused(ctx, refresh, jti);
+    if (await blacklistedAfterAll()) return reused(ctx, refresh, jti, meta);
     return refuseTokenUser(ctx, refresh, checked);
   }
   const { user } = checked;
@@ -62,7 +63,7 @@ export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<str
       requestUse: requestUse(ctx, meta),
     });
     // Blacklisted already: a replay, a stolen copy, or the loser of a race for this token. All are reuse.
-    if (result === 'already_blacklisted') return reused(ctx, refresh, jti);
+    if (result === 'already_blacklisted') return reused(ctx, refresh, jti, meta);
   } else {
     const familyId = (await ctx.store.findOutstanding(jti))?.familyId ?? jti;
     await ctx.store.recordOutstanding(outstandingRecord(ctx, successor, user.id, familyId));
@@ -75,7 +76,7 @@ export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<str
  * A blacklisted refresh token was presented. Within `refreshReuseInterval` of its rotation, the same successor (and a
  * new access token); otherwise its family is revoked and the answer is the usual "Token is blacklisted".
  */
-async function reused(ctx: HandlerContext, presented: Token, jti: string): Promise<Record<string, string>> {
+async function reused(ctx: HandlerContext, presented: Token, jti: string, meta: RequestMeta | undefined): Promise<Record<string, string>> {
   const s = ctx.settings;
   const state = await ctx.store.findOutstanding(jti);
   if (s.rotateRefreshTokens && s.refreshReuseInterval > 0 && state !== null && state.replacedBy !== null) {
@@ -97,11 +98,13 @@ async function reused(ctx: HandlerContext, presented: Token, jti: string): Promi
   // flight; revoking the family then would kill that very rotation, leaving no winner. Such a request just loses.
   const committed = state !== null && state.blacklistedAt !== null;
   const familyId = committed ? state.familyId : null;
-  const revoked = familyId === null ? 0 : await ctx.store.revokeFamily(familyId);
+  const userId = state?.userId ?? userIdFromClaims(presented.payload, s);
+  const revoked =
+    familyId === null ? 0 : await ctx.store.revokeFamily(familyId, audited(ctx, 'refresh_reuse', nowDate(ctx), originOf(meta), { userId, username: await auditUsername(ctx, userId), familyId }));
   ctx.log({
     event: 'refresh_token_reuse',
     level: 'warn',
-    userId: state?.userId ?? userIdFromClaims(presented.payload, s),
+    userId,
     jti,
     familyId,
     revoked,

@@ -58,6 +58,10 @@ export const en = {
   last_login_method:
     "This is the user's last way to sign in (no usable password and no other linked identity): set a password for them first.",
   identities_unsupported: 'This store does not record linked identities (social login); use the memory, SQLite or SQL store.',
+  audit_unsupported: 'This store keeps no audit log; use the memory, SQLite or SQL store.',
+  invalid_datetime: 'Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].',
+  invalid_choice: '"{value}" is not a valid choice.',
+  until_not_after_since: 'Ensure this is later than since.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -121,6 +125,10 @@ export const fr: Catalogue = {
     'C’est le dernier moyen de connexion de cet utilisateur (pas de mot de passe utilisable ni d’autre identité liée) : définissez-lui d’abord un mot de passe.',
   identities_unsupported:
     'Ce stockage n’enregistre pas les identités liées (connexion sociale) ; utilisez le stockage mémoire, SQLite ou SQL.',
+  audit_unsupported: 'Ce stockage ne tient pas de journal d’audit ; utilisez le stockage mémoire, SQLite ou SQL.',
+  invalid_datetime: 'La date + heure n’a pas le bon format. Utilisez un des formats suivants : YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].',
+  invalid_choice: '« {value} » n’est pas un choix valide.',
+  until_not_after_since: 'Assurez-vous que cette date est postérieure à since.',
 };
 
 /** The locales shipped with the library; settings may add more. */

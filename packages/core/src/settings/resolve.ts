@@ -53,6 +53,8 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   csrfTrustedOrigins: Object.freeze([]),
   trustedProxies: Object.freeze([]),
   loginThrottle: false,
+  auditLog: true,
+  auditRetention: 90 * 86400,
 } satisfies Settings);
 
 /** Login throttling when turned on with `true`: tight per username+address, looser per username and per address. */
@@ -178,6 +180,8 @@ const CHECKS: Record<keyof Settings, Check> = {
     Array.isArray(v) && v.length === 0
       ? Object.freeze([])
       : stringList((x, m) => (typeof x === 'string' && /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(x) ? x : fail(m, 'an address or CIDR range such as "10.0.0.0/8"', x)))(v, n),
+  auditLog: bool,
+  auditRetention: positiveDuration,
   loginThrottle: (v, n) => {
     if (v === false) return false;
     if (v === true) return DEFAULT_LOGIN_THROTTLE;

@@ -154,6 +154,13 @@ export interface Settings {
    * in the library, on in `restjwt serve`.
    */
   readonly loginThrottle: LoginThrottleSettings | false;
+  /**
+   * Write the audit log (logins, refusals, reuse, logouts, password and admin changes) where the store keeps one (the
+   * `audit` capability: memory, SQLite, PostgreSQL, MariaDB). Default true.
+   */
+  readonly auditLog: boolean;
+  /** How long audit events are kept: `restjwt flushaudit` deletes older ones. Default 90 days. */
+  readonly auditRetention: number;
   /** Largest accepted token, characters; longer tokens are refused before any parsing. Default 8192. */
   readonly maxTokenLength: number;
 }
@@ -161,7 +168,7 @@ export interface Settings {
 /** What a user may pass: any subset, with durations in any accepted form. */
 export type SettingsInput = {
   [K in keyof Settings]?: Settings[K] extends number
-    ? K extends 'leeway' | 'refreshReuseInterval' | 'refreshFamilyMaxAge' | `${string}Lifetime`
+    ? K extends 'leeway' | 'refreshReuseInterval' | 'refreshFamilyMaxAge' | 'auditRetention' | `${string}Lifetime`
       ? Duration
       : number
     : Settings[K] extends readonly (infer E)[]

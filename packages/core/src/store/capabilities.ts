@@ -5,7 +5,7 @@
  * reads that list: a method that merely has a capability's name (the Django store's paging of its own rows, say)
  * never counts as the capability.
  */
-import type { BlacklistSource, IdentityStore, ImmediateUserLookup, OneTimeStore, SessionStore, UserImportStore } from './types.js';
+import type { AuditStore, BlacklistSource, IdentityStore, ImmediateUserLookup, OneTimeStore, SessionStore, UserImportStore } from './types.js';
 
 /** Each optional capability, by the name a store declares it with. */
 export interface StoreCapabilityInterfaces {
@@ -21,6 +21,8 @@ export interface StoreCapabilityInterfaces {
   oneTime: OneTimeStore;
   /** {@link ImmediateUserLookup}: user lookups answered synchronously (memory, SQLite). */
   immediateUsers: ImmediateUserLookup;
+  /** {@link AuditStore}: the audit log of security events. */
+  audit: AuditStore;
 }
 
 /** The name of an optional capability. */
@@ -37,10 +39,11 @@ export const CAPABILITY_METHODS = {
   identities: ['findIdentity', 'linkIdentity', 'touchIdentity', 'unlinkIdentity', 'listIdentities'],
   oneTime: ['putOneTime', 'takeOneTime'],
   immediateUsers: ['findUserNow'],
+  audit: ['appendAudit', 'listAudit', 'countAudit', 'flushAudit'],
 } as const satisfies { readonly [C in StoreCapability]: readonly (keyof StoreCapabilityInterfaces[C])[] };
 
 /** The optional capabilities every store of ours that keeps its own tables has (memory, SQLite, SQL). */
-export const ALL_CAPABILITIES = ['blacklistSource', 'importUsers', 'sessions', 'identities', 'oneTime'] as const satisfies readonly StoreCapability[];
+export const ALL_CAPABILITIES = ['blacklistSource', 'importUsers', 'sessions', 'identities', 'oneTime', 'audit'] as const satisfies readonly StoreCapability[];
 
 /** {@link ALL_CAPABILITIES} and `immediateUsers`: the capabilities of a store whose every call is answered at once (memory, SQLite). */
 export const IN_PROCESS_CAPABILITIES = [...ALL_CAPABILITIES, 'immediateUsers'] as const satisfies readonly StoreCapability[];
@@ -70,6 +73,11 @@ export function hasSessions<S extends object>(store: S): store is S & SessionSto
 /** True when `store` implements {@link IdentityStore} and {@link OneTimeStore} (what social login needs). */
 export function hasIdentities<S extends object>(store: S): store is S & IdentityStore & OneTimeStore {
   return hasCapability(store, 'identities') && hasCapability(store, 'oneTime');
+}
+
+/** True when `store` implements {@link AuditStore}. */
+export function hasAudit<S extends object>(store: S): store is S & AuditStore {
+  return hasCapability(store, 'audit');
 }
 
 /** True when `store` implements {@link UserImportStore}. */

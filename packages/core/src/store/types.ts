@@ -42,16 +42,28 @@ export interface NewUser {
 /** Fields a user lookup may key on (`userIdField`, the login `usernameField`). */
 export type UserLookupField = 'id' | 'username' | 'email';
 
+/**
+ * What a change that is audited carries: a store with the `audit` capability ({@link AuditStore}) writes `audit` in
+ * the same transaction as the change, and only when the change happens; a failed change leaves no row. Other stores
+ * ignore it.
+ */
+export interface Audited {
+  audit?: AuditEvent;
+}
+
 export interface UserStore {
   /** The user whose `field` equals `value` exactly (case-sensitive, like Django's default backend), or null. */
   findUser(field: UserLookupField, value: string): Promise<UserRecord | null>;
-  /** Creates a user. Throws `UserExistsError` when the username is taken. */
-  createUser(user: NewUser): Promise<UserRecord>;
+  /**
+   * Creates a user. Throws `UserExistsError` when the username is taken. An `audit` event gets the new user's id and
+   * username.
+   */
+  createUser(user: NewUser, options?: Audited): Promise<UserRecord>;
   /** Replaces the password hash only (a rehash on login): sessions stay valid. */
   updatePasswordHash(id: string, passwordHash: string): Promise<void>;
   /** Sets a new password and a new `tokenVersion`, so every earlier token stops working where revocation is checked. */
-  setPassword(id: string, passwordHash: string): Promise<void>;
-  setActive(id: string, isActive: boolean): Promise<void>;
+  setPassword(id: string, passwordHash: string, options?: Audited): Promise<void>;
+  setActive(id: string, isActive: boolean, options?: Audited): Promise<void>;
   /** A new `tokenVersion` only (password and activity unchanged): every token carrying the old one stops working. */
   renewTokenVersion(id: string): Promise<void>;
   updateLastLogin(id: string, at: Date): Promise<void>;
@@ -194,14 +206,14 @@ export type RateReservation =
     };
 
 export interface TokenStore {
-  /** Records an issued token. Recording the same `jti` twice is a no-op. */
-  recordOutstanding(token: OutstandingToken): Promise<void>;
+  /** Records an issued token. Recording the same `jti` twice is a no-op (and writes no `audit` event). */
+  recordOutstanding(token: OutstandingToken, options?: Audited): Promise<void>;
   isBlacklisted(jti: string): Promise<boolean>;
   /**
    * Blacklists `token` (recording it as outstanding first when it was not), atomically: of several concurrent
-   * calls for one jti exactly one returns `blacklisted`.
+   * calls for one jti exactly one returns `blacklisted` (and writes the `audit` event).
    */
-  blacklist(token: OutstandingToken): Promise<BlacklistResult>;
+  blacklist(token: OutstandingToken, options?: Audited): Promise<BlacklistResult>;
   /**
    * Rotation in one atomic step: blacklist `presented` and record `successor`, only if `presented` was not
    * blacklisted yet. Of N concurrent calls with the same presented jti exactly one returns `rotated`; the others
@@ -217,11 +229,15 @@ export interface TokenStore {
   /**
    * Blacklists every not-yet-blacklisted token of the family `familyId` in one transaction, and returns how many.
    * A `rotate` racing with it either committed first (its successor is then blacklisted here) or finds its presented
-   * token blacklisted and records nothing: no live successor survives.
+   * token blacklisted and records nothing: no live successor survives. The `audit` event is written with
+   * `detail.revoked` set to the count.
    */
-  revokeFamily(familyId: string): Promise<number>;
-  /** Blacklists every not-yet-blacklisted token of user `userId` in one transaction ("log out everywhere"). */
-  revokeUser(userId: string): Promise<number>;
+  revokeFamily(familyId: string, options?: Audited): Promise<number>;
+  /**
+   * Blacklists every not-yet-blacklisted token of user `userId` in one transaction ("log out everywhere"); the
+   * `audit` event as for `revokeFamily`.
+   */
+  revokeUser(userId: string, options?: Audited): Promise<number>;
   /**
    * Refuses the access token `jti` until `expiresAt` (setting `revokeAccessTokens`). Idempotent. Access tokens are
    * not outstanding tokens: these entries live in their own table and never count in `countTokens`.
@@ -358,7 +374,7 @@ export interface LinkedIdentity {
 export type UnlinkResult = 'unlinked' | 'not_found' | 'last_login_method';
 
 /** Options of {@link IdentityStore.unlinkIdentity}. */
-export interface UnlinkOptions {
+export interface UnlinkOptions extends Audited {
   /** Refuse to remove the user's last way to sign in (no usable password, no other identity). Default: false. */
   keepLastWayToSignIn?: boolean;
 }
@@ -418,4 +434,111 @@ export interface OneTimeStore {
    * current time; an expired value is removed too). `flushExpired` removes the ones nobody took.
    */
   takeOneTime(key: string, now?: Date): Promise<string | null>;
+}
+
+/** The security events the audit log records. */
+export const AUDIT_EVENT_TYPES = [
+  /** A login issued tokens (`detail.method`: `password`, or the social provider's name). */
+  'login',
+  /** A login was refused (`detail.reason`: `unknown_user`, `bad_password`, `rule_refused`, `throttled`). */
+  'login_failed',
+  /** A blacklisted refresh token was presented: its family (`familyId`) was revoked (`detail.revoked`). */
+  'refresh_reuse',
+  /** A refresh token was blacklisted at `POST /api/token/blacklist/`. */
+  'logout',
+  /** "Log out everywhere": every token of the user blacklisted (`detail.revoked`). */
+  'logout_all',
+  /** A new password was set (by the user, the CLI or an admin: `actorId`). */
+  'password_changed',
+  /** A user was created by an admin (`actorId`). */
+  'user_created',
+  'user_activated',
+  'user_deactivated',
+  /** An admin ended one session (`familyId`, `detail.revoked`). */
+  'session_revoked',
+  /** An admin ended every session of a user (`detail.revoked`). */
+  'sessions_revoked',
+  /** A linked social identity was removed (`detail.provider`). */
+  'identity_unlinked',
+] as const;
+
+/** One of {@link AUDIT_EVENT_TYPES}. */
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** One security event, as the core hands it to the store. Never a token, a password or a request body. */
+export interface AuditEvent {
+  type: AuditEventType;
+  at: Date;
+  /** The user the event is about; null when unknown (a failed login for a name nobody has). */
+  userId: string | null;
+  /** The username attempted or the user's name then (cut at 150 characters); null when not known. */
+  username: string | null;
+  /** The staff user who did it (admin actions); null when the user acted themselves. */
+  actorId: string | null;
+  /** The session (refresh-token family) concerned, if any. */
+  familyId: string | null;
+  /** The client address (cut at 255 characters); null when unknown. */
+  clientAddress: string | null;
+  /** The User-Agent header (cut at 512 characters); null when absent. */
+  userAgent: string | null;
+  /** Small facts about the event (`reason`, `revoked`, `provider`, …): at most 16 keys, strings cut at 200. */
+  detail: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+/** A stored {@link AuditEvent}: `id` increases with every event written. */
+export interface AuditRecord extends AuditEvent {
+  id: string;
+}
+
+/** What {@link AuditStore.listAudit} selects: every filter is optional and they combine with AND. */
+export interface AuditQuery {
+  /** Events about this user: its id or its username (matches `userId` or `username` exactly). */
+  user?: string;
+  type?: AuditEventType;
+  /** Events at or after this instant. */
+  since?: Date;
+  /** Events before this instant. */
+  until?: Date;
+  /** The `next` of the previous page; omit for the first (newest) page. */
+  cursor?: string | null;
+  /** Page size: default 50, at most 500. */
+  limit?: number;
+}
+
+/** A page of audit events, newest first; `next` is the cursor of the following (older) page, null at the end. */
+export interface AuditPage {
+  events: AuditRecord[];
+  next: string | null;
+}
+
+/** How many events of one type fell in one bucket of {@link AuditStore.countAudit}. */
+export interface AuditCount {
+  type: AuditEventType;
+  /** The bucket's index: 0 is the one starting at `since`. */
+  bucket: number;
+  count: number;
+}
+
+/**
+ * Optional capability: the audit log. Memory, SQLite and the SQL store implement it (and the Redis wrapper through
+ * its inner store); audited changes ({@link Audited}) write their event in their own transaction.
+ */
+export interface AuditStore {
+  /** Writes an event that records no change of the store's (a refused login). */
+  appendAudit(event: AuditEvent): Promise<void>;
+  /**
+   * Events, newest first (by `id`), filtered as `query` says.
+   *
+   * @throws RangeError for a limit that is not a whole number from 1 to 500, or a cursor this store did not give.
+   */
+  listAudit(query?: AuditQuery): Promise<AuditPage>;
+  /**
+   * Counts of events per type in the buckets of `bucketSeconds` from `since` (inclusive) to `until` (exclusive), for
+   * the admin dashboard: one grouping query. Buckets and types with no event are left out.
+   *
+   * @throws RangeError when `bucketSeconds` is not a positive whole number or `until` is not after `since`.
+   */
+  countAudit(range: { since: Date; until: Date; bucketSeconds: number }): Promise<AuditCount[]>;
+  /** Deletes the events before `before`, in batches (default 1000 per transaction), and returns how many. */
+  flushAudit(before: Date, options?: { batchSize?: number; onProgress?: (p: FlushProgress) => void }): Promise<number>;
 }

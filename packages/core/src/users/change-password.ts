@@ -1,5 +1,5 @@
 import type { PasswordHasher } from '../passwords/index.js';
-import type { Store } from '../store/types.js';
+import type { Audited, Store } from '../store/types.js';
 
 /** What user management needs: a `RestJwt` fits, or any `{ store, hasher }`. */
 export interface UserAdmin {
@@ -9,10 +9,11 @@ export interface UserAdmin {
 
 /**
  * Sets a new password and ends every session of the user: the hash and a new token version (`setPassword`), then
- * every outstanding refresh/sliding token blacklisted (`revokeUser`). Returns the number of tokens revoked.
+ * every outstanding refresh/sliding token blacklisted (`revokeUser`). Returns the number of tokens revoked. The
+ * audit event (`password_changed`), if given, is written with the new password.
  */
-export async function changePassword(admin: UserAdmin, userId: string, newPassword: string): Promise<number> {
-  await admin.store.setPassword(userId, await admin.hasher.hash(newPassword));
+export async function changePassword(admin: UserAdmin, userId: string, newPassword: string, audit: Audited = {}): Promise<number> {
+  await admin.store.setPassword(userId, await admin.hasher.hash(newPassword), audit);
   return admin.store.revokeUser(userId);
 }
 

@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { changePasswordCommand } from './commands/changepassword.js';
 import { checkUsernamesCommand } from './commands/checkusernames.js';
 import { createUserCommand } from './commands/createuser.js';
+import { flushAuditCommand } from './commands/flushaudit.js';
 import { flushExpiredTokensCommand } from './commands/flushexpiredtokens.js';
 import { importDjangoCommand } from './commands/importdjango.js';
 import { keygenCommand } from './commands/keygen.js';
@@ -44,6 +45,7 @@ function buildProgram(): Command {
     createUserCommand(),
     changePasswordCommand(),
     flushExpiredTokensCommand(),
+    flushAuditCommand(),
     migrateCommand(),
     keygenCommand(),
     importDjangoCommand(),

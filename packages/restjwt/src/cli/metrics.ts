@@ -2,6 +2,7 @@
  * `restjwt serve --metrics-port`: Prometheus metrics (`@restjwt/metrics`, an optional package) on a listener of their
  * own, off the public API, bound to 127.0.0.1 unless `--metrics-host` says otherwise. With `--workers N` the primary
  * listens and aggregates every worker's metrics (prom-client's AggregatorRegistry over node:cluster messages).
+ * `--tracing` takes the same package for its OpenTelemetry spans.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,9 +11,15 @@ import { CliError } from './errors.js';
 
 type MetricsPackage = typeof import('@restjwt/metrics');
 
-/** The metrics package, or a MissingPackageError that says to install it. */
-export function loadMetrics(): Promise<MetricsPackage> {
-  return importOptional(() => import('@restjwt/metrics'), 'metrics (--metrics-port)', ['@restjwt/metrics']);
+/** The metrics package (metrics and tracing), or a MissingPackageError that says to install it for `feature`. */
+export function loadMetrics(feature = 'metrics (--metrics-port)'): Promise<MetricsPackage> {
+  return importOptional(() => import('@restjwt/metrics'), feature, ['@restjwt/metrics']);
+}
+
+/** The feature that needs `@restjwt/metrics` with these options, if any (its name for the install message). */
+export function metricsFeature(options: { metricsPort?: number; tracing: boolean }): string | undefined {
+  if (options.metricsPort !== undefined) return options.tracing ? 'metrics and tracing (--metrics-port, --tracing)' : 'metrics (--metrics-port)';
+  return options.tracing ? 'tracing (--tracing)' : undefined;
 }
 
 /**

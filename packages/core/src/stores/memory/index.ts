@@ -8,7 +8,8 @@
  */
 import { UserExistsError } from '../../store/errors.js';
 import { IN_PROCESS_CAPABILITIES, type WithCapabilities } from '../../store/capabilities.js';
-import type { BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, ImportUserResult, LinkedIdentity, LinkResult, NewUser, OutstandingState, OutstandingToken, RotateOptions, RotateResult, SessionRecord, SessionUse, Store, TokenListing, UnlinkOptions, UnlinkResult, UserLookupField, UserRecord } from '../../store/types.js';
+import type { Audited, AuditCount, AuditEvent, AuditPage, AuditQuery, AuditRecord, BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, ImportUserResult, LinkedIdentity, LinkResult, NewUser, OutstandingState, OutstandingToken, RotateOptions, RotateResult, SessionRecord, SessionUse, Store, TokenListing, UnlinkOptions, UnlinkResult, UserLookupField, UserRecord } from '../../store/types.js';
+import { auditFromRow, auditPage, auditValues, checkAuditQuery, checkAuditRange, withRevoked, type AuditValues } from '../shared/audit.js';
 import { closedStoreError, OneTimeKeyExistsError } from '../shared/errors.js';
 import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
 import { blacklistPage, copyUser, sessionFromRow, type BlacklistedRow } from '../shared/rows.js';
@@ -63,6 +64,9 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
   /** By {@link identityKey}. */
   private readonly identities = new Map<string, LinkedIdentity>();
   private readonly oneTime = new Map<string, OneTimeRow>();
+  /** The audit log in id order (ids increase: the array is sorted by them). */
+  private auditLog: { id: number; values: AuditValues }[] = [];
+  private nextAuditId = 1;
   private closed = false;
 
   /** The optional capabilities: all of them. */
@@ -113,8 +117,9 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     return found === undefined ? null : copyUser(found);
   }
 
-  async createUser(user: NewUser): Promise<UserRecord> {
+  async createUser(user: NewUser, options: Audited = {}): Promise<UserRecord> {
     this.assertOpen();
+    const audit = options.audit === undefined ? undefined : auditValues(options.audit);
     if (this.userIdsByUsername.has(user.username)) throw new UserExistsError(user.username);
     const record: UserRecord = {
       id: String(this.nextUserId++),
@@ -130,6 +135,7 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     };
     this.users.set(record.id, record);
     this.userIdsByUsername.set(record.username, record.id);
+    if (audit !== undefined) this.writeAudit({ ...audit, userId: record.id, username: record.username });
     return copyUser(record);
   }
 
@@ -138,15 +144,15 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     this.updateUser(id, userChanges.rehash(passwordHash));
   }
 
-  async setPassword(id: string, passwordHash: string): Promise<void> {
+  async setPassword(id: string, passwordHash: string, options: Audited = {}): Promise<void> {
     this.assertOpen();
-    this.updateUser(id, userChanges.password(passwordHash));
+    this.updateUser(id, userChanges.password(passwordHash), options.audit);
   }
 
   /** Deactivating also renews `tokenVersion`, so the user's outstanding tokens stop working where it is checked. */
-  async setActive(id: string, isActive: boolean): Promise<void> {
+  async setActive(id: string, isActive: boolean, options: Audited = {}): Promise<void> {
     this.assertOpen();
-    this.updateUser(id, userChanges.active(isActive));
+    this.updateUser(id, userChanges.active(isActive), options.audit);
   }
 
   async renewTokenVersion(id: string): Promise<void> {
@@ -187,9 +193,12 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
 
   // --- tokens ----------------------------------------------------------------------------------------------------
 
-  async recordOutstanding(token: OutstandingToken): Promise<void> {
+  async recordOutstanding(token: OutstandingToken, options: Audited = {}): Promise<void> {
     this.assertOpen();
+    const audit = options.audit === undefined ? undefined : auditValues(options.audit);
+    const known = this.tokens.has(token.jti);
     this.insertIfMissing(token);
+    if (!known && audit !== undefined) this.writeAudit(audit);
   }
 
   async isBlacklisted(jti: string): Promise<boolean> {
@@ -197,9 +206,12 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     return this.tokens.get(jti)?.blacklistedAt !== undefined;
   }
 
-  async blacklist(token: OutstandingToken): Promise<BlacklistResult> {
+  async blacklist(token: OutstandingToken, options: Audited = {}): Promise<BlacklistResult> {
     this.assertOpen();
-    return this.blacklistRow(token) ? 'blacklisted' : 'already_blacklisted';
+    const audit = options.audit === undefined ? undefined : auditValues(options.audit);
+    if (!this.blacklistRow(token)) return 'already_blacklisted';
+    if (audit !== undefined) this.writeAudit(audit);
+    return 'blacklisted';
   }
 
   async rotate(presented: OutstandingToken, successor: OutstandingToken, options: RotateOptions = {}): Promise<RotateResult> {
@@ -233,14 +245,14 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     return row === undefined ? null : this.stateOf(row);
   }
 
-  async revokeFamily(familyId: string): Promise<number> {
+  async revokeFamily(familyId: string, options: Audited = {}): Promise<number> {
     this.assertOpen();
-    return this.revokeWhere((t) => t.familyId === familyId);
+    return this.revokeWhere((t) => t.familyId === familyId, options.audit);
   }
 
-  async revokeUser(userId: string): Promise<number> {
+  async revokeUser(userId: string, options: Audited = {}): Promise<number> {
     this.assertOpen();
-    return this.revokeWhere((t) => t.userId === userId);
+    return this.revokeWhere((t) => t.userId === userId, options.audit);
   }
 
   /**
@@ -437,9 +449,11 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
   async unlinkIdentity(userId: string, provider: string, subject: string, options?: UnlinkOptions): Promise<UnlinkResult> {
     this.assertOpen();
     const owned = [...this.identities.values()].filter((identity) => identity.userId === userId);
+    const audit = options?.audit === undefined ? undefined : auditValues(options.audit);
     const verdict = unlinkVerdict(this.users.get(userId)?.passwordHash ?? null, owned, provider, subject, options);
     if (verdict !== 'remove') return verdict;
     this.identities.delete(identityKey(provider, subject));
+    if (audit !== undefined) this.writeAudit(audit);
     return 'unlinked';
   }
 
@@ -472,16 +486,77 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     return isOneTimeLive(row.expiresAt, at) ? row.value : null;
   }
 
+  // --- audit log (AuditStore) ------------------------------------------------------------------------------------
+
+  async appendAudit(event: AuditEvent): Promise<void> {
+    this.assertOpen();
+    this.writeAudit(auditValues(event));
+  }
+
+  /** Events newest first (by id), filtered. */
+  async listAudit(query: AuditQuery = {}): Promise<AuditPage> {
+    this.assertOpen();
+    const filter = checkAuditQuery(query);
+    const rows: AuditRecord[] = [];
+    for (let i = this.auditLog.length - 1; i >= 0 && rows.length <= filter.limit; i--) {
+      const { id, values: v } = this.auditLog[i] as { id: number; values: AuditValues };
+      if (filter.beforeId !== undefined && id >= filter.beforeId) continue;
+      if (filter.user !== undefined && v.userId !== filter.user && v.username !== filter.user) continue;
+      if (filter.type !== undefined && v.type !== filter.type) continue;
+      if ((filter.since !== undefined && v.at < filter.since) || (filter.until !== undefined && v.at >= filter.until)) continue;
+      rows.push(recordOf(id, v));
+    }
+    return auditPage(rows, filter.limit);
+  }
+
+  async countAudit(range: { since: Date; until: Date; bucketSeconds: number }): Promise<AuditCount[]> {
+    this.assertOpen();
+    const { since, until, bucketMs } = checkAuditRange(range);
+    const counts = new Map<string, AuditCount>();
+    for (const { values: v } of this.auditLog) {
+      if (v.at < since || v.at >= until) continue;
+      const bucket = Math.floor((v.at - since) / bucketMs);
+      const key = `${v.type} ${bucket}`;
+      const found = counts.get(key);
+      if (found === undefined) counts.set(key, { type: v.type, bucket, count: 1 });
+      else found.count++;
+    }
+    return [...counts.values()].sort((a, b) => a.bucket - b.bucket || (a.type < b.type ? -1 : 1));
+  }
+
+  /** Deletes the events before `before`, `batchSize` per batch (default 1000), yielding between batches. */
+  async flushAudit(before: Date, options: { batchSize?: number; onProgress?: (p: FlushProgress) => void } = {}): Promise<number> {
+    this.assertOpen();
+    const batchSize = checkBatchSize(options);
+    const cutoff = toMillis(before, 'before');
+    return deleteInBatches(batchSize, options.onProgress, async () => {
+      this.assertOpen();
+      let deleted = 0;
+      this.auditLog = this.auditLog.filter((row) => {
+        if (deleted === batchSize || row.values.at >= cutoff) return true;
+        deleted++;
+        return false;
+      });
+      return deleted;
+    });
+  }
+
   // --- internals -------------------------------------------------------------------------------------------------
+
+  private writeAudit(values: AuditValues): void {
+    this.auditLog.push({ id: this.nextAuditId++, values });
+  }
 
   private assertOpen(): void {
     if (this.closed) throw closedStoreError('The memory store', 'Create a new one with createMemoryStore().');
   }
 
-  /** Applies a user change (see `userChanges`); an unknown id changes nothing. */
-  private updateUser(id: string, change: UserChange): void {
+  /** Applies a user change (see `userChanges`) and writes its audit event; an unknown id changes nothing. */
+  private updateUser(id: string, change: UserChange, event?: AuditEvent): void {
+    const audit = event === undefined ? undefined : auditValues(event);
     const user = this.users.get(id);
     if (user === undefined) return;
+    if (audit !== undefined) this.writeAudit(audit);
     if (change.passwordHash !== undefined) user.passwordHash = change.passwordHash;
     if (change.isActive !== undefined) user.isActive = change.isActive;
     if (change.lastLogin !== undefined) user.lastLogin = new Date(change.lastLogin);
@@ -508,8 +583,9 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     return row;
   }
 
-  /** Blacklists every live token matching `match`, without awaiting (one "transaction"). */
-  private revokeWhere(match: (token: OutstandingToken) => boolean): number {
+  /** Blacklists every live token matching `match` and writes its audit event, without awaiting (one "transaction"). */
+  private revokeWhere(match: (token: OutstandingToken) => boolean, event: AuditEvent | undefined): number {
+    const audit = event === undefined ? undefined : auditValues(event);
     const now = new Date(Date.now());
     let count = 0;
     for (const row of this.tokens.values()) {
@@ -518,6 +594,7 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
       this.blacklistedCount++;
       count++;
     }
+    if (audit !== undefined) this.writeAudit(withRevoked(audit, count));
     return count;
   }
 
@@ -560,6 +637,11 @@ function copyToken(token: OutstandingToken): OutstandingToken {
     createdAt: new Date(toMillis(token.createdAt, 'createdAt')),
     expiresAt: new Date(toMillis(token.expiresAt, 'expiresAt')),
   };
+}
+
+/** The record of an audit row (the same mapping the SQL stores use). */
+function recordOf(id: number, v: AuditValues): AuditRecord {
+  return auditFromRow({ id, type: v.type, at: v.at, user_id: v.userId, username: v.username, actor_id: v.actorId, family_id: v.familyId, client_address: v.clientAddress, user_agent: v.userAgent, detail: v.detail });
 }
 
 /** A use that is not older than the recorded one updates the session; null metadata keeps what is known. */

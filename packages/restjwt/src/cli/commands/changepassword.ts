@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { changePassword, createPasswordHasher, findUserByUsername } from '@restjwt/core';
+import { audited, changePassword, createPasswordHasher, findUserByUsername } from '@restjwt/core';
 import { CliError } from '../errors.js';
 import { databaseOption, passwordStdinOption } from '../options.js';
 import { readNewPassword } from '../password.js';
@@ -26,7 +26,9 @@ export function changePasswordCommand(): Command {
         }
         const password = await readNewPassword(username, options.passwordStdin === true);
         // A new token version and every refresh token blacklisted: a password change ends every session.
-        await changePassword({ store, hasher: createPasswordHasher() }, user.id, password);
+        // Audited as done from the command line: no actor, no client address (the log says `via: cli`).
+        const audit = audited({ store, settings: { auditLog: true } }, 'password_changed', new Date(), null, { userId: user.id, username: user.username, detail: { via: 'cli' } });
+        await changePassword({ store, hasher: createPasswordHasher() }, user.id, password, audit);
         return user.username;
       });
       process.stdout.write(`Changed the password of "${name}".\n`);

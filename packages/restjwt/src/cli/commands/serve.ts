@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { Command, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { createRestJwt, type LogEvent, type RateCounter, type Store } from '@restjwt/core';
+import { combineObservers, createRestJwt, type LogEvent, type RateCounter, type Store } from '@restjwt/core';
 import { buildServer } from '../../server/app.js';
 import { DEFAULT_LOGGER, stdoutDestination } from '../../server/logging.js';
 import { importOptional } from '@restjwt/core/adapter-kit';
@@ -11,7 +11,7 @@ import { sqliteFilenameFromUrl, isSqliteUrl } from '@restjwt/sqlite';
 import { loadServeSettings } from '../config.js';
 import { CliError, reportError } from '../errors.js';
 import { booleanFromEnv, databaseOption, integerIn, redisOption } from '../options.js';
-import { listenMetrics, loadMetrics } from '../metrics.js';
+import { listenMetrics, loadMetrics, metricsFeature } from '../metrics.js';
 import { openCliStore } from '../store.js';
 
 interface ServeOptions {
@@ -26,6 +26,8 @@ interface ServeOptions {
   /** `--metrics-port`: Prometheus metrics on a listener of their own (see ../metrics.ts); off when undefined. */
   metricsPort?: number;
   metricsHost: string;
+  /** `--tracing`: OpenTelemetry spans (`@restjwt/metrics`'s createTracing), a no-op until an SDK is preloaded. */
+  tracing: boolean;
 }
 
 /** How long a shutdown may wait for in-flight requests before the process exits anyway. */
@@ -58,6 +60,11 @@ export function serveCommand(): Command {
       ),
     )
     .option('--metrics-host <host>', 'address the metrics listener binds to', '127.0.0.1')
+    .option(
+      '--tracing',
+      'OpenTelemetry spans around the token endpoints and store calls (needs @restjwt/metrics); a no-op unless an SDK is preloaded, e.g. node --import ./otel.mjs',
+      false,
+    )
     .addHelpText(
       'after',
       '\nWithout a signing key (RESTJWT_SIGNING_KEY or signingKey in the config) and with an HMAC algorithm, serve\n' +
@@ -112,7 +119,8 @@ function hasSharedCounter(store: Store): store is Store & { rateCounter: RateCou
  */
 async function runServer(options: ServeOptions, worker: boolean): Promise<void> {
   // Before anything is read or opened: a missing @restjwt/metrics is one line naming the install.
-  const metricsPackage = options.metricsPort === undefined ? undefined : await loadMetrics();
+  const feature = metricsFeature(options);
+  const metricsPackage = feature === undefined ? undefined : await loadMetrics(feature);
   const { input, settings, notices, social } = await loadServeSettings({ config: options.config, database: options.database });
   if (!worker) for (const notice of notices) say(notice);
 
@@ -123,8 +131,11 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
     },
   });
   // A worker's metrics are summed by the primary (see runPrimary); a single process serves its own.
-  const metrics = metricsPackage?.createPrometheusMetrics({ clusterWorker: worker });
-  const store = metrics === undefined ? opened : metrics.instrument(opened);
+  const metrics = options.metricsPort === undefined ? undefined : metricsPackage?.createPrometheusMetrics({ clusterWorker: worker });
+  const timed = metrics === undefined ? opened : metrics.instrument(opened);
+  const tracing = options.tracing ? metricsPackage?.createTracing() : undefined;
+  const store = tracing === undefined ? timed : tracing.instrument(timed);
+  const observer = combineObservers(metrics?.observer, tracing?.observer);
   let metricsServer: import('node:http').Server | undefined;
   // Asynchronous stdout: flushed on every way out, so no line is lost at exit.
   const logs = stdoutDestination();
@@ -141,7 +152,7 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
     let onEvent = (e: LogEvent): void => {
       if (e.level !== 'info' && (!worker || cluster.worker?.id === 1)) say(`${e.level === 'warn' ? 'warning' : 'error'} (${e.event}): ${e.reason ?? ''}`);
     };
-    const restjwt = createRestJwt({ store, settings: input, rateCounter, log: (e) => onEvent(e), ...(metrics === undefined ? {} : { observer: metrics.observer }) });
+    const restjwt = createRestJwt({ store, settings: input, rateCounter, log: (e) => onEvent(e), observer });
     // Social sign-in is an optional package: loaded only when the config names providers.
     const createSocialLogin =
       social === undefined ? undefined : (await importOptional(() => import('@restjwt/social'), 'social sign-in (the config\'s "social" key)', ['@restjwt/social'])).createSocialLogin;
@@ -233,7 +244,9 @@ async function runPrimary(options: ServeOptions): Promise<void> {
         'Use a SQLite file (--database sqlite:./restjwt.sqlite3), a server database (postgres://…, mysql://…) or drop --workers.',
     );
   }
-  const metricsPackage = options.metricsPort === undefined ? undefined : await loadMetrics();
+  // Checked here too, so that a missing package is one line, not every worker failing its start-up.
+  const feature = metricsFeature(options);
+  const metricsPackage = feature === undefined ? undefined : await loadMetrics(feature);
   // Create the key file before forking: workers starting together must all read the same key, not race to make one.
   const { notices, settings } = await loadServeSettings({ config: options.config, database: options.database });
   for (const notice of notices) say(notice);

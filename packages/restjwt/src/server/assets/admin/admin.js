@@ -10,6 +10,8 @@ const API = '/api/';
 const ADMIN = '/api/admin/';
 const USERS_PAGE = 20;
 const TOKENS_PAGE = 10;
+/** The dashboard: the last hour, a bar a minute. */
+const SUMMARY = `${ADMIN}audit/summary/?minutes=60&bucket=60`;
 
 const state = {
   /** @type {string | null} */ access: null,
@@ -20,6 +22,13 @@ const state = {
   tokensOffset: 0,
   /** @type {Record<string, unknown> & { id: string, username: string, is_active: boolean } | null} */ selected: null,
   /** Whether logins record last_login (`GET settings/`); null until known. @type {boolean | null} */ lastLoginRecorded: null,
+  /** Whether new events are written to the audit log (`GET settings/`); null until known. @type {boolean | null} */ auditLog: null,
+  /** Usernames by user id, from the users list and the events: names for events stored with an id only. @type {Map<string, string>} */
+  names: new Map(),
+  /** The events pages shown, newest first: the last one is on screen, the first is the filters' newest page. @type {string[]} */
+  eventsPages: [],
+  /** The current events page's link to older events. @type {string | null} */ eventsNext: null,
+  /** Bumped by every events load, so that a slow answer never replaces a later one. */ eventsTicket: 0,
 };
 
 const $ = (id) => {
@@ -224,6 +233,7 @@ async function signIn(event) {
       return;
     }
     state.me = { id: me.id, username: me.username };
+    state.names.set(me.id, me.username);
     /** @type {HTMLInputElement} */ ($('signin-password')).value = '';
     $('whoami-name').textContent = me.username;
     $('whoami').hidden = false;
@@ -231,7 +241,7 @@ async function signIn(event) {
     $('app').hidden = false;
     // The name is in the top bar ("Signed in as …"): not repeated here.
     say('Signed in.');
-    await Promise.all([loadSettings().then(loadUsers), loadTokens()]);
+    await Promise.all([loadSettings().then(() => Promise.all([loadUsers(), loadAudit()])), loadTokens()]);
     $('users-heading').focus();
   } catch {
     error.textContent = 'The server could not be reached.';
@@ -258,6 +268,7 @@ function signedOut(message) {
   state.refresh = null;
   state.me = null;
   state.selected = null;
+  forgetAudit();
   $('app').hidden = true;
   $('whoami').hidden = true;
   $('signin').hidden = false;
@@ -269,6 +280,7 @@ async function signOut() {
   await endSession();
   state.me = null;
   state.selected = null;
+  forgetAudit();
   $('app').hidden = true;
   $('whoami').hidden = true;
   $('signin').hidden = false;
@@ -283,6 +295,7 @@ async function signOut() {
 async function loadSettings() {
   const settings = await attempt(() => api('GET', `${ADMIN}settings/`));
   state.lastLoginRecorded = settings === undefined ? null : settings.update_last_login === true;
+  state.auditLog = settings === undefined ? null : settings.audit_log === true;
 }
 
 function range(offset, shown, count) {
@@ -293,6 +306,7 @@ function range(offset, shown, count) {
 async function loadUsers() {
   const page = await attempt(() => api('GET', `${ADMIN}users/?limit=${USERS_PAGE}&offset=${state.usersOffset}`));
   if (page === undefined) return;
+  for (const user of page.results) state.names.set(user.id, user.username);
   const body = $('users-body');
   body.replaceChildren();
   if (page.results.length === 0) body.append(el('tr', {}, el('td', { colspan: 4, class: 'empty', text: 'No users.' })));
@@ -587,6 +601,391 @@ async function flush() {
   await loadTokens();
 }
 
+// --- the audit log: shared --------------------------------------------------------------------------------------
+
+/** Every event type the API records (AUDIT_EVENT_TYPES, in its order), in a few words. */
+const EVENT_TYPES = {
+  login: 'Login',
+  login_failed: 'Login failed',
+  refresh_reuse: 'Refresh-token reuse',
+  logout: 'Logout',
+  logout_all: 'Logout everywhere',
+  password_changed: 'Password changed',
+  user_created: 'User created',
+  user_activated: 'User activated',
+  user_deactivated: 'User deactivated',
+  session_revoked: 'Session revoked',
+  sessions_revoked: 'All sessions revoked',
+  identity_unlinked: 'Identity unlinked',
+};
+
+/** Types that may mean an attack on an account: shown in red. */
+const ALARMING = new Set(['login_failed', 'refresh_reuse']);
+
+const sum = (counts) => counts.reduce((a, b) => a + b, 0);
+const clock = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+
+/** Loads both views, from the newest events with the filters as they are. */
+async function loadAudit() {
+  state.eventsPages = [eventsPath(readEventFilters().params)];
+  await Promise.all([loadDashboard(), loadEvents()]);
+}
+
+function forgetAudit() {
+  state.names.clear();
+  state.eventsPages = [];
+  state.eventsNext = null;
+}
+
+/** A store without an audit log answers 501: both views are hidden and the note says why. */
+function auditUnavailable() {
+  $('dashboard').hidden = true;
+  $('events').hidden = true;
+  $('audit-note-text').textContent =
+    'This store keeps no audit log, so there are no events and no dashboard to show. The memory, SQLite and SQL stores keep one.';
+  $('audit-note').hidden = false;
+}
+
+/** The store answered: both views show, with a note when new events are not being recorded (auditLog off). */
+function auditAvailable() {
+  $('dashboard').hidden = false;
+  $('events').hidden = false;
+  const off = state.auditLog === false;
+  $('audit-note-text').textContent = off ? 'The audit log is off (the auditLog setting): no new events are recorded. What shows here was recorded before.' : '';
+  $('audit-note').hidden = !off;
+}
+
+/**
+ * What an audit call's failure means to the page: true when it was handled here (501: no audit log; 401 and the
+ * staff-only 403: already signed out); false for the caller to show.
+ */
+function auditFailureHandled(err) {
+  if (!(err instanceof ApiFailure)) return false;
+  if (err.status === 501) {
+    auditUnavailable();
+    return true;
+  }
+  return err.status === 401 || (err.status === 403 && err.code === 'permission_denied');
+}
+
+// --- the audit log: the dashboard -------------------------------------------------------------------------------
+
+async function loadDashboard() {
+  let summary;
+  try {
+    summary = await api('GET', SUMMARY);
+  } catch (err) {
+    if (!auditFailureHandled(err)) say(err instanceof Error ? err.message : 'The dashboard could not be loaded.', 'error');
+    return;
+  }
+  auditAvailable();
+  const s = summary.series;
+  const minutes = Math.round((s.login.length * summary.bucket_seconds) / 60);
+  showTotal('login', sum(s.login));
+  showTotal('login_failed', sum(s.login_failed));
+  showTotal('refresh_reuse', sum(s.refresh_reuse));
+  showTotal('logout', sum(s.logout) + sum(s.logout_all));
+  $('dashboard-range').textContent = `${clock.format(new Date(summary.since))} to ${clock.format(new Date(summary.until))} (the server's clock), one bar a minute.`;
+  const ok = sum(s.login);
+  const failed = sum(s.login_failed);
+  drawBars($('chart-logins'), summary, [
+    { key: 'login', label: 'ok', className: 'ok', counts: s.login },
+    { key: 'login_failed', label: 'failed', className: 'failed', counts: s.login_failed },
+  ], `${plural(ok, 'login')} ok and ${failed} failed in the last ${minutes} minutes.`);
+  const reuse = sum(s.refresh_reuse);
+  drawBars($('chart-reuse'), summary, [{ key: 'refresh_reuse', label: 'reuse', className: 'reuse', counts: s.refresh_reuse }],
+    reuse === 0
+      ? `No refresh-token reuse in the last ${minutes} minutes.`
+      : reuse === 1
+        ? `Refresh-token reuse detected once in the last ${minutes} minutes; its session was revoked.`
+        : `Refresh-token reuse detected ${reuse} times in the last ${minutes} minutes; each time, the session was revoked.`);
+}
+
+function showTotal(key, count) {
+  $(`total-${key}`).textContent = String(count);
+  const tile = /** @type {HTMLElement} */ ($('totals').querySelector(`[data-total="${key}"]`));
+  tile.dataset.count = String(count);
+  // Reuse means a refresh token was stolen or replayed: it stands out whenever there was any.
+  tile.classList.toggle('alert', key === 'refresh_reuse' && count > 0);
+}
+
+// The charts are inline SVG built below with DOM calls: a few dozen lines, where a chart library would be a download
+// of its own (and anything remote is refused by the page's CSP anyway).
+const CHART = { width: 600, height: 150, left: 34, right: 8, top: 12, bottom: 24 };
+
+/** An SVG element. Its namespace is that of the page's own <svg> (the HTML parser sets it): the script names no URL. */
+function svgEl(svg, tag, attrs = {}, text) {
+  const node = document.createElementNS(svg.namespaceURI, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/**
+ * Stacked bars in `svg`, one per bucket of `summary`; `layers` bottom first. The description (the totals) is the
+ * chart's text alternative. Each bar carries data-series, data-count and data-at (its bucket's start).
+ */
+function drawBars(svg, summary, layers, description) {
+  const { width, height, left, right, top, bottom } = CHART;
+  const buckets = layers[0].counts.length;
+  const since = Date.parse(summary.since);
+  const bucketMs = summary.bucket_seconds * 1000;
+  const plotWidth = width - left - right;
+  const step = plotWidth / buckets;
+  const baseline = height - bottom;
+  const totals = layers[0].counts.map((_, i) => sum(layers.map((l) => l.counts[i])));
+  const max = Math.max(0, ...totals);
+  const scale = (height - top - bottom) / Math.max(1, max);
+  const peak = clock.format(new Date(since + totals.indexOf(max) * bucketMs));
+  const spread = max === 0 ? '' : sum(totals) === max ? ` All in one minute (${peak}).` : ` At most ${max} in one minute (${peak}).`;
+
+  svg.replaceChildren(svgEl(svg, 'desc', { id: `${svg.id}-desc` }, description + spread));
+  svg.append(svgEl(svg, 'line', { class: 'axis', x1: left, x2: width - right, y1: baseline, y2: baseline }));
+  svg.append(svgEl(svg, 'text', { class: 'tick', x: left - 6, y: baseline + 4, 'text-anchor': 'end' }, '0'));
+  if (max > 0) {
+    svg.append(svgEl(svg, 'line', { class: 'grid', x1: left, x2: width - right, y1: top, y2: top }));
+    svg.append(svgEl(svg, 'text', { class: 'tick max', x: left - 6, y: top + 4, 'text-anchor': 'end', 'data-max': max }, String(max)));
+  }
+  const minutes = Math.round((buckets * bucketMs) / 60_000);
+  const ticks = [[left, 'start', `−${minutes} min`], [left + plotWidth / 2, 'middle', `−${Math.round(minutes / 2)} min`], [width - right, 'end', 'now']];
+  for (const [x, anchor, label] of ticks) svg.append(svgEl(svg, 'text', { class: 'tick', x, y: height - 6, 'text-anchor': anchor }, label));
+
+  const below = new Array(buckets).fill(0);
+  for (const layer of layers) {
+    const group = svgEl(svg, 'g', { class: `bars ${layer.className}` });
+    layer.counts.forEach((count, i) => {
+      const at = new Date(since + i * bucketMs);
+      const y = baseline - (below[i] + count) * scale;
+      below[i] += count;
+      const bar = svgEl(svg, 'rect', { x: left + i * step + 1, y, width: Math.max(1, step - 2), height: count * scale, 'data-series': layer.key, 'data-count': count, 'data-at': at.toISOString() });
+      bar.append(svgEl(svg, 'title', {}, `${clock.format(at)}: ${count} ${layer.label}`));
+      group.append(bar);
+    });
+    svg.append(group);
+  }
+}
+
+// --- the audit log: events --------------------------------------------------------------------------------------
+
+const EVENT_FIELDS = ['user', 'type', 'since', 'until', 'limit'];
+const eventInput = (name) => /** @type {HTMLInputElement} */ ($(`events-${name}`));
+
+/** `date` in ISO 8601 with this browser's offset (2025-03-01T14:05:00+01:00): the local time the person typed, exactly. */
+function localIso(date) {
+  const pad = (n) => String(Math.abs(n)).padStart(2, '0');
+  const offset = -date.getTimezoneOffset();
+  const zone = `${offset < 0 ? '-' : '+'}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`;
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}${zone}`;
+}
+
+/** A datetime-local field's instant: null when empty; an error when half typed (the browser then reports no value). */
+function readDateField(name, errors) {
+  const input = eventInput(name);
+  if (input.validity.badInput) {
+    errors[name] = ['Enter a whole date and time, or clear the field.'];
+    return null;
+  }
+  if (input.value === '') return null;
+  // A datetime-local value has no offset: Date reads it as local time.
+  const date = new Date(input.value);
+  if (Number.isNaN(date.getTime())) errors[name] = ['Enter a valid date and time.'];
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** The filters as query parameters, and what is wrong with them before asking the server (`{ field: [message] }`). */
+function readEventFilters() {
+  /** @type {Record<string, string[]>} */ const errors = {};
+  const params = new URLSearchParams();
+  const user = eventInput('user').value.trim();
+  if (user !== '') params.set('user', user);
+  const type = eventInput('type').value;
+  if (type !== '') params.set('type', type);
+  const since = readDateField('since', errors);
+  const until = readDateField('until', errors);
+  if (since !== null) params.set('since', localIso(since));
+  if (until !== null) params.set('until', localIso(until));
+  // The API would answer an empty page: said here instead, where it can be fixed.
+  if (since !== null && until !== null && since >= until) errors.until = ['“To” must be later than “From”.'];
+  params.set('limit', eventInput('limit').value);
+  return { params, errors };
+}
+
+const eventsPath = (params) => `${ADMIN}audit/?${params.toString()}`;
+
+function clearEventErrors() {
+  for (const name of EVENT_FIELDS) {
+    $(`events-${name}-error`).textContent = '';
+    eventInput(name).removeAttribute('aria-invalid');
+  }
+  $('events-error').textContent = '';
+}
+
+/** DRF field errors (`{ field: [message] }`) next to their fields; others above the table. Focuses the first field. */
+function showEventErrors(errors) {
+  let first = null;
+  for (const [field, messages] of Object.entries(errors)) {
+    const text = Array.isArray(messages) ? messages.join(' ') : String(messages);
+    if (EVENT_FIELDS.includes(field)) {
+      $(`events-${field}-error`).textContent = text;
+      eventInput(field).setAttribute('aria-invalid', 'true');
+      first ??= eventInput(field);
+    } else {
+      $('events-error').textContent = text;
+    }
+  }
+  first?.focus();
+  say('No events shown: check the filters.', 'error');
+}
+
+/** Applies the filters from the newest event on, unless they are wrong; returns whether events are shown. */
+async function applyEventFilters(event) {
+  event?.preventDefault();
+  clearEventErrors();
+  const { params, errors } = readEventFilters();
+  if (Object.keys(errors).length > 0) {
+    showEventErrors(errors);
+    return false;
+  }
+  state.eventsPages = [eventsPath(params)];
+  return announceEvents(await loadEvents());
+}
+
+function announceEvents(shown) {
+  if (shown !== null) say(`Events ${shown}, newest first.`);
+  return shown !== null;
+}
+
+/** Shows the events of one user: by id when there is one, since events stored without a name match only the id. */
+async function filterByUser(value) {
+  eventInput('user').value = value;
+  await applyEventFilters();
+  $('events-heading').focus();
+}
+
+async function clearEventFilters() {
+  /** @type {HTMLFormElement} */ ($('events-form')).reset();
+  await applyEventFilters();
+}
+
+/** The next page, if the API's link is one of its own (a path under the admin API, on this origin). */
+function olderLink(next) {
+  if (typeof next !== 'string') return null;
+  const url = new URL(next, window.location.href);
+  return url.origin === window.location.origin && url.pathname.startsWith(`${ADMIN}audit/`) ? url.pathname + url.search : null;
+}
+
+async function pageEvents(move) {
+  if (move === 'older' && state.eventsNext !== null) state.eventsPages.push(state.eventsNext);
+  else if (move === 'newer' && state.eventsPages.length > 1) state.eventsPages.pop();
+  else if (move === 'newest') state.eventsPages.splice(1);
+  announceEvents(await loadEvents());
+}
+
+/** Loads the current events page; returns the range shown ("11–20"), or null when nothing could be shown. */
+async function loadEvents() {
+  const path = state.eventsPages.at(-1);
+  if (path === undefined) return null;
+  const ticket = ++state.eventsTicket;
+  const body = $('events-body');
+  let page;
+  try {
+    page = await api('GET', path);
+  } catch (err) {
+    if (ticket !== state.eventsTicket || auditFailureHandled(err)) return null;
+    const fields = err instanceof ApiFailure && err.status === 400 && err.body && typeof err.body.detail !== 'string';
+    body.replaceChildren(el('tr', {}, el('td', { colspan: 7, class: 'empty', text: fields ? 'No events: check the filters.' : 'Events could not be loaded.' })));
+    setEventsPager(null, 0);
+    if (fields) showEventErrors(err.body);
+    else say(err instanceof Error ? err.message : 'The events could not be loaded.', 'error');
+    return null;
+  }
+  if (ticket !== state.eventsTicket) return null;
+  auditAvailable();
+  for (const e of page.results) if (e.user_id !== null && e.username !== null) state.names.set(e.user_id, e.username);
+  body.replaceChildren(...page.results.map(eventRow));
+  if (page.results.length === 0) body.append(el('tr', {}, el('td', { colspan: 7, class: 'empty', text: 'No events.' })));
+  return setEventsPager(olderLink(page.next), page.results.length);
+}
+
+/** The pager's buttons and range; returns the range. */
+function setEventsPager(next, shown) {
+  state.eventsNext = next;
+  const limit = Number(new URLSearchParams(state.eventsPages[0]?.split('?')[1] ?? '').get('limit') ?? 50);
+  const text = range((state.eventsPages.length - 1) * limit, shown, null);
+  $('events-range').textContent = text;
+  /** @type {HTMLButtonElement} */ ($('events-older')).disabled = next === null;
+  /** @type {HTMLButtonElement} */ ($('events-newer')).disabled = state.eventsPages.length <= 1;
+  /** @type {HTMLButtonElement} */ ($('events-newest')).disabled = state.eventsPages.length <= 1;
+  return text;
+}
+
+const yearFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const secondsFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', second: '2-digit' });
+
+/** An event's <time>: local, to the second (events come in bursts); the exact instant as its title. */
+function eventTime(iso) {
+  const d = new Date(iso);
+  const text = d.getFullYear() === new Date().getFullYear() ? secondsFormat.format(d) : yearFormat.format(d);
+  return el('time', { datetime: iso, title: d.toISOString(), text });
+}
+
+function eventRow(e) {
+  return el(
+    'tr',
+    { 'data-event-id': e.id, 'data-type': e.type },
+    el('td', { class: 'when' }, eventTime(e.at)),
+    el('td', {}, el('span', { class: `badge event ${ALARMING.has(e.type) ? 'alarm' : ''}`, title: e.type, text: EVENT_TYPES[e.type] ?? e.type })),
+    el('td', { class: 'who' }, userCell(e)),
+    el('td', { class: 'who' }, e.actor_id === null ? '' : el('span', { title: `User ${e.actor_id}`, text: state.names.get(e.actor_id) ?? `#${e.actor_id}` })),
+    el('td', { class: 'mono' }, e.client_address ?? '—'),
+    el('td', { class: 'ua' }, e.user_agent === null ? el('span', { class: 'muted', text: 'unknown' }) : el('span', { title: e.user_agent, text: shortAgent(e.user_agent) })),
+    el('td', { class: 'detail' }, ...detailPairs(e.detail)),
+  );
+}
+
+/** The user as a button that filters by them; a name nobody has (a refused login) filters by that name. */
+function userCell(e) {
+  const name = e.username ?? (e.user_id === null ? undefined : state.names.get(e.user_id));
+  if (name === undefined && e.user_id === null) return el('span', { class: 'muted', text: '—' });
+  const label = name ?? `#${e.user_id}`;
+  return el('button', {
+    type: 'button',
+    class: 'link',
+    'aria-label': `Show the events of ${label}`,
+    title: e.user_id === null ? 'No user has this name' : `User ${e.user_id}`,
+    text: label,
+    onclick: () => filterByUser(e.user_id ?? label),
+  });
+}
+
+/** The browser and platform of a browser's User-Agent ("Firefox 128 · Windows NT 10.0"); anything else cut short. */
+function shortAgent(ua) {
+  const browsers = [['Edg', 'Edge'], ['OPR', 'Opera'], ['Firefox', 'Firefox'], ['FxiOS', 'Firefox'], ['CriOS', 'Chrome'], ['HeadlessChrome', 'Headless Chrome'], ['Chrome', 'Chrome'], ['Version', 'Safari']];
+  let browser = null;
+  for (const [token, name] of browsers) {
+    const m = new RegExp(`\\b${token}/(\\d+)`).exec(ua);
+    if (m !== null) {
+      browser = `${name} ${m[1]}`;
+      break;
+    }
+  }
+  const platforms = /\(([^)]*)\)/.exec(ua)?.[1].split(';').map((p) => p.trim()) ?? [];
+  const platform = platforms.find((p) => p !== '' && !/^(X11|U|compatible|Linux)$/.test(p));
+  if (browser !== null) return platform === undefined ? browser : `${browser} · ${platform}`;
+  return ua.length > 40 ? `${ua.slice(0, 39)}…` : ua;
+}
+
+/** `key=value` pairs, each in a <code>. */
+function detailPairs(detail) {
+  const pairs = Object.entries(detail ?? {}).map(([k, v]) => el('code', { class: 'kv', text: `${k}=${v === null ? 'null' : String(v)}` }));
+  return pairs.flatMap((pair, i) => (i === 0 ? [pair] : [' ', pair]));
+}
+
+function fillTypeOptions() {
+  const select = $('events-type');
+  for (const [value, label] of Object.entries(EVENT_TYPES)) select.append(el('option', { value, text: `${label} (${value})` }));
+}
+
 // --- wiring -------------------------------------------------------------------------------------------------------
 
 function start() {
@@ -618,6 +1017,14 @@ function start() {
     return loadTokens();
   });
   $('flush').addEventListener('click', flush);
+  fillTypeOptions();
+  $('dashboard-reload').addEventListener('click', () => loadDashboard());
+  $('events-form').addEventListener('submit', applyEventFilters);
+  $('events-clear').addEventListener('click', clearEventFilters);
+  $('events-reload').addEventListener('click', () => loadEvents());
+  $('events-older').addEventListener('click', () => pageEvents('older'));
+  $('events-newer').addEventListener('click', () => pageEvents('newer'));
+  $('events-newest').addEventListener('click', () => pageEvents('newest'));
   void discoverLoginField();
   $('signin-username').focus();
 }
