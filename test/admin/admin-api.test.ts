@@ -689,6 +689,8 @@ describe('admin API: HTTP details', () => {
         'POST /api/admin/users/{id}/sessions/{familyId}/revoke/',
         'GET /api/admin/users/{id}/identities/',
         'POST /api/admin/users/{id}/identities/{provider}/{subject}/unlink/',
+        'GET /api/admin/users/{id}/factors/',
+        'POST /api/admin/users/{id}/factors/reset/',
         'GET /api/admin/tokens/',
         'GET /api/admin/audit/',
         'GET /api/admin/audit/summary/',

@@ -76,10 +76,10 @@ export interface RecordedRequest {
   context: string;
 }
 
-export interface BrowserEnv {
+export interface BrowserEnv<A extends ServerUnderTest = TestApp> {
   /** The test server's origin, e.g. `http://127.0.0.1:41234`. */
   url: string;
-  app: TestApp;
+  app: A;
   browser: Browser;
   /** Every request any page of any context made, in order. */
   requests: RecordedRequest[];
@@ -94,6 +94,12 @@ export interface BrowserEnv {
   close(): Promise<void>;
 }
 
+/** What {@link browserEnvFor} needs of a server: where pages open it (its origin), and how to stop it. */
+export interface ServerUnderTest {
+  url: string;
+  close(): Promise<void>;
+}
+
 /**
  * Starts the reference server (see `startApp`; `settings` such as `{ accessTokenLifetime: 3, rotateRefreshTokens:
  * true, blacklistAfterRotation: true }`) and Chromium, and records requests from every context made through it.
@@ -102,7 +108,14 @@ export async function startBrowserEnv(
   settings: RestJwtOptions['settings'] = {},
   options: Parameters<typeof startApp>[1] = {},
 ): Promise<BrowserEnv> {
-  const app = await startApp(settings, options);
+  return browserEnvFor(await startApp(settings, options));
+}
+
+/**
+ * Chromium for a server started some other way (e.g. with second factors, on http://localhost:PORT for WebAuthn):
+ * requests anywhere but `app.url`'s origin count as external. Closing the env closes the server.
+ */
+export async function browserEnvFor<A extends ServerUnderTest>(app: A): Promise<BrowserEnv<A>> {
   let browser: Browser;
   try {
     browser = await launchChromium();
@@ -126,7 +139,7 @@ export async function startBrowserEnv(
     return u.origin !== origin;
   };
 
-  const env: BrowserEnv = {
+  const env: BrowserEnv<A> = {
     url: app.url,
     app,
     browser,

@@ -2,6 +2,7 @@ import Ajv2020Module from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestFields } from '../../packages/core/src/http/schemas.js';
 import { startApp, type TestApp } from '../helpers/server.js';
+import { BACKENDS, startMfaApp } from '../mfa/app.js';
 import { reserveOrigin, startSocialApp, type SocialApp } from '../social/app.js';
 
 // ajv is CommonJS: its class is the module's default export, or the module itself, depending on the interop.
@@ -341,5 +342,49 @@ describe('OpenAPI document with social login', () => {
     expect(token.responses['502'].description).toMatch(/`social_provider_unavailable`/);
     // The token endpoints keep theirs.
     expect(doc.paths['/api/token/'].post.responses['401'].description).toMatch(/`no_active_account`/);
+  });
+});
+
+describe('the OpenAPI document with second factors (@restjwt/mfa)', () => {
+  let t: Awaited<ReturnType<typeof startMfaApp>>;
+  let doc: Json;
+  beforeAll(async () => {
+    t = await startMfaApp(BACKENDS[0]!);
+    const r = await t.get('/api/schema/');
+    expect(r.status).toBe(200);
+    doc = r.json as Json;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await t?.drop();
+  });
+
+  it('stays valid and documents every MFA route under the declared mfa tag, with their own error codes', () => {
+    expect(validateOpenApi31(doc)).toEqual([]);
+    const mfa = Object.entries<Json>(doc.paths)
+      .filter(([path]) => path.startsWith('/api/mfa/') || path.startsWith('/api/token/passkey/'))
+      .flatMap(([path, item]) => Object.entries<Json>(item).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, op })));
+    expect(mfa.map((o) => o.at).sort()).toEqual(
+      [
+        'GET /api/mfa/',
+        'POST /api/mfa/totp/',
+        'POST /api/mfa/totp/{id}/confirm/',
+        'POST /api/mfa/webauthn/register/options/',
+        'POST /api/mfa/webauthn/register/',
+        'POST /api/mfa/recovery-codes/',
+        'POST /api/mfa/factors/{id}/remove/',
+        'POST /api/token/passkey/options/',
+        'POST /api/token/passkey/',
+      ].sort(),
+    );
+    for (const { at, op } of mfa) {
+      expect(op.tags, at).toEqual(['mfa']);
+      expect(op.summary, at).toEqual(expect.any(String));
+      expect(op.security, at).toEqual(at.includes('/api/token/passkey/') ? undefined : [{ bearerAuth: [] }]);
+    }
+    expect(doc.tags.map((x: Json) => x.name)).toEqual(['token', 'mfa', 'admin', 'example']);
+    expect(doc.paths['/api/mfa/factors/{id}/remove/'].post.responses['409'].description).toMatch(/`mfa_no_recovery_codes`/);
+    expect(doc.paths['/api/token/passkey/'].post.responses['401'].description).toMatch(/`mfa_passkey_invalid`/);
+    expect(doc.paths['/api/protected/mfa/'].get.security).toEqual([{ bearerAuth: [] }]);
   });
 });

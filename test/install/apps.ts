@@ -7,15 +7,16 @@
 /** Packages that are one restjwt piece or another: an app may have only those its choice needs. */
 export const PIECES = [
   '@restjwt/core', '@restjwt/express', '@restjwt/fastify', '@restjwt/hono', '@restjwt/nest', '@restjwt/sqlite',
-  '@restjwt/sql', '@restjwt/redis', '@restjwt/social', '@restjwt/metrics', 'restjwt',
+  '@restjwt/sql', '@restjwt/redis', '@restjwt/social', '@restjwt/metrics', '@restjwt/mfa', 'restjwt',
   // frameworks
   'express', 'fastify', 'fastify-plugin', 'hono', '@hono/node-server', '@nestjs/core', '@nestjs/common', '@nestjs/platform-express',
   // drivers and what only a store needs
   'better-sqlite3', 'pg', 'mysql2', 'ioredis', 'kysely',
   // passwords
   '@node-rs/argon2', 'bcryptjs', 'argon2',
-  // social sign-in, the API reference page, the CLI, metrics
+  // social sign-in, the API reference page, the CLI, metrics, second factors
   'openid-client', 'arctic', 'oauth4webapi', 'swagger-ui-dist', '@scarf/scarf', '@fastify/swagger', 'commander', 'prom-client',
+  'otplib', '@simplewebauthn/server',
   // declaration packages that a piece's types need
   '@types/express', '@types/better-sqlite3',
 ] as const;

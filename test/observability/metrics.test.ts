@@ -13,6 +13,7 @@ import { openSqliteStore } from '@restjwt/sqlite';
 import { PASSWORD, startApp, type TestApp } from '../helpers/server.js';
 import { builtCli } from '../helpers/built-cli.js';
 import { call, runCli, startServe, type ServerProcess } from '../scale/harness.js';
+import { BACKENDS, SETTINGS, enrolTotp, nextCode, startMfaApp, wrongCode } from '../mfa/app.js';
 
 /** The value of one series in Prometheus text (`name{a="b"} 3`); 0 when the series is not there. */
 function sample(text: string, series: string): number {
@@ -192,4 +193,32 @@ describe('restjwt serve --metrics-port', () => {
     // Both workers count the one database: reported once, not summed.
     expect(sample(text, 'restjwt_live_sessions')).toBe(20);
   }, 60_000);
+});
+
+describe('metrics of a login with a second factor', () => {
+  it('counts the mfa step, then the completed login, and a wrong code by its code', async () => {
+    const metrics = createPrometheusMetrics();
+    const memory = BACKENDS.find((b) => b.name === 'memory');
+    if (memory === undefined) throw new Error('the memory backend is always there');
+    const t = await startMfaApp(memory, SETTINGS, {}, { observer: metrics.observer });
+    try {
+      await t.user('mona');
+      const { secret } = await enrolTotp(t, (await t.password('mona')).json.access as string);
+      const before = await metrics.registry.metrics();
+      const first = await t.password('mona');
+      expect(first.json).toMatchObject({ mfa_required: true });
+      const right = await nextCode(t, secret);
+      expect((await t.post('/api/token/mfa/', { mfa_token: first.json.mfa_token, code: wrongCode(right) })).status).toBe(401);
+      expect((await t.post('/api/token/mfa/', { mfa_token: first.json.mfa_token, code: right })).status).toBe(200);
+      const after = await metrics.registry.metrics();
+      const moved = (series: string) => sample(after, series) - sample(before, series);
+      expect(moved('restjwt_logins_total{outcome="mfa_required"}')).toBe(1);
+      expect(moved('restjwt_logins_total{outcome="mfa_code_invalid"}')).toBe(1);
+      expect(moved('restjwt_logins_total{outcome="ok"}')).toBe(1);
+      expect(moved('restjwt_endpoint_duration_seconds_count{endpoint="mfa",status="200"}')).toBe(1);
+    } finally {
+      await t.close();
+      await t.drop();
+    }
+  });
 });

@@ -26,7 +26,7 @@ afterAll(() => {
 });
 
 /** The capability methods hidden from a store, as a store without them (say a third-party one) would look. */
-const CAPABILITIES: ReadonlySet<string> = new Set((['sessions', 'identities', 'oneTime', 'immediateUsers', 'audit'] as const).flatMap((c) => CAPABILITY_METHODS[c]));
+const CAPABILITIES: ReadonlySet<string> = new Set((['sessions', 'identities', 'oneTime', 'immediateUsers', 'audit', 'factors'] as const).flatMap((c) => CAPABILITY_METHODS[c]));
 function withoutCapabilities(store: MemoryStore): CacheableStore {
   return new Proxy(store, {
     get(target, property, receiver) {
@@ -103,10 +103,10 @@ describe('declared store capabilities', () => {
     return (Object.keys(CAPABILITY_METHODS) as StoreCapability[]).filter((c) => CAPABILITY_METHODS[c].some((m) => typeof (store as Record<string, unknown>)[m] === 'function'));
   }
 
-  it('each store lists what it implements: the native stores all six (the in-process ones immediate lookups too), the Django store its blacklist only', () => {
+  it('each store lists what it implements: the native stores all seven (the in-process ones immediate lookups too), the Django store its blacklist only', () => {
     for (const proto of [MemoryStore.prototype, SqliteStore.prototype, SqlStore.prototype]) {
       const immediate = proto !== SqlStore.prototype ? ['immediateUsers'] : [];
-      expect([...proto.capabilities].sort()).toEqual(['audit', 'blacklistSource', 'identities', ...immediate, 'importUsers', 'oneTime', 'sessions']);
+      expect([...proto.capabilities].sort()).toEqual(['audit', 'blacklistSource', 'factors', 'identities', ...immediate, 'importUsers', 'oneTime', 'sessions']);
       expect(hasCapability(proto, 'immediateUsers')).toBe(immediate.length === 1);
       for (const capability of ALL_CAPABILITIES) expect(hasCapability(proto, capability)).toBe(true);
       // Memory and SQLite list their blacklist for the Redis cache like the SQL store does.
@@ -143,7 +143,7 @@ describe('declared store capabilities', () => {
   });
 
   it('the Redis wrapper declares the inner store capabilities it passes on, plus its blacklist', async () => {
-    expect([...wrap(createMemoryStore()).capabilities].sort()).toEqual(['audit', 'blacklistSource', 'identities', 'immediateUsers', 'oneTime', 'sessions']);
+    expect([...wrap(createMemoryStore()).capabilities].sort()).toEqual(['audit', 'blacklistSource', 'factors', 'identities', 'immediateUsers', 'oneTime', 'sessions']);
     expect(wrap(withoutCapabilities(createMemoryStore())).capabilities).toEqual(['blacklistSource']);
     const filename = join(dir, 'django-declared.sqlite3');
     new Database(filename).close();

@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, type TestContext } from 'vitest';
 import { StoreUnavailableError, UserExistsError } from '../../packages/core/src/store/errors.js';
-import { hasAudit, hasIdentities, hasSessions, immediateUserLookup } from '../../packages/core/src/store/capabilities.js';
-import type { AuditEvent, AuditEventType, AuditPage, AuditStore, BlacklistPage, BlacklistSource, IdentityStore, OneTimeStore, OutstandingToken, SessionStore, SessionUse, Store } from '../../packages/core/src/store/types.js';
+import { hasAudit, hasFactors, hasIdentities, hasSessions, immediateUserLookup } from '../../packages/core/src/store/capabilities.js';
+import type { AuditEvent, AuditEventType, AuditPage, AuditStore, BlacklistPage, FactorKind, FactorStore, NewFactor, BlacklistSource, IdentityStore, OneTimeStore, OutstandingToken, SessionStore, SessionUse, Store } from '../../packages/core/src/store/types.js';
 
 /** Knobs for backends whose limits differ; the defaults are what every backend should meet. */
 export interface StoreContractOptions {
@@ -1359,6 +1359,168 @@ export function runStoreContract(name: string, open: () => Promise<Store>, optio
         await s.appendAudit(event('logout'));
         const [latest] = await all(s);
         expect(BigInt(latest?.id ?? '0')).toBeGreaterThan(8n);
+      });
+    });
+
+    describe('second factors (optional: FactorStore)', () => {
+      const expected = options.capabilities ?? true;
+      const factorStore = (ctx: TestContext): Store & FactorStore & AuditStore => {
+        if (!hasFactors(store)) ctx.skip();
+        return store as Store & FactorStore & AuditStore;
+      };
+      const totp = (userId: string, overrides: Partial<NewFactor> = {}): NewFactor => ({
+        userId,
+        kind: 'totp',
+        label: 'Phone',
+        confirmed: false,
+        secret: 'v1.encrypted-secret',
+        credentialId: null,
+        meta: '{}',
+        createdAt: new Date(Math.floor(Date.now() / 1000) * 1000),
+        ...overrides,
+      });
+      const passkey = (userId: string, credentialId: string, overrides: Partial<NewFactor> = {}): NewFactor =>
+        totp(userId, { kind: 'webauthn', label: 'YubiKey', confirmed: true, secret: 'pQECAyYgASFYI', credentialId, meta: '{"transports":["usb"]}', ...overrides });
+      const auditEvent = (type: AuditEventType, userId: string): AuditEvent => ({
+        type,
+        at: new Date(),
+        userId,
+        username: null,
+        actorId: null,
+        familyId: null,
+        clientAddress: null,
+        userAgent: null,
+        detail: {},
+      });
+      const auditTypes = async (s: AuditStore) => (await s.listAudit({ limit: 500 })).events.map((e) => e.type).reverse();
+
+      it(`the store ${expected ? 'has' : 'does not have'} it`, () => {
+        expect(hasFactors(store)).toBe(expected);
+      });
+
+      it('adds factors as given, lists them oldest first, and finds a passkey by its credential id', async (ctx) => {
+        const s = factorStore(ctx);
+        const alice = await newUser();
+        const bob = await newUser();
+        const app = await s.addFactor(totp(alice.id));
+        expect(app).toEqual({ ...totp(alice.id), id: expect.stringMatching(/^[0-9]+$/), lastUsedAt: null, counter: 0 });
+        const key = await s.addFactor(passkey(alice.id, 'cred-A'));
+        await s.addFactor(passkey(bob.id, 'cred-B'));
+        expect((await s.listFactors(alice.id)).map((f) => [f.kind, f.label, f.credentialId])).toEqual([
+          ['totp', 'Phone', null],
+          ['webauthn', 'YubiKey', 'cred-A'],
+        ]);
+        expect(await s.findFactorByCredential('cred-A')).toEqual(key);
+        expect(await s.findFactorByCredential('cred-a')).toBeNull();
+        expect(await s.listFactors('424242')).toEqual([]);
+      });
+
+      it('refuses a duplicate credential id (even for another user), an unknown user and bad values, adding nothing', async (ctx) => {
+        const s = factorStore(ctx);
+        const alice = await newUser();
+        const bob = await newUser();
+        await s.addFactor(passkey(alice.id, 'cred-1'));
+        await expect(s.addFactor(passkey(bob.id, 'cred-1'), { audit: auditEvent('factor_added', bob.id) })).rejects.toMatchObject({ code: 'credential_exists' });
+        await expect(s.addFactor(totp('424242'))).rejects.toBeInstanceOf(RangeError);
+        await expect(s.addFactor(totp(alice.id, { label: 'x'.repeat(101) }))).rejects.toBeInstanceOf(RangeError);
+        await expect(s.addFactor(totp(alice.id, { kind: 'sms' as FactorKind }))).rejects.toBeInstanceOf(RangeError);
+        await expect(s.addFactor(totp(alice.id, { credentialId: 'c' }))).rejects.toBeInstanceOf(RangeError);
+        expect(await s.listFactors(bob.id)).toEqual([]);
+        expect(await s.listFactors(alice.id)).toHaveLength(1);
+        if (hasAudit(s)) expect(await auditTypes(s)).toEqual([]);
+      });
+
+      it('confirms a factor once, for its own user only', async (ctx) => {
+        const s = factorStore(ctx);
+        const alice = await newUser();
+        const bob = await newUser();
+        const f = await s.addFactor(totp(alice.id));
+        expect(await s.confirmFactor(bob.id, f.id)).toBe(false);
+        expect(await s.confirmFactor(alice.id, f.id, { audit: auditEvent('factor_added', alice.id) })).toBe(true);
+        expect(await s.confirmFactor(alice.id, f.id, { audit: auditEvent('factor_added', alice.id) })).toBe(false);
+        expect((await s.listFactors(alice.id))[0]?.confirmed).toBe(true);
+        if (hasAudit(s)) expect(await auditTypes(s)).toEqual(['factor_added']);
+      });
+
+      it('useFactor accepts only a greater counter (or 0 after 0), and records when', async (ctx) => {
+        const s = factorStore(ctx);
+        const alice = await newUser();
+        const f = await s.addFactor(totp(alice.id, { confirmed: true }));
+        const at = new Date(Math.floor(Date.now() / 1000) * 1000);
+        expect(await s.useFactor(f.id, 58_000_000, at)).toBe(true);
+        // The same TOTP step again: a replayed code.
+        expect(await s.useFactor(f.id, 58_000_000, at)).toBe(false);
+        expect(await s.useFactor(f.id, 57_999_999, at)).toBe(false);
+        expect(await s.useFactor(f.id, 58_000_001, at)).toBe(true);
+        expect((await s.listFactors(alice.id))[0]).toMatchObject({ counter: 58_000_001, lastUsedAt: at });
+        // A passkey without a counter: 0 after 0 every time; once it counted, 0 is a clone.
+        const k = await s.addFactor(passkey(alice.id, 'cred-0'));
+        expect(await s.useFactor(k.id, 0, at)).toBe(true);
+        expect(await s.useFactor(k.id, 0, at)).toBe(true);
+        expect(await s.useFactor(k.id, 5, at)).toBe(true);
+        expect(await s.useFactor(k.id, 0, at)).toBe(false);
+        expect(await s.useFactor('424242', 1, at)).toBe(false);
+        await expect(s.useFactor(k.id, -1, at)).rejects.toBeInstanceOf(RangeError);
+      });
+
+      it(`of ${concurrency} concurrent uses of one TOTP step exactly one is accepted`, async (ctx) => {
+        const s = factorStore(ctx);
+        const alice = await newUser();
+        const f = await s.addFactor(totp(alice.id, { confirmed: true }));
+        const results = await Promise.all(Array.from({ length: concurrency }, () => s.useFactor(f.id, 60_000_000, new Date())));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('removes one factor of its own user, or all of them with the recovery codes', async (ctx) => {
+        const s = factorStore(ctx);
+        const alice = await newUser();
+        const bob = await newUser();
+        const a1 = await s.addFactor(totp(alice.id, { confirmed: true }));
+        await s.addFactor(passkey(alice.id, 'cred-r'));
+        const b1 = await s.addFactor(totp(bob.id, { confirmed: true }));
+        await s.setRecoveryCodes(alice.id, ['h1', 'h2']);
+        await s.setRecoveryCodes(bob.id, ['h1']);
+        expect(await s.removeFactor(bob.id, a1.id)).toBe(false);
+        expect(await s.removeFactor(alice.id, a1.id, { audit: auditEvent('factor_removed', alice.id) })).toBe(true);
+        expect(await s.removeFactor(alice.id, a1.id, { audit: auditEvent('factor_removed', alice.id) })).toBe(false);
+        expect(await s.removeFactors(alice.id, { audit: auditEvent('factors_reset', alice.id) })).toBe(1);
+        expect(await s.listFactors(alice.id)).toEqual([]);
+        expect(await s.countRecoveryCodes(alice.id)).toBe(0);
+        // The credential id is free again.
+        await s.addFactor(passkey(alice.id, 'cred-r'));
+        expect((await s.listFactors(bob.id)).map((f) => f.id)).toEqual([b1.id]);
+        expect(await s.countRecoveryCodes(bob.id)).toBe(1);
+        if (hasAudit(s)) expect(await auditTypes(s)).toEqual(['factor_removed', 'factors_reset']);
+      });
+
+      it('recovery codes: replaced as a set, each spent once, per user', async (ctx) => {
+        const s = factorStore(ctx);
+        const alice = await newUser();
+        const bob = await newUser();
+        await s.setRecoveryCodes(alice.id, ['a', 'b', 'c']);
+        await s.setRecoveryCodes(bob.id, ['a']);
+        expect(await s.countRecoveryCodes(alice.id)).toBe(3);
+        expect(await s.useRecoveryCode(alice.id, 'b', { audit: auditEvent('recovery_code_used', alice.id) })).toBe(true);
+        expect(await s.useRecoveryCode(alice.id, 'b', { audit: auditEvent('recovery_code_used', alice.id) })).toBe(false);
+        expect(await s.useRecoveryCode(alice.id, 'zzz')).toBe(false);
+        expect(await s.countRecoveryCodes(alice.id)).toBe(2);
+        expect(await s.countRecoveryCodes(bob.id)).toBe(1);
+        await s.setRecoveryCodes(alice.id, ['x', 'y'], { audit: auditEvent('recovery_codes_generated', alice.id) });
+        expect(await s.useRecoveryCode(alice.id, 'a')).toBe(false);
+        expect(await s.useRecoveryCode(alice.id, 'x')).toBe(true);
+        await expect(s.setRecoveryCodes(alice.id, ['d', 'd'])).rejects.toBeInstanceOf(RangeError);
+        await expect(s.setRecoveryCodes('424242', ['d'])).rejects.toBeInstanceOf(RangeError);
+        // Refused: the codes before stay.
+        expect(await s.countRecoveryCodes(alice.id)).toBe(1);
+        if (hasAudit(s)) expect(await auditTypes(s)).toEqual(['recovery_code_used', 'recovery_codes_generated']);
+      });
+
+      it(`of ${concurrency} concurrent spends of one recovery code exactly one succeeds`, async (ctx) => {
+        const s = factorStore(ctx);
+        const alice = await newUser();
+        await s.setRecoveryCodes(alice.id, ['only']);
+        const results = await Promise.all(Array.from({ length: concurrency }, () => s.useRecoveryCode(alice.id, 'only')));
+        expect(results.filter(Boolean)).toHaveLength(1);
       });
     });
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../packages/core/src/store/errors.js';
 import { sql, type Kysely } from 'kysely';
-import type { AuditEvent } from '@restjwt/core/store-kit';
+import type { AuditEvent, NewFactor } from '@restjwt/core/store-kit';
 import { createKysely, createMigrator, openSqlStore, SqlStore, type SqlDialect } from '@restjwt/sql';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { makeToken, runStoreContract } from './contract.js';
@@ -31,6 +31,20 @@ export interface SqlSuiteOptions {
 }
 
 const HOUR = 3_600_000;
+
+/** A second factor as `@restjwt/mfa` would add one: TOTP unless a credential id makes it a passkey. */
+function newFactor(userId: string, credentialId: string | null = null): NewFactor {
+  return {
+    userId,
+    kind: credentialId === null ? 'totp' : 'webauthn',
+    label: credentialId === null ? 'Phone' : 'YubiKey',
+    confirmed: true,
+    secret: 'v1.encrypted-secret',
+    credentialId,
+    meta: '{}',
+    createdAt: new Date(Math.floor(Date.now() / 1000) * 1000),
+  };
+}
 
 /** An audit event as the core hands one to the store. */
 function auditEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
@@ -130,12 +144,14 @@ export function sqlSuite(o: SqlSuiteOptions): void {
             'restjwt_audit_event_at_idx',
             'restjwt_audit_event_user_id_idx',
             'restjwt_audit_event_username_idx',
+            'restjwt_factor_credential_id_uniq',
+            'restjwt_factor_user_id_idx',
           ]),
         );
         const { db } = createKysely<{ restjwt_migrations: { name: string } }>(o.url);
         try {
           const rows = await db.withSchema(scope).selectFrom('restjwt_migrations').select('name').execute();
-          expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit']);
+          expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit', '0007_factors']);
         } finally {
           await db.destroy();
         }
@@ -145,7 +161,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const scope = await newScope();
         const store = await open(scope, { migrate: false });
         await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
-        expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit']);
+        expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit', '0007_factors']);
         expect(await store.migrate()).toEqual([]);
         await store.recordOutstanding(makeToken());
         expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
@@ -169,7 +185,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         // Before the migration the new capabilities say what to do instead of failing obscurely.
         await expect(store.recordSession(user.id, use)).rejects.toThrow(/restjwt migrate/);
 
-        expect(await store.migrate()).toEqual(['0004_sessions_identities', '0005_token_state', '0006_audit']);
+        expect(await store.migrate()).toEqual(['0004_sessions_identities', '0005_token_state', '0006_audit', '0007_factors']);
         expect(await store.findUser('username', 'olga')).toEqual(user);
         expect((await store.findOutstanding(token.jti))?.userId).toBe(user.id);
         await store.recordSession(user.id, use);
@@ -219,7 +235,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         }
 
         const store = await open(scope, { migrate: false });
-        expect(await store.migrate()).toEqual(['0005_token_state', '0006_audit']);
+        expect(await store.migrate()).toEqual(['0005_token_state', '0006_audit', '0007_factors']);
         expect(await store.countTokens()).toEqual({ outstanding: 180, blacklisted: 120 });
         for (const [jti, want] of expected) {
           expect(await store.findOutstanding(jti)).toMatchObject({ jti, ...want });
@@ -271,7 +287,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         await expect(store.blacklist(live, { audit: auditEvent({ userId: user.id }) })).rejects.toThrow(/restjwt migrate/);
         expect(await store.isBlacklisted(live.jti)).toBe(false);
 
-        expect(await store.migrate()).toEqual(['0006_audit']);
+        expect(await store.migrate()).toEqual(['0006_audit', '0007_factors']);
         expect(await store.findUser('id', user.id)).toEqual(user);
         expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
         expect(await store.findOutstanding(live.jti)).toMatchObject({ userId: user.id, familyId: 'fam-q', blacklistedAt: null });
@@ -281,6 +297,78 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         expect(await store.listAudit()).toEqual({ events: [], next: null });
         expect(await store.blacklist(live, { audit: auditEvent({ userId: user.id }) })).toBe('blacklisted');
         expect((await store.listAudit()).events).toMatchObject([{ type: 'logout', userId: user.id }]);
+      });
+
+      it('a database at 0006 upgrades to 0007_factors (second factors) keeping its rows; before it, factor calls name restjwt migrate', async () => {
+        const scope = await newScope();
+        const { db } = createKysely(o.url);
+        try {
+          const { error } = await createMigrator(db as Kysely<unknown>, o.dialect, scope).migrateTo('0006_audit');
+          expect(error).toBeUndefined();
+        } finally {
+          await db.destroy();
+        }
+        // The previous version's data, written through the store as that version would.
+        const store = await open(scope, { migrate: false });
+        const user = await store.createUser({ username: 'sven', passwordHash: 'h' }, { audit: auditEvent({ type: 'user_created' }) });
+        const live = makeToken({ userId: user.id, familyId: 'fam-s' });
+        const revoked = makeToken({ userId: user.id, familyId: 'fam-s' });
+        await store.recordOutstanding(live);
+        expect(await store.blacklist(revoked, { audit: auditEvent({ userId: user.id }) })).toBe('blacklisted');
+        await store.recordSession(user.id, { familyId: 'fam-s', at: new Date(), clientAddress: '192.0.2.8', userAgent: 'UA' });
+        expect(await store.linkIdentity({ provider: 'github', subject: 's', userId: user.id, email: null, at: new Date() })).toBe('linked');
+        await expect(store.addFactor(newFactor(user.id))).rejects.toThrow(/restjwt migrate/);
+        await expect(store.listFactors(user.id)).rejects.toThrow(/restjwt migrate/);
+
+        expect(await store.migrate()).toEqual(['0007_factors']);
+        expect(await store.findUser('id', user.id)).toEqual(user);
+        expect(await store.countTokens()).toEqual({ outstanding: 2, blacklisted: 1 });
+        expect(await store.findOutstanding(live.jti)).toMatchObject({ userId: user.id, familyId: 'fam-s', blacklistedAt: null });
+        expect(await store.isBlacklisted(revoked.jti)).toBe(true);
+        expect(await store.listSessions(user.id)).toMatchObject([{ familyId: 'fam-s', clientAddress: '192.0.2.8', active: true }]);
+        expect(await store.listIdentities(user.id)).toMatchObject([{ provider: 'github', subject: 's' }]);
+        expect((await store.listAudit()).events.map((e) => e.type)).toEqual(['logout', 'user_created']);
+        expect(await store.listFactors(user.id)).toEqual([]);
+        const factor = await store.addFactor(newFactor(user.id));
+        expect(await store.listFactors(user.id)).toEqual([factor]);
+        await store.setRecoveryCodes(user.id, ['h1', 'h2']);
+        expect(await store.countRecoveryCodes(user.id)).toBe(2);
+      });
+
+      it('second factors: the longest credential id fits its unique index, ids compare exactly, and factors and codes go with their user', async () => {
+        const scope = await newScope();
+        const store = await open(scope);
+        const user = await store.createUser({ username: 'tove', passwordHash: 'h' });
+        // 1023 characters: as utf8mb4 (4092 bytes) the key would exceed InnoDB's 3072 bytes; as ASCII it fits.
+        const longest = `${'A'.repeat(1022)}z`;
+        const key = await store.addFactor(newFactor(user.id, longest));
+        expect(await store.findFactorByCredential(longest)).toEqual(key);
+        expect(await store.findFactorByCredential(`${'A'.repeat(1022)}Z`)).toBeNull();
+        expect(await store.findFactorByCredential(`${longest} `)).toBeNull();
+        await expect(store.addFactor(newFactor(user.id, longest))).rejects.toMatchObject({ code: 'credential_exists' });
+        await expect(store.addFactor(newFactor(user.id, `${longest}A`))).rejects.toThrow(/longer than 1023/);
+        // What the ASCII columns cannot hold is refused before writing, on both databases alike.
+        await expect(store.addFactor(newFactor(user.id, 'clé'))).rejects.toBeInstanceOf(RangeError);
+        await expect(store.addFactor(newFactor(user.id, 'a b'))).rejects.toBeInstanceOf(RangeError);
+        await expect(store.setRecoveryCodes(user.id, ['hash-é'])).rejects.toBeInstanceOf(RangeError);
+        expect(await store.useRecoveryCode(user.id, 'hash-é')).toBe(false);
+        expect(await store.findFactorByCredential('clé')).toBeNull();
+        // Labels, secrets and metadata are text of any kind, kept exactly.
+        const totp = await store.addFactor({ ...newFactor(user.id), label: 'Téléphone 📱 ', secret: 's'.repeat(4000), meta: '{"a":"ü"}' });
+        expect((await store.listFactors(user.id)).map((f) => f.id)).toEqual([key.id, totp.id]);
+        expect((await store.listFactors(user.id))[1]).toEqual(totp);
+        await store.setRecoveryCodes(user.id, Array.from({ length: 20 }, (_, i) => `${'f'.repeat(126)}${String(i).padStart(2, '0')}`));
+        expect(await store.countRecoveryCodes(user.id)).toBe(20);
+
+        const { db } = createKysely(o.url);
+        try {
+          await db.withSchema(scope).deleteFrom('restjwt_user').where('id', '=', user.id).execute();
+        } finally {
+          await db.destroy();
+        }
+        expect(await store.listFactors(user.id)).toEqual([]);
+        expect(await store.findFactorByCredential(longest)).toBeNull();
+        expect(await store.countRecoveryCodes(user.id)).toBe(0);
       });
 
       it('deleting a user deletes their sessions and linked identities; long values are refused before writing', async () => {
@@ -313,7 +401,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         const scope = await newScope();
         const [a, b, c] = await Promise.all([open(scope, { migrate: false }), open(scope, { migrate: false }), open(scope, { migrate: false })]);
         const applied = await Promise.all([a!.migrate(), b!.migrate(), c!.migrate()]);
-        expect(applied.flat()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit']);
+        expect(applied.flat()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit', '0007_factors']);
         await a!.recordOutstanding(makeToken());
         expect(await c!.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
       });
@@ -364,6 +452,33 @@ export function sqlSuite(o: SqlSuiteOptions): void {
           ),
         );
         expect(links.filter((r) => r === 'linked')).toHaveLength(1);
+      });
+
+      it('second factors across three stores: one of 20 uses of one counter, one of 20 spends of one code, one of 20 registrations of one credential', async () => {
+        const scope = await newScope();
+        const instances = [await open(scope), await open(scope), await open(scope)];
+        const user = await instances[0]!.createUser({ username: 'vera', passwordHash: 'h' });
+        const totp = await instances[0]!.addFactor(newFactor(user.id));
+        const at = new Date(Math.floor(Date.now() / 1000) * 1000);
+        const uses = await Promise.all(Array.from({ length: 20 }, (_, i) => instances[i % 3]!.useFactor(totp.id, 60_000_000, at)));
+        expect(uses.filter(Boolean)).toHaveLength(1);
+        expect(await instances[1]!.listFactors(user.id)).toMatchObject([{ id: totp.id, counter: 60_000_000, lastUsedAt: at }]);
+        // Counters past 2^31 (a WebAuthn signature count is 32 bits) compare as the numbers they are.
+        const big = 2 ** 32 + 5;
+        const raced = await Promise.all(Array.from({ length: 20 }, (_, i) => instances[i % 3]!.useFactor(totp.id, big, at)));
+        expect(raced.filter(Boolean)).toHaveLength(1);
+        expect(await instances[2]!.useFactor(totp.id, big - 1, at)).toBe(false);
+
+        await instances[0]!.setRecoveryCodes(user.id, ['only', 'other']);
+        const spends = await Promise.all(Array.from({ length: 20 }, (_, i) => instances[i % 3]!.useRecoveryCode(user.id, 'only', { audit: auditEvent({ type: 'recovery_code_used', userId: user.id, detail: { call: i } }) })));
+        expect(spends.filter(Boolean)).toHaveLength(1);
+        expect(await instances[1]!.countRecoveryCodes(user.id)).toBe(1);
+        expect((await instances[2]!.listAudit()).events).toMatchObject([{ type: 'recovery_code_used', detail: { call: spends.indexOf(true) } }]);
+
+        const registrations = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => instances[i % 3]!.addFactor(newFactor(user.id, 'cred-race'))));
+        expect(registrations.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of registrations) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'credential_exists' });
+        expect((await instances[0]!.listFactors(user.id)).map((f) => f.credentialId)).toEqual([null, 'cred-race']);
       });
 
       it('of 30 concurrent rotations of one token spread over three stores exactly one wins', async () => {
@@ -544,6 +659,30 @@ export function sqlSuite(o: SqlSuiteOptions): void {
         // Not a lost blacklist: with the trigger gone the same calls blacklist, once each, with one event each.
         for (const token of [recorded, unrecorded]) expect(await store.blacklist(token, { audit: auditEvent({ familyId: token.familyId }) })).toBe('blacklisted');
         expect((await store.listAudit()).events).toHaveLength(2);
+      });
+
+      it('an audit insert the database refuses (a trigger) fails addFactor and useRecoveryCode: no factor added, the code still there', async () => {
+        const scope = await newScope();
+        const store = await open(scope);
+        const user = await store.createUser({ username: 'ulla', passwordHash: 'h' });
+        await store.setRecoveryCodes(user.id, ['code-1', 'code-2']);
+        const event = (type: AuditEvent['type']) => auditEvent({ type, userId: user.id });
+        await whileRefusing(scope, 'restjwt_audit_event', 'INSERT', async () => {
+          await expect(store.addFactor(newFactor(user.id, 'cred-t'), { audit: event('factor_added') })).rejects.toThrow(/refused by a test trigger/);
+          await expect(store.addFactor(newFactor(user.id), { audit: event('factor_added') })).rejects.toThrow(/refused by a test trigger/);
+          expect(await store.listFactors(user.id)).toEqual([]);
+          expect(await store.findFactorByCredential('cred-t')).toBeNull();
+          await expect(store.useRecoveryCode(user.id, 'code-1', { audit: event('recovery_code_used') })).rejects.toThrow(/refused by a test trigger/);
+          expect(await store.countRecoveryCodes(user.id)).toBe(2);
+        });
+        expect(await store.listAudit()).toEqual({ events: [], next: null });
+        // Nothing was half-done: with the trigger gone the same calls succeed, once each, with one event each.
+        const added = await store.addFactor(newFactor(user.id, 'cred-t'), { audit: event('factor_added') });
+        expect(await store.findFactorByCredential('cred-t')).toEqual(added);
+        expect(await store.useRecoveryCode(user.id, 'code-1', { audit: event('recovery_code_used') })).toBe(true);
+        expect(await store.useRecoveryCode(user.id, 'code-1', { audit: event('recovery_code_used') })).toBe(false);
+        expect(await store.countRecoveryCodes(user.id)).toBe(1);
+        expect((await store.listAudit()).events.map((e) => e.type)).toEqual(['recovery_code_used', 'factor_added']);
       });
 
       it('of 20 concurrent audited blacklists of one token over three stores exactly one blacklists, and exactly one audit row is written', async () => {

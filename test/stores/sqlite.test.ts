@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { StoreUnavailableError } from '../../packages/core/src/store/errors.js';
-import type { AuditEvent, AuditEventType } from '../../packages/core/src/store/types.js';
+import { CredentialExistsError } from '../../packages/core/src/stores/shared/errors.js';
+import type { AuditEvent, AuditEventType, NewFactor } from '../../packages/core/src/store/types.js';
 import { appliedMigrations, migrate, migrations, type Migration } from '../../packages/sqlite/src/migrations.js';
 import { openSqliteStore, SqliteStore } from '@restjwt/sqlite';
 import { sqliteFilenameFromUrl } from '../../packages/sqlite/src/url.js';
@@ -78,16 +79,18 @@ describe('SQLite migrations', () => {
     const store = await open(file);
     expect(await store.migrate()).toEqual([]);
     const db = raw(file);
-    expect(appliedMigrations(db)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_audit_log']);
+    expect(appliedMigrations(db)).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_audit_log', '0006_factors']);
     const tables = db.prepare<[], string>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
     expect(tables).toEqual(
       expect.arrayContaining([
         'restjwt_audit_event',
         'restjwt_blacklisted_token',
+        'restjwt_factor',
         'restjwt_identity',
         'restjwt_migrations',
         'restjwt_one_time',
         'restjwt_outstanding_token',
+        'restjwt_recovery_code',
         'restjwt_revoked_access',
         'restjwt_session',
         'restjwt_user',
@@ -110,6 +113,8 @@ describe('SQLite migrations', () => {
         'restjwt_audit_event_at_idx',
         'restjwt_audit_event_user_id_idx',
         'restjwt_audit_event_username_idx',
+        'restjwt_factor_credential_id_uniq',
+        'restjwt_factor_user_id_idx',
       ]),
     );
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -121,7 +126,7 @@ describe('SQLite migrations', () => {
     await expect(store.ping()).resolves.toBeUndefined();
     await expect(store.countTokens()).rejects.toThrow(/no restjwt schema.*restjwt migrate/);
 
-    expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_audit_log']);
+    expect(await store.migrate()).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_audit_log', '0006_factors']);
     expect(await store.migrate()).toEqual([]);
     await store.recordOutstanding(makeToken());
     expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
@@ -154,7 +159,7 @@ describe('SQLite migrations', () => {
     await expect(early.countTokens()).rejects.toThrow(/restjwt migrate/);
 
     const store = await open(file, { migrate: false });
-    expect(await store.migrate()).toEqual(['0004_sessions_identities', '0005_audit_log']);
+    expect(await store.migrate()).toEqual(['0004_sessions_identities', '0005_audit_log', '0006_factors']);
     expect(await store.migrate()).toEqual([]);
     expect(appliedMigrations(raw(file))).toEqual(migrations.map((m) => m.name));
     expect(await store.findUser('username', 'olga')).toMatchObject({ id: '1', tokenVersion: 'v' });
@@ -196,7 +201,7 @@ describe('SQLite migrations', () => {
     await expect(early.listAudit()).rejects.toThrow(/restjwt migrate/);
 
     const store = await open(file, { migrate: false });
-    expect(await store.migrate()).toEqual(['0005_audit_log']);
+    expect(await store.migrate()).toEqual(['0005_audit_log', '0006_factors']);
     expect(appliedMigrations(raw(file))).toEqual(migrations.map((m) => m.name));
     expect(await store.findUser('username', 'otto')).toMatchObject({ id: '1', tokenVersion: 'v' });
     expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
@@ -206,6 +211,41 @@ describe('SQLite migrations', () => {
     expect(await store.revokeUser('1', { audit: auditEvent('logout_all', { userId: '1' }) })).toBe(1);
     expect((await store.listAudit({ user: '1' })).events).toMatchObject([{ id: '1', type: 'logout_all', detail: { revoked: 1 } }]);
     expect(await early.listAudit()).toMatchObject({ events: [{ type: 'logout_all' }] });
+  });
+
+  it('a database from before 0006_factors upgrades in place: data kept, second factors work', async () => {
+    const file = freshFile();
+    const old = raw(file);
+    expect(migrate(old, migrations.slice(0, 5))).toEqual(['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_audit_log']);
+    const now = Date.now();
+    old.prepare(`INSERT INTO restjwt_user (username, password, date_joined, token_version) VALUES ('fritz', 'h', ?, 'v')`).run(now);
+    old.prepare(
+      `INSERT INTO restjwt_outstanding_token (jti, user_id, token_type, family_id, created_at, expires_at) VALUES ('old', 1, 'refresh', 'old', ?, ?)`,
+    ).run(now - 1000, now + 3_600_000);
+    old.prepare(`INSERT INTO restjwt_session (family_id, user_id, created_at, last_used_at) VALUES ('old', 1, ?, ?)`).run(now, now);
+    old.prepare(`INSERT INTO restjwt_audit_event (type, at, user_id, detail) VALUES ('login', ?, '1', '{}')`).run(now);
+    old.close();
+
+    // An instance on the old schema with migrate: false waits for the migration instead of half-working.
+    const early = await open(file, { migrate: false });
+    await expect(early.listFactors('1')).rejects.toThrow(/restjwt migrate/);
+    await expect(early.countTokens()).rejects.toThrow(/restjwt migrate/);
+
+    const store = await open(file, { migrate: false });
+    expect(await store.migrate()).toEqual(['0006_factors']);
+    expect(appliedMigrations(raw(file))).toEqual(migrations.map((m) => m.name));
+    expect(await store.findUser('username', 'fritz')).toMatchObject({ id: '1', tokenVersion: 'v' });
+    expect(await store.countTokens()).toEqual({ outstanding: 1, blacklisted: 0 });
+    expect(await store.sessionOwner('old')).toBe('1');
+    expect((await store.listAudit()).events).toMatchObject([{ type: 'login', userId: '1' }]);
+    // A user from before the upgrade has no factor, and can add one.
+    expect(await store.listFactors('1')).toEqual([]);
+    expect(await store.countRecoveryCodes('1')).toBe(0);
+    const factor = await store.addFactor(newTotp('1'), { audit: auditEvent('factor_added', { userId: '1' }) });
+    await store.setRecoveryCodes('1', ['h1', 'h2']);
+    expect(await early.listFactors('1')).toEqual([factor]);
+    expect(await early.countRecoveryCodes('1')).toBe(2);
+    expect((await early.listAudit()).events.map((e) => e.type)).toEqual(['factor_added', 'login']);
   });
 
   it('applies only missing migrations, in order, and rolls back a failing run', () => {
@@ -398,6 +438,17 @@ describe('SqliteStore', () => {
       await store.listAudit({ type: 'login' });
       await store.countAudit({ since: new Date(0), until: new Date(), bucketSeconds: 60 });
       await store.flushAudit(new Date(), { batchSize: 1 });
+      const factor = await store.addFactor(newTotp(user.id), { audit: auditEvent('factor_added') });
+      await store.addFactor(newPasskey(user.id, 'cred'));
+      await store.listFactors(user.id);
+      await store.findFactorByCredential('cred');
+      await store.confirmFactor(user.id, factor.id, { audit: auditEvent('factor_added') });
+      await store.useFactor(factor.id, 1, new Date());
+      await store.setRecoveryCodes(user.id, ['a', 'b'], { audit: auditEvent('recovery_codes_generated') });
+      await store.useRecoveryCode(user.id, 'a', { audit: auditEvent('recovery_code_used') });
+      await store.countRecoveryCodes(user.id);
+      await store.removeFactor(user.id, factor.id, { audit: auditEvent('factor_removed') });
+      await store.removeFactors(user.id, { audit: auditEvent('factors_reset') });
       expect(prepare).not.toHaveBeenCalled();
     } finally {
       prepare.mockRestore();
@@ -455,6 +506,74 @@ describe('SqliteStore', () => {
     db.prepare('DELETE FROM restjwt_user WHERE id = ?').run(Number(user.id));
     expect(await store.sessionOwner(token.jti)).toBeNull();
     expect(await store.findIdentity('github', '7')).toBeNull();
+  });
+
+  it('deleting a user deletes their second factors and recovery codes', async () => {
+    const file = freshFile();
+    const store = await open(file);
+    const user = await store.createUser({ username: 't', passwordHash: 'h' });
+    const other = await store.createUser({ username: 'u', passwordHash: 'h' });
+    await store.addFactor(newPasskey(user.id, 'cred-t'));
+    await store.setRecoveryCodes(user.id, ['h1']);
+    await store.setRecoveryCodes(other.id, ['h1']);
+    const db = raw(file);
+    db.pragma('foreign_keys = ON');
+    db.prepare('DELETE FROM restjwt_user WHERE id = ?').run(Number(user.id));
+    expect(await store.findFactorByCredential('cred-t')).toBeNull();
+    expect(db.prepare('SELECT count(*) FROM restjwt_recovery_code').pluck().get()).toBe(1);
+    // The credential id is free for whoever registers it next.
+    expect(await store.addFactor(newPasskey(other.id, 'cred-t'))).toMatchObject({ userId: other.id });
+  });
+
+  it('factor and recovery-code ids that cannot be rows match nothing', async () => {
+    const store = await open(freshFile());
+    const user = await store.createUser({ username: 'v', passwordHash: 'h' });
+    const factor = await store.addFactor(newTotp(user.id));
+    await store.setRecoveryCodes(user.id, ['h1']);
+    for (const id of ['0' + factor.id, `${factor.id}.0`, '99999999999999999999', '']) {
+      expect(await store.confirmFactor(user.id, id)).toBe(false);
+      expect(await store.useFactor(id, 1, new Date())).toBe(false);
+      expect(await store.removeFactor(user.id, id)).toBe(false);
+    }
+    for (const id of ['0' + user.id, `${user.id}.0`, 'abc']) {
+      expect(await store.listFactors(id)).toEqual([]);
+      expect(await store.countRecoveryCodes(id)).toBe(0);
+      expect(await store.useRecoveryCode(id, 'h1')).toBe(false);
+      expect(await store.removeFactors(id)).toBe(0);
+      await expect(store.addFactor(newTotp(id))).rejects.toThrow(RangeError);
+      await expect(store.setRecoveryCodes(id, ['h2'])).rejects.toThrow(RangeError);
+    }
+    expect(await store.listFactors(user.id)).toEqual([factor]);
+    expect(await store.countRecoveryCodes(user.id)).toBe(1);
+  });
+
+  it('two stores on one file: a credential id taken through one is refused through the other', async () => {
+    const file = freshFile();
+    const a = await open(file);
+    const b = await open(file);
+    const user = await a.createUser({ username: 'w', passwordHash: 'h' });
+    await a.addFactor(newPasskey(user.id, 'shared'));
+    const error = await b.addFactor(newPasskey(user.id, 'shared'), { audit: auditEvent('factor_added', { userId: user.id }) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CredentialExistsError);
+    expect(await b.listFactors(user.id)).toHaveLength(1);
+    expect((await b.listAudit()).events).toEqual([]);
+  });
+
+  it('the factor lookups are indexed', async () => {
+    const file = freshFile();
+    await open(file);
+    const db = raw(file);
+    const plan = (query: string) =>
+      db
+        .prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${query}`)
+        .all()
+        .map((row) => row.detail)
+        .join('\n');
+    expect(plan(`SELECT * FROM restjwt_factor WHERE credential_id = 'c'`)).toMatch(/INDEX restjwt_factor_credential_id_uniq/);
+    expect(plan(`SELECT * FROM restjwt_factor WHERE user_id = 1 ORDER BY id`)).toMatch(/INDEX restjwt_factor_user_id_idx/);
+    expect(plan(`UPDATE restjwt_factor SET counter = 2 WHERE id = 1 AND counter < 2`)).toMatch(/INTEGER PRIMARY KEY/);
+    expect(plan(`DELETE FROM restjwt_recovery_code WHERE user_id = 1 AND code_hash = 'h'`)).toMatch(/PRIMARY KEY/);
+    expect(plan(`SELECT count(*) FROM restjwt_recovery_code WHERE user_id = 1`)).toMatch(/PRIMARY KEY \(user_id=\?\)/);
   });
 
   it('takeOneTime and the session lookups are indexed', async () => {
@@ -528,6 +647,33 @@ describe('SQLite audit log', () => {
     expect(await store.revokeUser(user.id)).toBe(1);
   });
 
+  it('an audited factor change whose event fails to be written is undone with it', async () => {
+    const file = freshFile();
+    const store = await open(file);
+    const user = await store.createUser({ username: 'zoe', passwordHash: 'h' });
+    const factor = await store.addFactor(newTotp(user.id));
+    await store.setRecoveryCodes(user.id, ['h1', 'h2']);
+    failEvery(file, 'INSERT', 'restjwt_audit_event');
+    const audit = (type: AuditEventType) => ({ audit: auditEvent(type, { userId: user.id }) });
+
+    await expect(store.addFactor(newPasskey(user.id, 'cred-z'), audit('factor_added'))).rejects.toThrow(/x/);
+    expect(await store.findFactorByCredential('cred-z')).toBeNull();
+    expect(await store.listFactors(user.id)).toEqual([factor]);
+    await expect(store.useRecoveryCode(user.id, 'h1', audit('recovery_code_used'))).rejects.toThrow(/x/);
+    expect(await store.countRecoveryCodes(user.id)).toBe(2);
+    await expect(store.confirmFactor(user.id, factor.id, audit('factor_added'))).rejects.toThrow(/x/);
+    await expect(store.removeFactor(user.id, factor.id, audit('factor_removed'))).rejects.toThrow(/x/);
+    await expect(store.removeFactors(user.id, audit('factors_reset'))).rejects.toThrow(/x/);
+    expect(await store.listFactors(user.id)).toEqual([factor]);
+    await expect(store.setRecoveryCodes(user.id, ['h3'], audit('recovery_codes_generated'))).rejects.toThrow(/x/);
+    expect(await store.countRecoveryCodes(user.id)).toBe(2);
+    expect(auditRows(file)).toBe(0);
+
+    // Unaudited, the same changes do not touch the audit table; the code undone above is still there to spend.
+    expect(await store.useRecoveryCode(user.id, 'h1')).toBe(true);
+    expect(await store.addFactor(newPasskey(user.id, 'cred-z'))).toMatchObject({ credentialId: 'cred-z' });
+  });
+
   it('its queries walk an index: a page by user stops at the page, the count and the flush read the at index', async () => {
     const store = await open(freshFile());
     const db = (store as unknown as { db: Database.Database }).db;
@@ -560,6 +706,16 @@ describe('SQLite audit log', () => {
     expect((await second.listAudit({ user: 'yuri' })).events).toMatchObject([{ type: 'user_created', userId: user.id, username: 'yuri', actorId: '1' }]);
   });
 });
+
+/** A TOTP factor for `userId`, unconfirmed. */
+function newTotp(userId: string): NewFactor {
+  return { userId, kind: 'totp', label: 'Phone', confirmed: false, secret: 'v1.secret', credentialId: null, meta: '{}', createdAt: new Date() };
+}
+
+/** A WebAuthn factor for `userId` with `credentialId`. */
+function newPasskey(userId: string, credentialId: string): NewFactor {
+  return { userId, kind: 'webauthn', label: 'Key', confirmed: true, secret: 'pQECAyYgASFYI', credentialId, meta: '{}', createdAt: new Date() };
+}
 
 /** An audit event with every optional field empty. */
 function auditEvent(type: AuditEventType, overrides: Partial<AuditEvent> = {}): AuditEvent {

@@ -69,6 +69,7 @@ describe('headers, routes and the 308 rule', () => {
       ['obtainSliding', '/auth/token/sliding/', '/auth/token/sliding'],
       ['refreshSliding', '/auth/token/sliding/refresh/', '/auth/token/sliding/refresh'],
       ['logoutAll', '/auth/token/logout-all/', '/auth/token/logout-all'],
+      ['mfa', '/auth/token/mfa/', '/auth/token/mfa'],
     ]);
     expect(() => tokenRoutes(ENDPOINTS, 'api')).toThrow(/prefix must start and end with "\/"/);
     expect(matchTokenRoute(routes, '/auth/token/verify/')).toMatchObject({ route: { name: 'verify' }, redirect: false });

@@ -10,6 +10,10 @@ import {
   HeadersTooLarge,
   InvalidToken,
   MalformedRequest,
+  MfaCodeInvalid,
+  MfaRequired,
+  MfaTokenInvalid,
+  MfaUnsupported,
   MethodNotAllowed,
   NotAuthenticated,
   NotFound,
@@ -55,6 +59,10 @@ const STATUS: Record<ApiErrorCode, number> = {
   sessions_unsupported: 501,
   identities_unsupported: 501,
   audit_unsupported: 501,
+  mfa_token_invalid: 401,
+  mfa_code_invalid: 401,
+  mfa_required: 403,
+  mfa_unsupported: 501,
 };
 
 const ERRORS: ApiError[] = [
@@ -82,6 +90,10 @@ const ERRORS: ApiError[] = [
   new SessionsUnsupported(),
   new IdentitiesUnsupported(),
   new AuditUnsupported(),
+  new MfaTokenInvalid(),
+  new MfaCodeInvalid(),
+  new MfaRequired(),
+  new MfaUnsupported(),
 ];
 
 describe('ApiErrorCode', () => {

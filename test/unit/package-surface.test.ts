@@ -12,9 +12,10 @@ const ROOT = [
   'DuplicateAuthorizationHeader', 'HeadersTooLarge', 'InvalidToken', 'MalformedRequest', 'MethodNotAllowed',
   'MissingKeyError', 'MissingPackageError', 'NotAuthenticated', 'NotFound', 'ParseError', 'PayloadTooLarge', 'PermissionDenied', 'RestJwt',
   'ServiceUnavailable', 'StoreUnavailableError', 'Throttled', 'TokenError', 'UnsupportedMediaType', 'UserExistsError',
+  'MFA_MAX_ATTEMPTS', 'MFA_TOKEN_LIFETIME_SECONDS', 'MfaCodeInvalid', 'MfaRequired', 'MfaTokenInvalid', 'MfaUnsupported', 'requireMfa',
   'ValidationError', 'accessPolicy', 'auditEvent', 'auditOrigin', 'audited', 'auditing', 'authenticationPolicy', 'builtinCatalogues', 'changePassword', 'checkPermissions',
   'combineObservers', 'createPasswordHasher', 'createRestJwt', 'createUserNormalized', 'deactivateUser', 'findUserByUsername',
-  'isAuthenticated', 'isStaff', 'isTokenUser', 'normalizeUsername', 'publicIdentity', 'publicUser', 'resolveSettings',
+  'isAuthenticated', 'isStaff', 'isTokenUser', 'normalizeUsername', 'publicFactor', 'publicIdentity', 'publicUser', 'resolveSettings',
   'tokenUser',
 ];
 
@@ -33,7 +34,8 @@ const STORE_KIT = [
   'auditCountFromRow', 'auditFromRow', 'auditPage', 'auditValues', 'bigintId', 'blacklistPage', 'canImportUsers', 'checkAuditQuery',
   'checkAuditRange', 'checkBatchSize', 'checkBlacklistListing', 'checkLength', 'checkPage',
   'checkRateArguments', 'checkRateKey', 'checkRateSlots', 'checkTokenListing', 'closedStoreError', 'copyUser',
-  'deleteInBatches', 'hasAudit', 'hasCapability', 'hasIdentities', 'hasSessions', 'hasUsablePassword', 'identityFromRow',
+  'CredentialExistsError', 'MAX_CREDENTIAL_ID', 'MAX_RECOVERY_HASH', 'acceptsCounter', 'checkCounter', 'checkRecoveryHashes', 'factorFromRow', 'newFactorValues',
+  'deleteInBatches', 'hasAudit', 'hasCapability', 'hasFactors', 'hasIdentities', 'hasSessions', 'hasUsablePassword', 'identityFromRow',
   'integerIdParser', 'isAuditEventType', 'isBlacklistSource', 'isOneTimeLive', 'linkResult', 'newTokenVersion', 'outstandingStateFromRow',
   'requestUseValues', 'sessionFromRow', 'sessionUseValues', 'successorFamily', 'toMillis', 'tokenListingFromRow',
   'unlinkVerdict', 'userChanges', 'userFromRow', 'windowMs', 'withRevoked',
@@ -76,9 +78,9 @@ describe('@restjwt/core entry points', () => {
 });
 
 describe('the published packages', () => {
-  it('are the eleven workspaces, released together with one version and one engines range', () => {
+  it('are the twelve workspaces, released together with one version and one engines range', () => {
     expect(manifests.map((m) => m.pkg.name).sort()).toEqual(
-      ['@restjwt/core', '@restjwt/express', '@restjwt/fastify', '@restjwt/hono', '@restjwt/metrics', '@restjwt/nest', '@restjwt/redis', '@restjwt/social', '@restjwt/sql', '@restjwt/sqlite', 'restjwt'].sort(),
+      ['@restjwt/core', '@restjwt/express', '@restjwt/fastify', '@restjwt/hono', '@restjwt/metrics', '@restjwt/mfa', '@restjwt/nest', '@restjwt/redis', '@restjwt/social', '@restjwt/sql', '@restjwt/sqlite', 'restjwt'].sort(),
     );
     expect(workspace.workspaces.length).toBe(manifests.length);
     for (const { pkg } of manifests) {

@@ -6,9 +6,10 @@ import { obtainPair, obtainSliding } from './handlers/obtain.js';
 import { refreshPair } from './handlers/refresh.js';
 import { refreshSliding } from './handlers/sliding-refresh.js';
 import { logoutAll } from './handlers/logout-all.js';
+import { completeMfa } from './handlers/mfa.js';
 import { verifyToken } from './handlers/verify.js';
 
-export type EndpointName = 'obtainPair' | 'refresh' | 'verify' | 'blacklist' | 'obtainSliding' | 'refreshSliding' | 'logoutAll';
+export type EndpointName = 'obtainPair' | 'refresh' | 'verify' | 'blacklist' | 'obtainSliding' | 'refreshSliding' | 'logoutAll' | 'mfa';
 
 /** A token endpoint: where it is mounted (relative to the adapter's prefix) and what answers it. */
 export interface EndpointSpec {
@@ -32,7 +33,9 @@ export interface EndpointSpec {
   readonly cookies?: 'set' | 'clear';
   /** Cookie mode: a 401 clears the cookies too (a logout whose token is already gone still logs the browser out). */
   readonly clearsCookiesOn401?: boolean;
-  readonly run: (ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta) => Promise<Record<string, string>>;
+  readonly run: (ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta) => Promise<Record<string, unknown>>;
+  /** Served only when second factors are on (`RestJwtOptions.secondFactor`). */
+  readonly needsSecondFactor?: boolean;
 }
 
 /** Every token endpoint, in simplejwt's URL names. Adapters mount them all from this table. */
@@ -65,4 +68,16 @@ export const ENDPOINTS: readonly EndpointSpec[] = Object.freeze([
   { name: 'refreshSliding', path: 'token/sliding/refresh/', title: 'Token Refresh Sliding', fields: ['token'], returns: ['token'], run: refreshSliding },
   // Authenticated by the access token (Authorization header or access cookie), not by a body field.
   { name: 'logoutAll', path: 'token/logout-all/', title: 'Token Logout All', fields: [], returns: [], cookies: 'clear', run: logoutAll },
+  // The second step of a login answered `mfa_required`; its proof is one of the optional fields.
+  {
+    name: 'mfa',
+    path: 'token/mfa/',
+    title: 'Token MFA',
+    fields: ['mfa_token'],
+    optionalFields: ['code', 'recovery_code', 'webauthn', 'method'],
+    returns: ['refresh', 'access'],
+    cookies: 'set',
+    needsSecondFactor: true,
+    run: completeMfa,
+  },
 ]);

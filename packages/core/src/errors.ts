@@ -48,7 +48,11 @@ export type ApiErrorCode =
   | 'last_login_method'
   | 'sessions_unsupported'
   | 'identities_unsupported'
-  | 'audit_unsupported';
+  | 'audit_unsupported'
+  | 'mfa_token_invalid'
+  | 'mfa_code_invalid'
+  | 'mfa_required'
+  | 'mfa_unsupported';
 
 /** Base of every error with a wire representation. */
 export abstract class ApiError extends Error {
@@ -224,6 +228,46 @@ export class Throttled extends ApiError {
   constructor(readonly retryAfterSeconds: number) {
     super({ key: 'throttled', params: { wait: retryAfterSeconds } });
     this.extraHeaders = { 'Retry-After': String(retryAfterSeconds) };
+  }
+}
+
+/**
+ * 401 `mfa_token_invalid`: the `mfa_token` of a second-factor step is unknown, used, expired or spent on too many
+ * wrong codes. Nothing is issued; the user signs in again with the password.
+ */
+export class MfaTokenInvalid extends ApiError {
+  readonly status = 401;
+  readonly code = 'mfa_token_invalid';
+  constructor() {
+    super({ key: 'mfa_token_invalid' });
+  }
+}
+
+/** 401 `mfa_code_invalid`: the code, recovery code or passkey assertion of a second-factor step was refused. */
+export class MfaCodeInvalid extends ApiError {
+  readonly status = 401;
+  readonly code = 'mfa_code_invalid';
+  /** Why, for the audit log and the logs (never sent: every refusal reads the same). */
+  constructor(readonly reason: string = 'code_invalid') {
+    super({ key: 'mfa_code_invalid' });
+  }
+}
+
+/** 403 `mfa_required`: the route needs a token from a sign-in with a second factor (`requireMfa`). */
+export class MfaRequired extends ApiError {
+  readonly status = 403;
+  readonly code = 'mfa_required';
+  constructor() {
+    super({ key: 'mfa_required' });
+  }
+}
+
+/** 501 `mfa_unsupported`: second factors are off, or the store keeps none (the Django shared-database store). */
+export class MfaUnsupported extends ApiError {
+  readonly status = 501;
+  readonly code = 'mfa_unsupported';
+  constructor() {
+    super({ key: 'mfa_unsupported' });
   }
 }
 

@@ -17,6 +17,7 @@ export { tokenUser, isTokenUser, type TokenUser } from './auth/token-user.js';
 export {
   isAuthenticated,
   isStaff,
+  requireMfa,
   checkPermissions,
   accessPolicy,
   authenticationPolicy,
@@ -26,6 +27,8 @@ export {
   type AccessPolicy,
 } from './auth/permissions.js';
 export type { Hooks, LogEvent } from './handlers/context.js';
+export type { MfaMethod, PendingLogin, SecondFactor } from './mfa/second-factor.js';
+export { MFA_MAX_ATTEMPTS, MFA_TOKEN_LIFETIME_SECONDS } from './mfa/second-factor.js';
 export type { Settings, SettingsInput, Algorithm, Duration, AuthTokenType } from './settings/types.js';
 export { ALGORITHMS } from './settings/types.js';
 export { resolveSettings, DEFAULT_SETTINGS } from './settings/resolve.js';
@@ -39,6 +42,6 @@ export type { StoreCapability, StoreCapabilityInterfaces, WithCapabilities } fro
 export { UserExistsError, StoreUnavailableError } from './store/errors.js';
 export { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
 export { changePassword, deactivateUser, type UserAdmin } from './users/change-password.js';
-export { publicIdentity, publicUser, type PublicIdentity, type PublicUser } from './users/public-user.js';
+export { publicFactor, publicIdentity, publicUser, type PublicFactor, type PublicIdentity, type PublicUser } from './users/public-user.js';
 export { createUserNormalized, findUserByUsername, normalizeUsername } from './users/username.js';
 export { builtinCatalogues, type MessageKey, type Catalogue } from './i18n/catalogue.js';

@@ -11,7 +11,10 @@ import type { LogEvent } from './handlers/context.js';
 export interface EndpointObservation {
   endpoint: EndpointName;
   status: number;
-  /** The error body's `code` (`token_not_valid`, `no_active_account`, …); null for a 2xx answer. */
+  /**
+   * The error body's `code` (`token_not_valid`, `no_active_account`, …); for a 2xx answer null, or `mfa_required`
+   * when a login answered its second step instead of tokens.
+   */
   code: string | null;
   /** From the body being handed to the core to the answer being ready. */
   seconds: number;

@@ -22,6 +22,8 @@ import { resolveSettings } from './settings/resolve.js';
 import type { Settings, SettingsInput } from './settings/types.js';
 import { notify, runAroundEndpoint, type EndpointObservation, type Observer } from './observe.js';
 import { immediateUserLookup } from './store/capabilities.js';
+import { oneTimeOf } from './mfa/pending.js';
+import type { SecondFactor } from './mfa/second-factor.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { RateCounter, Store, UserRecord } from './store/types.js';
 import { TokenService, type Clock } from './tokens/token-service.js';
@@ -70,6 +72,12 @@ export interface RestJwtOptions {
    * given a token, a password, a username or an address.
    */
   observer?: Observer;
+  /**
+   * Second factors (`createMfa(…).secondFactor` from `@restjwt/mfa`): a login of a user with a confirmed factor answers
+   * `{"mfa_required", "mfa_token", "methods"}` instead of tokens, `token/mfa/` finishes it, and tokens carry `amr` and
+   * `auth_time`. Needs a store with one-time values. Off by default: the wire format is simplejwt's.
+   */
+  secondFactor?: SecondFactor;
 }
 
 /** The construction-time warning for rotation without blacklisting (`rotation_without_blacklist`). */
@@ -93,7 +101,8 @@ export class RestJwt {
   readonly keys: Keyset;
   readonly tokens: TokenService;
   readonly store: Store;
-  readonly endpoints: readonly EndpointSpec[] = ENDPOINTS;
+  /** The token endpoints this service answers: every one, `token/mfa/` only with second factors on. */
+  readonly endpoints: readonly EndpointSpec[];
   /** Settings names that were accepted but have no effect here (reported at start-up). */
   readonly ignoredSettings: readonly string[];
   private readonly ctx: HandlerContext;
@@ -110,6 +119,8 @@ export class RestJwt {
     this.settings = settings;
     this.ignoredSettings = ignored;
     this.prefix = checkPrefix(options.prefix ?? '/api/');
+    if (options.secondFactor !== undefined) oneTimeOf(options.store);
+    this.endpoints = options.secondFactor === undefined ? ENDPOINTS.filter((e) => e.needsSecondFactor !== true) : ENDPOINTS;
     this.keys = buildKeyset(settings, options.extraVerifyingKeys);
     const remote = settings.jwkUrl === undefined ? undefined : new RemoteKeys(settings.jwkUrl, settings.algorithm);
     this.tokens = new TokenService(settings, this.keys, options.clock ?? Date.now, remote);
@@ -128,6 +139,7 @@ export class RestJwt {
       hooks: options.hooks ?? {},
       log: observed === undefined ? log : (event: LogEvent) => (log(event), notify(() => observed(event))),
       ...(settings.loginThrottle === false ? {} : { throttle: new LoginThrottle(requireCounter(options.rateCounter), settings.loginThrottle) }),
+      ...(options.secondFactor === undefined ? {} : { secondFactor: options.secondFactor }),
     });
     if (settings.rotateRefreshTokens && !settings.blacklistAfterRotation) {
       // simplejwt allows it too; said once, so that nobody believes rotation retires the token it replaces.
@@ -140,8 +152,8 @@ export class RestJwt {
    * login after its check — recorded, session started with `meta`'s address and user agent, hooks applied, logged,
    * and audited as a `login` whose `method` is `method` (the provider's name, say).
    */
-  issuePair(user: UserRecord, meta: RequestMeta, method = 'password'): Promise<{ refresh: string; access: string }> {
-    return issuePair(this.ctx, user, meta, method);
+  issuePair(user: UserRecord, meta: RequestMeta, method = 'password', amr: readonly string[] = method === 'password' ? ['pwd'] : []): Promise<{ refresh: string; access: string }> {
+    return issuePair(this.ctx, user, meta, { method, amr });
   }
 
   /** Writes a structured event to the configured log (extensions log through the same sink as the core). */
@@ -184,7 +196,7 @@ export class RestJwt {
     const started = performance.now();
     const res = await this.answer(spec, req);
     const seconds = (performance.now() - started) / 1000;
-    const observation: EndpointObservation = { endpoint: spec.name, status: res.status, code: res.status >= 400 ? errorCode(res.body) : null, seconds };
+    const observation: EndpointObservation = { endpoint: spec.name, status: res.status, code: res.status >= 400 ? errorCode(res.body) : stepCode(res.body), seconds };
     answered.res = res;
     if (observer.endpoint !== undefined) notify(() => observer.endpoint?.(observation));
     return observation;
@@ -383,4 +395,9 @@ export function createRestJwt(options: RestJwtOptions): RestJwt {
 function errorCode(body: unknown): string | null {
   const code = (body as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : null;
+}
+
+/** `mfa_required` for a login answered with its second step (the metrics' "mfa step"); null for any other success. */
+function stepCode(body: unknown): string | null {
+  return (body as { mfa_required?: unknown } | null)?.mfa_required === true ? 'mfa_required' : null;
 }

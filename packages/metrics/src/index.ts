@@ -55,7 +55,8 @@ export interface PrometheusMetrics {
 }
 
 /** The token endpoints a login goes through, and what each counter counts. */
-const LOGIN_ENDPOINTS = new Set(['obtainPair', 'obtainSliding']);
+// `mfa` finishes a login that answered `mfa_required`: its outcomes are logins too.
+const LOGIN_ENDPOINTS = new Set(['obtainPair', 'obtainSliding', 'mfa']);
 const REFRESH_ENDPOINTS = new Set(['refresh', 'refreshSliding']);
 const LOGOUT_ENDPOINTS = new Set(['blacklist', 'logoutAll']);
 

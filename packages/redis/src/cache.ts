@@ -25,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '@restjwt/core';
-import { CAPABILITY_METHODS, hasCapability, isBlacklistSource, type StoreCapability, type Audited, type AuditStore, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type IdentityStore, type ImmediateUserLookup, type OneTimeStore, type OutstandingToken, type RotateOptions, type RotateResult, type SessionStore, type Store, closedStoreError, checkBatchSize } from '@restjwt/core/store-kit';
+import { CAPABILITY_METHODS, hasCapability, isBlacklistSource, type StoreCapability, type Audited, type AuditStore, type FactorStore, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type IdentityStore, type ImmediateUserLookup, type OneTimeStore, type OutstandingToken, type RotateOptions, type RotateResult, type SessionStore, type Store, closedStoreError, checkBatchSize } from '@restjwt/core/store-kit';
 import { connectRedis, createRedisClient, redisTarget, redisUnavailable, type RedisConnectOptions } from './connect.js';
 import { RedisRateCounter } from './rate-counter.js';
 
@@ -124,7 +124,7 @@ const PASSED_ON = [
 ] as const satisfies readonly (keyof CacheableStore)[];
 
 /** The optional capabilities passed on when the inner store has them (none touches revocations either). */
-const PASSED_ON_CAPABILITIES = ['sessions', 'identities', 'oneTime', 'immediateUsers', 'audit'] as const satisfies readonly StoreCapability[];
+const PASSED_ON_CAPABILITIES = ['sessions', 'identities', 'oneTime', 'immediateUsers', 'audit', 'factors'] as const satisfies readonly StoreCapability[];
 
 /** Passed-on methods that answer synchronously (the immediate user lookup): refused by a throw, not a rejection, once closed. */
 const SYNCHRONOUS: ReadonlySet<string> = new Set(CAPABILITY_METHODS.immediateUsers);
@@ -139,7 +139,8 @@ export interface RedisCachedStore
     Partial<IdentityStore>,
     Partial<OneTimeStore>,
     Partial<ImmediateUserLookup>,
-    Partial<AuditStore> {}
+    Partial<AuditStore>,
+    Partial<FactorStore> {}
 
 /**
  * The {@link Store} returned by {@link withRedisCache}: users and tokens from the inner store, revocations cached.

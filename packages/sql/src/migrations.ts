@@ -14,7 +14,7 @@ export const MIGRATIONS_TABLE = 'restjwt_migrations';
 export const MIGRATIONS_LOCK_TABLE = 'restjwt_migrations_lock';
 
 /** Names of every migration, oldest first. */
-export const MIGRATION_NAMES = ['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit'] as const;
+export const MIGRATION_NAMES = ['0001_initial', '0002_families', '0003_revoked_access', '0004_sessions_identities', '0005_token_state', '0006_audit', '0007_factors'] as const;
 
 /** The longest one-time value (`putOneTime` refuses longer ones): OAuth state and codes are far shorter. */
 export const MAX_ONE_TIME_VALUE = 65_535;
@@ -218,6 +218,59 @@ async function auditUp(db: Kysely<unknown>, dialect: SqlDialect, d: Kysely<unkno
   await d.schema.createIndex('restjwt_audit_event_username_idx').on('restjwt_audit_event').columns(['username', 'id']).execute();
 }
 
+/**
+ * Second factors and recovery codes (FactorStore), owned by their user: deleting the user deletes them (as sessions
+ * and identities). `credential_id` is unique across users and nullable (TOTP factors have none; both databases
+ * allow many NULLs in a unique index). It and `code_hash` are ASCII with a binary collation on MariaDB/MySQL: 1023
+ * utf8mb4 characters (4092 bytes) would exceed InnoDB's 3072-byte key, and comparisons must be exact; the store
+ * refuses values that are not visible ASCII before writing (see `checkAsciiKey`), so every database compares them
+ * alike (no case folding, and no PAD SPACE: they hold no space).
+ *
+ * Online: new tables and their indexes; nothing existing is touched.
+ */
+async function factorsUp(db: Kysely<unknown>, dialect: SqlDialect, d: Kysely<unknown>): Promise<void> {
+  const collation = dialect === 'mysql' ? await exactCollation(db) : '';
+  const create = <C extends string>(table: CreateTableBuilder<string, C>) =>
+    (dialect === 'postgres' ? table : table.modifyEnd(sql`engine = InnoDB default charset = utf8mb4 collate = ${sql.raw(collation)}`)).execute();
+  const asciiKey = (length: number) => (dialect === 'postgres' ? sql.raw(`varchar(${length})`) : sql.raw(`varchar(${length}) character set ascii collate ascii_bin`));
+
+  await create(
+    addId(dialect, d.schema.createTable('restjwt_factor'))
+      .addColumn('user_id', 'bigint', (col) => col.notNull())
+      .addColumn('kind', 'varchar(16)', (col) => col.notNull())
+      .addColumn('label', 'varchar(100)', (col) => col.notNull())
+      .addColumn('confirmed', 'boolean', (col) => col.notNull().defaultTo(false))
+      .addColumn('created_at', instant(dialect), (col) => col.notNull())
+      .addColumn('last_used_at', instant(dialect))
+      // 4000 characters of utf8mb4 fit MariaDB/MySQL's `text` (65,535 bytes).
+      .addColumn('secret', 'text', (col) => col.notNull())
+      .addColumn('credential_id', asciiKey(1023))
+      .addColumn('counter', 'bigint', (col) => col.notNull().defaultTo(0))
+      .addColumn('meta', 'text', (col) => col.notNull())
+      .addCheckConstraint('restjwt_factor_kind_check', sql`kind in ('totp', 'webauthn')`),
+  );
+  // A credential belongs to one factor: addFactor's unique violation is CredentialExistsError.
+  await d.schema.createIndex('restjwt_factor_credential_id_uniq').unique().on('restjwt_factor').column('credential_id').execute();
+  await d.schema.createIndex('restjwt_factor_user_id_idx').on('restjwt_factor').column('user_id').execute();
+
+  await create(
+    d.schema
+      .createTable('restjwt_recovery_code')
+      .addColumn('user_id', 'bigint', (col) => col.notNull())
+      .addColumn('code_hash', asciiKey(128), (col) => col.notNull())
+      // Spending a code is one delete by this key; its user_id prefix also serves the foreign key and the counts.
+      .addPrimaryKeyConstraint('restjwt_recovery_code_pkey', ['user_id', 'code_hash']),
+  );
+
+  // Foreign keys last, so that MariaDB/MySQL reuse the user_id indexes above.
+  for (const table of ['restjwt_factor', 'restjwt_recovery_code']) {
+    await d.schema
+      .alterTable(table)
+      .addForeignKeyConstraint(`${table}_user_id_fk`, ['user_id'], 'restjwt_user', ['id'], (fk) => fk.onDelete('cascade'))
+      .execute();
+  }
+}
+
 async function initialDown(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('restjwt_blacklisted_token').ifExists().execute();
   await db.schema.dropTable('restjwt_outstanding_token').ifExists().execute();
@@ -274,6 +327,14 @@ export function sqlMigrations(dialect: SqlDialect, schema?: string): Record<(typ
       up: (db: Kysely<unknown>) => auditUp(db, dialect, scoped(db)),
       down: async (db: Kysely<unknown>) => {
         await scoped(db).schema.dropTable('restjwt_audit_event').ifExists().execute();
+      },
+    },
+    // Second factors and recovery codes (FactorStore).
+    '0007_factors': {
+      up: (db: Kysely<unknown>) => factorsUp(db, dialect, scoped(db)),
+      down: async (db: Kysely<unknown>) => {
+        const d = scoped(db);
+        for (const table of ['restjwt_recovery_code', 'restjwt_factor']) await d.schema.dropTable(table).ifExists().execute();
       },
     },
   };

@@ -81,3 +81,23 @@ export function auditColumns(values: AuditValues) {
 
 /** The audit columns a listing reads, named (see {@link USER_COLUMNS} for why not `*`). */
 export const AUDIT_COLUMNS = ['id', 'type', 'at', 'user_id', 'username', 'actor_id', 'family_id', 'client_address', 'user_agent', 'detail'] as const;
+
+/** The factor columns a read returns, named (see {@link USER_COLUMNS} for why not `*`). */
+export const FACTOR_COLUMNS = ['id', 'user_id', 'kind', 'label', 'confirmed', 'created_at', 'last_used_at', 'secret', 'credential_id', 'counter', 'meta'] as const;
+
+/** Visible ASCII without spaces: what the ASCII key columns (`credential_id`, `code_hash`) hold. */
+const ASCII_KEY = /^[\x21-\x7e]*$/;
+
+/** True when `value` fits an ASCII key column; any other value names no row. */
+export function isAsciiKey(value: string): boolean {
+  return ASCII_KEY.test(value);
+}
+
+/**
+ * Refuses a credential id or recovery-code hash the ASCII key columns cannot hold, before writing: MariaDB/MySQL
+ * would refuse other characters (or compare `'a '` equal to `'a'`), PostgreSQL would not, and both must answer alike.
+ * WebAuthn ids are base64url and code hashes hex or base64, so none is lost.
+ */
+export function checkAsciiKey(value: string, what: string): void {
+  if (!isAsciiKey(value)) throw new RangeError(`${what} must be visible ASCII characters without spaces (base64url, hex)`);
+}

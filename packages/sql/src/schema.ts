@@ -87,6 +87,30 @@ export interface AuditEventTable {
   detail: ColumnType<string, string, never>;
 }
 
+/**
+ * Second factors (migration 0007_factors): TOTP apps and WebAuthn credentials, deleted with their user.
+ * `credential_id` (WebAuthn only) is unique across users; `counter` is the last accepted TOTP step or signature count.
+ */
+export interface FactorTable {
+  id: Generated<string>;
+  user_id: ColumnType<string, string, never>;
+  kind: ColumnType<string, string, never>;
+  label: ColumnType<string, string, never>;
+  confirmed: ColumnType<boolean, boolean, boolean>;
+  created_at: ColumnType<Date, Date, never>;
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date>;
+  secret: ColumnType<string, string, never>;
+  credential_id: ColumnType<string | null, string | null, never>;
+  counter: ColumnType<string, number | undefined, number>;
+  meta: ColumnType<string, string, never>;
+}
+
+/** Hashes of a user's unspent recovery codes, keyed by (user_id, code_hash) (migration 0007_factors). */
+export interface RecoveryCodeTable {
+  user_id: ColumnType<string, string, never>;
+  code_hash: ColumnType<string, string, never>;
+}
+
 /** The database restjwt's SQL store reads and writes. */
 export interface RestJwtDatabase {
   restjwt_user: UserTable;
@@ -96,4 +120,6 @@ export interface RestJwtDatabase {
   restjwt_identity: IdentityTable;
   restjwt_one_time: OneTimeTable;
   restjwt_audit_event: AuditEventTable;
+  restjwt_factor: FactorTable;
+  restjwt_recovery_code: RecoveryCodeTable;
 }

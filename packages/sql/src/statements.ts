@@ -4,9 +4,9 @@
  * on their own. Validation, transactions and retries are the caller's (`store.ts`, `transaction.ts`).
  */
 import { sql, type ExpressionBuilder, type InsertQueryBuilder, type InsertResult, type RawBuilder } from 'kysely';
-import type { AuditFilter, AuditValues, ImportUserResult, UserLookupField, UserRecord, SessionUseValues } from '@restjwt/core/store-kit';
+import type { AuditFilter, AuditValues, ImportUserResult, NewFactorValues, UserLookupField, UserRecord, SessionUseValues } from '@restjwt/core/store-kit';
 import type { SqlDialect } from './connect.js';
-import { AUDIT_COLUMNS, USER_COLUMNS, auditColumns, type TokenValues, type UserColumns } from './rows.js';
+import { AUDIT_COLUMNS, FACTOR_COLUMNS, USER_COLUMNS, auditColumns, type TokenValues, type UserColumns } from './rows.js';
 import type { RestJwtDatabase, SessionTable } from './schema.js';
 import type { Db, Trx } from './transaction.js';
 
@@ -442,6 +442,127 @@ export class SqlStatements {
     return Number(result.numDeletedRows) === 1 ? locked : undefined;
   }
 
+  // --- second factors --------------------------------------------------------------------------------------------
+
+  /**
+   * Inserts a factor of `userId` and returns its id, on its own or inside the caller's transaction (`db`); undefined
+   * when there is no such user (INSERT … SELECT from the user, as {@link insertIdentity}). A credential id taken
+   * already fails with the driver's unique violation.
+   */
+  async insertFactor(values: NewFactorValues, userId: string, db: Db = this.db): Promise<string | undefined> {
+    const insert = db
+      .insertInto('restjwt_factor')
+      .columns(['user_id', 'kind', 'label', 'confirmed', 'created_at', 'secret', 'credential_id', 'meta'])
+      .expression((eb) =>
+        eb
+          .selectFrom('restjwt_user')
+          .select([
+            'id',
+            this.text(values.kind).as('kind'),
+            this.text(values.label).as('label'),
+            this.bool(values.confirmed).as('confirmed'),
+            this.instant(new Date(values.createdAt)).as('created_at'),
+            this.text(values.secret).as('secret'),
+            this.text(values.credentialId).as('credential_id'),
+            this.text(values.meta).as('meta'),
+          ])
+          .where('id', '=', userId),
+      );
+    if (this.dialect === 'postgres') {
+      const row = await insert.returning('id').executeTakeFirst();
+      return row === undefined ? undefined : String(row.id);
+    }
+    const result = await insert.executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1 && result.insertId !== undefined ? String(result.insertId) : undefined;
+  }
+
+  listFactors(userId: string) {
+    return this.db.selectFrom('restjwt_factor').select(FACTOR_COLUMNS).where('user_id', '=', userId).orderBy('id').execute();
+  }
+
+  factorByCredential(credentialId: string) {
+    return this.db.selectFrom('restjwt_factor').select(FACTOR_COLUMNS).where('credential_id', '=', credentialId).executeTakeFirst();
+  }
+
+  /** Confirms `userId`'s unconfirmed factor; true when this call did (so the row matched is the row changed). */
+  async confirmFactor(userId: string, factorId: string, db: Db = this.db): Promise<boolean> {
+    const result = await db
+      .updateTable('restjwt_factor')
+      .set({ confirmed: true })
+      .where('id', '=', factorId)
+      .where('user_id', '=', userId)
+      .where('confirmed', '=', false)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /**
+   * One use of the factor, as one conditional update (`acceptsCounter` in SQL): the row lock orders concurrent uses,
+   * and each later one evaluates the condition again on the committed row (PostgreSQL re-checks the updated row,
+   * InnoDB's update reads the latest version), so of uses with one counter one matches. A counter of 0 is decided
+   * here rather than as a `? = 0` parameter, which PostgreSQL would type as integer (a WebAuthn count may exceed it).
+   * MariaDB/MySQL count matched rows (FOUND_ROWS), so a 0-after-0 use that changes no value still counts.
+   */
+  async useFactor(factorId: string, counter: number, at: Date): Promise<boolean> {
+    const result = await this.db
+      .updateTable('restjwt_factor')
+      .set({ counter, last_used_at: at })
+      .where('id', '=', factorId)
+      // Raw, as the column reads as a decimal string but compares as the number it is.
+      .where(counter === 0 ? sql<boolean>`${sql.ref('counter')} = 0` : sql<boolean>`${sql.ref('counter')} < ${counter}`)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Deletes `userId`'s factor; true when this call did. */
+  async deleteFactor(userId: string, factorId: string, db: Db = this.db): Promise<boolean> {
+    const result = await db.deleteFrom('restjwt_factor').where('id', '=', factorId).where('user_id', '=', userId).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  /** Deletes every factor and recovery code of `userId` inside `trx`; the factors deleted. */
+  async deleteFactors(trx: Trx, userId: string): Promise<number> {
+    const result = await trx.deleteFrom('restjwt_factor').where('user_id', '=', userId).executeTakeFirst();
+    await trx.deleteFrom('restjwt_recovery_code').where('user_id', '=', userId).execute();
+    return Number(result.numDeletedRows);
+  }
+
+  /**
+   * Locks the user's row until `trx` ends, so that two replacements of one user's recovery codes take turns (each
+   * would otherwise delete only the codes it saw and leave the other's); false when there is no such user. On
+   * PostgreSQL `FOR NO KEY UPDATE`, which the foreign-key checks of rows added for the user do not wait for.
+   */
+  async lockUser(trx: Trx, userId: string): Promise<boolean> {
+    const query = trx.selectFrom('restjwt_user').select('id').where('id', '=', userId);
+    const row = await (this.dialect === 'postgres' ? query.forNoKeyUpdate() : query.forUpdate()).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Replaces `userId`'s recovery codes by `hashes` inside `trx` (with the user locked: {@link lockUser}). */
+  async replaceRecoveryCodes(trx: Trx, userId: string, hashes: readonly string[]): Promise<void> {
+    await trx.deleteFrom('restjwt_recovery_code').where('user_id', '=', userId).execute();
+    if (hashes.length === 0) return;
+    await trx
+      .insertInto('restjwt_recovery_code')
+      .values(hashes.map((hash) => ({ user_id: userId, code_hash: hash })))
+      .execute();
+  }
+
+  /** Deletes one recovery code by its key; true only for the call that deleted it (concurrent ones find it gone). */
+  async deleteRecoveryCode(userId: string, hash: string, db: Db = this.db): Promise<boolean> {
+    const result = await db.deleteFrom('restjwt_recovery_code').where('user_id', '=', userId).where('code_hash', '=', hash).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  async countRecoveryCodes(userId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('restjwt_recovery_code')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   // --- audit log -------------------------------------------------------------------------------------------------
 
   /** Writes one event, on its own or inside the transaction of the change it records (`db`). */
@@ -548,6 +669,11 @@ export class SqlStatements {
   /** A text (or null) select-list value, typed for PostgreSQL as {@link instant} is. */
   private text(value: string | null): RawBuilder<string | null> {
     return this.dialect === 'postgres' ? sql<string | null>`cast(${value} as text)` : sql<string | null>`${value}`;
+  }
+
+  /** A boolean select-list value, typed for PostgreSQL as {@link instant} is. */
+  private bool(value: boolean): RawBuilder<boolean> {
+    return this.dialect === 'postgres' ? sql<boolean>`cast(${value} as boolean)` : sql<boolean>`${value}`;
   }
 }
 

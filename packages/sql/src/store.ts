@@ -16,7 +16,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { UserExistsError } from '@restjwt/core';
-import { ALL_CAPABILITIES, type WithCapabilities, type Audited, type AuditCount, type AuditEvent, type AuditPage, type AuditQuery, type AuditValues, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkLength, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, unlinkVerdict, userChanges, type UserChange, auditCountFromRow, auditFromRow, auditPage, auditValues, checkAuditQuery, checkAuditRange, withRevoked } from '@restjwt/core/store-kit';
+import { ALL_CAPABILITIES, type WithCapabilities, type Audited, type FactorRecord, type NewFactor, CredentialExistsError, MAX_CREDENTIAL_ID, MAX_RECOVERY_HASH, checkCounter, checkRecoveryHashes, factorFromRow, newFactorValues, type AuditCount, type AuditEvent, type AuditPage, type AuditQuery, type AuditValues, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkLength, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, unlinkVerdict, userChanges, type UserChange, auditCountFromRow, auditFromRow, auditPage, auditValues, checkAuditQuery, checkAuditRange, withRevoked } from '@restjwt/core/store-kit';
 import { createKysely, type SqlConnectOptions, type SqlDialect } from './connect.js';
 import { translateSqlError, uniqueViolation } from './errors.js';
 import { MAX_ONE_TIME_VALUE, migrateToLatest } from './migrations.js';
@@ -29,7 +29,9 @@ import {
   MAX_PROVIDER,
   MAX_SUBJECT,
   MAX_USERNAME,
+  checkAsciiKey,
   checkAuditIds,
+  isAsciiKey,
   parseId,
   tokenValues,
   userColumns,
@@ -50,7 +52,7 @@ export interface SqlStoreOptions extends SqlConnectOptions {
 
 /**
  * A {@link Store} on PostgreSQL or MariaDB/MySQL, with every optional capability (sessions, linked identities,
- * one-time values, the audit log). Create it with {@link openSqlStore}; share one per process (it holds a connection pool).
+ * one-time values, the audit log, second factors). Create it with {@link openSqlStore}; share one per process (it holds a connection pool).
  */
 export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIES)[number]> {
   readonly dialect: SqlDialect;
@@ -483,6 +485,151 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     return deleteInBatches(batchSize, options.onProgress, () => this.exec.inTransaction((trx) => this.q.flushAuditBatch(trx, cutoff, batchSize)));
   }
 
+  // --- second factors (FactorStore) ------------------------------------------------------------------------------
+
+  /**
+   * Adds a factor with one INSERT … SELECT from its user (no row: no such user); with an `audit` event, the insert and
+   * the event share a transaction. Of concurrent registrations of one credential id the unique index lets one in.
+   *
+   * @throws RangeError when `userId` names no user or a value does not fit (credential ids: visible ASCII).
+   * @throws CredentialExistsError when the credential id is registered already, to anyone.
+   */
+  async addFactor(factor: NewFactor, options: Audited = {}): Promise<FactorRecord> {
+    const values = newFactorValues(factor);
+    if (values.credentialId !== null) checkAsciiKey(values.credentialId, 'credentialId');
+    const audit = this.auditOf(options.audit);
+    const key = parseId(values.userId);
+    if (key === null) throw noSuchUser('add a factor', values.userId);
+    const insert = async (db: Db): Promise<FactorRecord> => {
+      let id: string | undefined;
+      try {
+        id = await this.q.insertFactor(values, key, db);
+      } catch (error) {
+        const violation = uniqueViolation(error);
+        if (violation !== null && (violation.index === '' || violation.index.includes('credential_id'))) throw new CredentialExistsError();
+        throw error;
+      }
+      if (id === undefined) throw noSuchUser('add a factor', values.userId);
+      // The row as inserted: every column is a value given here or its default.
+      const { kind, label, confirmed, secret, credentialId, meta } = values;
+      return { id, userId: key, kind, label, confirmed, createdAt: new Date(values.createdAt), lastUsedAt: null, secret, credentialId, counter: 0, meta };
+    };
+    if (audit === undefined) return this.exec.withDeadline(() => insert(this.exec.db));
+    return this.exec.inTransaction(async (trx) => {
+      const added = await insert(trx);
+      await this.q.insertAudit(trx, audit);
+      return added;
+    });
+  }
+
+  /** `userId`'s factors in id (creation) order. */
+  async listFactors(userId: string): Promise<FactorRecord[]> {
+    const key = parseId(userId);
+    if (key === null) return [];
+    return this.exec.withDeadline(async () => (await this.q.listFactors(key)).map(factorFromRow));
+  }
+
+  /** One lookup in the unique credential index; the comparison is exact (binary on MariaDB/MySQL). */
+  async findFactorByCredential(credentialId: string): Promise<FactorRecord | null> {
+    // What the column cannot hold names no factor (and a space must not match by PAD SPACE).
+    if (!isAsciiKey(credentialId) || credentialId.length > MAX_CREDENTIAL_ID) return null;
+    return this.exec.withDeadline(async () => {
+      const row = await this.q.factorByCredential(credentialId);
+      return row === undefined ? null : factorFromRow(row);
+    });
+  }
+
+  /** One conditional update; with an `audit` event, in a transaction with the event, written only when it confirmed. */
+  async confirmFactor(userId: string, factorId: string, options: Audited = {}): Promise<boolean> {
+    const audit = this.auditOf(options.audit);
+    const user = parseId(userId);
+    const id = parseId(factorId);
+    if (user === null || id === null) return false;
+    if (audit === undefined) return this.exec.withDeadline(() => this.q.confirmFactor(user, id));
+    return this.exec.inTransaction(async (trx) => {
+      const confirmed = await this.q.confirmFactor(user, id, trx);
+      if (confirmed) await this.q.insertAudit(trx, audit);
+      return confirmed;
+    });
+  }
+
+  /** One conditional update whose affected-row count decides (see `SqlStatements.useFactor`), atomic across instances. */
+  async useFactor(factorId: string, counter: number, at: Date): Promise<boolean> {
+    checkCounter(counter);
+    const when = new Date(toMillis(at, 'at'));
+    const id = parseId(factorId);
+    if (id === null) return false;
+    return this.exec.oneStatement(() => this.q.useFactor(id, counter, when));
+  }
+
+  /** One delete; with an `audit` event, in a transaction with the event, written only when it deleted. */
+  async removeFactor(userId: string, factorId: string, options: Audited = {}): Promise<boolean> {
+    const audit = this.auditOf(options.audit);
+    const user = parseId(userId);
+    const id = parseId(factorId);
+    if (user === null || id === null) return false;
+    if (audit === undefined) return this.exec.withDeadline(() => this.q.deleteFactor(user, id));
+    return this.exec.inTransaction(async (trx) => {
+      const removed = await this.q.deleteFactor(user, id, trx);
+      if (removed) await this.q.insertAudit(trx, audit);
+      return removed;
+    });
+  }
+
+  /** The factors and the recovery codes in one transaction, with the `audit` event (a reset is recorded even when empty). */
+  async removeFactors(userId: string, options: Audited = {}): Promise<number> {
+    const audit = this.auditOf(options.audit);
+    const key = parseId(userId);
+    if (key === null) {
+      // No such user, so nothing to remove; the event is written all the same, as every store does.
+      if (audit !== undefined) await this.exec.withDeadline(() => this.q.insertAudit(this.exec.db, audit));
+      return 0;
+    }
+    return this.exec.inTransaction(async (trx) => {
+      const removed = await this.q.deleteFactors(trx, key);
+      if (audit !== undefined) await this.q.insertAudit(trx, audit);
+      return removed;
+    });
+  }
+
+  /**
+   * Replaces the codes in one transaction with the user's row locked, so that concurrent replacements take turns.
+   *
+   * @throws RangeError when `userId` names no user, or for hashes that are not distinct visible-ASCII strings of at
+   *   most 128 characters (at most 20); nothing changes then.
+   */
+  async setRecoveryCodes(userId: string, hashes: readonly string[], options: Audited = {}): Promise<void> {
+    checkRecoveryHashes(hashes);
+    for (const hash of hashes) checkAsciiKey(hash, 'recovery code hash');
+    const audit = this.auditOf(options.audit);
+    const key = parseId(userId);
+    if (key === null) throw noSuchUser('set recovery codes', userId);
+    await this.exec.inTransaction(async (trx) => {
+      if (!(await this.q.lockUser(trx, key))) throw noSuchUser('set recovery codes', userId);
+      await this.q.replaceRecoveryCodes(trx, key, hashes);
+      if (audit !== undefined) await this.q.insertAudit(trx, audit);
+    });
+  }
+
+  /** One delete whose affected-row count decides; with an `audit` event, in a transaction with it, written only when spent. */
+  async useRecoveryCode(userId: string, hash: string, options: Audited = {}): Promise<boolean> {
+    const audit = this.auditOf(options.audit);
+    const key = parseId(userId);
+    if (key === null || !isAsciiKey(hash) || hash.length > MAX_RECOVERY_HASH) return false;
+    if (audit === undefined) return this.exec.oneStatement(() => this.q.deleteRecoveryCode(key, hash));
+    return this.exec.inTransaction(async (trx) => {
+      const spent = await this.q.deleteRecoveryCode(key, hash, trx);
+      if (spent) await this.q.insertAudit(trx, audit);
+      return spent;
+    });
+  }
+
+  async countRecoveryCodes(userId: string): Promise<number> {
+    const key = parseId(userId);
+    if (key === null) return 0;
+    return this.exec.withDeadline(() => this.q.countRecoveryCodes(key));
+  }
+
   // --- internals -------------------------------------------------------------------------------------------------
 
   /** `event` checked and clipped (`auditValues`), its ids checked against their columns: before anything is written. */
@@ -520,6 +667,11 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     if (audit !== undefined) await this.q.insertAudit(trx, withRevoked(audit, revoked));
     return revoked;
   }
+}
+
+/** What a factor method throws for a user id that names no user. */
+function noSuchUser(what: string, userId: string): RangeError {
+  return new RangeError(`Cannot ${what} for user ${JSON.stringify(userId)}: there is no such user`);
 }
 
 /**

@@ -139,6 +139,36 @@ export const migrations: readonly Migration[] = [
       `CREATE INDEX restjwt_audit_event_username_idx ON restjwt_audit_event (username)`,
     ],
   },
+  {
+    // Second factors and recovery codes (FactorStore, for @restjwt/mfa).
+    name: '0006_factors',
+    up: [
+      // AUTOINCREMENT: a removed factor's id never names a later one (a confirmation or removal still in flight).
+      `CREATE TABLE restjwt_factor (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES restjwt_user (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('totp', 'webauthn')),
+        label TEXT NOT NULL,
+        confirmed INTEGER NOT NULL CHECK (confirmed IN (0, 1)),
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER NULL,
+        secret TEXT NOT NULL,
+        credential_id TEXT NULL,
+        counter INTEGER NOT NULL DEFAULT 0,
+        meta TEXT NOT NULL
+      )`,
+      // A WebAuthn credential belongs to one factor of one user; the index also answers the login lookup. NULLs (TOTP
+      // factors) are distinct in a unique index.
+      `CREATE UNIQUE INDEX restjwt_factor_credential_id_uniq ON restjwt_factor (credential_id)`,
+      `CREATE INDEX restjwt_factor_user_id_idx ON restjwt_factor (user_id)`,
+      // Only hashes are kept. WITHOUT ROWID: the key is the whole row, and it serves the per-user count and delete.
+      `CREATE TABLE restjwt_recovery_code (
+        user_id INTEGER NOT NULL REFERENCES restjwt_user (id) ON DELETE CASCADE,
+        code_hash TEXT NOT NULL,
+        PRIMARY KEY (user_id, code_hash)
+      ) WITHOUT ROWID`,
+    ],
+  },
 ];
 
 /** Names of the migrations recorded in `db` (empty when the migrations table does not exist yet). */

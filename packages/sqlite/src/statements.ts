@@ -3,7 +3,7 @@
  * and the parameters they take. Times are integer milliseconds; booleans are 0/1.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { type AuditRow, type AuditValues, type BlacklistResult, type ImportUserResult, type OutstandingToken, type RotateResult, type UnlinkOptions, type UnlinkResult, type UserRecord, type IdentityRow, type OutstandingStateRow, type SessionRow, type TokenListingRow, type UserRow, integerIdParser, toMillis, withRevoked, type SessionUseValues, unlinkVerdict, type UserChange } from '@restjwt/core/store-kit';
+import { type AuditRow, type AuditValues, type BlacklistResult, type FactorRow, type NewFactorValues, type ImportUserResult, type OutstandingToken, type RotateResult, type UnlinkOptions, type UnlinkResult, type UserRecord, type IdentityRow, type OutstandingStateRow, type SessionRow, type TokenListingRow, type UserRow, integerIdParser, toMillis, withRevoked, type SessionUseValues, unlinkVerdict, type UserChange } from '@restjwt/core/store-kit';
 
 /** User ids are canonical decimal integers (SQLite's INTEGER PRIMARY KEY); anything else matches no row. */
 export const parseId = integerIdParser();
@@ -28,6 +28,20 @@ export type NewUserParams = [string, string, string, number, number, number, str
 export type AuditListParams = { user: string | null; type: string | null; since: number | null; until: number | null; beforeId: number; fetch: number };
 /** `listAudit`'s statements: by user (`user_id` or `username`), or over every event. */
 export type AuditListing = 'user' | 'all';
+/** A new factor as `addFactor` binds it (see {@link factorParams}). */
+export type FactorParams = {
+  userId: number;
+  kind: string;
+  label: string;
+  confirmed: number;
+  createdAt: number;
+  secret: string;
+  credentialId: string | null;
+  meta: string;
+};
+/** A single-row change and its audit event, written only when a row changed; true when one did. */
+type ChangeAudited<P extends unknown[]> = BetterSqlite3.Transaction<(params: P, audit: AuditValues | undefined) => boolean>;
+type SqliteFactorRow = FactorRow & { id: number; user_id: number; confirmed: number; created_at: number; last_used_at: number | null; counter: number };
 
 /** Every statement and transaction the store runs. */
 export interface Prepared {
@@ -82,6 +96,20 @@ export interface Prepared {
   listAudit: Record<AuditListing, Stmt<[AuditListParams], AuditRow>>;
   countAudit: Stmt<[{ since: number; until: number; bucketMs: number }], { type: string; bucket: number; count: number }>;
   flushAuditBatch: BetterSqlite3.Transaction<(before: number, limit: number) => number>;
+  // Second factors (migration 0006_factors).
+  /** The new row, or undefined when the user does not exist (nothing inserted). */
+  addFactor: BetterSqlite3.Transaction<(factor: FactorParams, audit: AuditValues | undefined) => SqliteFactorRow | undefined>;
+  listFactors: Stmt<[number], SqliteFactorRow>;
+  findFactorByCredential: Stmt<[string], SqliteFactorRow>;
+  /** Each of these takes (user id, factor id) or (user id, code hash) and answers whether it changed a row. */
+  confirmFactor: ChangeAudited<[number, number]>;
+  useFactor: Stmt<[{ id: number; counter: number; at: number }]>;
+  removeFactor: ChangeAudited<[number, number]>;
+  removeFactors: BetterSqlite3.Transaction<(userId: number, audit: AuditValues | undefined) => number>;
+  /** False when the user does not exist (nothing changed). */
+  setRecoveryCodes: BetterSqlite3.Transaction<(userId: number, hashes: readonly string[], audit: AuditValues | undefined) => boolean>;
+  useRecoveryCode: ChangeAudited<[number, string]>;
+  countRecoveryCodes: Stmt<[number], number>;
 }
 
 /** A token as `insertOutstanding` binds it, validating the dates. */
@@ -107,6 +135,20 @@ export function userChangeParams(id: number, change: UserChange): UserChangePara
   };
 }
 
+/** A checked new factor (see `newFactorValues`) as `addFactor` binds it, for the user row `userId`. */
+export function factorParams(userId: number, factor: NewFactorValues): FactorParams {
+  return {
+    userId,
+    kind: factor.kind,
+    label: factor.label,
+    confirmed: factor.confirmed ? 1 : 0,
+    createdAt: factor.createdAt,
+    secret: factor.secret,
+    credentialId: factor.credentialId,
+    meta: factor.meta,
+  };
+}
+
 /**
  * Prepares every statement, or answers null while the restjwt schema is missing or older than this code (a store
  * opened with `migrate: false`, waiting for `restjwt migrate`).
@@ -120,17 +162,18 @@ export function prepareStatements(db: BetterSqlite3.Database): Prepared | null {
     .pluck()
     .get();
   if (tables !== 3) return null;
-  // Opened with migrate: false on an older schema (before 0002_families … 0005_audit_log): wait for `restjwt migrate`.
+  // Opened with migrate: false on an older schema (before 0002_families … 0006_factors): wait for `restjwt migrate`.
   const columns = db.prepare<[], string>(`SELECT name FROM pragma_table_info('restjwt_outstanding_token')`).pluck().all();
   if (!columns.includes('replaced_by')) return null;
   const later = db
     .prepare<[], number>(
       `SELECT count(*) FROM sqlite_master WHERE type = 'table'
-         AND name IN ('restjwt_revoked_access', 'restjwt_session', 'restjwt_identity', 'restjwt_one_time', 'restjwt_audit_event')`,
+         AND name IN ('restjwt_revoked_access', 'restjwt_session', 'restjwt_identity', 'restjwt_one_time', 'restjwt_audit_event',
+                      'restjwt_factor', 'restjwt_recovery_code')`,
     )
     .pluck()
     .get();
-  if (later !== 5) return null;
+  if (later !== 7) return null;
   return prepareAll(db);
 }
 
@@ -242,6 +285,27 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
   const flushAudit = db.prepare<[number, number]>(
     `DELETE FROM restjwt_audit_event WHERE id IN (SELECT id FROM restjwt_audit_event WHERE at < ? LIMIT ?)`,
   );
+
+  // Second factors.
+  const insertFactor = db.prepare<[FactorParams], SqliteFactorRow>(
+    // INSERT … SELECT from the user: an unknown user inserts nothing (instead of failing the foreign key). A taken
+    // credential id fails the unique index, which the store reports as CredentialExistsError.
+    `INSERT INTO restjwt_factor (user_id, kind, label, confirmed, created_at, last_used_at, secret, credential_id, counter, meta)
+     SELECT id, @kind, @label, @confirmed, @createdAt, NULL, @secret, @credentialId, 0, @meta FROM restjwt_user WHERE id = @userId
+     RETURNING *`,
+  );
+  const deleteFactorsOf = db.prepare<[number]>('DELETE FROM restjwt_factor WHERE user_id = ?');
+  const deleteRecoveryCodesOf = db.prepare<[number]>('DELETE FROM restjwt_recovery_code WHERE user_id = ?');
+  const insertRecoveryCode = db.prepare<[number, string]>('INSERT INTO restjwt_recovery_code (user_id, code_hash) VALUES (?, ?)');
+  /** A single-row change (`sql`) whose audit event is written in its transaction, only when it changed the row. */
+  const changeAudited = <P extends unknown[]>(sql: string): ChangeAudited<P> => {
+    const change = db.prepare<P>(sql);
+    return db.transaction((params: P, audit: AuditValues | undefined): boolean => {
+      if (change.run(...params).changes !== 1) return false;
+      writeAudit(audit);
+      return true;
+    });
+  };
 
   /**
    * Records `token` unless present and blacklists it. The recorded row's family when this call inserted the blacklist
@@ -399,5 +463,39 @@ function prepareAll(db: BetterSqlite3.Database): Prepared {
        GROUP BY type, bucket ORDER BY bucket, type`,
     ),
     flushAuditBatch: db.transaction((before: number, limit: number): number => flushAudit.run(before, limit).changes),
+    addFactor: db.transaction((factor: FactorParams, audit: AuditValues | undefined): SqliteFactorRow | undefined => {
+      const row = insertFactor.get(factor);
+      if (row !== undefined) writeAudit(audit);
+      return row;
+    }),
+    // By id: creation order, oldest first.
+    listFactors: db.prepare<[number], SqliteFactorRow>('SELECT * FROM restjwt_factor WHERE user_id = ? ORDER BY id'),
+    findFactorByCredential: db.prepare<[string], SqliteFactorRow>('SELECT * FROM restjwt_factor WHERE credential_id = ?'),
+    confirmFactor: changeAudited<[number, number]>('UPDATE restjwt_factor SET confirmed = 1 WHERE user_id = ? AND id = ? AND confirmed = 0'),
+    useFactor: db.prepare<[{ id: number; counter: number; at: number }]>(
+      // acceptsCounter's rule in the WHERE: one statement decides, so of concurrent uses with one counter (in any
+      // process) only the first changes the row.
+      `UPDATE restjwt_factor SET counter = @counter, last_used_at = @at
+       WHERE id = @id AND (counter < @counter OR (@counter = 0 AND counter = 0))`,
+    ),
+    removeFactor: changeAudited<[number, number]>('DELETE FROM restjwt_factor WHERE user_id = ? AND id = ?'),
+    removeFactors: db.transaction((userId: number, audit: AuditValues | undefined): number => {
+      const removed = deleteFactorsOf.run(userId).changes;
+      deleteRecoveryCodesOf.run(userId);
+      // A reset is recorded even when there was nothing to remove, as revokeUser is.
+      writeAudit(audit);
+      return removed;
+    }),
+    setRecoveryCodes: db.transaction((userId: number, hashes: readonly string[], audit: AuditValues | undefined): boolean => {
+      // Checked inside the transaction, so the user cannot be deleted between the check and the inserts.
+      if (usernameOf.get(userId) === undefined) return false;
+      deleteRecoveryCodesOf.run(userId);
+      for (const hash of hashes) insertRecoveryCode.run(userId, hash);
+      writeAudit(audit);
+      return true;
+    }),
+    // One DELETE decides: of concurrent spends of one code (in any process) only the one that deleted the row succeeds.
+    useRecoveryCode: changeAudited<[number, string]>('DELETE FROM restjwt_recovery_code WHERE user_id = ? AND code_hash = ?'),
+    countRecoveryCodes: db.prepare<[number], number>('SELECT count(*) FROM restjwt_recovery_code WHERE user_id = ?').pluck(),
   };
 }

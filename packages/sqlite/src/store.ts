@@ -8,10 +8,10 @@
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { UserExistsError } from '@restjwt/core';
-import { IN_PROCESS_CAPABILITIES, type WithCapabilities, type Audited, type AuditCount, type AuditEvent, type AuditPage, type AuditQuery, type AuditValues, auditCountFromRow, auditFromRow, auditPage, auditValues, checkAuditQuery, checkAuditRange, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, copyUser, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, userChanges, type UserChange } from '@restjwt/core/store-kit';
+import { IN_PROCESS_CAPABILITIES, type WithCapabilities, type Audited, type FactorRecord, type NewFactor, CredentialExistsError, checkCounter, checkRecoveryHashes, factorFromRow, newFactorValues, type AuditCount, type AuditEvent, type AuditPage, type AuditQuery, type AuditValues, auditCountFromRow, auditFromRow, auditPage, auditValues, checkAuditQuery, checkAuditRange, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, copyUser, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, userChanges, type UserChange } from '@restjwt/core/store-kit';
 import { sqliteClosed, translateSqliteError } from './errors.js';
 import { migrate as applyMigrations } from './migrations.js';
-import { parseId, prepareStatements, tokenParams, userChangeParams, type Prepared, type TokenFilter } from './statements.js';
+import { factorParams, parseId, prepareStatements, tokenParams, userChangeParams, type Prepared, type TokenFilter } from './statements.js';
 import { UserCache } from './user-cache.js';
 
 /** Options for {@link openSqliteStore}. */
@@ -26,7 +26,7 @@ export interface SqliteStoreOptions {
 
 /**
  * A {@link Store} on one SQLite database file, with every optional capability (sessions, linked identities, one-time
- * values, the audit log). Create it with {@link openSqliteStore}.
+ * values, the audit log, second factors). Create it with {@link openSqliteStore}.
  *
  * `rotate` and `blacklist` are atomic across connections and processes: each runs in one IMMEDIATE transaction
  * whose `INSERT ... ON CONFLICT DO NOTHING` on the unique blacklist row decides the single winner. `linkIdentity`
@@ -475,6 +475,123 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     const batchSize = checkBatchSize(options);
     const cutoff = toMillis(before, 'before');
     return deleteInBatches(batchSize, options.onProgress, () => this.withStatements((q) => q.flushAuditBatch.immediate(cutoff, batchSize)));
+  }
+
+  // --- second factors (FactorStore) ------------------------------------------------------------------------------
+
+  /**
+   * Inserts the factor and its `audit` event in one transaction.
+   *
+   * @throws RangeError when `userId` names no user, or a value is out of bounds (checked before anything is written).
+   * @throws CredentialExistsError when `credentialId` is registered already (the unique index decides).
+   */
+  addFactor(factor: NewFactor, options: Audited = {}): Promise<FactorRecord> {
+    return this.withStatements((q) => {
+      const values = newFactorValues(factor);
+      const audit = auditOf(options);
+      const key = parseId(values.userId);
+      try {
+        // -1 matches no user: nothing is inserted.
+        const row = q.addFactor.immediate(factorParams(key ?? -1, values), audit);
+        if (row === undefined) throw new RangeError(`no user with id ${values.userId}`);
+        return factorFromRow(row);
+      } catch (error) {
+        if (
+          error instanceof Database.SqliteError &&
+          error.code === 'SQLITE_CONSTRAINT_UNIQUE' &&
+          error.message.includes('restjwt_factor.credential_id')
+        ) {
+          throw new CredentialExistsError();
+        }
+        throw error;
+      }
+    });
+  }
+
+  /** `userId`'s factors, oldest first (by id). */
+  listFactors(userId: string): Promise<FactorRecord[]> {
+    return this.withStatements((q) => {
+      const key = parseId(userId);
+      return key === null ? [] : q.listFactors.all(key).map(factorFromRow);
+    });
+  }
+
+  findFactorByCredential(credentialId: string): Promise<FactorRecord | null> {
+    return this.withStatements((q) => {
+      const row = q.findFactorByCredential.get(credentialId);
+      return row === undefined ? null : factorFromRow(row);
+    });
+  }
+
+  /** The `audit` event is written in the update's transaction, only when the factor was unconfirmed. */
+  confirmFactor(userId: string, factorId: string, options: Audited = {}): Promise<boolean> {
+    return this.withStatements((q) => {
+      const audit = auditOf(options);
+      const user = parseId(userId);
+      const id = parseId(factorId);
+      return user !== null && id !== null && q.confirmFactor.immediate([user, id], audit);
+    });
+  }
+
+  /** One conditional UPDATE: of concurrent uses with one counter (in any process) at most one is accepted. */
+  useFactor(factorId: string, counter: number, at: Date): Promise<boolean> {
+    return this.withStatements((q) => {
+      const next = checkCounter(counter);
+      const ms = toMillis(at, 'at');
+      const id = parseId(factorId);
+      return id !== null && q.useFactor.run({ id, counter: next, at: ms }).changes === 1;
+    });
+  }
+
+  /** The `audit` event is written in the removal's transaction, only when the factor was `userId`'s. */
+  removeFactor(userId: string, factorId: string, options: Audited = {}): Promise<boolean> {
+    return this.withStatements((q) => {
+      const audit = auditOf(options);
+      const user = parseId(userId);
+      const id = parseId(factorId);
+      return user !== null && id !== null && q.removeFactor.immediate([user, id], audit);
+    });
+  }
+
+  /** Factors and recovery codes in one transaction, with the `audit` event (written even when there was none). */
+  removeFactors(userId: string, options: Audited = {}): Promise<number> {
+    return this.withStatements((q) => {
+      const audit = auditOf(options);
+      const key = parseId(userId);
+      if (key === null && audit === undefined) return 0;
+      // -1 matches no row: nothing is removed, and the event is still written (as revokeUser does).
+      return q.removeFactors.immediate(key ?? -1, audit);
+    });
+  }
+
+  /**
+   * Replaces the codes (delete, then inserts) and writes the `audit` event, in one transaction.
+   *
+   * @throws RangeError when `userId` names no user or the hashes are refused (see `checkRecoveryHashes`).
+   */
+  setRecoveryCodes(userId: string, hashes: readonly string[], options: Audited = {}): Promise<void> {
+    return this.withStatements((q) => {
+      checkRecoveryHashes(hashes);
+      const audit = auditOf(options);
+      const key = parseId(userId);
+      if (key === null || !q.setRecoveryCodes.immediate(key, hashes, audit)) throw new RangeError(`no user with id ${userId}`);
+    });
+  }
+
+  /** One DELETE decides which of concurrent spends wins; the `audit` event is written in its transaction by that one. */
+  useRecoveryCode(userId: string, hash: string, options: Audited = {}): Promise<boolean> {
+    return this.withStatements((q) => {
+      const audit = auditOf(options);
+      const key = parseId(userId);
+      return key !== null && q.useRecoveryCode.immediate([key, hash], audit);
+    });
+  }
+
+  countRecoveryCodes(userId: string): Promise<number> {
+    return this.withStatements((q) => {
+      const key = parseId(userId);
+      return key === null ? 0 : (q.countRecoveryCodes.get(key) ?? 0);
+    });
   }
 
   // --- internals -------------------------------------------------------------------------------------------------

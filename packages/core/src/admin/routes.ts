@@ -17,10 +17,12 @@ import type { QueryValue } from './fields.js';
 import { adminErrorResponse, adminResponse, pageBody } from './http.js';
 import { listIdentities, unlinkIdentity } from './identities.js';
 import { auditSummary, listAuditEvents } from './audit.js';
+import { listFactors, resetFactors } from './factors.js';
 import {
   AUDIT_PAGE_SCHEMA,
   AUDIT_SUMMARY_SCHEMA,
   CHANGE_SCHEMA,
+  FACTOR_SCHEMA,
   IDENTITY_SCHEMA,
   operationSchema,
   pageSchema,
@@ -276,6 +278,35 @@ const PATHS: readonly PathSpec[] = [
       errors: [400, 404, 501],
       errorText: { ...IDENTITY_ERRORS, 400: "The user's last way to sign in (`last_login_method`), or an unreadable body" },
       run: (ctx, call) => unlinkIdentity(ctx, id(call), call.params.provider ?? '', call.params.subject ?? ''),
+    },
+  },
+  {
+    path: 'users/:id/factors/',
+    params: ['id'],
+    get: {
+      name: 'listFactors',
+      summary: "List a user's second factors",
+      description: 'TOTP apps and passkeys (never their secrets or keys), and how many recovery codes are left. 501 when the store keeps no second factors.',
+      ok: [200, { type: 'object', properties: { results: { type: 'array', items: FACTOR_SCHEMA }, recovery_codes_left: { type: 'integer' } }, required: ['results', 'recovery_codes_left'] }],
+      errors: [404, 501],
+      errorText: { 501: 'The store keeps no second factors (`mfa_unsupported`)' },
+      run: (ctx, call) => listFactors(ctx, id(call)),
+    },
+  },
+  {
+    path: 'users/:id/factors/reset/',
+    params: ['id'],
+    post: {
+      name: 'resetFactors',
+      summary: "Reset a user's second factors",
+      description:
+        'Removes every second factor and recovery code of the user (they sign in with the password alone, then enrol again) and ' +
+        'ends every session of the user. Audited as `factors_reset`.',
+      action: 'reset_factors',
+      ok: [200, { type: 'object', properties: { removed: { type: 'integer' }, revoked: { type: 'integer' } }, required: ['removed', 'revoked'] }],
+      errors: [404, 501],
+      errorText: { 501: 'The store keeps no second factors (`mfa_unsupported`)' },
+      run: (ctx, call) => resetFactors(ctx, id(call)),
     },
   },
   {

@@ -48,6 +48,17 @@ export const TOKEN_SCHEMA: JsonSchema = {
     replaced_by: nullableStr,
   },
 };
+export const FACTOR_SCHEMA: JsonSchema = {
+  type: 'object',
+  properties: {
+    id: str,
+    kind: { type: 'string', enum: ['totp', 'webauthn'] },
+    label: str,
+    confirmed: { type: 'boolean' },
+    created_at: dateTime,
+    last_used_at: { type: ['string', 'null'], format: 'date-time' },
+  },
+};
 export const AUDIT_EVENT_SCHEMA: JsonSchema = {
   type: 'object',
   properties: {

@@ -1,4 +1,4 @@
-import { NotAuthenticated, PermissionDenied } from '../errors.js';
+import { MfaRequired, NotAuthenticated, PermissionDenied, type ApiError } from '../errors.js';
 import type { UserRecord } from '../store/types.js';
 import type { Authentication, AuthUser } from './authenticate.js';
 
@@ -14,10 +14,28 @@ export const isAuthenticated: Permission<unknown> = (auth) => auth !== null;
 /** Django admin's rule: an authenticated staff user. Works for store users and stateless `TokenUser`s alike. */
 export const isStaff: Permission<{ readonly isStaff: boolean }> = (auth) => auth !== null && auth.user.isStaff;
 
-/** Runs permissions in order; throws the right ApiError for the first that refuses. */
+/**
+ * A token from a sign-in that passed a second factor (its `amr` claim holds `mfa`: `@restjwt/mfa`'s login, or a
+ * passkey with user verification); otherwise 403 `mfa_required`, so that the client knows to sign in again with it.
+ */
+export const requireMfa: Permission<unknown> & { refusal: () => ApiError } = Object.assign(
+  (auth: Authentication<unknown> | null): boolean => {
+    const amr = auth?.token.payload.amr;
+    return Array.isArray(amr) && amr.includes('mfa');
+  },
+  { refusal: (): ApiError => new MfaRequired() },
+);
+
+/**
+ * Runs permissions in order; throws the right ApiError for the first that refuses: 401 when anonymous, else the
+ * permission's own `refusal` (`requireMfa`: 403 `mfa_required`) or 403 `permission_denied`.
+ */
 export function checkPermissions<U>(auth: Authentication<U> | null, permissions: readonly Permission<U>[]): void {
   for (const permission of permissions) {
-    if (!permission(auth)) throw auth === null ? new NotAuthenticated() : new PermissionDenied();
+    if (permission(auth)) continue;
+    if (auth === null) throw new NotAuthenticated();
+    const refusal = (permission as { refusal?: () => ApiError }).refusal;
+    throw refusal === undefined ? new PermissionDenied() : refusal();
   }
 }
 

@@ -115,6 +115,12 @@ type ChannelConstructor = new (name: string) => ChannelLike;
  *   token requests, and `fetch()` requests to allowed origins, are sent with `credentials: 'include'`, refresh and logout with an empty body and the
  *   `X-CSRF-Token` header copied from the server's CSRF cookie.
  */
+/** A second factor the server accepts for an open login step. */
+export type MfaMethodName = 'totp' | 'webauthn' | 'recovery';
+
+/** What {@link RestJwtClient.login} did: signed in, or stopped at the second step. */
+export type LoginResult = { readonly mfaRequired: false } | { readonly mfaRequired: true; readonly mfaToken: string; readonly methods: readonly MfaMethodName[] };
+
 export class RestJwtClient {
   private readonly base: string;
   /** `baseUrl` made absolute, without a trailing slash; null when it is relative and there is no page to resolve it. */
@@ -194,11 +200,62 @@ export class RestJwtClient {
     return pair === null ? null : expiresAt(pair.access);
   }
 
-  /** Logs in with credentials (`{username, password}`, or the server's username field). */
-  async login(credentials: Readonly<Record<string, string>>): Promise<void> {
-    const res = await this.post('token/', credentials);
+  /**
+   * Logs in with credentials (`{username, password}`, or the server's username field). A user with a second factor
+   * gets no tokens yet: the result says `mfaRequired`, with the step's `mfaToken` and the `methods` it accepts; finish
+   * with {@link RestJwtClient.completeMfa}.
+   */
+  async login(credentials: Readonly<Record<string, string>>): Promise<LoginResult> {
+    return this.signIn('token/', credentials);
+  }
+
+  /**
+   * The second step of a login that answered `mfaRequired`: an authenticator app's `{ code }`, a `{ recoveryCode }`,
+   * or a `{ webauthn }` assertion (what `navigator.credentials.get` gave for the options of
+   * {@link RestJwtClient.mfaChallenge}, as JSON). Signs in like `login`; rejects with the server's error (401
+   * `mfa_code_invalid` for a wrong code, `mfa_token_invalid` once the step is spent or expired: log in again).
+   */
+  async completeMfa(mfaToken: string, proof: { code: string } | { recoveryCode: string } | { webauthn: unknown }): Promise<void> {
+    const body = 'code' in proof ? { code: proof.code } : 'recoveryCode' in proof ? { recovery_code: proof.recoveryCode } : { webauthn: proof.webauthn };
+    const result = await this.signIn('token/mfa/', { mfa_token: mfaToken, ...body });
+    if (result.mfaRequired) throw new RestJwtClientError(200, 'invalid_response', 'The second step answered another step instead of tokens.', result);
+  }
+
+  /**
+   * Takes a pair the server answered to another call — adding or removing a second factor (which ends the other
+   * sessions and answers a fresh pair), a passkey-only sign-in — as `login` takes its own: stored, shared with the other
+   * tabs, refreshed before it expires, `login` emitted. In cookie mode the refresh token is in its cookie already.
+   *
+   * @throws RestJwtClientError (`invalid_response`) when `answer` has no access token.
+   */
+  adoptTokens(answer: { readonly access?: unknown; readonly refresh?: unknown }): void {
+    if (typeof answer.access !== 'string') throw new RestJwtClientError(200, 'invalid_response', 'The answer has no access token to adopt.', answer);
+    const pair: TokenPair = typeof answer.refresh === 'string' ? { access: answer.access, refresh: answer.refresh } : { access: answer.access };
+    this.deadCsrf = null;
+    this.store(pair);
+    this.emit('login', { claims: decodeClaims(pair.access) });
+  }
+
+  /** The challenge of `method` for an open second step (WebAuthn: the options for `navigator.credentials.get`). */
+  async mfaChallenge(mfaToken: string, method: 'webauthn'): Promise<Record<string, unknown>> {
+    const res = await this.post('token/mfa/', { mfa_token: mfaToken, method });
     if (!res.ok) throw await errorFromResponse(res);
-    const body = (await res.json()) as { access?: unknown; refresh?: unknown };
+    const body = (await res.json()) as Record<string, unknown>;
+    const options = body[method];
+    if (options === null || typeof options !== 'object') throw new RestJwtClientError(res.status, 'invalid_response', `The answer has no ${method} challenge.`, body);
+    return options as Record<string, unknown>;
+  }
+
+  /** Posts a sign-in (`token/`, `token/mfa/`) and keeps the tokens it answers, or answers the second step asked for. */
+  private async signIn(path: string, request: Readonly<Record<string, unknown>>): Promise<LoginResult> {
+    const res = await this.post(path, request);
+    if (!res.ok) throw await errorFromResponse(res);
+    const answer = (await res.json()) as { access?: unknown; refresh?: unknown; mfa_required?: unknown; mfa_token?: unknown; methods?: unknown };
+    if (answer.mfa_required === true && typeof answer.mfa_token === 'string') {
+      const methods = Array.isArray(answer.methods) ? answer.methods.filter((m): m is MfaMethodName => m === 'totp' || m === 'webauthn' || m === 'recovery') : [];
+      return { mfaRequired: true, mfaToken: answer.mfa_token, methods };
+    }
+    const body = answer;
     if (typeof body.access !== 'string') {
       const hint = this.cookie !== null ? " (a server in cookieMode 'both' keeps the access token from JavaScript: use 'refresh')" : '';
       throw new RestJwtClientError(res.status, 'invalid_response', `The login answer has no access token${hint}.`, body);
@@ -208,6 +265,7 @@ export class RestJwtClient {
     this.deadCsrf = null;
     this.store(pair);
     this.emit('login', { claims: decodeClaims(pair.access) });
+    return { mfaRequired: false };
   }
 
   /**

@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-export { RestJwtClient, type RestJwtClientOptions, type ClientEventName, type ClientEventMap } from './client.js';
+export { RestJwtClient, type RestJwtClientOptions, type ClientEventName, type ClientEventMap, type LoginResult, type MfaMethodName } from './client.js';
 export { RestJwtClientError } from './errors.js';
 export {
   memoryStorage,

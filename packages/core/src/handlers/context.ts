@@ -4,14 +4,11 @@ import type { Settings } from '../settings/types.js';
 import type { OutstandingToken, RequestUse, Store, UserRecord } from '../store/types.js';
 import type { Token, TokenService } from '../tokens/token-service.js';
 import { auditOrigin, type AuditOrigin } from '../audit/events.js';
+import type { SecondFactor } from '../mfa/second-factor.js';
 
-/** What a handler may know of the request besides its body. */
-export interface RequestMeta {
-  /** The client address (after trusted-proxy handling), for throttling. */
-  address: string;
-  /** The request's headers (lower-case names), for endpoints that authenticate the caller (logout-all). */
-  headers?: Readonly<Record<string, string | undefined>>;
-}
+import type { RequestMeta } from '../http/types.js';
+
+export type { RequestMeta };
 
 /** A structured log event. Never carries a token, a password or a request body. */
 export interface LogEvent {
@@ -42,6 +39,8 @@ export interface HandlerContext {
   readonly log: (event: LogEvent) => void;
   /** Present when loginThrottle is on. */
   readonly throttle?: LoginThrottle;
+  /** Present when second factors are on (`RestJwtOptions.secondFactor`). */
+  readonly secondFactor?: SecondFactor;
 }
 
 /** The store row for a refresh or sliding token. */

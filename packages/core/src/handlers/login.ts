@@ -12,7 +12,7 @@ import { nowDate, originOf, type HandlerContext } from './context.js';
  * so that timing does not tell them apart. A Django hash that verifies is upgraded to argon2id, unless
  * `rehashPasswords` is off. A username is looked up by its NFKC form, as Django stores it ({@link findUserByUsername}).
  */
-export async function checkCredentials(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<UserRecord> {
+export async function checkCredentials(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<CheckedLogin> {
   const field = ctx.settings.usernameField;
   const creds = readStringFields(data, [
     { name: field, trim: true, maxLength: 254 },
@@ -56,10 +56,18 @@ export async function checkCredentials(ctx: HandlerContext, data: Readonly<Recor
   }
   if (user === null) return fail('unknown_user', null);
   if (!ok || !ctx.settings.userAuthenticationRule(user)) return fail(ok ? 'rule_refused' : 'bad_password', user.id);
-  await attempt?.succeeded();
   // Off when the user table is shared with a system (Django) that must keep reading the hash it wrote.
   if (ctx.settings.rehashPasswords && ctx.hasher.needsRehash(user.passwordHash)) {
     await ctx.store.updatePasswordHash(user.id, await ctx.hasher.hash(password));
   }
-  return user;
+  // The right password is not a failure; whether it clears this name's failures waits for the login's end (a second
+  // step still to pass clears nothing: wrong codes over repeated logins keep counting).
+  await attempt?.abandoned();
+  return { user, succeeded: async () => ctx.throttle?.succeeded(username, meta.address) };
+}
+
+/** A user whose password was right, and the call that clears their throttle failures once the login is complete. */
+export interface CheckedLogin {
+  user: UserRecord;
+  succeeded(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { RequestMeta } from './context.js';
 import { ServiceUnavailable } from '../errors.js';
+import { oneTimeOf, startPendingLogin } from '../mfa/pending.js';
 import { hasSessions } from '../store/capabilities.js';
 import type { UserRecord } from '../store/types.js';
 import type { Token } from '../tokens/token-service.js';
@@ -7,19 +8,29 @@ import { audited } from '../audit/events.js';
 import { nowDate, originOf, outstandingRecord, requestUse, type HandlerContext } from './context.js';
 import { checkCredentials } from './login.js';
 
+/** How a login was checked: the method the audit log names (`password`, a provider, `passkey`) and its RFC 8176 `amr`. */
+export interface SignIn {
+  method: string;
+  amr: readonly string[];
+}
+
+const PASSWORD: SignIn = { method: 'password', amr: ['pwd'] };
+
 /**
- * Issues a login's first token for `user` (already authenticated: by password here, by a provider in social login):
- * records it with the login's audit event (`method`: `password` or the provider), starts its session (family) with
- * where it came from, and updates `last_login`.
+ * Issues a login's first token for `user` (already authenticated: by password here, by a provider in social login, by
+ * a second factor): records it with the login's audit event, starts its session (family) with where it came from, and
+ * updates `last_login`. With second factors on, the token says how the user signed in (`amr`, `auth_time`).
  */
-export async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding', user: UserRecord, meta: RequestMeta, method = 'password'): Promise<Token> {
+export async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding', user: UserRecord, meta: RequestMeta, how: SignIn = PASSWORD): Promise<Token> {
   const claims = ctx.hooks.customClaims === undefined ? undefined : await ctx.hooks.customClaims(user);
   const token = ctx.tokens.forUser(kind, user, claims);
-  // The login time, for refreshFamilyMaxAge: every rotation copies it.
-  if (kind === 'refresh' && ctx.settings.refreshFamilyMaxAge > 0) token.payload.auth_time = token.payload.iat;
+  if (ctx.secondFactor !== undefined) token.payload.amr = [...how.amr];
+  // The login time, for refreshFamilyMaxAge and for whoever reads `amr`: every rotation copies it.
+  if ((kind === 'refresh' && ctx.settings.refreshFamilyMaxAge > 0) || ctx.secondFactor !== undefined) token.payload.auth_time = token.payload.iat;
   const jti = token.payload[ctx.settings.jtiClaim] as string;
   // Recorded before it is returned: a token the store does not know is never handed out.
-  const login = audited(ctx, 'login', nowDate(ctx), originOf(meta), { userId: user.id, username: user.username, familyId: jti, detail: { method, token: kind } });
+  const detail = { method: how.method, token: kind, ...(ctx.secondFactor === undefined ? {} : { amr: how.amr.join(' ') }) };
+  const login = audited(ctx, 'login', nowDate(ctx), originOf(meta), { userId: user.id, username: user.username, familyId: jti, detail });
   await ctx.store.recordOutstanding(outstandingRecord(ctx, token, user.id, jti), login);
   if (hasSessions(ctx.store)) await ctx.store.recordSession(user.id, { familyId: jti, ...requestUse(ctx, meta) });
   if (ctx.settings.updateLastLogin) await ctx.store.updateLastLogin(user.id, new Date(ctx.tokens.nowSeconds() * 1000));
@@ -27,29 +38,56 @@ export async function issueFor(ctx: HandlerContext, kind: 'refresh' | 'sliding',
   return token;
 }
 
-/** Credentials checked only where tokens can be issued: a verify-only service says so before hashing anything. */
-async function login(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<UserRecord> {
+/**
+ * Credentials checked only where tokens can be issued (a verify-only service says so before hashing anything), and
+ * the login's second step when the user has one; null when the tokens are to be issued now (the throttle's failures
+ * of this name then cleared).
+ */
+async function login(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta, kind: 'refresh' | 'sliding'): Promise<{ user: UserRecord; step: MfaStep | null }> {
   if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
-  return checkCredentials(ctx, data, meta);
+  const checked = await checkCredentials(ctx, data, meta);
+  const step = await secondStep(ctx, checked.user, kind);
+  if (step === null) await checked.succeeded();
+  return { user: checked.user, step };
 }
 
 /**
  * A pair for `user`, exactly as `POST /api/token/` issues one after the password check: recorded, session started,
- * `last_login` updated, custom claims applied. For logins that another authority checked (social login).
+ * `last_login` updated, custom claims applied. For logins that another authority checked (social login), or that a
+ * second factor completed.
  */
-export async function issuePair(ctx: HandlerContext, user: UserRecord, meta: RequestMeta, method = 'password'): Promise<{ refresh: string; access: string }> {
+export async function issuePair(ctx: HandlerContext, user: UserRecord, meta: RequestMeta, how: SignIn = PASSWORD): Promise<{ refresh: string; access: string }> {
   if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
-  const refresh = await issueFor(ctx, 'refresh', user, meta, method);
+  const refresh = await issueFor(ctx, 'refresh', user, meta, how);
   return { refresh: ctx.tokens.encode(refresh), access: ctx.tokens.encode(ctx.tokens.accessFrom(refresh)) };
 }
 
-/** POST /api/token/ — TokenObtainPairView: `{"refresh", "access"}`. */
-export async function obtainPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, string>> {
-  return issuePair(ctx, await login(ctx, data, meta), meta);
+/** What a login answers instead of tokens when the user has a second factor: the step to complete at `token/mfa/`. */
+export type MfaStep = {
+  mfa_required: true;
+  mfa_token: string;
+  methods: string[];
+};
+
+/** The second step of `user`'s login when second factors are on and the user has one; null: issue at once. */
+async function secondStep(ctx: HandlerContext, user: UserRecord, kind: 'refresh' | 'sliding'): Promise<MfaStep | null> {
+  if (ctx.secondFactor === undefined) return null;
+  const methods = await ctx.secondFactor.methodsFor(user);
+  if (methods.length === 0) return null;
+  const store = oneTimeOf(ctx.store);
+  const token = await startPendingLogin(store, { userId: user.id, kind, amr: [...PASSWORD.amr], methods }, ctx.tokens.nowSeconds() * 1000);
+  ctx.log({ event: 'login_mfa_required', level: 'info', userId: user.id });
+  return { mfa_required: true, mfa_token: token, methods };
 }
 
-/** POST /api/token/sliding/ — TokenObtainSlidingView: `{"token"}`. */
-export async function obtainSliding(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, string>> {
-  const user = await login(ctx, data, meta);
-  return { token: ctx.tokens.encode(await issueFor(ctx, 'sliding', user, meta)) };
+/** POST /api/token/ — TokenObtainPairView: `{"refresh", "access"}`, or the second step for a user with a factor. */
+export async function obtainPair(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, unknown>> {
+  const { user, step } = await login(ctx, data, meta, 'refresh');
+  return step ?? issuePair(ctx, user, meta);
+}
+
+/** POST /api/token/sliding/ — TokenObtainSlidingView: `{"token"}`, or the second step for a user with a factor. */
+export async function obtainSliding(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, unknown>> {
+  const { user, step } = await login(ctx, data, meta, 'sliding');
+  return step ?? { token: ctx.tokens.encode(await issueFor(ctx, 'sliding', user, meta)) };
 }

@@ -22,19 +22,19 @@ export const CSRF_HEADER = 'x-csrf-token';
 export function tokensToCookies(
   settings: Settings,
   prefix: string,
-  body: Record<string, string>,
-): { body: Record<string, string>; cookies: string[] } {
+  body: Readonly<Record<string, unknown>>,
+): { body: Record<string, unknown>; cookies: string[] } {
   const names = cookieNames(settings);
   const base = { secure: settings.cookieSecure, sameSite: settings.cookieSameSite };
   const out = { ...body };
   const cookies: string[] = [];
-  if (out.refresh !== undefined) {
+  if (typeof out.refresh === 'string') {
     cookies.push(serializeCookie(names.refresh, out.refresh, { ...base, path: `${prefix}token/`, httpOnly: true, maxAgeSeconds: settings.refreshTokenLifetime }));
     delete out.refresh;
     // A new CSRF secret with every new session or rotation, readable by the page (not HttpOnly) by design.
     cookies.push(serializeCookie(names.csrf, randomBytes(24).toString('base64url'), { ...base, path: '/', httpOnly: false, maxAgeSeconds: settings.refreshTokenLifetime }));
   }
-  if (settings.cookieMode === 'both' && out.access !== undefined) {
+  if (settings.cookieMode === 'both' && typeof out.access === 'string') {
     cookies.push(serializeCookie(names.access, out.access, { ...base, path: '/', httpOnly: true, maxAgeSeconds: settings.accessTokenLifetime }));
     delete out.access;
   }

@@ -34,3 +34,11 @@ export const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'same-origin',
 });
+
+/** What a handler may know of the request besides its body. */
+export interface RequestMeta {
+  /** The client address (after trusted-proxy handling), for throttling. */
+  address: string;
+  /** The request's headers (lower-case names), for endpoints that authenticate the caller (logout-all). */
+  headers?: Readonly<Record<string, string | undefined>>;
+}

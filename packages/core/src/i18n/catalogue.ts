@@ -62,6 +62,10 @@ export const en = {
   invalid_datetime: 'Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].',
   invalid_choice: '"{value}" is not a valid choice.',
   until_not_after_since: 'Ensure this is later than since.',
+  mfa_token_invalid: 'This sign-in step is invalid or expired. Sign in again with your password.',
+  mfa_code_invalid: 'The code is wrong, expired or already used.',
+  mfa_required: 'This action needs a sign-in with a second factor. Sign in again with your authenticator or passkey.',
+  mfa_unsupported: 'Second factors are not available here: the store keeps none, or they are turned off.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -129,6 +133,10 @@ export const fr: Catalogue = {
   invalid_datetime: 'La date + heure n’a pas le bon format. Utilisez un des formats suivants : YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].',
   invalid_choice: '« {value} » n’est pas un choix valide.',
   until_not_after_since: 'Assurez-vous que cette date est postérieure à since.',
+  mfa_token_invalid: 'Cette étape de connexion est invalide ou expirée. Reconnectez-vous avec votre mot de passe.',
+  mfa_code_invalid: 'Le code est faux, expiré ou déjà utilisé.',
+  mfa_required: 'Cette action demande une connexion avec un second facteur. Reconnectez-vous avec votre application ou votre clé d’accès.',
+  mfa_unsupported: 'Les seconds facteurs ne sont pas disponibles ici : le stockage n’en garde pas, ou ils sont désactivés.',
 };
 
 /** The locales shipped with the library; settings may add more. */

@@ -5,7 +5,7 @@
  * reads that list: a method that merely has a capability's name (the Django store's paging of its own rows, say)
  * never counts as the capability.
  */
-import type { AuditStore, BlacklistSource, IdentityStore, ImmediateUserLookup, OneTimeStore, SessionStore, UserImportStore } from './types.js';
+import type { AuditStore, BlacklistSource, FactorStore, IdentityStore, ImmediateUserLookup, OneTimeStore, SessionStore, UserImportStore } from './types.js';
 
 /** Each optional capability, by the name a store declares it with. */
 export interface StoreCapabilityInterfaces {
@@ -23,6 +23,8 @@ export interface StoreCapabilityInterfaces {
   immediateUsers: ImmediateUserLookup;
   /** {@link AuditStore}: the audit log of security events. */
   audit: AuditStore;
+  /** {@link FactorStore}: second factors and recovery codes. */
+  factors: FactorStore;
 }
 
 /** The name of an optional capability. */
@@ -40,10 +42,11 @@ export const CAPABILITY_METHODS = {
   oneTime: ['putOneTime', 'takeOneTime'],
   immediateUsers: ['findUserNow'],
   audit: ['appendAudit', 'listAudit', 'countAudit', 'flushAudit'],
+  factors: ['addFactor', 'listFactors', 'findFactorByCredential', 'confirmFactor', 'useFactor', 'removeFactor', 'removeFactors', 'setRecoveryCodes', 'useRecoveryCode', 'countRecoveryCodes'],
 } as const satisfies { readonly [C in StoreCapability]: readonly (keyof StoreCapabilityInterfaces[C])[] };
 
 /** The optional capabilities every store of ours that keeps its own tables has (memory, SQLite, SQL). */
-export const ALL_CAPABILITIES = ['blacklistSource', 'importUsers', 'sessions', 'identities', 'oneTime', 'audit'] as const satisfies readonly StoreCapability[];
+export const ALL_CAPABILITIES = ['blacklistSource', 'importUsers', 'sessions', 'identities', 'oneTime', 'audit', 'factors'] as const satisfies readonly StoreCapability[];
 
 /** {@link ALL_CAPABILITIES} and `immediateUsers`: the capabilities of a store whose every call is answered at once (memory, SQLite). */
 export const IN_PROCESS_CAPABILITIES = [...ALL_CAPABILITIES, 'immediateUsers'] as const satisfies readonly StoreCapability[];
@@ -78,6 +81,11 @@ export function hasIdentities<S extends object>(store: S): store is S & Identity
 /** True when `store` implements {@link AuditStore}. */
 export function hasAudit<S extends object>(store: S): store is S & AuditStore {
   return hasCapability(store, 'audit');
+}
+
+/** True when `store` implements {@link FactorStore} (second factors). */
+export function hasFactors<S extends object>(store: S): store is S & FactorStore {
+  return hasCapability(store, 'factors');
 }
 
 /** True when `store` implements {@link UserImportStore}. */

@@ -460,6 +460,18 @@ export const AUDIT_EVENT_TYPES = [
   'sessions_revoked',
   /** A linked social identity was removed (`detail.provider`). */
   'identity_unlinked',
+  /** A second factor was added and confirmed (`detail.kind`: `totp` or `webauthn`). */
+  'factor_added',
+  /** A second factor was removed (`detail.kind`). */
+  'factor_removed',
+  /** Every second factor and recovery code of a user was removed (by an admin: `actorId`). */
+  'factors_reset',
+  /** New recovery codes replaced the old ones (`detail.count`). */
+  'recovery_codes_generated',
+  /** A recovery code was spent at sign-in (`detail.left`). */
+  'recovery_code_used',
+  /** A second-factor step was refused (`detail.reason`: `code_invalid`, `code_reused`, `assertion_invalid`, …). */
+  'mfa_failed',
 ] as const;
 
 /** One of {@link AUDIT_EVENT_TYPES}. */
@@ -541,4 +553,79 @@ export interface AuditStore {
   countAudit(range: { since: Date; until: Date; bucketSeconds: number }): Promise<AuditCount[]>;
   /** Deletes the events before `before`, in batches (default 1000 per transaction), and returns how many. */
   flushAudit(before: Date, options?: { batchSize?: number; onProgress?: (p: FlushProgress) => void }): Promise<number>;
+}
+
+/** The kinds of second factor: a TOTP authenticator app, a WebAuthn credential (passkey, security key). */
+export type FactorKind = 'totp' | 'webauthn';
+
+/** One second factor of a user. */
+export interface FactorRecord {
+  id: string;
+  userId: string;
+  kind: FactorKind;
+  /** What the user called it ("Phone", "YubiKey"); at most 100 characters. */
+  label: string;
+  /** False until a first valid code confirms it (TOTP); only confirmed factors are asked for at login. */
+  confirmed: boolean;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  /**
+   * TOTP: the shared secret as the factor's implementation keeps it (encrypted by `@restjwt/mfa`: the store never
+   * holds it in clear); WebAuthn: the credential's public key (COSE, base64url). At most 4000 characters.
+   */
+  secret: string;
+  /** WebAuthn: the credential id (base64url), unique across every user; null for TOTP. At most 1023 characters. */
+  credentialId: string | null;
+  /** The last accepted use: the TOTP time step (so a code is never accepted twice), or the WebAuthn signature counter. */
+  counter: number;
+  /** What else the implementation keeps (WebAuthn transports, device type), JSON text of at most 2000 characters. */
+  meta: string;
+}
+
+/** What {@link FactorStore.addFactor} takes; the store fills `id`, `lastUsedAt` (null) and `counter` (0). */
+export interface NewFactor {
+  userId: string;
+  kind: FactorKind;
+  label: string;
+  confirmed: boolean;
+  secret: string;
+  credentialId: string | null;
+  meta: string;
+  createdAt: Date;
+}
+
+/**
+ * Optional capability: second factors and recovery codes (`@restjwt/mfa`). Memory, SQLite and the SQL store
+ * implement it (and the Redis wrapper through its inner store); the Django store has none.
+ */
+export interface FactorStore {
+  /**
+   * Adds a factor, with its `audit` event in the same transaction.
+   *
+   * @throws RangeError when `userId` names no user, or a value is too long.
+   * @throws an error with code `credential_exists` when `credentialId` is already registered (to anyone).
+   */
+  addFactor(factor: NewFactor, options?: Audited): Promise<FactorRecord>;
+  /** `userId`'s factors, oldest first (confirmed or not). */
+  listFactors(userId: string): Promise<FactorRecord[]>;
+  /** The factor registered with `credentialId` (WebAuthn), or null. */
+  findFactorByCredential(credentialId: string): Promise<FactorRecord | null>;
+  /** Confirms `userId`'s factor `factorId`; true when it was unconfirmed and now is (then `audit` is written). */
+  confirmFactor(userId: string, factorId: string, options?: Audited): Promise<boolean>;
+  /**
+   * Accepts one use of the factor, atomically: only when `counter` is greater than the stored one (or both are 0: a
+   * WebAuthn authenticator without a counter), then stores it and `lastUsedAt`. Of concurrent uses with one counter (a
+   * replayed TOTP code, a cloned authenticator) at most one is accepted.
+   */
+  useFactor(factorId: string, counter: number, at: Date): Promise<boolean>;
+  /** Removes `userId`'s factor `factorId`; true when it did (then `audit` is written). */
+  removeFactor(userId: string, factorId: string, options?: Audited): Promise<boolean>;
+  /** Removes every factor and recovery code of `userId` in one transaction and returns the factors removed. */
+  removeFactors(userId: string, options?: Audited): Promise<number>;
+  /** Replaces `userId`'s recovery codes by these hashes (distinct; at most 20, each at most 128 characters). */
+  setRecoveryCodes(userId: string, hashes: readonly string[], options?: Audited): Promise<void>;
+  /** Spends one recovery code, atomically: true when `hash` was one of `userId`'s and is now gone (then `audit` is written). */
+  useRecoveryCode(userId: string, hash: string, options?: Audited): Promise<boolean>;
+  /** How many recovery codes `userId` has left. */
+  countRecoveryCodes(userId: string): Promise<number>;
 }

@@ -1,4 +1,4 @@
-import type { LinkedIdentity, UserRecord } from '../store/types.js';
+import type { FactorKind, FactorRecord, LinkedIdentity, UserRecord } from '../store/types.js';
 
 /** A user on the wire (`GET /api/me/`, the admin API): never the password hash or the token version. */
 export interface PublicUser {
@@ -47,4 +47,19 @@ export function publicIdentity(identity: LinkedIdentity): PublicIdentity {
     created_at: identity.createdAt.toISOString(),
     last_used_at: identity.lastUsedAt.toISOString(),
   };
+}
+
+/** A second factor on the wire (`GET /api/mfa/`, the admin API): what it is and when it was used, never its secret or key. */
+export interface PublicFactor {
+  id: string;
+  kind: FactorKind;
+  label: string;
+  confirmed: boolean;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** The JSON view of `factor`. */
+export function publicFactor(f: FactorRecord): PublicFactor {
+  return { id: f.id, kind: f.kind, label: f.label, confirmed: f.confirmed, created_at: f.createdAt.toISOString(), last_used_at: f.lastUsedAt?.toISOString() ?? null };
 }

@@ -1,6 +1,7 @@
 /**
  * Settings for the CLI: read from `--config FILE` or `RESTJWT_SETTINGS`, with the signing key from
- * `RESTJWT_SIGNING_KEY`, and, for `serve`, a generated signing key kept in the data directory.
+ * `RESTJWT_SIGNING_KEY`, and, for `serve`, a generated signing key kept in the data directory (and, with second
+ * factors on, their encryption key from `RESTJWT_MFA_KEY` or generated beside it).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigurationError, resolveSettings, type Settings } from '@restjwt/core';
 import { DEFAULT_LOGIN_THROTTLE, ALGORITHM_SPECS, buildKeyset } from '@restjwt/core/adapter-kit';
+import type { MfaOptions } from '@restjwt/mfa';
 import type { ProviderConfig, SocialOptions } from '@restjwt/social';
 import { isDjangoUrl } from '../stores/django/url.js';
 import { isSqliteUrl, sqliteFilenameFromUrl } from '@restjwt/sqlite';
@@ -105,8 +107,8 @@ export function validateSettings(
   input: SettingsObject = loaded.input,
 ): { settings: Settings; ignored: string[] } {
   try {
-    // `social` configures social login (socialOptionsFrom), not the token settings.
-    const { social: _social, ...settings } = input;
+    // `social` and `mfa` configure social login (socialOptionsFrom) and second factors (mfaOptionsFrom), not the token settings.
+    const { social: _social, mfa: _mfa, ...settings } = input;
     return resolveSettings(settings);
   } catch (error) {
     if (error instanceof ConfigurationError && loaded.origin !== 'defaults') {
@@ -179,6 +181,17 @@ export interface GeneratedKey {
   created: boolean;
 }
 
+/** What a generated key file holds, for messages: its name and the variable that replaces it. */
+interface KeyFileKind {
+  /** "signing key", "MFA encryption key". */
+  what: string;
+  /** The environment variable that makes the file unnecessary. */
+  env: string;
+}
+
+const SIGNING_KEY: KeyFileKind = { what: 'signing key', env: 'RESTJWT_SIGNING_KEY' };
+const MFA_KEY: KeyFileKind = { what: 'MFA encryption key', env: 'RESTJWT_MFA_KEY' };
+
 /**
  * Returns the signing key stored in `dir/signing-key`, creating it (64 random bytes, base64url, mode 0600) when
  * missing. Refuses a file other users can read: a leaked HMAC key lets anyone mint tokens.
@@ -186,9 +199,27 @@ export interface GeneratedKey {
  * @throws ConfigurationError when the file is too widely readable, empty, or cannot be written.
  */
 export async function ensureSigningKeyFile(dir: string): Promise<GeneratedKey> {
-  const path = join(dir, SIGNING_KEY_FILE);
+  return ensureKeyFile(dir, SIGNING_KEY_FILE, 64, SIGNING_KEY);
+}
+
+/** Where `serve` keeps the generated MFA encryption key, beside the signing key. */
+export const MFA_KEY_FILE = 'mfa-key';
+
+/**
+ * Returns the MFA encryption key stored in `dir/mfa-key`, creating it (32 random bytes, base64url, mode 0600) when
+ * missing, as {@link ensureSigningKeyFile} does: whoever reads it can decrypt every authenticator app secret.
+ *
+ * @throws ConfigurationError when the file is too widely readable, empty, or cannot be written.
+ */
+export async function ensureMfaKeyFile(dir: string): Promise<GeneratedKey> {
+  return ensureKeyFile(dir, MFA_KEY_FILE, 32, MFA_KEY);
+}
+
+/** A secret kept in `dir/name` (`bytes` random bytes, base64url, mode 0600), created once and then reused. */
+async function ensureKeyFile(dir: string, name: string, bytes: number, kind: KeyFileKind): Promise<GeneratedKey> {
+  const path = join(dir, name);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const key = randomBytes(64).toString('base64url');
+  const key = randomBytes(bytes).toString('base64url');
   try {
     // 'wx' fails when the file exists, so two processes starting together never overwrite each other's key.
     await writeFile(path, `${key}\n`, { mode: 0o600, flag: 'wx' });
@@ -197,23 +228,23 @@ export async function ensureSigningKeyFile(dir: string): Promise<GeneratedKey> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'EEXIST') {
       throw new ConfigurationError(
-        `Cannot create the signing key file ${path} (${code ?? (error as Error).message}). Make ${dir} writable by this ` +
-          'process, or set RESTJWT_SIGNING_KEY.',
+        `Cannot create the ${kind.what} file ${path} (${code ?? (error as Error).message}). Make ${dir} writable by this ` +
+          `process, or set ${kind.env}.`,
       );
     }
   }
-  return { key: await readSigningKeyFile(path), path, created: false };
+  return { key: await readKeyFile(path, kind), path, created: false };
 }
 
 /** Reads an existing key file after checking its type and mode. */
-async function readSigningKeyFile(path: string): Promise<string> {
+async function readKeyFile(path: string, kind: KeyFileKind): Promise<string> {
   const info = await stat(path);
-  if (!info.isFile()) throw new ConfigurationError(`${path} is not a regular file. Remove it so that a new signing key can be created.`);
+  if (!info.isFile()) throw new ConfigurationError(`${path} is not a regular file. Remove it so that a new ${kind.what} can be created.`);
   // POSIX permission bits mean nothing on Windows.
   if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
     const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
     throw new ConfigurationError(
-      `The signing key file ${path} is readable by other users (mode ${mode}). Run "chmod 600 ${path}" and start again.`,
+      `The ${kind.what} file ${path} is readable by other users (mode ${mode}). Run "chmod 600 ${path}" and start again.`,
     );
   }
   // Another process may have created the file an instant ago and not written it yet: wait briefly for its content.
@@ -221,7 +252,7 @@ async function readSigningKeyFile(path: string): Promise<string> {
     const key = (await readFile(path, 'utf8')).trim();
     if (key !== '') return key;
     if (attempt >= 20) {
-      throw new ConfigurationError(`The signing key file ${path} is empty. Delete it so that "restjwt serve" creates a new one.`);
+      throw new ConfigurationError(`The ${kind.what} file ${path} is empty. Delete it so that "restjwt serve" creates a new one.`);
     }
     await sleep(50);
   }
@@ -242,7 +273,12 @@ export interface ServeSettings {
   notices: string[];
   /** Social login, when the config or the environment configures a provider (for `createSocialLogin`). */
   social?: SocialOptions;
+  /** Second factors, when the config has an `mfa` object (for `createMfa`, with the store added). */
+  mfa?: MfaConfig;
 }
+
+/** The config's `mfa` object as `createMfa` takes it, the store aside. */
+export type MfaConfig = Omit<MfaOptions, 'store'>;
 
 const SOCIAL_PRESETS = ['github', 'google', 'microsoft', 'gitlab'] as const;
 
@@ -313,8 +349,43 @@ export async function loadServeSettings(options: {
   // Import the keys now, so a key mistake is reported before any database file is created.
   buildKeyset(resolved);
   const social = socialOptionsFrom(input, env);
-  const { social: _social, ...settingsOnly } = input;
-  return { input: settingsOnly, settings: resolved, notices, ...(social === undefined ? {} : { social }) };
+  const mfa = await mfaOptionsFrom(input, options.database, notices, env);
+  const { social: _social, mfa: _mfa, ...settingsOnly } = input;
+  return { input: settingsOnly, settings: resolved, notices, ...(social === undefined ? {} : { social }), ...(mfa === undefined ? {} : { mfa }) };
+}
+
+/**
+ * Second factors' settings: the config's `mfa` object (`rpId`, `rpName`, `origins`, `encryptionKey`, `issuer`), its
+ * key replaced by `RESTJWT_MFA_KEY` (secrets stay out of files), or else kept in the data directory as `mfa-key`
+ * (created at the first start, mode 0600, with a notice). Undefined without an `mfa` object: second factors are off.
+ * The rest is checked by `createMfa`.
+ *
+ * @throws ConfigurationError when `mfa` is not an object, or the database is the Django shared-database store.
+ */
+export async function mfaOptionsFrom(input: SettingsObject, database: string, notices: string[], env: NodeJS.ProcessEnv = process.env): Promise<MfaConfig | undefined> {
+  const config = input.mfa;
+  if (config === undefined || config === null || config === false) return undefined;
+  if (typeof config !== 'object' || Array.isArray(config)) {
+    throw new ConfigurationError('The config\'s "mfa" must be an object such as {"rpId": "localhost", "rpName": "restjwt", "origins": ["http://localhost:8000"]}.');
+  }
+  if (isDjangoUrl(database)) {
+    throw new ConfigurationError(
+      'Second factors ("mfa" in the config) need restjwt\'s own database: the Django shared-database store has no second factor tables. ' +
+        'Remove "mfa" from the config, or serve a restjwt database (sqlite:…, postgres://…, mysql://…).',
+    );
+  }
+  const given = config as Partial<MfaConfig>;
+  const fromEnv = env.RESTJWT_MFA_KEY;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return { ...given, encryptionKey: fromEnv } as MfaConfig;
+  if (typeof given.encryptionKey === 'string' && given.encryptionKey.trim() !== '') return given as MfaConfig;
+  const generated = await ensureMfaKeyFile(dataDirectoryFor(database));
+  notices.push(
+    generated.created
+      ? `created a new MFA encryption key in ${generated.path} (mode 0600). Keep it secret and back it up: without it, enrolled ` +
+          'authenticator apps stop working and recovery codes stop matching (set RESTJWT_MFA_KEY to keep it elsewhere).'
+      : `using the MFA encryption key in ${generated.path}.`,
+  );
+  return { ...given, encryptionKey: generated.key } as MfaConfig;
 }
 
 function capitalize(text: string): string {

@@ -2,12 +2,13 @@ import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { errorHandler, guard, methodNotAllowed, restjwtPlugin, sendCore } from '@restjwt/fastify';
-import { HeadersTooLarge, MalformedRequest, NotFound, publicUser, type RestJwt } from '@restjwt/core';
+import { HeadersTooLarge, MalformedRequest, NotFound, publicUser, requireMfa, type RestJwt } from '@restjwt/core';
 import { publicJwks } from '@restjwt/core/adapter-kit';
 import { registerAdmin } from './admin.js';
 import { AccessLog, accessLines, DEFAULT_LOGGER, WithoutRequestLines } from './logging.js';
 import { registerOpenApi, routeDocs } from './openapi.js';
 import { registerPages } from './pages.js';
+import { registerMfa } from './mfa.js';
 import { registerSocial } from './social.js';
 
 export { DEFAULT_LOGGER } from './logging.js';
@@ -18,6 +19,11 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** Social login (`createSocialLogin` from `@restjwt/social`): mounts `/api/auth/…` when given. */
   social?: import('@restjwt/social').SocialLogin;
+  /**
+   * Second factors (`createMfa` from `@restjwt/mfa`, whose `secondFactor` `restjwt` was built with): mounts
+   * `/api/mfa/…` and passkey sign-in at `/api/token/passkey/…` when given.
+   */
+  mfa?: import('@restjwt/mfa').Mfa;
   /**
    * Leaves out the access line logged for every request (`"msg":"request"`: method, route, status, ms), as an access
    * log that is off. Errors are still logged (a failed request, a response that errored), and so is start-up.
@@ -48,8 +54,9 @@ function clientErrorHandler(restjwt: RestJwt) {
 }
 
 /**
- * The reference server: the token endpoints, the seed's protected view, `/api/me/`, the unauthenticated
- * `/api/public/` baseline and `/healthz`. Built on the Fastify adapter: no HTTP logic of its own.
+ * The reference server: the token endpoints, the seed's protected view, `/api/protected/mfa/` (a second factor
+ * required), `/api/me/`, the unauthenticated `/api/public/` baseline and `/healthz`. Built on the Fastify adapter: no
+ * HTTP logic of its own.
  */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { restjwt } = options;
@@ -77,7 +84,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get('/api/protected/', { preHandler: protectedRoute, ...routeDocs.protected }, async () => ({ message: 'Hello, authenticated user!' }));
   app.get('/api/me/', { preHandler: protectedRoute, ...routeDocs.me }, async (req) => publicUser((req.auth as NonNullable<typeof req.auth>).user));
   app.get('/api/public/', routeDocs.public, async () => ({ message: 'Hello, anonymous user!' }));
-  for (const url of ['/api/protected/', '/api/me/', '/api/public/']) {
+  // requireMfa: only a token from a sign-in with a second factor (its amr holds "mfa"); others get 403 mfa_required.
+  app.get('/api/protected/mfa/', { preHandler: guard(restjwt, requireMfa), ...routeDocs.protectedMfa }, async () => ({ message: 'Hello, user signed in with a second factor!' }));
+  for (const url of ['/api/protected/', '/api/protected/mfa/', '/api/me/', '/api/public/']) {
     app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url, handler: refuse, schema: routeDocs.hidden });
   }
 
@@ -100,6 +109,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await registerPages(app, restjwt);
   await registerAdmin(app, restjwt);
   await registerSocial(app, restjwt, options.social);
+  await registerMfa(app, restjwt, options.mfa);
 
   app.setNotFoundHandler((req, reply) => sendCore(reply, restjwt.errorResponse(new NotFound(), req.headers as Record<string, string>)));
   app.setErrorHandler(errorHandler(restjwt));

@@ -63,6 +63,11 @@ const protectedRoute = (summary: string, ok: Record<string, unknown>, descriptio
 /** Schemas of the reference server's own routes, spread into their route options. */
 export const routeDocs = {
   protected: protectedRoute('A protected view', message, 'The seed\'s protected view: any valid access token.'),
+  protectedMfa: protectedRoute(
+    'A view that needs a second factor',
+    message,
+    'An access token from a sign-in with a second factor (its `amr` claim holds `mfa`); any other valid token: 403 `mfa_required`.',
+  ),
   me: protectedRoute('The current user', USER_SCHEMA, 'The authenticated user, without password hash or token version.'),
   public: {
     schema: { summary: 'A public view', description: 'No authentication: a baseline.', tags: ['example'], response: { 200: message } },
@@ -132,6 +137,12 @@ export const TAGS: readonly { name: string; description: string }[] = [
       'Social login (OpenID Connect / OAuth 2.0 providers): browser sign-in with a redirect, the one-time code exchange, ' +
       'native apps\' ID tokens and codes, and the signed-in user\'s linked identities.',
   },
+  {
+    name: 'mfa',
+    description:
+      'Second factors (@restjwt/mfa): the signed-in user\'s authenticator apps (TOTP), passkeys and recovery codes, and passkey-only ' +
+      'sign-in. A login of a user with a factor answers `mfa_required` and is finished at `POST /api/token/mfa/`.',
+  },
   { name: 'admin', description: 'The admin API (staff only): users, their sessions and linked identities, the blacklist.' },
   { name: 'example', description: 'The reference server\'s example views.' },
 ];
@@ -184,7 +195,7 @@ const STATUS_TEXT: Readonly<Record<string, string>> = {
 
 /**
  * The same for the routes of one tag where the token endpoints' wording would mislead: social login answers its own
- * `social_…` codes (see docs/social-login.md).
+ * `social_…` codes (see docs/social-login.md), second factors their `mfa_…` codes.
  */
 const TAG_STATUS_TEXT: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   social: {
@@ -195,6 +206,12 @@ const TAG_STATUS_TEXT: Readonly<Record<string, Readonly<Record<string, string>>>
     409: 'The email or identity belongs to another account (`social_email_in_use`, `social_identity_in_use`), or it is the last way to sign in (`social_last_login_method`)',
     429: 'Too many failed sign-ins from this address (see Retry-After)',
     502: 'The provider could not be reached or answered nonsense (`social_provider_unavailable`)',
+  },
+  mfa: {
+    400: 'A field error (`{"field": ["message"]}`), or a refused code or registration (`mfa_code_rejected`, `mfa_code_required`, `mfa_registration_invalid`, `mfa_no_factor`)',
+    401: 'Not signed in (`not_authenticated`, `token_not_valid`), or a passkey sign-in refused (`mfa_passkey_invalid`, `no_active_account`)',
+    409: 'The passkey is already registered (`mfa_credential_exists`), or no recovery code is left to confirm a removal (`mfa_no_recovery_codes`)',
+    429: 'Too many wrong codes or failed passkey sign-ins (see Retry-After)',
   },
 };
 

@@ -6,6 +6,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -85,4 +87,49 @@ export function firstDirWith(candidates: readonly URL[], probe: string): string 
  */
 export function pageAssetsDir(page: 'demo' | 'admin'): string | null {
   return firstDirWith([new URL(`./assets/${page}/`, import.meta.url), new URL(`../../src/server/assets/${page}/`, import.meta.url)], 'index.html');
+}
+
+/**
+ * The browser libraries the demo page loads, by the name it asks for under `/assets/vendor/`: one file of one npm
+ * package each (dependencies of restjwt), served from the installed package, because the pages' CSP allows this
+ * server's scripts only (no CDN). A fixed table, so that nothing else under node_modules can be named.
+ */
+export const VENDOR_FILES: Readonly<Record<string, { readonly pkg: string; readonly file: string }>> = Object.freeze({
+  // The UMD bundle the package publishes for browsers: one file (its ES modules are a tree of files). Imported as a
+  // module it still defines globalThis.SimpleWebAuthnBrowser (startRegistration, startAuthentication).
+  'simplewebauthn-browser.js': { pkg: '@simplewebauthn/browser', file: 'dist/bundle/index.umd.min.js' },
+  // A dependency-free ES module (encode, renderSVG…): the page draws the QR code of an otpauth:// URI with it.
+  'uqr.js': { pkg: 'uqr', file: 'dist/index.mjs' },
+});
+
+/** The folder of the installed package `name` (its package.json's), or null when it is not installed. */
+function packageDir(name: string): string | null {
+  let entry: string;
+  try {
+    // The package's main entry: packages that export no ./package.json cannot be resolved by it.
+    entry = createRequire(import.meta.url).resolve(name);
+  } catch {
+    return null;
+  }
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === name) return dir;
+    } catch {
+      // No (readable) package.json here: one level up.
+    }
+  }
+  return null;
+}
+
+/** The vendored browser file `name` (see {@link VENDOR_FILES}), read now; null for an unknown name or a missing package. */
+export async function readVendorFile(name: string): Promise<StaticFile | null> {
+  const vendored = Object.hasOwn(VENDOR_FILES, name) ? VENDOR_FILES[name] : undefined;
+  if (vendored === undefined) return null;
+  const dir = packageDir(vendored.pkg);
+  if (dir === null) return null;
+  try {
+    return staticFile(name, await readFile(join(dir, vendored.file)));
+  } catch {
+    return null;
+  }
 }

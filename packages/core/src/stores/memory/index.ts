@@ -8,9 +8,10 @@
  */
 import { UserExistsError } from '../../store/errors.js';
 import { IN_PROCESS_CAPABILITIES, type WithCapabilities } from '../../store/capabilities.js';
-import type { Audited, AuditCount, AuditEvent, AuditPage, AuditQuery, AuditRecord, BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, ImportUserResult, LinkedIdentity, LinkResult, NewUser, OutstandingState, OutstandingToken, RotateOptions, RotateResult, SessionRecord, SessionUse, Store, TokenListing, UnlinkOptions, UnlinkResult, UserLookupField, UserRecord } from '../../store/types.js';
+import type { Audited, AuditCount, FactorRecord, NewFactor, AuditEvent, AuditPage, AuditQuery, AuditRecord, BlacklistPage, BlacklistResult, BlacklistSource, FlushProgress, ImportUserResult, LinkedIdentity, LinkResult, NewUser, OutstandingState, OutstandingToken, RotateOptions, RotateResult, SessionRecord, SessionUse, Store, TokenListing, UnlinkOptions, UnlinkResult, UserLookupField, UserRecord } from '../../store/types.js';
 import { auditFromRow, auditPage, auditValues, checkAuditQuery, checkAuditRange, withRevoked, type AuditValues } from '../shared/audit.js';
-import { closedStoreError, OneTimeKeyExistsError } from '../shared/errors.js';
+import { closedStoreError, CredentialExistsError, OneTimeKeyExistsError } from '../shared/errors.js';
+import { acceptsCounter, checkCounter, checkRecoveryHashes, newFactorValues } from '../shared/factors.js';
 import { checkBatchSize, deleteInBatches } from '../shared/flush.js';
 import { blacklistPage, copyUser, sessionFromRow, type BlacklistedRow } from '../shared/rows.js';
 import { checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, type SessionUseValues } from '../shared/validate.js';
@@ -67,6 +68,11 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
   /** The audit log in id order (ids increase: the array is sorted by them). */
   private auditLog: { id: number; values: AuditValues }[] = [];
   private nextAuditId = 1;
+  /** Second factors by id (ids increase: insertion order is id order). */
+  private readonly factors = new Map<string, FactorRecord>();
+  private nextFactorId = 1;
+  /** Recovery-code hashes by user id. */
+  private readonly recoveryCodes = new Map<string, Set<string>>();
   private closed = false;
 
   /** The optional capabilities: all of them. */
@@ -541,6 +547,98 @@ export class MemoryStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     });
   }
 
+  // --- second factors (FactorStore) ------------------------------------------------------------------------------
+
+  async addFactor(factor: NewFactor, options: Audited = {}): Promise<FactorRecord> {
+    this.assertOpen();
+    const values = newFactorValues(factor);
+    const audit = options.audit === undefined ? undefined : auditValues(options.audit);
+    if (!this.users.has(values.userId)) throw new RangeError(`no user with id ${values.userId}`);
+    if (values.credentialId !== null && [...this.factors.values()].some((f) => f.credentialId === values.credentialId)) throw new CredentialExistsError();
+    const record: FactorRecord = { ...values, id: String(this.nextFactorId++), createdAt: new Date(values.createdAt), lastUsedAt: null, counter: 0 };
+    this.factors.set(record.id, record);
+    if (audit !== undefined) this.writeAudit(audit);
+    return copyFactor(record);
+  }
+
+  async listFactors(userId: string): Promise<FactorRecord[]> {
+    this.assertOpen();
+    return [...this.factors.values()].filter((f) => f.userId === userId).map(copyFactor);
+  }
+
+  async findFactorByCredential(credentialId: string): Promise<FactorRecord | null> {
+    this.assertOpen();
+    const found = [...this.factors.values()].find((f) => f.credentialId === credentialId);
+    return found === undefined ? null : copyFactor(found);
+  }
+
+  async confirmFactor(userId: string, factorId: string, options: Audited = {}): Promise<boolean> {
+    this.assertOpen();
+    const audit = options.audit === undefined ? undefined : auditValues(options.audit);
+    const factor = this.factors.get(factorId);
+    if (factor === undefined || factor.userId !== userId || factor.confirmed) return false;
+    factor.confirmed = true;
+    if (audit !== undefined) this.writeAudit(audit);
+    return true;
+  }
+
+  async useFactor(factorId: string, counter: number, at: Date): Promise<boolean> {
+    this.assertOpen();
+    checkCounter(counter);
+    const ms = toMillis(at, 'at');
+    const factor = this.factors.get(factorId);
+    if (factor === undefined || !acceptsCounter(factor.counter, counter)) return false;
+    factor.counter = counter;
+    factor.lastUsedAt = new Date(ms);
+    return true;
+  }
+
+  async removeFactor(userId: string, factorId: string, options: Audited = {}): Promise<boolean> {
+    this.assertOpen();
+    const audit = options.audit === undefined ? undefined : auditValues(options.audit);
+    const factor = this.factors.get(factorId);
+    if (factor === undefined || factor.userId !== userId) return false;
+    this.factors.delete(factorId);
+    if (audit !== undefined) this.writeAudit(audit);
+    return true;
+  }
+
+  async removeFactors(userId: string, options: Audited = {}): Promise<number> {
+    this.assertOpen();
+    const audit = options.audit === undefined ? undefined : auditValues(options.audit);
+    let removed = 0;
+    for (const [id, factor] of this.factors) {
+      if (factor.userId !== userId) continue;
+      this.factors.delete(id);
+      removed++;
+    }
+    this.recoveryCodes.delete(userId);
+    if (audit !== undefined) this.writeAudit(audit);
+    return removed;
+  }
+
+  async setRecoveryCodes(userId: string, hashes: readonly string[], options: Audited = {}): Promise<void> {
+    this.assertOpen();
+    checkRecoveryHashes(hashes);
+    const audit = options.audit === undefined ? undefined : auditValues(options.audit);
+    if (!this.users.has(userId)) throw new RangeError(`no user with id ${userId}`);
+    this.recoveryCodes.set(userId, new Set(hashes));
+    if (audit !== undefined) this.writeAudit(audit);
+  }
+
+  async useRecoveryCode(userId: string, hash: string, options: Audited = {}): Promise<boolean> {
+    this.assertOpen();
+    const audit = options.audit === undefined ? undefined : auditValues(options.audit);
+    if (this.recoveryCodes.get(userId)?.delete(hash) !== true) return false;
+    if (audit !== undefined) this.writeAudit(audit);
+    return true;
+  }
+
+  async countRecoveryCodes(userId: string): Promise<number> {
+    this.assertOpen();
+    return this.recoveryCodes.get(userId)?.size ?? 0;
+  }
+
   // --- internals -------------------------------------------------------------------------------------------------
 
   private writeAudit(values: AuditValues): void {
@@ -637,6 +735,10 @@ function copyToken(token: OutstandingToken): OutstandingToken {
     createdAt: new Date(toMillis(token.createdAt, 'createdAt')),
     expiresAt: new Date(toMillis(token.expiresAt, 'expiresAt')),
   };
+}
+
+function copyFactor(factor: FactorRecord): FactorRecord {
+  return { ...factor, createdAt: new Date(factor.createdAt.getTime()), lastUsedAt: factor.lastUsedAt === null ? null : new Date(factor.lastUsedAt.getTime()) };
 }
 
 /** The record of an audit row (the same mapping the SQL stores use). */

@@ -14,6 +14,15 @@ export class OneTimeKeyExistsError extends Error {
   }
 }
 
+/** Raised by `addFactor` when the WebAuthn credential id is registered already (to this user or another). */
+export class CredentialExistsError extends Error {
+  readonly code = 'credential_exists';
+  constructor() {
+    super('This WebAuthn credential is already registered. Each authenticator credential belongs to one factor.');
+    this.name = 'CredentialExistsError';
+  }
+}
+
 /**
  * What every store answers once closed: `StoreUnavailableError` (503), `not_applied` since nothing reached the
  * database. `store` names it ("The SQLite store for ./db.sqlite3"); `advice` says how to get a working one.

@@ -69,6 +69,8 @@ export function serveCommand(): Command {
       'after',
       '\nWithout a signing key (RESTJWT_SIGNING_KEY or signingKey in the config) and with an HMAC algorithm, serve\n' +
         'creates one in the database directory as "signing-key" (mode 0600) and reuses it on later starts.\n' +
+        'With "mfa" in the config (second factors: TOTP, passkeys, recovery codes; needs @restjwt/mfa) and no\n' +
+        'RESTJWT_MFA_KEY or mfa.encryptionKey, serve creates their encryption key beside it as "mfa-key" (mode 0600).\n' +
         'Refresh-token rotation, blacklisting after rotation, login throttling and last-login recording are on unless\n' +
         'the config sets them. Throttling counts login attempts in Redis with --redis (shared by every instance and\n' +
         'worker), else in the memory of each process.\n',
@@ -121,8 +123,10 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
   // Before anything is read or opened: a missing @restjwt/metrics is one line naming the install.
   const feature = metricsFeature(options);
   const metricsPackage = feature === undefined ? undefined : await loadMetrics(feature);
-  const { input, settings, notices, social } = await loadServeSettings({ config: options.config, database: options.database });
+  const { input, settings, notices, social, mfa } = await loadServeSettings({ config: options.config, database: options.database });
   if (!worker) for (const notice of notices) say(notice);
+  // Second factors are an optional package: loaded only when the config has "mfa", before the store is opened.
+  const mfaPackage = mfa === undefined ? undefined : await importOptional(() => import('@restjwt/mfa'), 'second factors (the config\'s "mfa" key)', ['@restjwt/mfa']);
 
   const opened = await openCliStore(options.database, {
     redisUrl: options.redis ?? null,
@@ -152,7 +156,16 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
     let onEvent = (e: LogEvent): void => {
       if (e.level !== 'info' && (!worker || cluster.worker?.id === 1)) say(`${e.level === 'warn' ? 'warning' : 'error'} (${e.event}): ${e.reason ?? ''}`);
     };
-    const restjwt = createRestJwt({ store, settings: input, rateCounter, log: (e) => onEvent(e), observer });
+    // Built before the service (which takes its second factor), bound to it when its routes are mounted.
+    const secondFactors = mfa === undefined || mfaPackage === undefined ? undefined : mfaPackage.createMfa({ ...mfa, store });
+    const restjwt = createRestJwt({
+      store,
+      settings: input,
+      rateCounter,
+      log: (e) => onEvent(e),
+      observer,
+      ...(secondFactors === undefined ? {} : { secondFactor: secondFactors.secondFactor }),
+    });
     // Social sign-in is an optional package: loaded only when the config names providers.
     const createSocialLogin =
       social === undefined ? undefined : (await importOptional(() => import('@restjwt/social'), 'social sign-in (the config\'s "social" key)', ['@restjwt/social'])).createSocialLogin;
@@ -161,6 +174,7 @@ async function runServer(options: ServeOptions, worker: boolean): Promise<void> 
       logger: { ...(DEFAULT_LOGGER as object), stream: logs.stream },
       disableRequestLogging: !options.requestLog,
       ...(social === undefined || createSocialLogin === undefined ? {} : { social: createSocialLogin(restjwt, social) }),
+      ...(secondFactors === undefined ? {} : { mfa: secondFactors }),
     });
     const log = app.log;
     onEvent = ({ level, ...fields }) => {

@@ -218,6 +218,11 @@ async function signIn(event) {
       error.textContent = data && typeof data.detail === 'string' ? data.detail : `Sign-in failed (${res.status}).`;
       return;
     }
+    if (data && data.mfa_required === true) {
+      // This page has no second login step (yet): say so rather than fail later on the missing tokens.
+      error.textContent = 'This account has a second factor, and this page cannot ask for it yet: use a staff account without one, or the admin API with a token from POST /api/token/mfa/.';
+      return;
+    }
     state.access = data && typeof data.access === 'string' ? data.access : null;
     state.refresh = data && typeof data.refresh === 'string' ? data.refresh : null;
     const { res: meRes, data: me } = await send('GET', `${API}me/`);
@@ -331,7 +336,7 @@ async function loadUsers() {
 async function selectUser(user) {
   state.selected = user;
   showDetail();
-  await Promise.all([loadSessions(), loadIdentities(), loadUsers()]);
+  await Promise.all([loadSessions(), loadIdentities(), loadFactors(), loadUsers()]);
   $('detail-heading').focus();
 }
 
@@ -517,6 +522,77 @@ async function unlinkIdentity(identity) {
   await loadIdentities();
 }
 
+// --- second factors -----------------------------------------------------------------------------------------------
+
+const FACTOR_KINDS = { totp: 'Authenticator app', webauthn: 'Passkey' };
+
+/**
+ * The user's second factors (never their secrets) and recovery codes left. A store that keeps none answers 501
+ * `mfa_unsupported`: the note says so in place of the list.
+ */
+async function loadFactors() {
+  const user = state.selected;
+  if (user === null) return;
+  const note = $('factors-note');
+  const content = $('factors-content');
+  const body = $('factors-body');
+  let list;
+  try {
+    list = await api('GET', `${ADMIN}users/${encodeURIComponent(user.id)}/factors/`);
+  } catch (err) {
+    if (state.selected === null || state.selected.id !== user.id) return;
+    if (err instanceof ApiFailure && err.status === 501) {
+      content.hidden = true;
+      note.textContent = `Second factors are not available: ${err.message}`;
+      note.hidden = false;
+      return;
+    }
+    body.replaceChildren(el('tr', {}, el('td', { colspan: 5, class: 'empty', text: 'Second factors could not be loaded.' })));
+    if (!(err instanceof ApiFailure && (err.status === 401 || (err.status === 403 && err.code === 'permission_denied')))) {
+      say(err instanceof Error ? err.message : 'Something went wrong.', 'error');
+    }
+    return;
+  }
+  // The answer of another user's panel, if the selection changed meanwhile.
+  if (state.selected === null || state.selected.id !== user.id) return;
+  content.hidden = false;
+  const confirmed = list.results.filter((f) => f.confirmed).length;
+  const codes = plural(list.recovery_codes_left, 'unused recovery code');
+  note.hidden = false;
+  note.textContent =
+    confirmed === 0
+      ? `No second factor: ${user.username} signs in with the password alone${list.recovery_codes_left > 0 ? ` (${codes} left)` : ''}.`
+      : `Sign-ins ask for a second factor after the password. ${codes} left.`;
+  body.replaceChildren();
+  if (list.results.length === 0) body.append(el('tr', {}, el('td', { colspan: 5, class: 'empty', text: 'No second factors.' })));
+  for (const f of list.results) {
+    body.append(
+      el(
+        'tr',
+        { 'data-factor-id': f.id, 'data-kind': f.kind },
+        el('td', {}, FACTOR_KINDS[f.kind] ?? f.kind),
+        el('td', {}, f.label),
+        el('td', {}, badge(f.confirmed, 'Confirmed', 'Not confirmed', 'ended')),
+        el('td', {}, time(f.created_at)),
+        el('td', {}, time(f.last_used_at)),
+      ),
+    );
+  }
+  // Nothing to reset: the button would only end the user's sessions.
+  /** @type {HTMLButtonElement} */ ($('factors-reset')).disabled = list.results.length === 0 && list.recovery_codes_left === 0;
+}
+
+/** Removes every factor and recovery code of the user (they lost their phone or key), ending every session of theirs. */
+async function resetFactors() {
+  const user = state.selected;
+  if (user === null) return;
+  if (!window.confirm(`Reset the second factors of ${user.username}? Every authenticator app, passkey and recovery code of theirs is removed, they sign in with the password alone, and every session of theirs ends.`)) return;
+  const result = await attempt(() => api('POST', `${ADMIN}users/${encodeURIComponent(user.id)}/factors/reset/`));
+  if (result === undefined) return;
+  say(`Second factors of ${user.username} reset: ${plural(result.removed, 'factor')} removed, ${plural(result.revoked, 'token')} revoked.`);
+  await Promise.all([loadFactors(), loadSessions(), loadTokens()]);
+}
+
 // --- creating users -----------------------------------------------------------------------------------------------
 
 const CREATE_FIELDS = ['username', 'email', 'password'];
@@ -617,10 +693,16 @@ const EVENT_TYPES = {
   session_revoked: 'Session revoked',
   sessions_revoked: 'All sessions revoked',
   identity_unlinked: 'Identity unlinked',
+  factor_added: 'Second factor added',
+  factor_removed: 'Second factor removed',
+  factors_reset: 'Second factors reset',
+  recovery_codes_generated: 'Recovery codes generated',
+  recovery_code_used: 'Recovery code used',
+  mfa_failed: 'Second step failed',
 };
 
 /** Types that may mean an attack on an account: shown in red. */
-const ALARMING = new Set(['login_failed', 'refresh_reuse']);
+const ALARMING = new Set(['login_failed', 'refresh_reuse', 'mfa_failed']);
 
 const sum = (counts) => counts.reduce((a, b) => a + b, 0);
 const clock = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
@@ -1003,6 +1085,8 @@ function start() {
   $('sessions-reload').addEventListener('click', () => Promise.all([refreshSelected(), loadSessions()]));
   $('include-ended').addEventListener('change', () => loadSessions());
   $('identities-reload').addEventListener('click', () => Promise.all([refreshSelected(), loadIdentities()]));
+  $('factors-reload').addEventListener('click', () => loadFactors());
+  $('factors-reset').addEventListener('click', resetFactors);
   $('toggle-active').addEventListener('click', toggleActive);
   $('revoke-all').addEventListener('click', revokeAll);
   $('password-form').addEventListener('submit', resetPassword);
