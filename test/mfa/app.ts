@@ -151,7 +151,7 @@ export function nextCode(t: Pick<MfaApp, 'now' | 'advance'>, secret: string): Pr
 }
 
 /** Enrols and confirms an authenticator app for the user of `access`; returns its secret, id and the fresh pair. */
-export async function enrolTotp(t: MfaApp, access: string, label?: string): Promise<{ secret: string; id: string; pair: { access: string; refresh: string } }> {
+export async function enrolTotp(t: Pick<MfaApp, 'post' | 'now' | 'advance'>, access: string, label?: string): Promise<{ secret: string; id: string; pair: { access: string; refresh: string } }> {
   const started = await t.post('/api/mfa/totp/', label === undefined ? {} : { label }, bearer(access));
   expect(started.status, started.text).toBe(201);
   const { id, secret } = started.json as { id: string; secret: string };

@@ -13,6 +13,7 @@ import { buildServer } from '../../packages/restjwt/src/server/app.js';
 import { createSocialLogin, type SocialLogin, type SocialOptions } from '@restjwt/social';
 import { openSqliteStore } from '@restjwt/sqlite';
 import { answer, fastHasher, SECRET, type Answer } from '../helpers/server.js';
+import { createMfa } from '@restjwt/mfa';
 
 /** A free loopback port (closed again at once; the tiny race is acceptable in tests). */
 export async function freePort(): Promise<number> {
@@ -29,6 +30,8 @@ export interface SocialApp {
   social: SocialLogin;
   store: Store;
   advance(ms: number): void;
+  /** The server's clock, ms. */
+  now(): number;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Answer>;
   get(path: string, headers?: Record<string, string>): Promise<Answer>;
   send(method: string, path: string, init?: { body?: string; headers?: Record<string, string> }): Promise<Answer>;
@@ -46,15 +49,18 @@ export async function startSocialApp(
   origin: { port: number; url: string },
   social: Omit<SocialOptions, 'publicUrl'> & { publicUrl?: string },
   settings: RestJwtOptions['settings'] = {},
-  options: Partial<Omit<RestJwtOptions, 'settings' | 'store'>> & { store?: Store } = {},
+  options: Partial<Omit<RestJwtOptions, 'settings' | 'store'>> & { store?: Store; mfa?: true } = {},
 ): Promise<SocialApp> {
   const dir = mkdtempSync(join(tmpdir(), 'restjwt-social-'));
   const store: Store = options.store ?? (await openSqliteStore({ filename: join(dir, 'db.sqlite3') }));
   let offset = 0;
   const clock = () => Date.now() + offset;
-  const restjwt = createRestJwt({ hasher: fastHasher, clock, ...options, store, settings: { signingKey: SECRET, ...settings } });
+  const { mfa: withMfa, ...rest } = options;
+  // Second factors too (`mfa: true`): a user with one finishes a social sign-in at token/mfa/.
+  const mfa = withMfa === true ? createMfa({ store, rpId: 'localhost', rpName: 'restjwt', origins: ['http://localhost:8000'], encryptionKey: Buffer.alloc(32, 9).toString('base64') }) : undefined;
+  const restjwt = createRestJwt({ hasher: fastHasher, clock, ...rest, store, settings: { signingKey: SECRET, ...settings }, ...(mfa === undefined ? {} : { secondFactor: mfa.secondFactor }) });
   const login = createSocialLogin(restjwt, { publicUrl: origin.url, ...social });
-  const app = await buildServer({ restjwt, logger: false, social: login });
+  const app = await buildServer({ restjwt, logger: false, social: login, ...(mfa === undefined ? {} : { mfa }) });
   await app.listen({ host: '127.0.0.1', port: origin.port });
   const send: SocialApp['send'] = async (method, path, init = {}) =>
     answer(await fetch(origin.url + path, { method, body: init.body, headers: init.headers, redirect: 'manual' }));
@@ -66,6 +72,7 @@ export async function startSocialApp(
     advance: (ms) => {
       offset += ms;
     },
+    now: clock,
     send,
     post: (path, body, headers = {}) => send('POST', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } }),
     get: (path, headers = {}) => send('GET', path, { headers }),

@@ -1,7 +1,7 @@
 import { authenticateNow, type Authentication, type AuthenticateOptions, type AuthUser, type UserLookupNow } from './auth/authenticate.js';
 import { checkPermissions, type AccessPolicy } from './auth/permissions.js';
 import { ENDPOINTS, type EndpointName, type EndpointSpec, type RequestMeta } from './endpoints.js';
-import { issuePair } from './handlers/obtain.js';
+import { issuePair, secondStep, type MfaStep } from './handlers/obtain.js';
 import { ApiError, ConfigurationError, MethodNotAllowed, ServiceUnavailable } from './errors.js';
 import { LoginThrottle } from './throttle/login-throttle.js';
 import type { HandlerContext, Hooks, LogEvent } from './handlers/context.js';
@@ -154,6 +154,16 @@ export class RestJwt {
    */
   issuePair(user: UserRecord, meta: RequestMeta, method = 'password', amr: readonly string[] = method === 'password' ? ['pwd'] : []): Promise<{ refresh: string; access: string }> {
     return issuePair(this.ctx, user, meta, { method, amr });
+  }
+
+  /**
+   * {@link RestJwt.issuePair} for a login whose first step another authority checked (social sign-in), unless the user
+   * has a second factor: then the step to finish at `token/mfa/` (`{"mfa_required", "mfa_token", "methods"}`), as
+   * `POST token/` answers after a password.
+   */
+  async signIn(user: UserRecord, meta: RequestMeta, method: string, amr: readonly string[] = []): Promise<{ refresh: string; access: string } | MfaStep> {
+    if (!this.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
+    return (await secondStep(this.ctx, user, 'refresh', { method, amr })) ?? issuePair(this.ctx, user, meta, { method, amr });
   }
 
   /** Writes a structured event to the configured log (extensions log through the same sink as the core). */

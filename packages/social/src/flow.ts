@@ -138,8 +138,10 @@ export class SocialLogin {
       if (pending.linkUserId !== undefined) return this.finishLink(provider, profile, pending, next);
       const user = await this.account(provider, profile);
       if (this.delivery === 'cookie') {
-        const pair = await this.restjwt.issuePair(user, this.meta(req), provider);
-        return redirect(next, tokensToCookies(this.restjwt.settings, this.restjwt.prefix, pair).cookies);
+        const signedIn = await this.restjwt.signIn(user, this.meta(req), provider);
+        // A user with a second factor lands with the step to finish (in the fragment, like the Bearer delivery's code).
+        if ('mfa_required' in signedIn) return redirect(`${next}#${new URLSearchParams({ mfa_token: signedIn.mfa_token, methods: signedIn.methods.join(',') }).toString()}`);
+        return redirect(next, tokensToCookies(this.restjwt.settings, this.restjwt.prefix, signedIn).cookies);
       }
       const code = await putExchange(this.store, { userId: user.id, provider }, new Date(now.getTime() + this.options.codeTtl * 1000));
       // In the fragment: never sent to a server, never in a Referer or an access log.
@@ -158,8 +160,9 @@ export class SocialLogin {
       if (pending === null) throw new SocialError('social_exchange_code_invalid');
       const user = await this.store.findUser('id', pending.userId);
       if (user === null || !user.isActive) throw new SocialError('social_user_inactive');
-      const pair = await this.restjwt.issuePair(user, this.meta(req), pending.provider);
-      if (this.restjwt.settings.cookieMode === 'off') return ok(pair);
+      // A user with a second factor gets the step to finish at token/mfa/ instead of the pair.
+      const pair = await this.restjwt.signIn(user, this.meta(req), pending.provider);
+      if (this.restjwt.settings.cookieMode === 'off' || 'mfa_required' in pair) return ok(pair);
       const moved = tokensToCookies(this.restjwt.settings, this.restjwt.prefix, pair);
       return { ...ok(moved.body), cookies: moved.cookies };
     });
@@ -193,7 +196,7 @@ export class SocialLogin {
       const user = await this.account(provider, profile);
       if (throttle !== undefined) await throttle.succeeded(key, meta.address);
       // Always in the body: a native app has no cookie jar to speak of.
-      return ok(await this.restjwt.issuePair(user, meta, provider));
+      return ok(await this.restjwt.signIn(user, meta, provider));
     });
   }
 

@@ -69,13 +69,16 @@ export type MfaStep = {
   methods: string[];
 };
 
-/** The second step of `user`'s login when second factors are on and the user has one; null: issue at once. */
-async function secondStep(ctx: HandlerContext, user: UserRecord, kind: 'refresh' | 'sliding'): Promise<MfaStep | null> {
+/**
+ * The second step of `user`'s login when second factors are on and the user has one (after a password, or a social
+ * provider: `how`); null: issue at once.
+ */
+export async function secondStep(ctx: HandlerContext, user: UserRecord, kind: 'refresh' | 'sliding', how: SignIn = PASSWORD): Promise<MfaStep | null> {
   if (ctx.secondFactor === undefined) return null;
   const methods = await ctx.secondFactor.methodsFor(user);
   if (methods.length === 0) return null;
   const store = oneTimeOf(ctx.store);
-  const token = await startPendingLogin(store, { userId: user.id, kind, amr: [...PASSWORD.amr], methods }, ctx.tokens.nowSeconds() * 1000);
+  const token = await startPendingLogin(store, { userId: user.id, kind, amr: [...how.amr], method: how.method, methods }, ctx.tokens.nowSeconds() * 1000);
   ctx.log({ event: 'login_mfa_required', level: 'info', userId: user.id });
   return { mfa_required: true, mfa_token: token, methods };
 }

@@ -13,6 +13,7 @@ interface StoredLogin {
   userId: string;
   kind: 'refresh' | 'sliding';
   amr: string[];
+  method: string;
   methods: MfaMethod[];
   attempts: number;
   /** ms */
@@ -65,6 +66,7 @@ export async function takePendingLogin(store: Store & OneTimeStore, token: strin
     userId: stored.userId,
     kind: stored.kind,
     amr: stored.amr,
+    method: stored.method,
     methods: stored.methods,
     attempts: stored.attempts,
     failed: async () => {

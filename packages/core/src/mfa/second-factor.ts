@@ -17,8 +17,10 @@ export interface PendingLogin {
   readonly userId: string;
   /** `refresh` (`token/`) or `sliding` (`token/sliding/`): what the completed login issues. */
   readonly kind: 'refresh' | 'sliding';
-  /** RFC 8176 methods of the steps passed so far (`pwd`). */
+  /** RFC 8176 methods of the steps passed so far (`pwd`; none for a social sign-in). */
   readonly amr: readonly string[];
+  /** How the first step signed in: `password`, or the social provider's name (the completed login's audit `method`). */
+  readonly method: string;
   readonly methods: readonly MfaMethod[];
 }
 
