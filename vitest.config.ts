@@ -13,6 +13,9 @@ const alias = Object.entries(tsconfig.compilerOptions.paths).map(([name, [target
 // that cannot download its prebuilt binary: minutes of both cores. They run after everything else, so that the
 // timing-sensitive tests (3-second tokens in a browser, races) never share the machine with a compiler.
 const INSTALLS = ['test/install/**/*.test.ts', 'test/readme/**/*.test.ts'];
+// The store suites against the database servers wait on PostgreSQL, MariaDB and Redis more than on the CPU: two of
+// them run side by side, after the timing-sensitive tests of `main` and before the installs.
+const SERVERS = ['test/stores/postgres.test.ts', 'test/stores/mariadb.test.ts', 'test/stores/redis-cache.test.ts', 'test/interop/shared-db.test.ts'];
 
 export default defineConfig({
   resolve: { alias },
@@ -21,8 +24,10 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts'], exclude: INSTALLS, sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: 'installs', include: INSTALLS, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts'], exclude: [...INSTALLS, ...SERVERS], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'servers', include: SERVERS, maxWorkers: 2, sequence: { groupOrder: 1 } } },
+      // The installs wait on the npm registry as much as on the compiler: three at once.
+      { extends: true, test: { name: 'installs', include: INSTALLS, maxWorkers: 3, sequence: { groupOrder: 2 } } },
     ],
   },
 });
