@@ -26,8 +26,8 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'main', include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts'], exclude: [...INSTALLS, ...SERVERS], sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'servers', include: SERVERS, maxWorkers: 2, sequence: { groupOrder: 1 } } },
-      // The installs wait on the npm registry as much as on the compiler: three at once.
-      { extends: true, test: { name: 'installs', include: INSTALLS, maxWorkers: 3, sequence: { groupOrder: 2 } } },
+      // One at a time: three at once left two of them without their app's answer within the tests' time (tried).
+      { extends: true, test: { name: 'installs', include: INSTALLS, sequence: { groupOrder: 2 } } },
     ],
   },
 });
