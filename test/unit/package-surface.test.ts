@@ -13,7 +13,7 @@ const ROOT = [
   'MissingKeyError', 'MissingPackageError', 'NotAuthenticated', 'NotFound', 'ParseError', 'PayloadTooLarge', 'PermissionDenied', 'RestJwt',
   'ServiceUnavailable', 'StoreUnavailableError', 'Throttled', 'TokenError', 'UnsupportedMediaType', 'UserExistsError',
   'MFA_MAX_ATTEMPTS', 'MFA_TOKEN_LIFETIME_SECONDS', 'MfaCodeInvalid', 'MfaRequired', 'MfaTokenInvalid', 'MfaUnsupported', 'requireMfa',
-  'ValidationError', 'accessPolicy', 'auditEvent', 'auditOrigin', 'audited', 'auditing', 'authenticationPolicy', 'builtinCatalogues', 'changePassword', 'checkPermissions',
+  'ValidationError', 'accessPolicy', 'appendAudit', 'auditEvent', 'auditOrigin', 'audited', 'auditing', 'authenticationPolicy', 'builtinCatalogues', 'changePassword', 'checkPermissions',
   'combineObservers', 'createPasswordHasher', 'createRestJwt', 'createUserNormalized', 'deactivateUser', 'findUserByUsername',
   'isAuthenticated', 'isStaff', 'isTokenUser', 'normalizeUsername', 'publicFactor', 'publicIdentity', 'publicUser', 'resolveSettings',
   'tokenUser',

@@ -37,7 +37,7 @@ export type { TokenKind } from './tokens/kinds.js';
 export type { Keyset, ExtraVerifyKey } from './keys/keyset.js';
 export type * from './store/types.js';
 export { AUDIT_EVENT_TYPES } from './store/types.js';
-export { audited, auditEvent, auditing, auditOrigin, type AuditFields, type AuditOrigin, type AuditSource } from './audit/events.js';
+export { appendAudit, audited, auditEvent, auditing, auditOrigin, type AuditFields, type AuditOrigin, type AuditSource } from './audit/events.js';
 export type { StoreCapability, StoreCapabilityInterfaces, WithCapabilities } from './store/capabilities.js';
 export { UserExistsError, StoreUnavailableError } from './store/errors.js';
 export { createPasswordHasher, type PasswordHasher } from './passwords/index.js';

@@ -4,9 +4,8 @@
  * hand (`createRestJwt({ secondFactor })`): the time, the audit setting and the log are the service's from then on, so
  * that a code's time step and an event's time follow the same (injectable) clock as the tokens.
  */
-import { audited, auditOrigin, ConfigurationError, type AuditEventType, type AuditFields, type Audited, type FactorStore, type LogEvent, type OneTimeStore, type RestJwt, type Store } from '@restjwt/core';
+import { appendAudit, audited, auditOrigin, ConfigurationError, type AuditEventType, type AuditFields, type Audited, type FactorStore, type LogEvent, type OneTimeStore, type RestJwt, type Store } from '@restjwt/core';
 import type { RequestMeta } from '@restjwt/core/adapter-kit';
-import { hasAudit } from '@restjwt/core/store-kit';
 import type { ResolvedMfaOptions } from './options.js';
 import { hashRecoveryCode } from './recovery.js';
 import { MfaKeyring } from './secrets.js';
@@ -72,12 +71,7 @@ export class MfaContext implements PasskeyContext {
   /** Writes an event that records no change (a refused step): a failed write is logged and changes no answer. */
   async appendAudit(type: AuditEventType, meta: RequestMeta, fields: AuditFields): Promise<void> {
     const event = this.audited(type, meta, fields).audit;
-    if (event === undefined || !hasAudit(this.store)) return;
-    try {
-      await this.store.appendAudit(event);
-    } catch (error) {
-      this.log({ event: 'audit_write_failed', level: 'error', reason: error instanceof Error ? error.name : 'unknown' });
-    }
+    if (event !== undefined) await appendAudit(this.restjwt, event, (e) => this.log(e));
   }
 
   log(event: LogEvent): void {

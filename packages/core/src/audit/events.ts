@@ -2,6 +2,7 @@
  * The audit events the core writes, built in one place: what each event holds (never a token, a password or a body),
  * and whether the service writes them at all (`auditLog` on, and a store with the `audit` capability).
  */
+import type { LogEvent } from '../handlers/context.js';
 import type { Settings } from '../settings/types.js';
 import { hasAudit } from '../store/capabilities.js';
 import type { Audited, AuditEvent, AuditEventType, Store } from '../store/types.js';
@@ -65,14 +66,14 @@ export function audited(source: AuditSource, type: AuditEventType, at: Date, ori
 }
 
 /**
- * Writes an event that records no change (a refused login). A store that cannot write it does not change the answer:
- * the refusal stands, and `onError` is told (the service logs `audit_write_failed`).
+ * Writes an event that records no change (a refused login or second step). A store that cannot write it does not
+ * change the answer: the refusal stands, and `audit_write_failed` goes to `log` (the error's name only).
  */
-export async function appendAudit(source: AuditSource, event: AuditEvent, onError: (error: unknown) => void): Promise<void> {
+export async function appendAudit(source: AuditSource, event: AuditEvent, log: (event: LogEvent) => void): Promise<void> {
   if (!source.settings.auditLog || !hasAudit(source.store)) return;
   try {
     await source.store.appendAudit(event);
   } catch (error) {
-    onError(error);
+    log({ event: 'audit_write_failed', level: 'error', reason: error instanceof Error ? error.name : 'unknown' });
   }
 }
