@@ -7,7 +7,7 @@
  * tree npm builds is the one a user's `npm i` builds. Everything else comes from the registry.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -48,6 +48,47 @@ export interface InstallOptions {
   dev?: readonly string[];
   /** No install scripts (a types-only check needs no native build). */
   ignoreScripts?: boolean;
+  /** better-sqlite3's binary from an earlier build on this machine instead of a compile: see {@link reuseNativeBuilds}. */
+  reuseNativeBuild?: boolean;
+}
+
+/** better-sqlite3 is the one native package an install line may bring. */
+const NATIVE = 'better-sqlite3';
+/** Where the binaries built here are kept as prebuild-install tarballs, one per version and Node ABI. */
+const PREBUILDS = join(tmpdir(), 'restjwt-test-prebuilds');
+
+/** The file name prebuild-install looks for (its download URL's last part) for `version` on this Node. */
+function prebuildName(version: string): string {
+  return `${NATIVE}-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+}
+
+/**
+ * Keeps the better-sqlite3 binary under `projectDir` (compiled there, or unpacked from a tarball) as the prebuilt
+ * tarball of its version, once: written aside and renamed, so concurrent installs never read half a file.
+ */
+function keepNativeBuild(projectDir: string): void {
+  const version = installedVersion(projectDir, NATIVE);
+  const binary = join(projectDir, 'node_modules', NATIVE, 'build', 'Release', 'better_sqlite3.node');
+  if (version === undefined || !existsSync(binary)) return;
+  const target = join(PREBUILDS, prebuildName(version));
+  if (existsSync(target)) return;
+  mkdirSync(PREBUILDS, { recursive: true });
+  const partial = `${target}.${process.pid}.tmp`;
+  const r = spawnSync('tar', ['-czf', partial, '-C', join(projectDir, 'node_modules', NATIVE), 'build/Release/better_sqlite3.node']);
+  if (r.status === 0) renameSync(partial, target);
+}
+
+/**
+ * Makes better-sqlite3's install script (`prebuild-install || node-gyp rebuild`) in the project `dir` find a binary
+ * already built on this machine, the way a user's machine finds the prebuilt one it downloads: this machine cannot
+ * reach GitHub's release downloads, so without it every install compiles SQLite from source (a minute or more of
+ * both cores, for each of the install tests' apps). Seeded from the workspace's own install (the lockfile's version,
+ * which is also the newest 12.x); an install that had to compile another version leaves its binary for the next.
+ * prebuild-install reads `.prebuild-installrc` from the folders above the package it installs.
+ */
+export function reuseNativeBuilds(dir: string): void {
+  keepNativeBuild(ROOT);
+  writeFileSync(join(dir, '.prebuild-installrc'), `${JSON.stringify({ 'local-prebuilds': PREBUILDS })}\n`);
 }
 
 /** The packages an install line names, as `npm i` takes them: `name` or `name@range`. */
@@ -96,9 +137,11 @@ export async function installLine(line: string, tarballs: Tarballs, options: Ins
   const manifest = { name: 'app', version: '1.0.0', private: true, type: 'module', dependencies, overrides: local };
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   const cacheArgs = [...(options.cache === undefined ? [] : ['--cache', options.cache]), ...(options.ignoreScripts === true ? ['--ignore-scripts'] : [])];
+  if (options.reuseNativeBuild === true) reuseNativeBuilds(dir);
   const started = performance.now();
   const installed = await run('npm', ['install', '--no-audit', '--no-fund', ...cacheArgs], dir, 600_000);
   const ms = performance.now() - started;
+  if (options.reuseNativeBuild === true && installed.status === 0) keepNativeBuild(dir);
   let { status, output } = installed;
   if (status === 0) {
     // What `npm i name` records: the caret range of the version it installed.

@@ -138,7 +138,7 @@ describe.concurrent('installing one choice brings that choice only, and it runs'
         console.warn(`[restjwt tests] SKIPPING install app (${app.id}): its database server is not reachable.`);
         return;
       }
-      const installed: Installed = await installLine(app.line, tarballs, { dev: app.source === undefined ? [] : DEV_TOOLS });
+      const installed: Installed = await installLine(app.line, tarballs, { dev: app.source === undefined ? [] : DEV_TOOLS, reuseNativeBuild: true });
       temp.push(installed.dir);
       expect(installed.status, installed.output).toBe(0);
 

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { packWorkspaces, typeCheck } from '../helpers/packages.js';
+import { packWorkspaces, reuseNativeBuilds, typeCheck } from '../helpers/packages.js';
 import { waitForListening } from '../helpers/serve-process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -174,6 +174,7 @@ describe('README: the walkthrough against a fresh restjwt serve', () => {
       const script =
         setup.code.replace(/^npm i (.*)$/gm, (_line, args: string) => `npm i --no-audit --no-fund --prefer-offline ${args.split(/\s+/).map((a) => tarballs[a] ?? a).join(' ')}`) +
         '\nprintf %s "$SECRET_KEY" > .secret-key\n';
+      reuseNativeBuilds(appDir);
       const r = runShell(script, appDir);
       // npm's own warnings (engines, install scripts) go to the terminal too; what the README shows must be there, in order.
       const printed = r.output.split('\n').filter((l) => !l.startsWith('npm warn') && l.trim() !== '' && !/^(added|up to date|changed) \d+ packages?/.test(l));
