@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = [
   'ALGORITHMS', 'AUDIT_EVENT_TYPES', 'ApiError', 'AuthenticationFailed', 'ConfigurationError', 'CsrfFailed', 'DEFAULT_SETTINGS',
   'DuplicateAuthorizationHeader', 'HeadersTooLarge', 'InvalidToken', 'MalformedRequest', 'MethodNotAllowed',
-  'MissingKeyError', 'MissingPackageError', 'NotAuthenticated', 'NotFound', 'ParseError', 'PayloadTooLarge', 'PermissionDenied', 'RestJwt',
+  'MissingKeyError', 'MissingPackageError', 'NotAuthenticated', 'NotFound', 'ParseError', 'PasswordHashUnsupportedError', 'PayloadTooLarge', 'PermissionDenied', 'RestJwt',
   'ServiceUnavailable', 'StoreUnavailableError', 'Throttled', 'TokenError', 'UnsupportedMediaType', 'UserExistsError',
   'MFA_MAX_ATTEMPTS', 'MFA_TOKEN_LIFETIME_SECONDS', 'MfaCodeInvalid', 'MfaRequired', 'MfaTokenInvalid', 'MfaUnsupported', 'requireMfa',
   'ValidationError', 'accessPolicy', 'appendAudit', 'auditEvent', 'auditOrigin', 'audited', 'auditing', 'authenticationPolicy', 'builtinCatalogues', 'changePassword', 'checkPermissions',

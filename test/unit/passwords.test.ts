@@ -1,11 +1,14 @@
+import { pbkdf2Sync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import {
   createPasswordHasher,
   DEFAULT_ARGON2_PARAMS,
+  DEFAULT_PBKDF2_ITERATIONS,
   encodeDjangoPbkdf2,
   parseDjangoPbkdf2,
   verifyDjangoPbkdf2,
+  WORKERS_PBKDF2_MAX_ITERATIONS,
 } from '../../packages/core/src/passwords/index.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -266,5 +269,76 @@ describe('maxConcurrentHashes', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       expect(() => createPasswordHasher({ maxConcurrentHashes: bad })).toThrow(/maxConcurrentHashes must be a positive integer/);
     }
+  });
+});
+
+describe('pbkdf2_sha256 as the format of new hashes (the default on Cloudflare Workers)', () => {
+  const hasher = createPasswordHasher({ algorithm: 'pbkdf2_sha256' });
+  // Django's make_password('correct horse', salt='abcdefghijkl', hasher='pbkdf2_sha256') at 100 000 iterations,
+  // computed here by node:crypto's pbkdf2 (OpenSSL), an implementation independent of the WebCrypto path under test.
+  const DJANGO_100K = `pbkdf2_sha256$100000$abcdefghijkl$${pbkdf2Sync('correct horse', 'abcdefghijkl', 100_000, 32, 'sha256').toString('base64')}`;
+
+  it('writes Django\'s format at 100 000 iterations with a 22-character salt, and verifies it', async () => {
+    const encoded = await hasher.hash(PASSWORD);
+    expect(encoded).toMatch(/^pbkdf2_sha256\$100000\$[a-zA-Z0-9]{22}\$[A-Za-z0-9+/]{43}=$/);
+    expect(await hasher.verify(encoded, PASSWORD)).toBe(true);
+    expect(await hasher.verify(encoded, `${PASSWORD}!`)).toBe(false);
+    expect(DEFAULT_PBKDF2_ITERATIONS).toBe(WORKERS_PBKDF2_MAX_ITERATIONS);
+  });
+
+  it('writes what Django writes for the same password, salt and iterations, and verifies Django\'s hash', async () => {
+    expect(await encodeDjangoPbkdf2('correct horse', 'abcdefghijkl', 100_000)).toBe(DJANGO_100K);
+    expect(await hasher.verify(DJANGO_100K, 'correct horse')).toBe(true);
+    expect(await hasher.verify(DJANGO_100K, 'correct horsf')).toBe(false);
+    // The hash a Worker writes for the password, recomputed by OpenSSL from its own salt.
+    const encoded = await hasher.hash('correct horse');
+    const [, , salt, hash] = encoded.split('$') as [string, string, string, string];
+    expect(pbkdf2Sync('correct horse', salt, 100_000, 32, 'sha256').toString('base64')).toBe(hash);
+  });
+
+  it('salts every hash', async () => {
+    const [a, b] = await Promise.all([hasher.hash(PASSWORD), hasher.hash(PASSWORD)]);
+    expect(a.split('$')[2]).not.toBe(b.split('$')[2]);
+  });
+
+  it('takes its iteration count from pbkdf2.iterations, and refuses one the runtime cannot derive', async () => {
+    const custom = createPasswordHasher({ algorithm: 'pbkdf2_sha256', pbkdf2: { iterations: 1000 } });
+    const encoded = await custom.hash(PASSWORD);
+    expect(encoded).toMatch(/^pbkdf2_sha256\$1000\$/);
+    expect(await custom.verify(encoded, PASSWORD)).toBe(true);
+    for (const iterations of [0, -1, 1.5, Number.NaN, 2 ** 31]) {
+      expect(() => createPasswordHasher({ algorithm: 'pbkdf2_sha256', pbkdf2: { iterations } })).toThrow(/pbkdf2\.iterations must be a positive integer/);
+    }
+  });
+
+  it('needs a rehash for another iteration count or format; argon2id hashers rehash its hashes (portable to Node)', async () => {
+    const encoded = await hasher.hash(PASSWORD);
+    expect(hasher.needsRehash(encoded)).toBe(false);
+    expect(hasher.needsRehash(DJANGO_PBKDF2_870K)).toBe(true);
+    expect(hasher.needsRehash(await createPasswordHasher().hash(PASSWORD))).toBe(true);
+    expect(hasher.needsRehash('garbage')).toBe(true);
+    const onNode = createPasswordHasher();
+    expect(await onNode.verify(encoded, PASSWORD)).toBe(true);
+    expect(onNode.needsRehash(encoded)).toBe(true);
+  });
+
+  it('still verifies argon2 and bcrypt hashes where the native module loads', async () => {
+    expect(await hasher.verify(REF_ARGON2ID, 'password')).toBe(true);
+    expect(await hasher.verify(`argon2${REF_ARGON2I}`, 'password')).toBe(true);
+  });
+
+  it('burn costs what a verify of a current hash costs', async () => {
+    const encoded = await hasher.hash(PASSWORD);
+    await hasher.burn(PASSWORD);
+    await hasher.verify(encoded, 'wrong');
+    const verifyTimes: number[] = [];
+    const burnTimes: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      verifyTimes.push(await timeIt(() => hasher.verify(encoded, 'wrong')));
+      burnTimes.push(await timeIt(() => hasher.burn('wrong')));
+    }
+    // The same derivation (iterations, salt length, 32 bytes, compare): loose bounds for a shared machine.
+    expect(median(burnTimes) / median(verifyTimes)).toBeGreaterThan(0.6);
+    expect(median(burnTimes) / median(verifyTimes)).toBeLessThan(1.6);
   });
 });

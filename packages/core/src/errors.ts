@@ -281,6 +281,25 @@ export class ConfigurationError extends Error {
 }
 
 /**
+ * A stored password hash that this runtime cannot check: an argon2 hash where no native module loads (Cloudflare
+ * Workers), a pbkdf2_sha256 hash of more iterations than the platform derives. It says nothing about the password,
+ * so a login meeting it fails as a logged server error rather than as a wrong password (which would lock the user out
+ * with no trace of why). The message names the format and what to do, never the hash.
+ */
+export class PasswordHashUnsupportedError extends ConfigurationError {
+  constructor(
+    /** The stored hash's format: `argon2`, `pbkdf2_sha256`. */
+    readonly format: string,
+    message: string,
+    cause?: unknown,
+  ) {
+    super(`restjwt: ${message}`);
+    this.name = 'PasswordHashUnsupportedError';
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/**
  * No key to sign or verify with. Its message names the library's options (`settings.signingKey`, …); the CLI, whose
  * users set `RESTJWT_SIGNING_KEY` instead, words it for them from {@link MissingKeyError.algorithm}.
  */

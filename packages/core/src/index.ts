@@ -40,7 +40,7 @@ export { AUDIT_EVENT_TYPES } from './store/types.js';
 export { appendAudit, audited, auditEvent, auditing, auditOrigin, type AuditFields, type AuditOrigin, type AuditSource } from './audit/events.js';
 export type { StoreCapability, StoreCapabilityInterfaces, WithCapabilities } from './store/capabilities.js';
 export { UserExistsError, StoreUnavailableError } from './store/errors.js';
-export { createPasswordHasher, type PasswordHasher } from './passwords/index.js';
+export { createPasswordHasher, type PasswordAlgorithm, type PasswordHasher, type PasswordHasherOptions } from './passwords/index.js';
 export { changePassword, deactivateUser, type UserAdmin } from './users/change-password.js';
 export { publicFactor, publicIdentity, publicUser, type PublicFactor, type PublicIdentity, type PublicUser } from './users/public-user.js';
 export { createUserNormalized, findUserByUsername, normalizeUsername } from './users/username.js';

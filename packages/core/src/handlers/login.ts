@@ -9,8 +9,9 @@ import { nowDate, originOf, type HandlerContext } from './context.js';
 /**
  * Checks credentials like Django's ModelBackend + simplejwt's TokenObtainSerializer. Unknown user, wrong password
  * and a user the authentication rule refuses all get the same error, and an unknown user still pays for one hash
- * so that timing does not tell them apart. A Django hash that verifies is upgraded to argon2id, unless
- * `rehashPasswords` is off. A username is looked up by its NFKC form, as Django stores it ({@link findUserByUsername}).
+ * so that timing does not tell them apart. A hash that verifies is upgraded to the hasher's format and parameters
+ * (argon2id; pbkdf2_sha256 on Workers), unless `rehashPasswords` is off. A username is looked up by its NFKC form,
+ * as Django stores it ({@link findUserByUsername}).
  */
 export async function checkCredentials(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<CheckedLogin> {
   const field = ctx.settings.usernameField;

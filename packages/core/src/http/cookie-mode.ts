@@ -1,5 +1,6 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqualStrings } from '../bytes.js';
 import { CsrfFailed } from '../errors.js';
+import { encodeBase64url } from '../jws/base64url.js';
 import type { Settings } from '../settings/types.js';
 import { parseCookies, serializeCookie } from './cookies.js';
 import type { HeaderMap } from './types.js';
@@ -32,7 +33,7 @@ export function tokensToCookies(
     cookies.push(serializeCookie(names.refresh, out.refresh, { ...base, path: `${prefix}token/`, httpOnly: true, maxAgeSeconds: settings.refreshTokenLifetime }));
     delete out.refresh;
     // A new CSRF secret with every new session or rotation, readable by the page (not HttpOnly) by design.
-    cookies.push(serializeCookie(names.csrf, randomBytes(24).toString('base64url'), { ...base, path: '/', httpOnly: false, maxAgeSeconds: settings.refreshTokenLifetime }));
+    cookies.push(serializeCookie(names.csrf, encodeBase64url(randomBytes(24)), { ...base, path: '/', httpOnly: false, maxAgeSeconds: settings.refreshTokenLifetime }));
   }
   if (settings.cookieMode === 'both' && typeof out.access === 'string') {
     cookies.push(serializeCookie(names.access, out.access, { ...base, path: '/', httpOnly: true, maxAgeSeconds: settings.accessTokenLifetime }));
@@ -72,9 +73,7 @@ export function checkCsrf(headers: HeaderMap, settings: Settings): void {
   const cookie = parseCookies(headers.cookie)[cookieNames(settings).csrf];
   const header = headers[CSRF_HEADER];
   if (cookie === undefined || header === undefined || cookie.length === 0) throw new CsrfFailed({ key: 'csrf_token_missing' });
-  const a = Buffer.from(cookie);
-  const b = Buffer.from(header);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new CsrfFailed({ key: 'csrf_token_missing' });
+  if (!timingSafeEqualStrings(cookie, header)) throw new CsrfFailed({ key: 'csrf_token_missing' });
 }
 
 function safeOrigin(url: string): string | undefined {

@@ -9,6 +9,28 @@ function pythonTypeName(value: unknown): string {
   return 'NoneType';
 }
 
+/**
+ * Whether `text` is longer than `limit` bytes in UTF-8, as the body arrived. Each UTF-16 code unit takes one to three
+ * bytes (a surrogate pair four, two each; a lone surrogate three, as U+FFFD), so the length alone decides unless it
+ * is between a third of the limit and the limit: only then are the bytes counted.
+ */
+export function utf8LengthExceeds(text: string, limit: number): boolean {
+  if (text.length > limit) return true;
+  if (text.length * 3 <= limit) return false;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+    if (bytes > limit) return true;
+  }
+  return false;
+}
+
 /** The media type without parameters, lower case: `application/json; charset=utf-8` → `application/json`. */
 export function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -20,7 +42,7 @@ export function mediaType(contentType: string | undefined): string {
  * so `__proto__` or `constructor` keys are plain data and can pollute nothing.
  */
 export function parseBody(contentType: string | undefined, rawBody: string | undefined, limit: number): Record<string, unknown> {
-  if (rawBody !== undefined && Buffer.byteLength(rawBody) > limit) throw new PayloadTooLarge(limit);
+  if (rawBody !== undefined && utf8LengthExceeds(rawBody, limit)) throw new PayloadTooLarge(limit);
   const type = mediaType(contentType);
   const empty = rawBody === undefined || rawBody.length === 0;
   if (type === 'application/json' || type.endsWith('+json')) {

@@ -3,8 +3,9 @@
  * a bearer token), kept in the store's one-time values under its hash for five minutes, taken on each use and put
  * back after a wrong proof until `MFA_MAX_ATTEMPTS`: whoever holds it gets at most that many tries, and one success.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from '../bytes.js';
 import { ConfigurationError, MfaTokenInvalid } from '../errors.js';
+import { encodeBase64url } from '../jws/base64url.js';
 import { hasCapability } from '../store/capabilities.js';
 import type { OneTimeStore, Store } from '../store/types.js';
 import { MFA_MAX_ATTEMPTS, MFA_TOKEN_LIFETIME_SECONDS, type MfaMethod, type PendingLogin } from './second-factor.js';
@@ -39,16 +40,17 @@ export function oneTimeOf(store: Store): Store & OneTimeStore {
   return store;
 }
 
-function keyOf(token: string): string {
+async function keyOf(token: string): Promise<string> {
   // The store holds the hash: a copy of the database holds no usable mfa_token.
-  return PREFIX + createHash('sha256').update(token).digest('base64url');
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
+  return PREFIX + encodeBase64url(new Uint8Array(digest));
 }
 
 /** Starts a pending login; answers its `mfa_token`. */
 export async function startPendingLogin(store: Store & OneTimeStore, login: Omit<StoredLogin, 'attempts' | 'expiresAt'>, nowMs: number): Promise<string> {
-  const token = randomBytes(32).toString('base64url');
+  const token = encodeBase64url(randomBytes(32));
   const expiresAt = nowMs + MFA_TOKEN_LIFETIME_SECONDS * 1000;
-  await store.putOneTime(keyOf(token), JSON.stringify({ ...login, attempts: 0, expiresAt } satisfies StoredLogin), new Date(expiresAt));
+  await store.putOneTime(await keyOf(token), JSON.stringify({ ...login, attempts: 0, expiresAt } satisfies StoredLogin), new Date(expiresAt));
   return token;
 }
 
@@ -56,7 +58,7 @@ export async function startPendingLogin(store: Store & OneTimeStore, login: Omit
 export async function takePendingLogin(store: Store & OneTimeStore, token: string, nowMs: number): Promise<TakenLogin> {
   // A well-formed token only: anything else names no login (and never reaches the store).
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) throw new MfaTokenInvalid();
-  const key = keyOf(token);
+  const key = await keyOf(token);
   const raw = await store.takeOneTime(key, new Date(nowMs));
   if (raw === null) throw new MfaTokenInvalid();
   const stored = JSON.parse(raw) as StoredLogin;

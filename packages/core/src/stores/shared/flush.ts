@@ -1,5 +1,8 @@
 /** `flushExpired`, written once: its batch size and its loop. */
-import { setImmediate as nextTurn } from 'node:timers/promises';
+
+// After the I/O and timers already queued: `setImmediate` where the runtime has it, else a zero-delay timer.
+const nextTurn = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
 /** Rows `flushExpired` deletes per transaction unless told otherwise. */
 export const DEFAULT_FLUSH_BATCH_SIZE = 1000;

@@ -3,7 +3,7 @@
  * successor joins, what a link or an unlink answers, whether a one-time value is still live. Each store supplies the
  * facts from its own tables (read atomically with its write) and applies the verdict.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, toHex } from '../../bytes.js';
 import type { LinkResult, OutstandingToken, RotateOptions, UnlinkOptions, UnlinkResult } from '../../store/types.js';
 import { isLastWayToSignIn } from '../../users/sign-in-methods.js';
 import type { TimeValue } from './rows.js';
@@ -11,7 +11,7 @@ import { toMillis } from './validate.js';
 
 /** A new token version: 128 random bits as 32 hex characters. */
 export function newTokenVersion(): string {
-  return randomBytes(16).toString('hex');
+  return toHex(randomBytes(16));
 }
 
 /** A change to a user, as a store applies it: only the fields that are set change. */
