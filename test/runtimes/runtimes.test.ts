@@ -1,0 +1,243 @@
+/**
+ * examples/runtimes/ under every runtime, as a real process on 127.0.0.1: Node 20 (this process's), Node 22 and 24,
+ * Bun, Deno and workerd — the memory store everywhere, the PostgreSQL store (@restjwt/sql over `pg`) on Node, Bun and
+ * Deno — each answering one shared suite of HTTP requests: login, refusals of forged and expired tokens, refresh with
+ * rotation and blacklisting, verify, logout, and tokens of an outside key checked against a JWKS served by this test.
+ *
+ * The runtimes come from `runtimes/` (`npm run runtimes:install`); a missing one skips its cases with a message,
+ * or fails them when RESTJWT_REQUIRE_RUNTIMES=1 (CI).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POSTGRES_URL, postgresAdmin, probePostgres, uniqueName, withParams } from '../stores/services.js';
+import { INSTALL_HINT, RUNTIME_NAMES, runtimeBinary, type RuntimeName } from './binaries.js';
+import { bundleWorker, compileForNode, launch, type Launched, type Program } from './launch.js';
+
+const REQUIRED = process.env.RESTJWT_REQUIRE_RUNTIMES === '1';
+
+const PROGRAM: Program = {
+  nodeJs: 'examples/runtimes/dist/node.js',
+  bunTs: 'examples/runtimes/bun.ts',
+  denoTs: 'examples/runtimes/deno.ts',
+  workerBundle: 'examples/runtimes/dist/worker.js',
+};
+
+type StoreKind = 'memory' | 'postgres';
+interface Target {
+  runtime: RuntimeName;
+  store: StoreKind;
+  /** The PostgreSQL schema of this process (postgres targets). */
+  schema?: string;
+}
+
+const postgres = await probePostgres();
+const targets: Target[] = [
+  ...RUNTIME_NAMES.map((runtime): Target => ({ runtime, store: 'memory' })),
+  ...(['node', 'bun', 'deno'] as const).map((runtime): Target => ({ runtime, store: 'postgres', schema: uniqueName('rjt_rt') })),
+];
+const installed = (t: Target) => runtimeBinary(t.runtime).version !== undefined;
+const missing = RUNTIME_NAMES.filter((name) => runtimeBinary(name).version === undefined);
+if (missing.length > 0 && !REQUIRED) {
+  console.warn(`[restjwt tests] SKIPPING the runtime tests of ${missing.join(', ')}: not installed. Run \`${INSTALL_HINT}\` to run them.`);
+}
+if (!postgres.ok) console.warn('[restjwt tests] SKIPPING the runtime tests with the PostgreSQL store: no PostgreSQL (see above).');
+const runnable = (t: Target) => installed(t) && (t.store === 'memory' || postgres.ok);
+
+const SIGNING_KEY = randomBytes(48).toString('base64url');
+const USERNAME = 'alice';
+const PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
+
+// The outside authority: an RS256 key pair whose public half the JWKS server publishes, and one it does not.
+const authority = await generateKeyPair('RS256');
+const stranger = await generateKeyPair('RS256');
+const JWKS_KID = 'authority-1';
+let jwksServer: Server;
+let jwksUrl: string;
+
+const launched = new Map<Target, Promise<Launched>>();
+const label = (t: Target) => `${runtimeBinary(t.runtime).label} ${runtimeBinary(t.runtime).version ?? '(missing)'}, ${t.store} store`;
+
+beforeAll(async () => {
+  const publicJwk: JWK = { ...(await exportJWK(authority.publicKey)), kid: JWKS_KID, alg: 'RS256', use: 'sig' };
+  jwksServer = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ keys: [publicJwk] }));
+  });
+  await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+  const address = jwksServer.address();
+  if (address === null || typeof address !== 'object') throw new Error('no JWKS address');
+  jwksUrl = `http://127.0.0.1:${address.port}/.well-known/jwks.json`;
+
+  const chosen = targets.filter(runnable);
+  // The builds the processes run: tsc for Node (once for the three), rolldown for workerd.
+  if (chosen.some((t) => t.runtime.startsWith('node'))) compileForNode('examples/runtimes/tsconfig.json');
+  if (chosen.some((t) => t.runtime === 'workerd')) await bundleWorker('examples/runtimes/worker.ts', PROGRAM.workerBundle);
+  for (const t of chosen) {
+    const env: Record<string, string> = { SIGNING_KEY, SEED_USERNAME: USERNAME, SEED_PASSWORD: PASSWORD, JWKS_URL: jwksUrl, JWKS_ALGORITHM: 'RS256', STORE: t.store };
+    let ready: Promise<unknown> = Promise.resolve();
+    if (t.schema !== undefined) {
+      env.DATABASE_URL = withParams(POSTGRES_URL, { schema: t.schema });
+      ready = postgresAdmin(`CREATE SCHEMA "${t.schema}"`);
+    }
+    const started = ready.then(() => launch(t.runtime, PROGRAM, env));
+    started.catch(() => undefined); // reported by each of its tests
+    launched.set(t, started);
+  }
+  // All start side by side; the tests then take them one at a time.
+  await Promise.allSettled(launched.values());
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.allSettled([...launched.values()].map(async (p) => (await p).stop()));
+  await new Promise((resolve) => jwksServer?.close(resolve));
+  const schemas = targets.filter((t) => t.schema !== undefined && launched.has(t)).map((t) => `DROP SCHEMA IF EXISTS "${t.schema}" CASCADE`);
+  if (schemas.length > 0) await postgresAdmin(...schemas);
+});
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** An unsigned-by-us variant of a token: same header and payload, another signature. */
+function withSignature(token: string, signature: string): string {
+  return `${token.slice(0, token.lastIndexOf('.'))}.${signature}`;
+}
+
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** An access token as the app would issue it for `userId`, signed with `key` (HS256) and the given lifetime. */
+function accessToken(key: Parameters<SignJWT['sign']>[0], alg: string, claims: { userId: string; iat: number; exp: number }, kid?: string): Promise<string> {
+  return new SignJWT({ token_type: 'access', user_id: claims.userId, jti: randomUUID().replace(/-/g, '') })
+    .setProtectedHeader(kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid })
+    .setIssuedAt(claims.iat)
+    .setExpirationTime(claims.exp)
+    .sign(key);
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+const appKey = new TextEncoder().encode(SIGNING_KEY);
+
+/** The one suite every target answers. */
+function httpSuite(target: Target): void {
+  let base: Launched;
+  const call = async (path: string, init: { body?: object; token?: string; authorization?: string } = {}): Promise<Answer> => {
+    const headers: Record<string, string> = {};
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
+    if (init.authorization !== undefined) headers.authorization = init.authorization;
+    const res = await fetch(`${base.url}${path}`, { method: init.body === undefined ? 'GET' : 'POST', headers, body: init.body === undefined ? null : JSON.stringify(init.body) });
+    const text = await res.text();
+    try {
+      return { status: res.status, body: JSON.parse(text) as Record<string, unknown> };
+    } catch {
+      throw new Error(`${path}: ${res.status} ${text}\n--- process output ---\n${base.output()}`);
+    }
+  };
+  const login = async () => {
+    const answer = await call('/api/token/', { body: { username: USERNAME, password: PASSWORD } });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    return answer.body as { refresh: string; access: string };
+  };
+  const tokenNotValid = (answer: Answer) => {
+    expect(answer.status, JSON.stringify(answer.body)).toBe(401);
+    expect(answer.body.code).toBe('token_not_valid');
+  };
+
+  beforeAll(async () => {
+    base = await (launched.get(target) as Promise<Launched>);
+  });
+
+  it('is served by the runtime it was started with', async () => {
+    const { status, body } = await call('/api/runtime/');
+    expect(status).toBe(200);
+    const bin = runtimeBinary(target.runtime);
+    expect(body.store).toBe(target.store);
+    expect(body.runtime).toMatch(target.runtime === 'workerd' ? /^workerd Cloudflare-Workers/ : new RegExp(`^${target.runtime.replace(/\d+$/, '')} v?${bin.version}$`));
+  });
+
+  it('login: 200 with a refresh and an access token; a wrong password: 401 in simplejwt words', async () => {
+    const pair = await login();
+    expect(Object.keys(pair).sort()).toEqual(['access', 'refresh']);
+    const wrong = await call('/api/token/', { body: { username: USERNAME, password: `${PASSWORD}x` } });
+    expect(wrong).toEqual({ status: 401, body: { detail: 'No active account found with the given credentials', code: 'no_active_account' } });
+  });
+
+  it('the protected route: 200 with the access token; 401 without one, or with a forged or expired one', async () => {
+    const { access } = await login();
+    const ok = await call('/api/protected/', { token: access });
+    expect(ok).toEqual({ status: 200, body: { message: 'Hello, authenticated user!', username: USERNAME } });
+    expect(await call('/api/protected/')).toEqual({ status: 401, body: { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' } });
+
+    const payload = JSON.parse(Buffer.from(access.split('.')[1] as string, 'base64url').toString()) as { user_id: string; exp: number; iat: number };
+    const signature = access.slice(access.lastIndexOf('.') + 1);
+    const flipped = `${signature[0] === 'A' ? 'B' : 'A'}${signature.slice(1)}`;
+    tokenNotValid(await call('/api/protected/', { token: withSignature(access, flipped) }));
+    tokenNotValid(await call('/api/protected/', { token: `${b64({ alg: 'none', typ: 'JWT' })}.${access.split('.')[1]}.` }));
+    tokenNotValid(await call('/api/protected/', { token: await accessToken(randomBytes(48), 'HS256', { userId: payload.user_id, iat: now(), exp: now() + 300 }) }));
+    // Signed with the app's own key, by jose: accepted while valid (the control), refused once past its exp.
+    const control = await accessToken(appKey, 'HS256', { userId: payload.user_id, iat: now(), exp: now() + 300 });
+    expect((await call('/api/protected/', { token: control })).status).toBe(200);
+    const expired = await call('/api/protected/', { token: await accessToken(appKey, 'HS256', { userId: payload.user_id, iat: now() - 600, exp: now() - 300 }) });
+    tokenNotValid(expired);
+  });
+
+  it('refresh rotates: a new refresh token, and the old one replayed is refused as blacklisted', async () => {
+    const pair = await login();
+    const rotated = await call('/api/token/refresh/', { body: { refresh: pair.refresh } });
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    expect(typeof rotated.body.access).toBe('string');
+    expect(rotated.body.refresh).not.toBe(pair.refresh);
+    const replay = await call('/api/token/refresh/', { body: { refresh: pair.refresh } });
+    tokenNotValid(replay);
+    expect(replay.body.detail).toBe('Token is blacklisted');
+    expect((await call('/api/protected/', { token: rotated.body.access as string })).status).toBe(200);
+  });
+
+  it('verify: 200 for a valid token, 401 for a forged one', async () => {
+    const { access, refresh } = await login();
+    expect(await call('/api/token/verify/', { body: { token: access } })).toEqual({ status: 200, body: {} });
+    expect((await call('/api/token/verify/', { body: { token: refresh } })).status).toBe(200);
+    tokenNotValid(await call('/api/token/verify/', { body: { token: withSignature(access, 'AAAA') } }));
+  });
+
+  it('logout blacklists the refresh token: refreshing with it is then refused', async () => {
+    const { refresh } = await login();
+    expect(await call('/api/token/blacklist/', { body: { refresh } })).toEqual({ status: 200, body: {} });
+    const after = await call('/api/token/refresh/', { body: { refresh } });
+    tokenNotValid(after);
+    expect(after.body.detail).toBe('Token is blacklisted');
+  });
+
+  it('the JWKS route accepts a token of the outside key, and refuses an unknown key and HS256', async () => {
+    const claims = { userId: '7001', iat: now(), exp: now() + 300 };
+    const accepted = await call('/api/remote/', { token: await accessToken(authority.privateKey, 'RS256', claims, JWKS_KID) });
+    expect(accepted).toEqual({ status: 200, body: { user_id: '7001' } });
+    tokenNotValid(await call('/api/remote/', { token: await accessToken(stranger.privateKey, 'RS256', claims, 'stranger-1') }));
+    // A key the JWKS has under that kid is not enough: the signature must be its own.
+    tokenNotValid(await call('/api/remote/', { token: await accessToken(stranger.privateKey, 'RS256', claims, JWKS_KID) }));
+    tokenNotValid(await call('/api/remote/', { token: await accessToken(appKey, 'HS256', claims, JWKS_KID) }));
+    // The app's own tokens are not the remote route's.
+    tokenNotValid(await call('/api/remote/', { token: (await login()).access }));
+  });
+
+  it('stops on SIGTERM', async () => {
+    const end = await base.stop();
+    expect(end.killed, base.output()).toBe(false);
+    expect(end.code === 0 || end.signal === 'SIGTERM', `exit ${String(end.code)} ${String(end.signal)}\n${base.output()}`).toBe(true);
+  });
+}
+
+for (const target of targets) {
+  if (runnable(target)) {
+    describe(label(target), () => httpSuite(target));
+  } else if (REQUIRED && !installed(target)) {
+    describe(label(target), () => {
+      it('is installed (RESTJWT_REQUIRE_RUNTIMES=1)', () => {
+        throw new Error(`${target.runtime} is not installed at ${runtimeBinary(target.runtime).path}: run \`${INSTALL_HINT}\``);
+      });
+    });
+  }
+}
