@@ -44,12 +44,12 @@ export function compileForNode(tsconfig: string): void {
  * Bundles a Worker entry into one ES module. `node:*` stay imports (workerd's Node compatibility serves them); the
  * native argon2, bcryptjs (only for Django bcrypt hashes) and the SQL store (not on Workers) are left out.
  */
-export async function bundleWorker(entry: string, file: string): Promise<void> {
+export async function bundleWorker(entry: string, file: string, external: (string | RegExp)[] = [/^node:/, '@node-rs/argon2', 'bcryptjs', '@restjwt/sql']): Promise<void> {
   const { build } = await import('rolldown');
   await build({
     input: join(ROOT, entry),
     platform: 'neutral',
-    external: [/^node:/, '@node-rs/argon2', 'bcryptjs', '@restjwt/sql'],
+    external,
     logLevel: 'silent',
     output: { file: join(ROOT, file), format: 'esm' },
   });
@@ -107,6 +107,25 @@ export function command(runtime: Exclude<RuntimeName, 'workerd'>, program: Omit<
 /** The environment of a child process: only what it needs, plus `env`. */
 export function childEnv(env: Readonly<Record<string, string>>): Record<string, string> {
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', ...env };
+}
+
+/** Runs a program that prints and exits (not workerd); resolves with its exit and output. */
+export function runOnce(
+  runtime: Exclude<RuntimeName, 'workerd'>,
+  program: Omit<Program, 'workerBundle'>,
+  env: Readonly<Record<string, string>>,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const { bin, args } = command(runtime, program);
+  const child = spawn(bin, args, { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
 }
 
 export interface Launched {

@@ -4,6 +4,10 @@
  * Deno — each answering one shared suite of HTTP requests: login, refusals of forged and expired tokens, refresh with
  * rotation and blacklisting, verify, logout, and tokens of an outside key checked against a JWKS served by this test.
  *
+ * Then the JWS differential property test (test/differential/, restjwt's verifier against jose's over generated
+ * tokens, with each crypto primitive the runtime has) runs under Node 22 and 24, Bun, Deno and workerd (Node 20 runs
+ * it in the main suite, test/unit/jws-differential.test.ts), and must find no failure.
+ *
  * The runtimes come from `runtimes/` (`npm run runtimes:install`); a missing one skips its cases with a message,
  * or fails them when RESTJWT_REQUIRE_RUNTIMES=1 (CI).
  */
@@ -13,7 +17,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_URL, postgresAdmin, probePostgres, uniqueName, withParams } from '../stores/services.js';
 import { INSTALL_HINT, RUNTIME_NAMES, runtimeBinary, type RuntimeName } from './binaries.js';
-import { bundleWorker, compileForNode, launch, type Launched, type Program } from './launch.js';
+import { bundleWorker, compileForNode, launch, runOnce, type Launched, type Program } from './launch.js';
 
 const REQUIRED = process.env.RESTJWT_REQUIRE_RUNTIMES === '1';
 
@@ -57,6 +61,56 @@ let jwksServer: Server;
 let jwksUrl: string;
 
 const launched = new Map<Target, Promise<Launched>>();
+
+// The differential test, bundled once (fast-check, jose and the core's JWS code; no node_modules needed at run time).
+const DIFFERENTIAL: Program = {
+  nodeJs: 'test/runtimes/dist/differential.mjs',
+  bunTs: 'test/runtimes/dist/differential.mjs',
+  denoTs: 'test/runtimes/dist/differential.mjs',
+  workerBundle: 'test/runtimes/dist/differential-worker.js',
+};
+/** A fifth of the main suite's runs per property, with both primitives: a few seconds in each runtime. */
+const DIFFERENTIAL_SCALE = '0.2';
+const DIFFERENTIAL_RUNTIMES: readonly RuntimeName[] = ['node22', 'node24', 'bun', 'deno', 'workerd'];
+interface DifferentialLine {
+  runtime: string;
+  node: { checked: number; failures: string[] } | null;
+  web: { checked: number; failures: string[] } | null;
+}
+const differential = new Map<RuntimeName, Promise<DifferentialLine>>();
+
+async function runDifferential(runtime: RuntimeName): Promise<DifferentialLine> {
+  let text: string;
+  if (runtime === 'workerd') {
+    const worker = await launch('workerd', DIFFERENTIAL, {});
+    try {
+      const res = await fetch(`${worker.url}/?scale=${DIFFERENTIAL_SCALE}`);
+      text = await res.text();
+      if (res.status !== 200) throw new Error(`workerd: ${res.status} ${text}\n${worker.output()}`);
+    } finally {
+      await worker.stop();
+    }
+  } else {
+    const out = await runOnce(runtime, DIFFERENTIAL, { JWS_DIFF_SCALE: DIFFERENTIAL_SCALE }, 80_000);
+    text = out.stdout.trim().split('\n').at(-1) ?? '';
+    // Exit 1 with a JSON line is the test's own verdict (failures), read below; anything else is a crash.
+    if (!text.startsWith('{')) throw new Error(`${runtime} exited ${String(out.code ?? out.signal)}:\n${out.stdout}${out.stderr}`);
+  }
+  return JSON.parse(text) as DifferentialLine;
+}
+
+/** Runs `jobs` two at a time (this is a 2-core machine, and the app processes are serving meanwhile). */
+function twoAtATime<T>(jobs: (() => Promise<T>)[]): Promise<T>[] {
+  let running = Promise.resolve() as Promise<unknown>;
+  let other = Promise.resolve() as Promise<unknown>;
+  return jobs.map((job, i) => {
+    const after = i % 2 === 0 ? running : other;
+    const p = after.then(job, job);
+    if (i % 2 === 0) running = p.catch(() => undefined);
+    else other = p.catch(() => undefined);
+    return p;
+  });
+}
 const label = (t: Target) => `${runtimeBinary(t.runtime).label} ${runtimeBinary(t.runtime).version ?? '(missing)'}, ${t.store} store`;
 
 beforeAll(async () => {
@@ -87,10 +141,24 @@ beforeAll(async () => {
   }
   // All start side by side; the tests then take them one at a time.
   await Promise.allSettled(launched.values());
+
+  const diffRuntimes = DIFFERENTIAL_RUNTIMES.filter((name) => runtimeBinary(name).version !== undefined);
+  if (diffRuntimes.length > 0) {
+    await bundleWorker('test/runtimes/differential-main.ts', DIFFERENTIAL.nodeJs, [/^node:/]);
+    if (diffRuntimes.includes('workerd')) await bundleWorker('test/differential/entry.ts', DIFFERENTIAL.workerBundle, [/^node:/]);
+    // Started here, awaited by their tests: they run while the HTTP suites do.
+    const runs = twoAtATime(diffRuntimes.map((name) => () => runDifferential(name)));
+    diffRuntimes.forEach((name, i) => {
+      const run = runs[i] as Promise<DifferentialLine>;
+      run.catch(() => undefined);
+      differential.set(name, run);
+    });
+  }
 }, 90_000);
 
 afterAll(async () => {
   await Promise.allSettled([...launched.values()].map(async (p) => (await p).stop()));
+  await Promise.allSettled(differential.values());
   await new Promise((resolve) => jwksServer?.close(resolve));
   const schemas = targets.filter((t) => t.schema !== undefined && launched.has(t)).map((t) => `DROP SCHEMA IF EXISTS "${t.schema}" CASCADE`);
   if (schemas.length > 0) await postgresAdmin(...schemas);
@@ -241,3 +309,21 @@ for (const target of targets) {
     });
   }
 }
+
+describe('the JWS differential test (restjwt against jose) in every runtime', () => {
+  for (const runtime of DIFFERENTIAL_RUNTIMES) {
+    const bin = runtimeBinary(runtime);
+    if (bin.version === undefined && !REQUIRED) continue;
+    it(`${bin.label} ${bin.version ?? '(missing)'}: no failure, with each primitive it has`, async () => {
+      if (bin.version === undefined) throw new Error(`${runtime} is not installed at ${bin.path}: run \`${INSTALL_HINT}\``);
+      const line = await (differential.get(runtime) as Promise<DifferentialLine>);
+      // WebCrypto everywhere; node:crypto wherever the runtime serves it (workerd does, through its Node compatibility).
+      expect(line.web, JSON.stringify(line)).not.toBeNull();
+      for (const result of [line.node, line.web]) {
+        if (result === null) continue;
+        expect(result.failures).toEqual([]);
+        expect(result.checked).toBeGreaterThan(500);
+      }
+    }, 90_000);
+  }
+});
