@@ -12,11 +12,12 @@
  * or fails them when RESTJWT_REQUIRE_RUNTIMES=1 (CI).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_URL, postgresAdmin, probePostgres, uniqueName, withParams } from '../stores/services.js';
-import { INSTALL_HINT, RUNTIME_NAMES, runtimeBinary, type RuntimeName } from './binaries.js';
+import { INSTALL_HINT, ROOT, RUNTIME_NAMES, runtimeBinary, type RuntimeName } from './binaries.js';
 import { bundleWorker, compileForNode, launch, runOnce, type Launched, type Program } from './launch.js';
 
 const REQUIRED = process.env.RESTJWT_REQUIRE_RUNTIMES === '1';
@@ -326,4 +327,18 @@ describe('the JWS differential test (restjwt against jose) in every runtime', ()
       }
     }, 90_000);
   }
+});
+
+describe('the SQLite store on Bun', () => {
+  const bun = runtimeBinary('bun');
+  it.skipIf(bun.version === undefined && !REQUIRED)('says at start-up that it does not run there, and what to use instead', () => {
+    if (bun.version === undefined) throw new Error(`bun is not installed at ${bun.path}: run \`${INSTALL_HINT}\``);
+    const code = "import { openSqliteStore } from '@restjwt/sqlite'; try { await openSqliteStore({ filename: ':memory:' }); console.log('opened'); } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }";
+    // From the workspace root, so that `@restjwt/sqlite` resolves to the built package, as in an app's node_modules.
+    const out = spawnSync(bun.path, ['--tsconfig-override=examples/runtimes/tsconfig.json', '-e', code], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const refused = JSON.parse(out.stdout.trim()) as { name: string; code: string; message: string };
+    expect(refused.name).toBe('ConfigurationError');
+    expect(refused.code).toBe('improperly_configured');
+    expect(refused.message).toMatch(/does not run on Bun .*@restjwt\/sql.*memory store.*Node/);
+  });
 });

@@ -7,7 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
-import { UserExistsError } from '@restjwt/core';
+import { ConfigurationError, UserExistsError } from '@restjwt/core';
 import { IN_PROCESS_CAPABILITIES, type WithCapabilities, type Audited, type FactorRecord, type NewFactor, CredentialExistsError, checkCounter, checkRecoveryHashes, factorFromRow, newFactorValues, type AuditCount, type AuditEvent, type AuditPage, type AuditQuery, type AuditValues, auditCountFromRow, auditFromRow, auditPage, auditValues, checkAuditQuery, checkAuditRange, type BlacklistPage, type BlacklistResult, type BlacklistSource, type FlushProgress, type ImportUserResult, type LinkedIdentity, type LinkResult, type NewUser, type OutstandingState, type OutstandingToken, type RotateOptions, type RotateResult, type SessionRecord, type SessionUse, type Store, type TokenListing, type UnlinkOptions, type UnlinkResult, type UserLookupField, type UserRecord, OneTimeKeyExistsError, checkBatchSize, deleteInBatches, blacklistPage, copyUser, identityFromRow, outstandingStateFromRow, sessionFromRow, tokenListingFromRow, userFromRow, checkBlacklistListing, checkPage, checkTokenListing, requestUseValues, sessionUseValues, toMillis, isOneTimeLive, linkResult, newTokenVersion, successorFamily, userChanges, type UserChange } from '@restjwt/core/store-kit';
 import { sqliteClosed, translateSqliteError } from './errors.js';
 import { migrate as applyMigrations } from './migrations.js';
@@ -63,6 +63,7 @@ export class SqliteStore implements Store, WithCapabilities<(typeof IN_PROCESS_C
     if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
       throw new RangeError(`busyTimeoutMs must be a non-negative integer, got ${String(options.busyTimeoutMs)}`);
     }
+    refuseUnsupportedRuntime();
     let db: BetterSqlite3.Database;
     try {
       db = new Database(options.filename, { timeout: busyTimeoutMs });
@@ -674,4 +675,18 @@ function auditOf(options: Audited): AuditValues | undefined {
  */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   return SqliteStore.open(options);
+}
+
+/**
+ * better-sqlite3 is a V8 addon that Bun cannot load (it fails deep inside `dlopen` with Bun's own message): say so
+ * before opening anything, with what to use instead, rather than as a stack trace at the first request.
+ */
+function refuseUnsupportedRuntime(): void {
+  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process?.versions;
+  if (versions?.bun !== undefined) {
+    throw new ConfigurationError(
+      `restjwt: the SQLite store (@restjwt/sqlite, over better-sqlite3) does not run on Bun ${versions.bun}: better-sqlite3 is a native V8 addon that Bun cannot load. ` +
+        'On Bun, use the PostgreSQL or MariaDB store (@restjwt/sql) or the memory store (@restjwt/core/memory), or run this app on Node.',
+    );
+  }
 }
