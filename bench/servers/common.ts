@@ -35,7 +35,7 @@ export async function setup(): Promise<Setup> {
     hasher,
     settings: { algorithm: 'HS256', signingKey: SECRET, accessTokenLifetime: '1h', verifiedTokenCacheSize: cacheSize },
   });
-  const token = restjwt.tokens.encode(restjwt.tokens.forUser('access', user));
+  const token = restjwt.tokens.encodeLocal(restjwt.tokens.forUser('access', user));
   return { restjwt, user, token };
 }
 

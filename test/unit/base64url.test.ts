@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBase64url, decodeBase64urlInto } from '../../packages/core/src/jws/base64url.js';
+import { decodeBase64url, decodeBase64urlInto, decodeBase64urlPortable, encodeBase64url, encodeBase64urlPortable } from '../../packages/core/src/jws/base64url.js';
 
 describe('strict base64url', () => {
   it.each([
@@ -57,5 +57,34 @@ describe('strict base64url', () => {
     expect(decodeBase64urlInto('AAAA', target)).toBe(3);
     expect([...target.subarray(3)]).toEqual([0xee, 0xee, 0xee, 0xee, 0xee]);
     expect(() => decodeBase64urlInto('AAAAAAAAAAAA', target)).toThrow(RangeError);
+  });
+
+  // The web path's decoder (no Buffer) must answer exactly what the node one answers, on every input.
+  it('decodeBase64urlPortable agrees with decodeBase64url: foreign characters in every position, every length', () => {
+    const foreign = ['=', '+', '/', ' ', '\n', '.', '\0', '\u00e9', '\u012b', '\u2b00', '\ud800', '!', '\u0080', '\u00ff'];
+    let compared = 0;
+    for (let len = 0; len < 14; len++) {
+      const base = Buffer.from(Array.from({ length: len }, (_, i) => (i * 91 + 7) & 0xff)).toString('base64url');
+      const variants = [base, base.slice(0, -1), `${base}A`, `${base}AB`, `${base.slice(0, -1)}B`, `${base.slice(0, -1)}_`];
+      for (let i = 0; i <= base.length; i++) {
+        for (const f of foreign) variants.push(base.slice(0, i) + f + base.slice(i + 1), base.slice(0, i) + f + base.slice(i));
+      }
+      for (const v of variants) {
+        const node = decodeBase64url(v);
+        const portable = decodeBase64urlPortable(v);
+        expect(portable === null ? null : Buffer.from(portable), JSON.stringify(v)).toEqual(node === null ? null : Buffer.from(node));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
+  });
+
+  it('encodeBase64urlPortable encodes as Buffer does, every length', () => {
+    for (let len = 0; len < 70; len++) {
+      const bytes = Uint8Array.from({ length: len }, (_, i) => (i * 151 + len * 7) & 0xff);
+      expect(encodeBase64urlPortable(bytes)).toBe(Buffer.from(bytes).toString('base64url'));
+      expect(encodeBase64url(bytes)).toBe(Buffer.from(bytes).toString('base64url'));
+    }
+    expect(encodeBase64url('h\u00e9\u{1f600}')).toBe(Buffer.from('h\u00e9\u{1f600}').toString('base64url'));
   });
 });

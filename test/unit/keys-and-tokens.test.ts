@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { exportJWK } from 'jose';
 import { jwtVerify } from 'jose';
 import { ConfigurationError, MissingKeyError, TokenError, type Algorithm } from '@restjwt/core';
+import type { Primitive } from '../../packages/core/src/jws/primitives.js';
+import { publicJwks } from '../../packages/core/src/keys/jwks.js';
 import { buildKeyset } from '../../packages/core/src/keys/keyset.js';
 import { resolveSettings } from '../../packages/core/src/settings/resolve.js';
 import { TokenService } from '../../packages/core/src/tokens/token-service.js';
@@ -32,9 +34,13 @@ function pairFor(alg: Algorithm): { priv: KeyObject; pub: KeyObject } | null {
 const ALL: Algorithm[] = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const SECRET = 'k'.repeat(64);
 
-function service(settings: Record<string, unknown>, clock = Date.now): TokenService {
+function serviceOn(settings: Record<string, unknown>, primitive: Primitive, clock = Date.now): TokenService {
   const s = resolveSettings(settings).settings;
-  return new TokenService(s, buildKeyset(s), clock);
+  return new TokenService(s, buildKeyset(s, [], { primitive }), clock);
+}
+
+function service(settings: Record<string, unknown>, clock = Date.now): TokenService {
+  return serviceOn(settings, 'node', clock);
 }
 
 describe('every algorithm signs and verifies, and jose agrees', () => {
@@ -42,7 +48,7 @@ describe('every algorithm signs and verifies, and jose agrees', () => {
     const pair = pairFor(alg);
     const signingKey = pair ? pair.priv.export({ format: 'pem', type: 'pkcs8' }).toString() : SECRET;
     const tokens = service({ algorithm: alg, signingKey });
-    const token = tokens.encode(tokens.forUser('refresh', user));
+    const token = tokens.encodeLocal(tokens.forUser('refresh', user));
     const decoded = tokens.decodeLocal(token, 'refresh');
     expect(decoded.payload.user_id).toBe('7');
     const joseKey = pair ? pair.pub : new TextEncoder().encode(SECRET);
@@ -62,7 +68,9 @@ describe('every algorithm signs and verifies, and jose agrees', () => {
   });
 });
 
-describe('key checks at start-up', () => {
+// The web path reads what a key is from its text (no crypto): the same refusals, as synchronously.
+describe.each(['node', 'web'] as const)('key checks at start-up (%s primitive)', (primitive) => {
+  const service = (settings: Record<string, unknown>): TokenService => serviceOn(settings, primitive);
   it.each([
     ['HS256', 'short-secret', /shorter than the 32-byte hash/],
     ['HS512', 'x'.repeat(63), /64-byte hash/],
@@ -98,17 +106,19 @@ describe('key checks at start-up', () => {
     }
     expect(() => service({ algorithm: 'ES256', verifyingKey: JSON.stringify({ ...jwk, use: 'sig', alg: 'ES256', key_ops: ['verify'] }) })).not.toThrow();
   });
+});
 
+describe('key confusion', () => {
   it('a token signed with HS256 using the RSA public key as secret is refused (key confusion)', () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pem = createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }).toString();
     const rs = service({ algorithm: 'RS256', signingKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() });
     const forged = service({ algorithm: 'HS256', signingKey: pem });
-    const token = forged.encode(forged.forUser('access', user));
+    const token = forged.encodeLocal(forged.forUser('access', user));
     // The forger used exactly the public key the RS256 service publishes, and that service accepts its own tokens:
     // the refusal is the key-confusion rule, not a broken key.
     expect(pem).toBe(publicKey.export({ format: 'pem', type: 'spki' }).toString());
-    expect(rs.decodeLocal(rs.encode(rs.forUser('access', user)), 'access').payload.user_id).toBe(user.id);
+    expect(rs.decodeLocal(rs.encodeLocal(rs.forUser('access', user)), 'access').payload.user_id).toBe(user.id);
     expect(() => rs.decodeLocal(token, 'access')).toThrow(TokenError);
   });
 });
@@ -128,13 +138,13 @@ describe('token classes', () => {
     const t = tokens.forUser('access', user);
     expect(t.payload).toMatchObject({ typ: 'access', sub: 'alice' });
     expect(typeof t.payload.id).toBe('string');
-    expect(tokens.decodeLocal(tokens.encode(t), 'access').payload.sub).toBe('alice');
+    expect(tokens.decodeLocal(tokens.encodeLocal(t), 'access').payload.sub).toBe('alice');
   });
 
   it('exp is checked with leeway against the injected clock', () => {
     let now = 1_800_000_000_000;
     const tokens = service({ signingKey: SECRET, leeway: 10 }, () => now);
-    const raw = tokens.encode(tokens.forUser('access', user));
+    const raw = tokens.encodeLocal(tokens.forUser('access', user));
     now += 305_000;
     expect(tokens.decodeLocal(raw, 'access').kind).toBe('access');
     now += 10_000;
@@ -143,7 +153,84 @@ describe('token classes', () => {
 
   it('the signing kid appears in the header', () => {
     const tokens = service({ signingKey: SECRET, signingKeyId: 'k1' });
-    const raw = tokens.encode(tokens.forUser('access', user));
+    const raw = tokens.encodeLocal(tokens.forUser('access', user));
     expect(JSON.parse(Buffer.from(raw.split('.')[0]!, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT', kid: 'k1' });
+  });
+});
+
+describe('the web (WebCrypto) path: the same keys, kids, JWKS and tokens as node:crypto', () => {
+  it.each(ALL)('%s', async (alg) => {
+    const pair = pairFor(alg);
+    const texts = pair
+      ? [pair.priv.export({ format: 'pem', type: 'pkcs8' }).toString(), JSON.stringify(pair.priv.export({ format: 'jwk' }))]
+      : [SECRET];
+    for (const signingKey of texts) {
+      const s = resolveSettings({ algorithm: alg, signingKey }).settings;
+      const nodeKeys = buildKeyset(s, [], { primitive: 'node' });
+      const webKeys = buildKeyset(s, [], { primitive: 'web' });
+      expect(webKeys.primitive).toBe('web');
+      await webKeys.ready();
+      // Default kids (RFC 7638 thumbprints) and the published document: the same string on both paths.
+      expect(webKeys.signing?.kid).toBe(nodeKeys.signing?.kid);
+      expect(webKeys.verifying.map((k) => k.kid)).toEqual(nodeKeys.verifying.map((k) => k.kid));
+      expect(JSON.stringify(publicJwks(webKeys))).toBe(JSON.stringify(publicJwks(nodeKeys)));
+      if (pair) expect(publicJwks(webKeys).keys).toHaveLength(1);
+      const web = new TokenService(s, webKeys);
+      const node = new TokenService(s, nodeKeys);
+      // Signed on one path, verified on the other; the web path answers promises, the node path values.
+      const webToken = web.encode(web.forUser('access', user));
+      expect(webToken).toBeInstanceOf(Promise);
+      const raw = await webToken;
+      expect(node.decodeLocal(raw, 'access').payload.user_id).toBe('7');
+      const nodeRaw = node.encodeLocal(node.forUser('refresh', user));
+      const decoded = web.decode(nodeRaw, 'refresh');
+      expect(decoded).toBeInstanceOf(Promise);
+      expect((await decoded).payload.user_id).toBe('7');
+      // HMAC and Ed25519 signatures are deterministic: the same token.
+      if (alg.startsWith('HS') || alg === 'EdDSA') expect(await web.encode({ kind: 'access', payload: { a: 1 } })).toBe(node.encodeLocal({ kind: 'access', payload: { a: 1 } }));
+      await expect(web.decode(`${raw.slice(0, -2)}${raw.endsWith('A') ? 'B' : 'A'}`, 'access')).rejects.toThrow(TokenError);
+      expect(() => web.decodeLocal(raw, 'access')).toThrow(ConfigurationError);
+      expect(() => web.encodeLocal(web.forUser('access', user))).toThrow(ConfigurationError);
+    }
+  });
+
+  it('a verify-only web keyset (public PEM, public JWK, or a private PEM it takes the public half of) accepts node tokens', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const node = service({ algorithm: 'ES256', signingKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() });
+    const raw = node.encodeLocal(node.forUser('access', user));
+    for (const verifyingKey of [
+      publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+      JSON.stringify(await exportJWK(publicKey)),
+      privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    ]) {
+      const web = serviceOn({ algorithm: 'ES256', verifyingKey }, 'web');
+      expect(web.canSign).toBe(false);
+      expect((await web.decode(raw, 'access')).payload.user_id).toBe('7');
+    }
+  });
+
+  it('the first verification awaits the import, later ones reuse it', async () => {
+    const s = resolveSettings({ signingKey: SECRET }).settings;
+    const keys = buildKeyset(s, [], { primitive: 'web' });
+    const web = new TokenService(s, keys);
+    const raw = await web.encode(web.forUser('access', user));
+    expect(keys.ready()).toBe(keys.ready());
+    const key = keys.primitive === 'web' ? keys.verifying[0]!.key : undefined;
+    expect(key?.cryptoKey()).toBe(key?.cryptoKey());
+    expect((await web.decode(raw, 'access')).payload.user_id).toBe('7');
+    // A cached token is answered without a promise on both paths.
+    expect(web.decode(raw, 'access')).not.toBeInstanceOf(Promise);
+  });
+
+  it('refuses PEM forms WebCrypto cannot read, saying how to convert them', () => {
+    const sec1 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'pem', type: 'sec1' }).toString();
+    expect(() => serviceOn({ algorithm: 'ES256', signingKey: sec1 }, 'web')).toThrow(/PKCS #8.*openssl pkcs8 -topk8/);
+    expect(() => serviceOn({ algorithm: 'ES256', signingKey: sec1 }, 'node')).not.toThrow();
+  });
+
+  it('publicJwks of a web keyset before ready() says what to do', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const s = resolveSettings({ algorithm: 'EdDSA', signingKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() }).settings;
+    expect(() => publicJwks(buildKeyset(s, [], { primitive: 'web' }))).toThrow(/await keyset.ready\(\)/);
   });
 });

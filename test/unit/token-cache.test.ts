@@ -19,7 +19,7 @@ describe('verified-token cache', () => {
   it('serves a repeated token from the cache but never past exp', () => {
     let now = 1_800_000_000_000;
     const tokens = service(() => now);
-    const raw = tokens.encode(tokens.forUser('access', user));
+    const raw = tokens.encodeLocal(tokens.forUser('access', user));
     const first = tokens.decodeLocal(raw, 'access');
     expect(tokens.decodeLocal(raw, 'access')).toBe(first); // the same object: a hit
     now += 299_000;
@@ -30,7 +30,7 @@ describe('verified-token cache', () => {
 
   it('a hit needs the whole string: one sharing the cached token\'s key (length, signature tail) is verified and refused', () => {
     const tokens = service(Date.now);
-    const raw = tokens.encode(tokens.forUser('access', user));
+    const raw = tokens.encodeLocal(tokens.forUser('access', user));
     const first = tokens.decodeLocal(raw, 'access');
     const dot = raw.indexOf('.') + 5; // inside the payload: the signature, and so the key, stay the same
     const edited = `${raw.slice(0, dot)}${raw[dot] === 'A' ? 'B' : 'A'}${raw.slice(dot + 1)}`;
@@ -45,7 +45,7 @@ describe('verified-token cache', () => {
     const tokens = service(() => now, { leeway: 30 });
     const token = tokens.forUser('access', user);
     token.payload.iat = now / 1000 + 20;
-    const raw = tokens.encode(token);
+    const raw = tokens.encodeLocal(token);
     const first = tokens.decodeLocal(raw, 'access');
     expect(tokens.decodeLocal(raw, 'access')).toBe(first);
     now -= 15_000; // a clock set back: iat is now 35 s ahead, past the leeway, even for a cached token
@@ -54,26 +54,26 @@ describe('verified-token cache', () => {
 
   it('a hit is per token type: a cached refresh token is still the wrong type for authentication', () => {
     const tokens = service(Date.now);
-    const raw = tokens.encode(tokens.forUser('refresh', user));
+    const raw = tokens.encodeLocal(tokens.forUser('refresh', user));
     tokens.decodeLocal(raw, 'refresh');
     expect(() => tokens.decodeLocal(raw, 'access')).toThrow(TokenError);
   });
 
   it('is bounded, and off with size 0', () => {
     const tokens = service(Date.now, { verifiedTokenCacheSize: 2 });
-    const raws = [1, 2, 3].map(() => tokens.encode(tokens.forUser('access', user)));
+    const raws = [1, 2, 3].map(() => tokens.encodeLocal(tokens.forUser('access', user)));
     const first = tokens.decodeLocal(raws[0]!, 'access');
     tokens.decodeLocal(raws[1]!, 'access');
     tokens.decodeLocal(raws[2]!, 'access');
     expect(tokens.decodeLocal(raws[0]!, 'access')).not.toBe(first); // evicted
     const off = service(Date.now, { verifiedTokenCacheSize: 0 });
-    const raw = off.encode(off.forUser('access', user));
+    const raw = off.encodeLocal(off.forUser('access', user));
     expect(off.decodeLocal(raw, 'access')).not.toBe(off.decodeLocal(raw, 'access'));
   });
 
   it('keeps least-recently-used order: a hit moves its token to the newest place, a hit on the newest changes nothing', () => {
     const tokens = service(Date.now, { verifiedTokenCacheSize: 2 });
-    const [a, b, c, d] = [1, 2, 3, 4].map(() => tokens.encode(tokens.forUser('access', user))) as [string, string, string, string];
+    const [a, b, c, d] = [1, 2, 3, 4].map(() => tokens.encodeLocal(tokens.forUser('access', user))) as [string, string, string, string];
     const first = { a: tokens.decodeLocal(a, 'access'), b: tokens.decodeLocal(b, 'access') };
     expect(tokens.decodeLocal(a, 'access')).toBe(first.a); // a hit: a becomes the newest
     expect(tokens.decodeLocal(a, 'access')).toBe(first.a); // a hit on the newest

@@ -52,7 +52,7 @@ export async function completeMfa(ctx: HandlerContext, data: Readonly<Record<str
   }
   await reserved?.attempt.succeeded();
   const how = { method: login.method, amr: [...new Set([...login.amr, ...added, 'mfa'])] };
-  if (login.kind === 'sliding') return { token: ctx.tokens.encode(await issueFor(ctx, 'sliding', user, meta, how)) };
+  if (login.kind === 'sliding') return { token: await ctx.tokens.encode(await issueFor(ctx, 'sliding', user, meta, how)) };
   return issuePair(ctx, user, meta, how);
 }
 

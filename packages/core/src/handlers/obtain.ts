@@ -59,7 +59,7 @@ async function login(ctx: HandlerContext, data: Readonly<Record<string, unknown>
 export async function issuePair(ctx: HandlerContext, user: UserRecord, meta: RequestMeta, how: SignIn = PASSWORD): Promise<{ refresh: string; access: string }> {
   if (!ctx.tokens.canSign) throw new ServiceUnavailable('signing_disabled');
   const refresh = await issueFor(ctx, 'refresh', user, meta, how);
-  return { refresh: ctx.tokens.encode(refresh), access: ctx.tokens.encode(ctx.tokens.accessFrom(refresh)) };
+  return { refresh: await ctx.tokens.encode(refresh), access: await ctx.tokens.encode(ctx.tokens.accessFrom(refresh)) };
 }
 
 /** What a login answers instead of tokens when the user has a second factor: the step to complete at `token/mfa/`. */
@@ -92,5 +92,5 @@ export async function obtainPair(ctx: HandlerContext, data: Readonly<Record<stri
 /** POST /api/token/sliding/ — TokenObtainSlidingView: `{"token"}`, or the second step for a user with a factor. */
 export async function obtainSliding(ctx: HandlerContext, data: Readonly<Record<string, unknown>>, meta: RequestMeta): Promise<Record<string, unknown>> {
   const { user, step } = await login(ctx, data, meta, 'sliding');
-  return step ?? { token: ctx.tokens.encode(await issueFor(ctx, 'sliding', user, meta)) };
+  return step ?? { token: await ctx.tokens.encode(await issueFor(ctx, 'sliding', user, meta)) };
 }

@@ -47,7 +47,7 @@ export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<str
     return refuseTokenUser(ctx, refresh, checked);
   }
   const { user } = checked;
-  const access = ctx.tokens.encode(ctx.tokens.accessFrom(refresh));
+  const access = await ctx.tokens.encode(ctx.tokens.accessFrom(refresh));
   if (!s.rotateRefreshTokens) return { access };
   const successor = ctx.tokens.renew(refresh);
   if (s.refreshFamilyMaxAge > 0) {
@@ -69,7 +69,7 @@ export async function refreshPair(ctx: HandlerContext, data: Readonly<Record<str
     await ctx.store.recordOutstanding(outstandingRecord(ctx, successor, user.id, familyId));
     if (hasSessions(ctx.store)) await ctx.store.touchSession({ familyId, ...requestUse(ctx, meta) });
   }
-  return { access, refresh: ctx.tokens.encode(successor) };
+  return { access, refresh: await ctx.tokens.encode(successor) };
 }
 
 /**
@@ -91,7 +91,7 @@ async function reused(ctx: HandlerContext, presented: Token, jti: string, meta: 
       payload[s.jtiClaim] = next.jti;
       const successor: Token = { kind: 'refresh', payload };
       ctx.log({ event: 'refresh_reuse_within_interval', level: 'info', userId: user.id, jti, familyId: next.familyId });
-      return { access: ctx.tokens.encode(ctx.tokens.accessFrom(successor)), refresh: ctx.tokens.encode(successor) };
+      return { access: await ctx.tokens.encode(ctx.tokens.accessFrom(successor)), refresh: await ctx.tokens.encode(successor) };
     }
   }
   // Only a committed blacklisting is reuse. A cache may already report a rotation (or logout) that is still in

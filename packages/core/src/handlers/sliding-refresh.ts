@@ -20,5 +20,5 @@ export async function refreshSliding(ctx: HandlerContext, data: Readonly<Record<
     throw new InvalidToken({ key: 'token_claim_expired', params: { claim } });
   }
   await activeUserForToken(ctx, token);
-  return { token: ctx.tokens.encode(ctx.tokens.renew(token, { keepJti: true })) };
+  return { token: await ctx.tokens.encode(ctx.tokens.renew(token, { keepJti: true })) };
 }

@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { ConfigurationError, TokenError } from '../errors.js';
-import { signCompact } from '../jws/sign.js';
-import { JwsError, verifyCompactPayload } from '../jws/verify.js';
-import type { Keyset } from '../keys/keyset.js';
+import { decodeBase64url } from '../jws/base64url.js';
+import { nodeBuiltins } from '../jws/primitives.js';
+import { signCompact, signCompactWeb } from '../jws/sign.js';
+import { JwsError, verifyCompactPayload, verifyCompactPayloadWeb } from '../jws/verify.js';
+import type { Keyset, NodeKeyset, VerifyKey, WebKeyset, WebVerifyKey } from '../keys/keyset.js';
 import type { RemoteKeys } from '../keys/remote-jwks.js';
 import type { Settings } from '../settings/types.js';
 import type { UserRecord } from '../store/types.js';
@@ -22,6 +23,11 @@ export interface DecodeOptions {
 
 /** A clock in milliseconds; injectable for tests. */
 export type Clock = () => number;
+
+/** node:crypto's randomUUID where there is one (no property lookups per call), WebCrypto's elsewhere. */
+const randomUUID: () => string = nodeBuiltins?.crypto.randomUUID ?? (() => globalThis.crypto.randomUUID());
+
+const NO_SIGNING_KEY = 'No signing key: this service can verify tokens but not issue them.';
 
 /** uuid4 hex, as simplejwt's `jti`. */
 export const newJti = (): string => randomUUID().replace(/-/g, '');
@@ -117,10 +123,28 @@ export class TokenService {
     return { kind: token.kind, payload };
   }
 
-  /** Signs a token. Throws when this service has only verifying keys. */
-  encode(token: Token): string {
-    const signing = this.keys.signing;
-    if (signing === undefined) throw new ConfigurationError('No signing key: this service can verify tokens but not issue them.');
+  /**
+   * Signs a token: the string itself on the node path (synchronous), a promise of it on the web path (WebCrypto).
+   * Throws when this service has only verifying keys.
+   */
+  encode(token: Token): string | Promise<string> {
+    const keys = this.keys;
+    if (keys.primitive === 'node') return this.encodeLocal(token);
+    if (keys.signing === undefined) throw new ConfigurationError(NO_SIGNING_KEY);
+    return encodeWeb(keys, token.payload);
+  }
+
+  /**
+   * {@link encode} on the node path, typed as the string it is there; throws ConfigurationError with WebCrypto keys
+   * (whose signatures are asynchronous: use encode()).
+   */
+  encodeLocal(token: Token): string {
+    const keys = this.keys;
+    if (keys.primitive !== 'node') {
+      throw new ConfigurationError('encodeLocal is synchronous and needs node:crypto keys; with WebCrypto keys, use encode() (a promise).');
+    }
+    const signing = keys.signing;
+    if (signing === undefined) throw new ConfigurationError(NO_SIGNING_KEY);
     return signCompact(signing.alg, signing.key, token.payload, signing.kid);
   }
 
@@ -133,8 +157,10 @@ export class TokenService {
    * Verifies `raw` as a `kind` token (TokenError when refused): the token itself, or a synchronous throw, whenever the
    * local keys decide; a promise only when they refuse it and the remote JWKS (`jwkUrl`) must be asked. The
    * per-request path thus needs no promise and no microtask; callers that `await` it inside `try` see both alike.
+   * On the web path (WebCrypto keys) a promise, except for a hit in the verified-token cache.
    */
   decode(raw: string, kind: TokenKind, options?: DecodeOptions): Token | Promise<Token> {
+    if (this.keys.primitive === 'web') return this.lookUp(raw, kind, options) ?? this.decodeWeb(raw, kind, options);
     if (this.remote === undefined) return this.decodeLocal(raw, kind, options);
     try {
       return this.decodeLocal(raw, kind, options);
@@ -154,45 +180,74 @@ export class TokenService {
    * per rotation, and remembering it would only push out the access tokens presented on every request.
    */
   decodeLocal(raw: string, kind: TokenKind, options?: DecodeOptions): Token {
+    if (this.keys.primitive === 'web') {
+      throw new ConfigurationError('decodeLocal is synchronous and needs node:crypto keys; with WebCrypto keys, use decode() (a promise).');
+    }
+    return this.lookUp(raw, kind, options) ?? this.remember(raw, kind, options, this.verifyLocal(raw, kind, options?.checkExp !== false));
+  }
+
+  /** Whether tokens of `kind` decoded with `options` go through the cache. */
+  private cached(kind: TokenKind, options: DecodeOptions | undefined): boolean {
     // `options?` rather than a `= {}` default: the default would build an object on every call.
-    const checkExp = options?.checkExp !== false;
-    const cached = this.cacheSize > 0 && checkExp && (kind === 'access' || kind === 'sliding');
-    const key = cached ? cacheKey(raw) : 0;
-    if (cached) {
-      const hit = this.cache.get(key);
-      // The whole string decides a hit: the key only finds the one entry that may be it.
-      if (hit !== undefined && hit.raw === raw && hit.kind === kind) {
-        const now = this.nowSeconds();
-        const leeway = this.settings.leeway;
-        if (hit.exp > now - leeway && (hit.notBefore === undefined || hit.notBefore <= now + leeway)) {
-          if (key !== this.newest) {
-            this.cache.delete(key);
-            this.cache.set(key, hit);
-            this.newest = key;
-          }
-          return hit;
-        }
+    return this.cacheSize > 0 && options?.checkExp !== false && (kind === 'access' || kind === 'sliding');
+  }
+
+  /** The cache's entry for `raw` as a `kind` token, if it holds one still within its time claims (then the newest). */
+  private lookUp(raw: string, kind: TokenKind, options: DecodeOptions | undefined): Token | undefined {
+    if (!this.cached(kind, options)) return undefined;
+    const key = cacheKey(raw);
+    const hit = this.cache.get(key);
+    // The whole string decides a hit: the key only finds the one entry that may be it.
+    if (hit === undefined || hit.raw !== raw || hit.kind !== kind) return undefined;
+    const now = this.nowSeconds();
+    const leeway = this.settings.leeway;
+    if (hit.exp > now - leeway && (hit.notBefore === undefined || hit.notBefore <= now + leeway)) {
+      if (key !== this.newest) {
         this.cache.delete(key);
+        this.cache.set(key, hit);
+        this.newest = key;
       }
+      return hit;
     }
-    const token = this.verifyLocal(raw, kind, checkExp);
-    if (cached) {
-      // The slot may hold another token with the same key, or this one under another type: it is replaced.
-      if (!this.cache.delete(key) && this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as number);
-      Object.freeze(token.payload);
-      const entry: CachedToken = { ...token, raw, exp: token.payload.exp as number, notBefore: notBefore(token.payload) };
-      this.cache.set(key, entry);
-      this.newest = key;
-      return entry;
+    this.cache.delete(key);
+    return undefined;
+  }
+
+  /** Remembers a token that just passed verification (when its kind is cached); returns what decode returns. */
+  private remember(raw: string, kind: TokenKind, options: DecodeOptions | undefined, token: Token): Token {
+    if (!this.cached(kind, options)) return token;
+    const key = cacheKey(raw);
+    // The slot may hold another token with the same key, or this one under another type: it is replaced.
+    if (!this.cache.delete(key) && this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value as number);
+    Object.freeze(token.payload);
+    const entry: CachedToken = { ...token, raw, exp: token.payload.exp as number, notBefore: notBefore(token.payload) };
+    this.cache.set(key, entry);
+    this.newest = key;
+    return entry;
+  }
+
+  /** The web path of {@link decode}: the keys' import awaited (once), the same verifier over WebCrypto, then the same checks. */
+  private async decodeWeb(raw: string, kind: TokenKind, options: DecodeOptions | undefined): Promise<Token> {
+    const keys = this.keys as WebKeyset;
+    await keys.ready();
+    let payload: Record<string, unknown>;
+    try {
+      payload = await verifyCompactPayloadWeb(raw, keys.verifying, this.settings.maxTokenLength);
+    } catch (err) {
+      if (!(err instanceof JwsError)) throw err;
+      const local = new TokenError(invalidMessage(this.settings));
+      const header = this.remote === undefined ? null : peekHeader(raw);
+      if (header === null) throw local;
+      return this.decodeRemote(this.remote as RemoteKeys, raw, header, kind, options, local);
     }
-    return token;
+    return this.remember(raw, kind, options, this.checkPayload(payload, kind, options?.checkExp !== false));
   }
 
   /** Signature against the local keys, then the claims: the uncached work of {@link decodeLocal}. */
   private verifyLocal(raw: string, kind: TokenKind, checkExp: boolean): Token {
     let payload: Record<string, unknown>;
     try {
-      payload = verifyCompactPayload(raw, this.keys.verifying, this.settings.maxTokenLength);
+      payload = verifyCompactPayload(raw, (this.keys as NodeKeyset).verifying, this.settings.maxTokenLength);
     } catch (err) {
       if (err instanceof JwsError) throw new TokenError(invalidMessage(this.settings));
       throw err;
@@ -212,11 +267,15 @@ export class TokenService {
     options: DecodeOptions | undefined,
     localError: TokenError,
   ): Promise<Token> {
-    const key = await remote.keyFor(header);
+    const key = await remote.keyFor(header, this.keys.primitive);
     if (key === null) throw localError;
     let payload: Record<string, unknown>;
     try {
-      payload = verifyCompactPayload(raw, [key], this.settings.maxTokenLength);
+      // The remote key is of the keyset's kind: a KeyObject for node keysets, jose's CryptoKey for web ones.
+      payload =
+        this.keys.primitive === 'node'
+          ? verifyCompactPayload(raw, [key as VerifyKey], this.settings.maxTokenLength)
+          : await verifyCompactPayloadWeb(raw, [key as WebVerifyKey], this.settings.maxTokenLength);
     } catch (err) {
       if (err instanceof JwsError) throw localError;
       throw err;
@@ -272,11 +331,21 @@ function peekHeader(raw: string): { alg: string; kid?: string } | null {
   const dot = raw.indexOf('.');
   if (dot <= 0 || dot > 2048) return null;
   try {
-    const h = JSON.parse(Buffer.from(raw.slice(0, dot), 'base64url').toString('utf8')) as unknown;
+    // Strict: a header the verifier would refuse as non-canonical is not worth a JWKS fetch.
+    const bytes = decodeBase64url(raw.slice(0, dot));
+    if (bytes === null) return null;
+    const h = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
     if (h === null || typeof h !== 'object' || typeof (h as { alg?: unknown }).alg !== 'string') return null;
     const kid = (h as { kid?: unknown }).kid;
     return { alg: (h as { alg: string }).alg, ...(typeof kid === 'string' ? { kid } : {}) };
   } catch {
     return null;
   }
+}
+
+/** Signs on the web path: the keys' import awaited (once), then WebCrypto. */
+async function encodeWeb(keys: WebKeyset, payload: Readonly<Record<string, unknown>>): Promise<string> {
+  await keys.ready();
+  const signing = keys.signing as NonNullable<WebKeyset['signing']>;
+  return signCompactWeb(signing.alg, signing.key, payload, signing.kid);
 }
