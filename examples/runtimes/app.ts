@@ -52,7 +52,8 @@ async function remoteVerifier(env: AppEnv): Promise<RestJwt | undefined> {
 
 /**
  * Builds the app: the token endpoints under /api/, a protected route, the remote-JWKS route, and
- * `GET /api/runtime/` answering `runtime` (so a test can tell which binary really served it).
+ * `GET /api/runtime/` answering `runtime` (so a test can tell which binary really served it) and whether Node's
+ * built-ins are there.
  */
 export async function buildApp(env: AppEnv, runtime: string): Promise<RunningApp> {
   const store = await openStore(env);
@@ -69,7 +70,9 @@ export async function buildApp(env: AppEnv, runtime: string): Promise<RunningApp
   if (remote !== undefined) {
     app.get('/api/remote/', guard(remote, { stateless: true }), (c) => c.json({ user_id: c.get('user').id }));
   }
-  app.get('/api/runtime/', (c) => c.json({ runtime, store: env.STORE ?? 'memory' }));
+  // Whether Node's built-ins are reachable here at all (a Worker without Node compatibility has no `process`).
+  const nodeCompat = typeof (globalThis as { process?: { getBuiltinModule?: unknown } }).process?.getBuiltinModule === 'function';
+  app.get('/api/runtime/', (c) => c.json({ runtime, store: env.STORE ?? 'memory', node_compat: nodeCompat }));
   app.onError(errorHandler(restjwt));
   return { app, close: () => store.close() };
 }

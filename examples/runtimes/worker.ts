@@ -1,7 +1,8 @@
 /**
  * workerd (Cloudflare Workers): an ES module Worker. The environment comes as bindings (text bindings in the
  * workerd config, `[vars]` under wrangler); the app is built at the first request, where bindings are known, and kept.
- * Bundled with rolldown (test/runtimes/ shows how); `node:*` stay imports, which `nodejs_compat` serves.
+ * Bundled with rolldown (test/runtimes/ shows how). It runs with or without Node compatibility: the core needs only
+ * the web platform (WebCrypto, fetch), and reaches for node:crypto only where it is complete.
  */
 import { buildApp, type AppEnv, type RunningApp } from './app.js';
 

@@ -70,8 +70,13 @@ export function freePort(): Promise<number> {
 /** A capnp text literal. */
 const capnpText = (value: string) => JSON.stringify(value);
 
-/** The workerd config serving `bundle` on `port`, with `env` as text bindings and loopback fetches allowed. */
-function workerdConfig(bundle: string, port: number, env: Readonly<Record<string, string>>): string {
+/**
+ * The workerd config serving `bundle` on `port`, with `env` as text bindings and loopback fetches allowed. `webOnly`:
+ * a Worker of a compatibility date before Node compatibility became the default (2026-08-04), without the
+ * `nodejs_compat` flag — no `node:*` module, no `Buffer`, no `process`: the web platform alone, as many deployed
+ * Workers still run.
+ */
+function workerdConfig(bundle: string, port: number, env: Readonly<Record<string, string>>, webOnly: boolean): string {
   const bindings = Object.entries(env).map(([name, text]) => `(name = ${capnpText(name)}, text = ${capnpText(text)})`);
   return `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -84,8 +89,7 @@ const config :Workerd.Config = (
 );
 const worker :Workerd.Worker = (
   modules = [ (name = "worker", esModule = embed ${capnpText(bundle)}) ],
-  # Node compatibility (node:crypto, Buffer…) is on by default from 2026-08-04.
-  compatibilityDate = "2026-11-01",
+  compatibilityDate = "${webOnly ? '2024-09-23' : '2026-11-01'}",
   bindings = [ ${bindings.join(', ')} ],
 );
 `;
@@ -137,8 +141,17 @@ export interface Launched {
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }>;
 }
 
+/** How {@link launch} starts a program. */
+export interface LaunchOptions {
+  /** How long the program may take to print its listening line. Default 30 s. */
+  timeoutMs?: number;
+  /** workerd only: the web platform alone, without Node compatibility (see workerdConfig). */
+  webOnly?: boolean;
+}
+
 /** Starts `program` under `runtime` with `env` (and PORT); rejects when it exits or stays silent for `timeoutMs`. */
-export async function launch(runtime: RuntimeName, program: Program, env: Readonly<Record<string, string>>, timeoutMs = 30_000): Promise<Launched> {
+export async function launch(runtime: RuntimeName, program: Program, env: Readonly<Record<string, string>>, options: LaunchOptions = {}): Promise<Launched> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   let bin: string;
   let args: string[];
   let scratch: string | undefined;
@@ -150,7 +163,7 @@ export async function launch(runtime: RuntimeName, program: Program, env: Readon
     // capnp reads an absolute `embed` path from its import path, not the file system: the bundle goes beside the config.
     copyFileSync(join(ROOT, program.workerBundle), join(scratch, 'worker.js'));
     const config = join(scratch, 'config.capnp');
-    writeFileSync(config, workerdConfig('worker.js', await freePort(), env));
+    writeFileSync(config, workerdConfig('worker.js', await freePort(), env, options.webOnly === true));
     args = ['serve', config];
   }
   const child = spawn(bin, args, { cwd: ROOT, env: childEnv({ ...env, PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -35,11 +35,14 @@ interface Target {
   store: StoreKind;
   /** The PostgreSQL schema of this process (postgres targets). */
   schema?: string;
+  /** workerd without Node compatibility: the WebCrypto path of the core, in a real Worker. */
+  webOnly?: boolean;
 }
 
 const postgres = await probePostgres();
 const targets: Target[] = [
   ...RUNTIME_NAMES.map((runtime): Target => ({ runtime, store: 'memory' })),
+  { runtime: 'workerd', store: 'memory', webOnly: true },
   ...(['node', 'bun', 'deno'] as const).map((runtime): Target => ({ runtime, store: 'postgres', schema: uniqueName('rjt_rt') })),
 ];
 const installed = (t: Target) => runtimeBinary(t.runtime).version !== undefined;
@@ -83,7 +86,8 @@ const differential = new Map<RuntimeName, Promise<DifferentialLine>>();
 async function runDifferential(runtime: RuntimeName): Promise<DifferentialLine> {
   let text: string;
   if (runtime === 'workerd') {
-    const worker = await launch('workerd', DIFFERENTIAL, {});
+    // Without Node compatibility: the core's WebCrypto path on the web platform alone.
+    const worker = await launch('workerd', DIFFERENTIAL, {}, { webOnly: true });
     try {
       const res = await fetch(`${worker.url}/?scale=${DIFFERENTIAL_SCALE}`);
       text = await res.text();
@@ -112,7 +116,8 @@ function twoAtATime<T>(jobs: (() => Promise<T>)[]): Promise<T>[] {
     return p;
   });
 }
-const label = (t: Target) => `${runtimeBinary(t.runtime).label} ${runtimeBinary(t.runtime).version ?? '(missing)'}, ${t.store} store`;
+const label = (t: Target) =>
+  `${runtimeBinary(t.runtime).label} ${runtimeBinary(t.runtime).version ?? '(missing)'}${t.webOnly === true ? ' (web platform only: no Node compatibility)' : ''}, ${t.store} store`;
 
 beforeAll(async () => {
   const publicJwk: JWK = { ...(await exportJWK(authority.publicKey)), kid: JWKS_KID, alg: 'RS256', use: 'sig' };
@@ -136,7 +141,7 @@ beforeAll(async () => {
       env.DATABASE_URL = withParams(POSTGRES_URL, { schema: t.schema });
       ready = postgresAdmin(`CREATE SCHEMA "${t.schema}"`);
     }
-    const started = ready.then(() => launch(t.runtime, PROGRAM, env));
+    const started = ready.then(() => launch(t.runtime, PROGRAM, env, { webOnly: t.webOnly === true }));
     started.catch(() => undefined); // reported by each of its tests
     launched.set(t, started);
   }
@@ -146,7 +151,7 @@ beforeAll(async () => {
   const diffRuntimes = DIFFERENTIAL_RUNTIMES.filter((name) => runtimeBinary(name).version !== undefined);
   if (diffRuntimes.length > 0) {
     await bundleWorker('test/runtimes/differential-main.ts', DIFFERENTIAL.nodeJs, [/^node:/]);
-    if (diffRuntimes.includes('workerd')) await bundleWorker('test/differential/entry.ts', DIFFERENTIAL.workerBundle, [/^node:/]);
+    if (diffRuntimes.includes('workerd')) await bundleWorker('test/differential/worker.ts', DIFFERENTIAL.workerBundle, [/^node:/]);
     // Started here, awaited by their tests: they run while the HTTP suites do.
     const runs = twoAtATime(diffRuntimes.map((name) => () => runDifferential(name)));
     diffRuntimes.forEach((name, i) => {
@@ -224,6 +229,7 @@ function httpSuite(target: Target): void {
     expect(status).toBe(200);
     const bin = runtimeBinary(target.runtime);
     expect(body.store).toBe(target.store);
+    expect(body.node_compat, 'Node built-ins reachable').toBe(target.webOnly !== true);
     expect(body.runtime).toMatch(target.runtime === 'workerd' ? /^workerd Cloudflare-Workers/ : new RegExp(`^${target.runtime.replace(/\d+$/, '')} v?${bin.version}$`));
   });
 
