@@ -16,7 +16,8 @@ const INSTALLS = ['test/install/**/*.test.ts', 'test/readme/**/*.test.ts'];
 // The store suites against the database servers wait on PostgreSQL, MariaDB and Redis more than on the CPU: two of
 // them run side by side, after the timing-sensitive tests of `main` and before the installs.
 const SERVERS = ['test/stores/postgres.test.ts', 'test/stores/mariadb.test.ts', 'test/stores/redis-cache.test.ts', 'test/interop/shared-db.test.ts'];
-// The app under every runtime (test/runtimes/): nine processes at once, so not beside the timing-sensitive tests.
+// The app under every runtime (test/runtimes/): ten processes at once, so not beside the timing-sensitive tests (its own
+// group: vitest refuses two projects of one group with different worker counts).
 const RUNTIMES = ['test/runtimes/**/*.test.ts'];
 
 export default defineConfig({
@@ -28,9 +29,9 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'main', include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts'], exclude: [...INSTALLS, ...SERVERS, ...RUNTIMES], sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'servers', include: SERVERS, maxWorkers: 2, sequence: { groupOrder: 1 } } },
-      { extends: true, test: { name: 'runtimes', include: RUNTIMES, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'runtimes', include: RUNTIMES, sequence: { groupOrder: 2 } } },
       // One at a time: three at once left two of them without their app's answer within the tests' time (tried).
-      { extends: true, test: { name: 'installs', include: INSTALLS, sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: 'installs', include: INSTALLS, sequence: { groupOrder: 3 } } },
     ],
   },
 });
