@@ -52,7 +52,7 @@ interface Manifest {
 }
 
 const PACKAGES = join(import.meta.dirname, '../../packages');
-const workspace = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string; workspaces: string[] };
+const workspace = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string; workspaces: string[]; engines?: { node?: string } };
 const manifests = readdirSync(PACKAGES).map((dir) => ({ dir: join(PACKAGES, dir), pkg: JSON.parse(readFileSync(join(PACKAGES, dir, 'package.json'), 'utf8')) as Manifest }));
 
 /** An entry point of a package as a consumer loads it: the built file its `exports` map names. */
@@ -77,7 +77,21 @@ describe('@restjwt/core entry points', () => {
   });
 });
 
+/**
+ * `engines` says what is tested: the Node lines test/runtimes/ runs the app under (this Node 20 and the Node 22 and 24
+ * of runtimes/package.json; the whole suite was run on each). 22.12 and 20.19 are the first of their lines that
+ * `require()` an ES module unflagged, which CommonJS apps need for these ESM-only packages.
+ */
+const TESTED_NODE = '^20.19.0 || ^22.12.0 || ^24.0.0';
+
 describe('the published packages', () => {
+  it('declare the Node lines the runtime suite runs', () => {
+    const runtimes = JSON.parse(readFileSync(join(import.meta.dirname, '../../runtimes/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const majors = Object.values(runtimes.dependencies).flatMap((spec) => /^npm:node@(\d+)\./.exec(spec)?.[1] ?? []);
+    expect(['20', ...majors].sort()).toEqual([...TESTED_NODE.matchAll(/\^(\d+)\./g)].map((m) => m[1]).sort());
+    expect(workspace.engines?.node).toBe(TESTED_NODE);
+  });
+
   it('are the twelve workspaces, released together with one version and one engines range', () => {
     expect(manifests.map((m) => m.pkg.name).sort()).toEqual(
       ['@restjwt/core', '@restjwt/express', '@restjwt/fastify', '@restjwt/hono', '@restjwt/metrics', '@restjwt/mfa', '@restjwt/nest', '@restjwt/redis', '@restjwt/social', '@restjwt/sql', '@restjwt/sqlite', 'restjwt'].sort(),
@@ -85,7 +99,7 @@ describe('the published packages', () => {
     expect(workspace.workspaces.length).toBe(manifests.length);
     for (const { pkg } of manifests) {
       expect(pkg.version, pkg.name).toBe(workspace.version);
-      expect(pkg.engines?.node, pkg.name).toBe('>=20.19');
+      expect(pkg.engines?.node, pkg.name).toBe(TESTED_NODE);
       expect(pkg.files, pkg.name).toEqual(['dist', '!dist/.tsbuildinfo']);
       // A sibling is required at exactly this release, so an app never mixes two copies of the core's classes.
       for (const [dep, range] of Object.entries({ ...pkg.dependencies, ...pkg.peerDependencies })) {
