@@ -7,7 +7,6 @@
  * `localhost`. `RESTJWT_SCREENSHOTS=1` rewrites docs/screenshots/mfa.png.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +21,7 @@ import { otpauthUri } from '../../packages/mfa/src/totp.js';
 import { buildServer } from '../../packages/restjwt/src/server/app.js';
 import { claimsOf, fastHasher, PASSWORD, SECRET } from '../helpers/server.js';
 import { browserEnvFor, describeBrowser, takeScreenshots, type BrowserEnv } from './browser.js';
+import { freePort } from '../helpers/free-port.js';
 
 const SCREENSHOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots/mfa.png');
 /** The key the server encrypts TOTP secrets with (32 bytes, base64). */
@@ -40,18 +40,6 @@ interface MfaServer {
   close(): Promise<void>;
 }
 
-/** A free loopback port: the MFA options name the exact origin, so the port must be known before the server starts. */
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const addr = probe.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      probe.close(() => done(port));
-    });
-  });
-}
 
 /**
  * The reference server with second factors, wired as an application does (createMfa → createRestJwt({ secondFactor })

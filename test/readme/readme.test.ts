@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { packWorkspaces, reuseNativeBuilds, typeCheck } from '../helpers/packages.js';
 import { waitForListening } from '../helpers/serve-process.js';
+import { freePort } from '../helpers/free-port.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'packages', 'restjwt', 'dist', 'cli', 'main.js');
@@ -230,18 +231,6 @@ describe('README: the walkthrough against a fresh restjwt serve', () => {
   });
 });
 
-/** A port nothing listens on right now (the OS picks it). */
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('README: npm start', () => {
   /** `npm start -- …` from the clone, with its database (and so its signing key) in a fresh folder. */

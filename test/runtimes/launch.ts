@@ -8,10 +8,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, runtimeBinary, type RuntimeName } from './binaries.js';
+import { freePort } from '../helpers/free-port.js';
 
 export { ROOT };
 
@@ -55,17 +55,6 @@ export async function bundleWorker(entry: string, file: string, external: (strin
   });
 }
 
-/** A free TCP port on 127.0.0.1 (workerd takes its port from the config, not from the OS). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** A capnp text literal. */
 const capnpText = (value: string) => JSON.stringify(value);

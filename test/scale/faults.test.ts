@@ -9,7 +9,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlStore, type SqlStore } from '@restjwt/sql';
-import { freePort, hasRedisServer, startThrowawayRedis, type ThrowawayRedis } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/free-port.js';
+import { hasRedisServer, startThrowawayRedis, type ThrowawayRedis } from '../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { POSTGRES_URL, postgresAdmin, probePostgres, uniqueName, withDatabase } from '../stores/services.js';
 import { call, claims, PASSWORD, prepareCli, runCli, SHARED_SIGNING_KEY, startServe, STORE_UNAVAILABLE, type ServerProcess } from './harness.js';

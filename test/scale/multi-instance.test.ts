@@ -8,7 +8,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlStore, type SqlStore } from '@restjwt/sql';
-import { freePort } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/free-port.js';
 import { deleteRedisKeys, POSTGRES_URL, postgresAdmin, probePostgres, probeRedis, REDIS_URL, uniqueName, withDatabase } from '../stores/services.js';
 import { call, claims, PASSWORD, prepareCli, runCli, SHARED_SIGNING_KEY, startServe, type ServerProcess } from './harness.js';
 

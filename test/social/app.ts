@@ -4,7 +4,6 @@
  * first. The store is SQLite unless `options.store` is given.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRestJwt, type LinkedIdentity, type RestJwt, type RestJwtOptions, type Store } from '@restjwt/core';
@@ -14,15 +13,8 @@ import { createSocialLogin, type SocialLogin, type SocialOptions } from '@restjw
 import { openSqliteStore } from '@restjwt/sqlite';
 import { answer, fastHasher, SECRET, type Answer } from '../helpers/server.js';
 import { createMfa } from '@restjwt/mfa';
+import { freePort } from '../helpers/free-port.js';
 
-/** A free loopback port (closed again at once; the tiny race is acceptable in tests). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface SocialApp {
   url: string;

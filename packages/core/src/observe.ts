@@ -5,7 +5,7 @@
  * (`@restjwt/metrics` turns them into Prometheus series).
  */
 import type { EndpointName } from './endpoints.js';
-import type { LogEvent } from './handlers/context.js';
+import type { LogEvent } from './log-event.js';
 
 /** One answer of a token endpoint. */
 export interface EndpointObservation {

@@ -7,11 +7,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { freePort } from '../../helpers/free-port.js';
 
 export const PYTHON = '/usr/bin/python3';
 export const PEER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'django_peer');
@@ -174,16 +174,6 @@ export async function dumpDjango(config: PeerConfig): Promise<DjangoDump> {
   return JSON.parse(await manage(config, ['peer_dump'])) as DjangoDump;
 }
 
-/** A free loopback port (there is a small window before gunicorn binds it; `startDjango` retries once). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface DjangoPeer {
   url: string;

@@ -2,7 +2,7 @@
  * The audit events the core writes, built in one place: what each event holds (never a token, a password or a body),
  * and whether the service writes them at all (`auditLog` on, and a store with the `audit` capability).
  */
-import type { LogEvent } from '../handlers/context.js';
+import type { LogEvent } from '../log-event.js';
 import type { Settings } from '../settings/types.js';
 import { hasAudit } from '../store/capabilities.js';
 import type { Audited, AuditEvent, AuditEventType, Store } from '../store/types.js';

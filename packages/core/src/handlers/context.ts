@@ -10,15 +10,9 @@ import type { RequestMeta } from '../http/types.js';
 
 export type { RequestMeta };
 
-/** A structured log event. Never carries a token, a password or a request body. */
-export interface LogEvent {
-  event: string;
-  level: 'info' | 'warn' | 'error';
-  userId?: string | null;
-  jti?: string;
-  reason?: string;
-  [extra: string]: unknown;
-}
+import type { LogEvent } from '../log-event.js';
+
+export type { LogEvent };
 
 /** Extension points, the equivalents of subclassing simplejwt's serializers. */
 export interface Hooks {
