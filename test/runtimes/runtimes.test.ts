@@ -318,6 +318,8 @@ for (const target of targets) {
 }
 
 describe('the JWS differential test (restjwt against jose) in every runtime', () => {
+  // Without the runtimes (and outside CI) every case below is left out: one skipped test says so, as vitest fails an empty suite.
+  it.skipIf(true)(`needs the runtimes: ${INSTALL_HINT}`, () => undefined);
   for (const runtime of DIFFERENTIAL_RUNTIMES) {
     const bin = runtimeBinary(runtime);
     if (bin.version === undefined && !REQUIRED) continue;
@@ -333,6 +335,18 @@ describe('the JWS differential test (restjwt against jose) in every runtime', ()
       }
     }, 90_000);
   }
+});
+
+describe('the SQLite store on Node 24 with better-sqlite3 12', () => {
+  const node24 = runtimeBinary('node24');
+  it.skipIf(node24.version === undefined && !REQUIRED)('refuses at start-up, naming better-sqlite3 13 (better-sqlite3 12 aborts Node 24), instead of crashing', () => {
+    if (node24.version === undefined) throw new Error(`node24 is not installed at ${node24.path}: run \`${INSTALL_HINT}\``);
+    const code = "import { openSqliteStore } from '@restjwt/sqlite'; try { await openSqliteStore({ filename: ':memory:' }); console.log('{}'); } catch (e) { console.log(JSON.stringify({ name: e.name, message: e.message })); }";
+    const out = spawnSync(node24.path, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const refused = JSON.parse(out.stdout.trim()) as { name?: string; message?: string };
+    expect(refused.name, out.stderr).toBe('ConfigurationError');
+    expect(refused.message).toMatch(/better-sqlite3 12 aborts Node 24\..*"overrides": \{ "better-sqlite3": "\^13\.2\.0" \}.*Node 22/);
+  });
 });
 
 describe('the SQLite store on Bun', () => {

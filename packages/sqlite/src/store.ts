@@ -5,6 +5,7 @@
  * better-sqlite3 is synchronous: every call runs to completion before the method's promise is returned, and a call
  * that has to wait for another process's write lock blocks the event loop for up to `busyTimeoutMs`.
  */
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigurationError, UserExistsError } from '@restjwt/core';
@@ -677,9 +678,17 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return SqliteStore.open(options);
 }
 
+/** The installed better-sqlite3's major version (its package.json, beside the module this store loads). */
+function driverMajor(): number {
+  const { version } = createRequire(import.meta.url)('better-sqlite3/package.json') as { version: string };
+  return Number.parseInt(version, 10);
+}
+
 /**
- * better-sqlite3 is a V8 addon that Bun cannot load (it fails deep inside `dlopen` with Bun's own message): say so
- * before opening anything, with what to use instead, rather than as a stack trace at the first request.
+ * Refuses, before opening anything and with what to do, the runtimes where better-sqlite3 would fail deep inside
+ * native code rather than with an error: Bun cannot load it (a V8 addon), and better-sqlite3 12 aborts Node 24
+ * (its statements' destructor trips an assertion Node 24 added to `ObjectWrap`, at a garbage collection soon after
+ * start-up; upstream's fix is version 13, which Node-API makes safe on 22 and 24 but which crashes Node 20).
  */
 function refuseUnsupportedRuntime(): void {
   const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process?.versions;
@@ -687,6 +696,13 @@ function refuseUnsupportedRuntime(): void {
     throw new ConfigurationError(
       `restjwt: the SQLite store (@restjwt/sqlite, over better-sqlite3) does not run on Bun ${versions.bun}: better-sqlite3 is a native V8 addon that Bun cannot load. ` +
         'On Bun, use the PostgreSQL or MariaDB store (@restjwt/sql) or the memory store (@restjwt/core/memory), or run this app on Node.',
+    );
+  }
+  const node = Number.parseInt(versions?.node ?? '0', 10);
+  if (node >= 24 && driverMajor() < 13) {
+    throw new ConfigurationError(
+      `restjwt: better-sqlite3 ${driverMajor()} aborts Node ${versions?.node ?? ''} (a native assertion when its statements are collected), so the SQLite store does not open on it. ` +
+        'On Node 24, use better-sqlite3 13: add "overrides": { "better-sqlite3": "^13.2.0" } to your package.json and run npm install; or run on Node 22.',
     );
   }
 }
