@@ -40,6 +40,15 @@ function raw(filename: string): Database.Database {
   raws.push(db);
   return db;
 }
+
+/** SQLite's plan for `query` (EXPLAIN QUERY PLAN) bound to `params`, one line per step: what an index assertion reads. */
+function queryPlan(db: Database.Database, query: string, ...params: object[]): string {
+  return db
+    .prepare<object[], { detail: string }>(`EXPLAIN QUERY PLAN ${query}`)
+    .all(...params)
+    .map((row) => row.detail)
+    .join('\n');
+}
 afterEach(async () => {
   for (const store of opened.splice(0)) await store.close();
   for (const db of raws.splice(0)) if (db.open) db.close();
@@ -563,12 +572,7 @@ describe('SqliteStore', () => {
     const file = freshFile();
     await open(file);
     const db = raw(file);
-    const plan = (query: string) =>
-      db
-        .prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${query}`)
-        .all()
-        .map((row) => row.detail)
-        .join('\n');
+    const plan = (query: string) => queryPlan(db, query);
     expect(plan(`SELECT * FROM restjwt_factor WHERE credential_id = 'c'`)).toMatch(/INDEX restjwt_factor_credential_id_uniq/);
     expect(plan(`SELECT * FROM restjwt_factor WHERE user_id = 1 ORDER BY id`)).toMatch(/INDEX restjwt_factor_user_id_idx/);
     expect(plan(`UPDATE restjwt_factor SET counter = 2 WHERE id = 1 AND counter < 2`)).toMatch(/INTEGER PRIMARY KEY/);
@@ -580,15 +584,11 @@ describe('SqliteStore', () => {
     const file = freshFile();
     await open(file);
     const db = raw(file);
-    const plan = (query: string) =>
-      db
-        .prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${query}`)
-        .all()
-        .map((row) => row.detail);
-    expect(plan(`DELETE FROM restjwt_one_time WHERE "key" = 'k' RETURNING value`).join('\n')).toMatch(/INDEX restjwt_one_time_key_uniq/);
-    expect(plan(`SELECT user_id FROM restjwt_session WHERE family_id = 'f'`).join('\n')).toMatch(/INDEX restjwt_session_family_id_uniq/);
-    expect(plan(`SELECT * FROM restjwt_session WHERE user_id = 1`).join('\n')).toMatch(/INDEX restjwt_session_user_id_idx/);
-    expect(plan(`SELECT user_id FROM restjwt_identity WHERE provider = 'p' AND subject = 's'`).join('\n')).toMatch(
+    const plan = (query: string) => queryPlan(db, query);
+    expect(plan(`DELETE FROM restjwt_one_time WHERE "key" = 'k' RETURNING value`)).toMatch(/INDEX restjwt_one_time_key_uniq/);
+    expect(plan(`SELECT user_id FROM restjwt_session WHERE family_id = 'f'`)).toMatch(/INDEX restjwt_session_family_id_uniq/);
+    expect(plan(`SELECT * FROM restjwt_session WHERE user_id = 1`)).toMatch(/INDEX restjwt_session_user_id_idx/);
+    expect(plan(`SELECT user_id FROM restjwt_identity WHERE provider = 'p' AND subject = 's'`)).toMatch(
       /INDEX restjwt_identity_provider_subject_uniq/,
     );
   });
@@ -679,11 +679,7 @@ describe('SQLite audit log', () => {
     const db = (store as unknown as { db: Database.Database }).db;
     const q = (store as unknown as { prepared: { listAudit: Record<'user' | 'all', Database.Statement>; countAudit: Database.Statement } }).prepared;
     const plan = (statement: Database.Statement) =>
-      db
-        .prepare<[object], { detail: string }>(`EXPLAIN QUERY PLAN ${statement.source}`)
-        .all({ user: 'u', type: null, since: null, until: null, beforeId: 10, fetch: 51, bucketMs: 60_000 })
-        .map((row) => row.detail)
-        .join('\n');
+      queryPlan(db, statement.source, { user: 'u', type: null, since: null, until: null, beforeId: 10, fetch: 51, bucketMs: 60_000 });
     const byUser = plan(q.listAudit.user);
     expect(byUser).toMatch(/SEARCH restjwt_audit_event USING INDEX restjwt_audit_event_user_id_idx \(user_id=\? AND rowid<\?\)/);
     expect(byUser).toMatch(/SEARCH restjwt_audit_event USING INDEX restjwt_audit_event_username_idx \(username=\? AND rowid<\?\)/);
