@@ -60,6 +60,18 @@ export function sqlSuite(o: SqlSuiteOptions): void {
       scopes.add(scope);
       return scope;
     };
+    /** A new scope whose schema stops at `migration`: the database of a previous version, to upgrade. */
+    const scopeAt = async (migration: string): Promise<string> => {
+      const scope = await newScope();
+      const { db } = createKysely(o.url);
+      try {
+        const { error } = await createMigrator(db as Kysely<unknown>, o.dialect, scope).migrateTo(migration);
+        expect(error).toBeUndefined();
+      } finally {
+        await db.destroy();
+      }
+      return scope;
+    };
     const open = async (scope: string, extra: { migrate?: boolean; url?: string } = {}): Promise<SqlStore> => {
       const store = await openSqlStore({ url: extra.url ?? o.url, schema: scope, migrate: extra.migrate ?? true });
       stores.push(store);
@@ -168,14 +180,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
       });
 
       it('a database at 0003_revoked_access upgrades to 0004_sessions_identities in place, keeping its data', async () => {
-        const scope = await newScope();
-        const { db } = createKysely(o.url);
-        try {
-          const { error } = await createMigrator(db as Kysely<unknown>, o.dialect, scope).migrateTo('0003_revoked_access');
-          expect(error).toBeUndefined();
-        } finally {
-          await db.destroy();
-        }
+        const scope = await scopeAt('0003_revoked_access');
         const store = await open(scope, { migrate: false });
         const user = await store.createUser({ username: 'olga', passwordHash: 'h' });
         const token = makeToken({ userId: user.id });
@@ -266,14 +271,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
       });
 
       it('a database at 0005 upgrades to 0006_audit (the audit log) keeping its rows; before it, an audited change fails whole', async () => {
-        const scope = await newScope();
-        const { db } = createKysely(o.url);
-        try {
-          const { error } = await createMigrator(db as Kysely<unknown>, o.dialect, scope).migrateTo('0005_token_state');
-          expect(error).toBeUndefined();
-        } finally {
-          await db.destroy();
-        }
+        const scope = await scopeAt('0005_token_state');
         // The previous version's data, written through the store as that version would (nothing audited).
         const store = await open(scope, { migrate: false });
         const user = await store.createUser({ username: 'quinn', passwordHash: 'h' });
@@ -300,14 +298,7 @@ export function sqlSuite(o: SqlSuiteOptions): void {
       });
 
       it('a database at 0006 upgrades to 0007_factors (second factors) keeping its rows; before it, factor calls name restjwt migrate', async () => {
-        const scope = await newScope();
-        const { db } = createKysely(o.url);
-        try {
-          const { error } = await createMigrator(db as Kysely<unknown>, o.dialect, scope).migrateTo('0006_audit');
-          expect(error).toBeUndefined();
-        } finally {
-          await db.destroy();
-        }
+        const scope = await scopeAt('0006_audit');
         // The previous version's data, written through the store as that version would.
         const store = await open(scope, { migrate: false });
         const user = await store.createUser({ username: 'sven', passwordHash: 'h' }, { audit: auditEvent({ type: 'user_created' }) });
