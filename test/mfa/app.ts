@@ -9,14 +9,13 @@ import { join } from 'node:path';
 import { generate } from 'otplib';
 import { expect } from 'vitest';
 import { createRestJwt, type AuditRecord, type RestJwt, type RestJwtOptions, type Store, type UserRecord } from '@restjwt/core';
-import { createMemoryRateCounter, createMemoryStore } from '@restjwt/core/memory';
+import { createMemoryRateCounter } from '@restjwt/core/memory';
 import { hasAudit } from '@restjwt/core/store-kit';
 import { createMfa, type Mfa, type MfaOptions } from '@restjwt/mfa';
 import { openSqliteStore } from '@restjwt/sqlite';
-import { openSqlStore } from '@restjwt/sql';
 import { buildServer } from '../../packages/restjwt/src/server/app.js';
 import { answer, fastHasher, PASSWORD, SECRET, type Answer } from '../helpers/server.js';
-import { MYSQL_URL, mysqlAdmin, POSTGRES_URL, postgresAdmin, probeMysql, probePostgres, uniqueName } from '../stores/services.js';
+import { storeBackends, type StoreBackend } from '../helpers/store-backends.js';
 
 /** The key the test servers encrypt TOTP secrets with (32 bytes, base64). */
 export const MFA_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -40,37 +39,10 @@ export interface MfaApp {
   close(): Promise<void>;
 }
 
-export interface Backend {
-  name: string;
-  available: boolean;
-  /** A store (none: startMfaApp's SQLite file) and how to drop what it created. */
-  open(): Promise<{ store?: Store; drop(): Promise<void> }>;
-}
-
-const postgres = await probePostgres();
-const mariadb = await probeMysql();
+export type Backend = StoreBackend;
 
 /** Every store with second factors this machine can run. */
-export const BACKENDS: readonly Backend[] = [
-  { name: 'memory', available: true, open: async () => ({ store: createMemoryStore(), drop: async () => {} }) },
-  { name: 'SQLite', available: true, open: async () => ({ drop: async () => {} }) },
-  {
-    name: 'PostgreSQL',
-    available: postgres.ok,
-    open: async () => {
-      const schema = uniqueName('rjt_mfa');
-      return { store: await openSqlStore({ url: POSTGRES_URL, schema }), drop: () => postgresAdmin(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`) };
-    },
-  },
-  {
-    name: 'MariaDB',
-    available: mariadb.ok,
-    open: async () => {
-      const database = uniqueName('rjt_mfa');
-      return { store: await openSqlStore({ url: MYSQL_URL, schema: database }), drop: () => mysqlAdmin(`DROP DATABASE IF EXISTS \`${database}\``) };
-    },
-  },
-];
+export const BACKENDS = storeBackends('rjt_mfa');
 
 /** The server's settings in these tests: rotation with blacklisting, revocation checks, a tight per-user throttle. */
 export const SETTINGS = {

@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord, AuditStore, Store } from '@restjwt/core';
 import { hasAudit, hasIdentities } from '@restjwt/core/store-kit';
 import { createMemoryRateCounter, createMemoryStore } from '@restjwt/core/memory';
-import { openSqlStore } from '@restjwt/sql';
 import { claimsOf, PASSWORD, startApp, type TestApp } from '../helpers/server.js';
-import { MYSQL_URL, mysqlAdmin, POSTGRES_URL, postgresAdmin, probeMysql, probePostgres, uniqueName } from '../stores/services.js';
+import { storeBackends } from '../helpers/store-backends.js';
 import { withoutCapability } from '../helpers/without-capability.js';
 
 const SETTINGS = { rotateRefreshTokens: true, blacklistAfterRotation: true, checkRevokeToken: true, loginThrottle: { perUsernameAndAddress: { limit: 3, windowSeconds: 300 } } };
@@ -33,36 +32,7 @@ async function events(store: Store): Promise<AuditRecord[]> {
   return out.reverse();
 }
 
-const postgres = await probePostgres();
-const mariadb = await probeMysql();
-
-interface Backend {
-  name: string;
-  available: boolean;
-  open(): Promise<{ store?: Store; drop(): Promise<void> }>;
-}
-
-const BACKENDS: Backend[] = [
-  { name: 'memory', available: true, open: async () => ({ store: createMemoryStore(), drop: async () => {} }) },
-  // startApp's default: a fresh SQLite file.
-  { name: 'SQLite', available: true, open: async () => ({ drop: async () => {} }) },
-  {
-    name: 'PostgreSQL',
-    available: postgres.ok,
-    open: async () => {
-      const schema = uniqueName('rjt_audit');
-      return { store: await openSqlStore({ url: POSTGRES_URL, schema }), drop: () => postgresAdmin(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`) };
-    },
-  },
-  {
-    name: 'MariaDB',
-    available: mariadb.ok,
-    open: async () => {
-      const database = uniqueName('rjt_audit');
-      return { store: await openSqlStore({ url: MYSQL_URL, schema: database }), drop: () => mysqlAdmin(`DROP DATABASE IF EXISTS \`${database}\``) };
-    },
-  },
-];
+const BACKENDS = storeBackends('rjt_audit');
 
 for (const backend of BACKENDS) {
   describe.skipIf(!backend.available)(`audit log over HTTP on ${backend.name}`, () => {
