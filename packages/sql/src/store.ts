@@ -545,12 +545,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     const user = parseId(userId);
     const id = parseId(factorId);
     if (user === null || id === null) return false;
-    if (audit === undefined) return this.exec.withDeadline(() => this.q.confirmFactor(user, id));
-    return this.exec.inTransaction(async (trx) => {
-      const confirmed = await this.q.confirmFactor(user, id, trx);
-      if (confirmed) await this.q.insertAudit(trx, audit);
-      return confirmed;
-    });
+    return this.auditedChange(audit, (db) => this.q.confirmFactor(user, id, db), (run) => this.exec.withDeadline(run));
   }
 
   /** One conditional update whose affected-row count decides (see `SqlStatements.useFactor`), atomic across instances. */
@@ -568,12 +563,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     const user = parseId(userId);
     const id = parseId(factorId);
     if (user === null || id === null) return false;
-    if (audit === undefined) return this.exec.withDeadline(() => this.q.deleteFactor(user, id));
-    return this.exec.inTransaction(async (trx) => {
-      const removed = await this.q.deleteFactor(user, id, trx);
-      if (removed) await this.q.insertAudit(trx, audit);
-      return removed;
-    });
+    return this.auditedChange(audit, (db) => this.q.deleteFactor(user, id, db), (run) => this.exec.withDeadline(run));
   }
 
   /** The factors and the recovery codes in one transaction, with the `audit` event (a reset is recorded even when empty). */
@@ -616,12 +606,7 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
     const audit = this.auditOf(options.audit);
     const key = parseId(userId);
     if (key === null || !isAsciiKey(hash) || hash.length > MAX_RECOVERY_HASH) return false;
-    if (audit === undefined) return this.exec.oneStatement(() => this.q.deleteRecoveryCode(key, hash));
-    return this.exec.inTransaction(async (trx) => {
-      const spent = await this.q.deleteRecoveryCode(key, hash, trx);
-      if (spent) await this.q.insertAudit(trx, audit);
-      return spent;
-    });
+    return this.auditedChange(audit, (db) => this.q.deleteRecoveryCode(key, hash, db), (run) => this.exec.oneStatement(run));
   }
 
   async countRecoveryCodes(userId: string): Promise<number> {
@@ -633,6 +618,19 @@ export class SqlStore implements Store, WithCapabilities<(typeof ALL_CAPABILITIE
   // --- internals -------------------------------------------------------------------------------------------------
 
   /** `event` checked and clipped (`auditValues`), its ids checked against their columns: before anything is written. */
+  /**
+   * One conditional change (`true` when it changed something): run by `alone` without an event; with one, in a
+   * transaction with the event, which is written only when the change happened.
+   */
+  private auditedChange(audit: AuditValues | undefined, change: (db?: Trx) => Promise<boolean>, alone: (run: () => Promise<boolean>) => Promise<boolean>): Promise<boolean> {
+    if (audit === undefined) return alone(() => change());
+    return this.exec.inTransaction(async (trx) => {
+      const changed = await change(trx);
+      if (changed) await this.q.insertAudit(trx, audit);
+      return changed;
+    });
+  }
+
   private auditOf(event: AuditEvent): AuditValues;
   private auditOf(event: AuditEvent | undefined): AuditValues | undefined;
   private auditOf(event: AuditEvent | undefined): AuditValues | undefined {
